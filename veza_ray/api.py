@@ -1,0 +1,147 @@
+"""The scenario author's API: check, sleep, env and custom metrics, named as in k6."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from veza_ray.context import load_context, vu_context
+from veza_ray.metric_types import (
+    BUILTIN_METRICS,
+    METRIC_NAME_RE,
+    MetricDef,
+    MetricType,
+    Tags,
+    ValueType,
+    make_tags,
+)
+
+T = TypeVar("T")
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    """k6's ``__ENV[name]``: ``-e NAME=VALUE`` first, then the driver's process environment.
+
+    Actors receive the driver's resolved environment, so a flow sees the same value on
+    every node as the driver saw when it read the options.
+    """
+    vu = vu_context.get()
+    if vu is not None:
+        return vu.env.get(name, default)
+    ctx = load_context.get()
+    if ctx is not None:
+        return ctx.env.get(name, default)
+    return os.environ.get(name, default)
+
+
+async def sleep(seconds: float) -> None:
+    """k6's ``sleep()``, awaited: pauses this VU only, and ends early when the VU is stopped."""
+    vu = vu_context.get()
+    if vu is None:
+        await asyncio.sleep(seconds)
+    else:
+        await vu.sleep(seconds)
+
+
+def check(
+    value: T, checks: Mapping[str, Callable[[T], Any]], tags: Mapping[str, str] | None = None
+) -> bool:
+    """k6's ``check()``: records one ``checks`` sample per predicate; True when all pass.
+
+    As in k6, a predicate that raises interrupts the iteration (the runner counts it).
+    """
+    vu = vu_context.get()
+    if vu is None:
+        raise RuntimeError("check() can only be called while a VU runs a flow function")
+    extra = dict(tags or {})
+    ok_all = True
+    for name, predicate in checks.items():
+        ok = bool(predicate(value))
+        ok_all = ok_all and ok
+        extra["check"] = name
+        vu.record("checks", 1.0 if ok else 0.0, make_tags(extra))
+    return ok_all
+
+
+class _Metric:
+    """A custom metric declared at module level; ``add`` records into the running VU's store."""
+
+    kind: MetricType = MetricType.COUNTER
+
+    def __init__(self, name: str, contains: ValueType = ValueType.DEFAULT) -> None:
+        self.name = name
+        self.definition = MetricDef(name, self.kind, contains)
+        ctx = load_context.get()
+        problem = _name_problem(name, self.definition, ctx.metrics if ctx else {})
+        if ctx is not None:
+            if problem:
+                ctx.errors.append(problem)
+            else:
+                ctx.metrics[name] = self.definition
+        elif problem and "already" not in problem:
+            raise ValueError(problem)
+        self._tag_cache: dict[tuple[tuple[str, str], ...], Tags] = {}
+
+    def add(self, value: float | bool, tags: Mapping[str, str] | None = None) -> None:
+        vu = vu_context.get()
+        if vu is None:
+            raise RuntimeError(f"{self.name}.add() can only be called while a VU runs a flow")
+        extra: Tags | None = None
+        if tags:
+            extra = make_tags(dict(tags))
+        vu.record(self.name, float(value), extra)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+def _name_problem(name: str, d: MetricDef, known: Mapping[str, MetricDef]) -> str | None:
+    if not isinstance(name, str) or not METRIC_NAME_RE.match(name):
+        return (
+            f"invalid metric name {name!r}: use 1-128 letters, digits or underscores, "
+            "not starting with a digit"
+        )
+    if name in BUILTIN_METRICS:
+        return f"metric {name!r} is a built-in metric and cannot be redefined"
+    prev = known.get(name)
+    if prev is not None and prev != d:
+        return (
+            f"metric {name!r} is already defined as a {prev.type.value} "
+            f"({prev.contains.value}); cannot redefine it as a {d.type.value}"
+        )
+    return None
+
+
+class Counter(_Metric):
+    """k6 Counter: a cumulative sum (``count``) and its per-second ``rate``."""
+
+    kind = MetricType.COUNTER
+
+    def __init__(self, name: str, data: bool = False) -> None:
+        super().__init__(name, ValueType.DATA if data else ValueType.DEFAULT)
+
+
+class Gauge(_Metric):
+    """k6 Gauge: the latest value, with min and max."""
+
+    kind = MetricType.GAUGE
+
+    def __init__(self, name: str, time: bool = False) -> None:
+        super().__init__(name, ValueType.TIME if time else ValueType.DEFAULT)
+
+
+class Rate(_Metric):
+    """k6 Rate: the share of non-zero values added."""
+
+    kind = MetricType.RATE
+
+
+class Trend(_Metric):
+    """k6 Trend: a distribution (avg, min, med, max, percentiles); ``time=True`` for milliseconds."""
+
+    kind = MetricType.TREND
+
+    def __init__(self, name: str, time: bool = False) -> None:
+        super().__init__(name, ValueType.TIME if time else ValueType.DEFAULT)

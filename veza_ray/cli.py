@@ -1,0 +1,109 @@
+"""The ``veza-ray`` command line (typer): run, target."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from veza_ray import exitcodes
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="k6-style load scenarios spread over a Ray cluster, judged on the merged numbers.",
+)
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            _fail(exitcodes.INVALID_CONFIG, f"-e {pair!r}: write it as NAME=VALUE")
+        out[name] = value
+    return out
+
+
+def _fail(code: int, message: str) -> None:
+    typer.echo(f"veza-ray: {message}", err=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    script: Annotated[str, typer.Argument(help="Scenario file (.py) with options and async flows.")],
+    env: Annotated[
+        list[str], typer.Option("-e", "--env", help="NAME=VALUE, read by env(); repeatable.")
+    ] = [],  # noqa: B006
+    actors: Annotated[
+        Optional[int], typer.Option("--actors", min=1, help="Ray actors (default: one per CPU).")
+    ] = None,
+    address: Annotated[
+        Optional[str],
+        typer.Option("--address", help="Ray cluster address (else RAY_ADDRESS, else local)."),
+    ] = None,
+    summary_export: Annotated[
+        Optional[str], typer.Option("--summary-export", help="Write the summary JSON here.")
+    ] = None,
+    summary_trend_stats: Annotated[
+        Optional[str],
+        typer.Option("--summary-trend-stats", help='Trend stats, e.g. "avg,p(95),p(99.9)".'),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
+    from veza_ray.driver import RunConfig, RunError, execute, prepare
+
+    cfg = RunConfig(
+        script_path=script,
+        env_overrides=_parse_env(env),
+        actors=actors,
+        address=address,
+        summary_export=summary_export,
+        trend_stats=summary_trend_stats,
+        quiet=quiet,
+    )
+    try:
+        prep = prepare(cfg)
+        code = execute(prep, cfg, out=lambda s: print(s, flush=True))
+    except RunError as exc:
+        _fail(exc.code, str(exc))
+        return
+    raise typer.Exit(code)
+
+
+@app.command()
+def target(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    profile: Annotated[str, typer.Option(help="Latency profile: none, fast, heavy.")] = "fast",
+    error_rate: Annotated[float, typer.Option(help="Share of requests answered 503.")] = 0.0,
+    reset_rate: Annotated[float, typer.Option(help="Share of connections reset.")] = 0.0,
+    fail_health: Annotated[bool, typer.Option(help="Answer 503 on /api/v1/health.")] = False,
+) -> None:
+    """Serve the Veza API emulator (the built-in demo target)."""
+    from veza_ray.emulator import EmulatorConfig, serve_forever
+
+    try:
+        serve_forever(
+            EmulatorConfig(
+                profile=profile, error_rate=error_rate, reset_rate=reset_rate, fail_health=fail_health
+            ),
+            host,
+            port,
+        )
+    except ValueError as exc:
+        _fail(exitcodes.INVALID_CONFIG, str(exc))
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(exitcodes.EXTERNAL_ABORT)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,10 @@
+"""Exit codes, k6's where k6 has one, so CI jobs written for k6 read them the same way."""
+
+OK = 0
+THRESHOLDS_FAILED = 99  # k6 ThresholdsHaveFailed (also after abortOnFail)
+LOST_LOAD = 103  # a run that delivered less than planned (lost actors or nodes)
+INVALID_CONFIG = 104  # k6 InvalidConfig: bad options, threshold, exec, CLI flag
+EXTERNAL_ABORT = 105  # k6 ExternalAbort: Ctrl-C / SIGTERM on the driver
+SCRIPT_ERROR = 107  # k6 ScriptException: the scenario file could not be loaded
+PREFLIGHT_FAILED = 108  # k6 ScriptAborted: the pre-flight health check failed, nothing sent
+CLUSTER_ERROR = 111  # not a k6 code: Ray could not be reached or could not place the actors

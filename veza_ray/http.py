@@ -1,0 +1,355 @@
+"""The VU's HTTP client: aiohttp with k6's timings, tags, failure rule and error codes.
+
+Cost matters here (see DESIGN.md): no per-request TraceConfig callbacks. Phases come from
+a few timestamps: the connector records when a connection is waited for and when one is
+actually opened; the request class records when the body has been written; the rest is
+the time to the response headers and to the end of the body. Discarded bodies are read
+in chunks and only counted, never joined into one bytes object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+import ssl
+from collections.abc import Callable, Collection, Mapping
+from contextvars import ContextVar
+from time import perf_counter
+from typing import Any
+
+import aiohttp
+import orjson
+from aiohttp.client_reqrep import ClientRequest
+
+from veza_ray.metric_types import Tags
+
+DEFAULT_TIMEOUT_S = 60.0
+_EXPECTED_DEFAULT = range(200, 400)
+
+
+class _Phase:
+    """Timestamps of one request, filled in by the connector and the request class."""
+
+    __slots__ = ("acquired", "connecting", "sent")
+
+    def __init__(self) -> None:
+        self.acquired = 0.0
+        self.connecting = 0.0
+        self.sent = 0.0
+
+
+_phase: ContextVar[_Phase | None] = ContextVar("veza_ray_http_phase", default=None)
+
+
+class TimedConnector(aiohttp.TCPConnector):
+    """A TCPConnector that notes when a connection is ready and how long opening it took."""
+
+    async def connect(self, req: ClientRequest, traces: Any, timeout: Any) -> Any:
+        conn = await super().connect(req, traces, timeout)
+        ph = _phase.get()
+        if ph is not None:
+            ph.acquired = perf_counter()
+        return conn
+
+    async def _create_connection(self, req: ClientRequest, traces: Any, timeout: Any) -> Any:
+        t0 = perf_counter()
+        try:
+            return await super()._create_connection(req, traces, timeout)
+        finally:
+            ph = _phase.get()
+            if ph is not None:
+                ph.connecting = perf_counter() - t0
+
+
+class TimedRequest(ClientRequest):
+    """Notes when the request body has been handed to the socket (k6's end of 'sending')."""
+
+    async def write_bytes(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().write_bytes(*args, **kwargs)
+        finally:
+            ph = _phase.get()
+            if ph is not None:
+                ph.sent = perf_counter()
+
+
+class Timings:
+    """k6's per-phase timings of one request, in milliseconds."""
+
+    __slots__ = (
+        "blocked",
+        "connecting",
+        "duration",
+        "receiving",
+        "sending",
+        "tls_handshaking",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        blocked: float = 0.0,
+        connecting: float = 0.0,
+        tls_handshaking: float = 0.0,
+        sending: float = 0.0,
+        waiting: float = 0.0,
+        receiving: float = 0.0,
+    ) -> None:
+        self.blocked = blocked
+        self.connecting = connecting
+        self.tls_handshaking = tls_handshaking
+        self.sending = sending
+        self.waiting = waiting
+        self.receiving = receiving
+        self.duration = sending + waiting + receiving
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+class Response:
+    """What a request returns: status 0 and ``error`` set when there was no response."""
+
+    __slots__ = ("body", "error", "error_code", "headers", "method", "status", "timings", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timings: Timings,
+        error: str = "",
+        error_code: int = 0,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        self.headers = headers
+        self.body = body
+        self.timings = timings
+        self.error = error
+        self.error_code = error_code
+
+    def json(self) -> Any:
+        if self.body is None:
+            raise ValueError(
+                f"the body of {self.method} {self.url} was discarded; "
+                "pass response_body=True to keep it"
+            )
+        return orjson.loads(self.body)
+
+    @property
+    def text(self) -> str | None:
+        return None if self.body is None else self.body.decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"<Response {self.method} {self.url} {self.status}>"
+
+
+def classify_error(exc: BaseException) -> tuple[int, str]:
+    """k6's error code and a short message for an exception that left no response."""
+    if isinstance(exc, asyncio.TimeoutError):
+        return 1050, "request timeout"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return 1020, f"invalid URL: {exc}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        os_err = exc.os_error
+        if isinstance(os_err, socket.gaierror):
+            return 1101, f"lookup {exc.host}: no such host"
+        if isinstance(os_err, ssl.SSLError) or isinstance(exc, aiohttp.ClientSSLError):
+            return 1300, f"tls error: {os_err}"
+        if isinstance(os_err, ConnectionRefusedError) or os_err.errno == errno.ECONNREFUSED:
+            return 1212, f"dial tcp {exc.host}:{exc.port}: connect: connection refused"
+        if isinstance(os_err, TimeoutError):
+            return 1211, f"dial tcp {exc.host}:{exc.port}: i/o timeout"
+        return 1210, f"dial tcp {exc.host}:{exc.port}: {os_err.strerror or os_err}"
+    if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
+        return 1220, "read: connection reset by peer"
+    if isinstance(exc, aiohttp.ClientOSError):
+        if exc.errno == errno.EPIPE:
+            return 1201, "write: broken pipe"
+        if exc.errno == errno.ECONNRESET:
+            return 1220, "read: connection reset by peer"
+        return 1200, f"tcp error: {exc}"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return 1000, f"malformed response body: {exc}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return 1000, f"malformed HTTP response: {exc.message}"
+    return 1000, f"{type(exc).__name__}: {exc}"
+
+
+def is_expected(status: int, expected: Collection[int] | Callable[[int], bool] | None) -> bool:
+    """k6's default expected statuses are 200-399; a collection or predicate overrides them."""
+    if status == 0:
+        return False
+    if expected is None:
+        return 200 <= status < 400
+    if callable(expected):
+        return bool(expected(status))
+    return status in expected
+
+
+def expected_statuses(*items: int | range | tuple[int, int]) -> frozenset[int]:
+    """k6's ``http.expectedStatuses``: ints, ranges, or (min, max) pairs inclusive."""
+    out: set[int] = set()
+    for item in items:
+        if isinstance(item, int):
+            out.add(item)
+        elif isinstance(item, range):
+            out.update(item)
+        else:
+            lo, hi = item
+            out.update(range(lo, hi + 1))
+    return frozenset(out)
+
+
+def new_connector(no_reuse: bool = False, insecure: bool = False) -> TimedConnector:
+    """One pool per actor; VUs keep their own cookies but share keep-alive connections."""
+    return TimedConnector(
+        limit=0, force_close=no_reuse, ssl=False if insecure else True, ttl_dns_cache=300
+    )
+
+
+def new_session(connector: aiohttp.BaseConnector, user_agent: str | None) -> aiohttp.ClientSession:
+    headers = {"User-Agent": user_agent or "veza-ray/0.1 (+k6-compatible)"}
+    return aiohttp.ClientSession(
+        connector=connector,
+        connector_owner=False,
+        request_class=TimedRequest,
+        headers=headers,
+        auto_decompress=True,
+        skip_auto_headers=("Accept-Encoding",),
+    )
+
+
+RecordFn = Callable[[str, str, int, bool, int, Tags, Timings, int, int], None]
+
+
+class HttpClient:
+    """``vu.http``: k6's http module as coroutines; every request records k6's metrics."""
+
+    __slots__ = ("_discard", "_record", "_session", "_timeout")
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        record: RecordFn,
+        discard_bodies: bool,
+        timeout: float = DEFAULT_TIMEOUT_S,
+    ) -> None:
+        self._session = session
+        self._record = record
+        self._discard = discard_bodies
+        self._timeout = timeout
+
+    async def get(self, url: str, **kw: Any) -> Response:
+        return await self.request("GET", url, **kw)
+
+    async def post(self, url: str, **kw: Any) -> Response:
+        return await self.request("POST", url, **kw)
+
+    async def put(self, url: str, **kw: Any) -> Response:
+        return await self.request("PUT", url, **kw)
+
+    async def patch(self, url: str, **kw: Any) -> Response:
+        return await self.request("PATCH", url, **kw)
+
+    async def delete(self, url: str, **kw: Any) -> Response:
+        return await self.request("DELETE", url, **kw)
+
+    async def head(self, url: str, **kw: Any) -> Response:
+        return await self.request("HEAD", url, **kw)
+
+    async def options(self, url: str, **kw: Any) -> Response:
+        return await self.request("OPTIONS", url, **kw)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: bytes | bytearray | memoryview | str | None = None,
+        params: Mapping[str, str | int | float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        expected_statuses: Collection[int] | Callable[[int], bool] | None = None,
+        response_body: bool | None = None,
+    ) -> Response:
+        """Send one request; never raises for network trouble (status 0 and ``error`` instead)."""
+        method = method.upper()
+        body: Any = data
+        hdrs: dict[str, str] | None = dict(headers) if headers else None
+        if json is not None:
+            body = orjson.dumps(json)
+            hdrs = hdrs or {}
+            hdrs.setdefault("Content-Type", "application/json")
+        keep = (not self._discard) if response_body is None else response_body
+        ph = _Phase()
+        token = _phase.set(ph)
+        status, resp_headers, kept = 0, {}, None
+        err, code, received = "", 0, 0
+        t0 = perf_counter()
+        t_head = t_end = t0
+        try:
+            async with self._session.request(
+                method,
+                url,
+                headers=hdrs,
+                data=body,
+                params=params,
+                timeout=aiohttp.ClientTimeout(total=timeout or self._timeout),
+            ) as resp:
+                t_head = perf_counter()
+                status = resp.status
+                resp_headers = dict(resp.headers) if keep else {}
+                if keep:
+                    kept = await resp.read()
+                    received = len(kept)
+                else:
+                    async for chunk in resp.content.iter_any():
+                        received += len(chunk)
+                t_end = perf_counter()
+                received += sum(len(k) + len(v) + 4 for k, v in resp.raw_headers) + 17
+        except Exception as exc:
+            now = perf_counter()
+            if status:
+                # Headers came, the body did not: k6 reports the status it got and an error.
+                t_end = now
+            else:
+                t_head = t_end = now
+            code, err = classify_error(exc)
+        finally:
+            _phase.reset(token)
+        start = ph.acquired or t0
+        blocked = max(0.0, (start - t0) - ph.connecting)
+        sent_at = ph.sent if ph.sent and ph.sent <= t_head else start
+        timings = Timings(
+            blocked=blocked * 1000.0,
+            connecting=ph.connecting * 1000.0,
+            sending=max(0.0, sent_at - start) * 1000.0,
+            waiting=max(0.0, t_head - sent_at) * 1000.0,
+            receiving=max(0.0, t_end - t_head) * 1000.0,
+        )
+        ok = is_expected(status, expected_statuses) and not err
+        name = tags.get("name", url) if tags else url
+        extra = tuple(sorted((k, v) for k, v in tags.items() if k != "name")) if tags else ()
+        sent_bytes = len(method) + len(url) + 12 + _body_len(body)
+        if hdrs:
+            sent_bytes += sum(len(k) + len(v) + 4 for k, v in hdrs.items())
+        self._record(method, name, status, ok, code, extra, timings, sent_bytes, received)
+        return Response(method, url, status, resp_headers, kept, timings, err, code)
+
+
+def _body_len(body: Any) -> int:
+    if body is None:
+        return 0
+    if isinstance(body, str):
+        return len(body.encode())
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        return len(body)
+    return 0

@@ -1,0 +1,294 @@
+"""Metric sinks, series keyed by (name, tags), delta snapshots and their merge.
+
+An actor records into a ``MetricStore``; about once a second the driver asks for a delta
+(``store.drain()``: everything since the last drain, as wire dicts) and merges it into its
+own cumulative store. Counters, rates and digests merge by addition, so the merged numbers
+are exactly what one big process would have measured; gauges keep the newest value.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any, TypedDict, Union
+
+from veza_ray.digest import DEFAULT_MAX_CENTROIDS, Digest, DigestWire
+from veza_ray.metric_types import MetricDef, MetricType, Tags
+
+SeriesKey = tuple[str, Tags]
+
+DEFAULT_TREND_STATS: tuple[str, ...] = ("avg", "min", "med", "max", "p(90)", "p(95)")
+
+
+class CounterSink:
+    """Sum of added values (k6 Counter): reports ``count`` (the sum) and ``rate`` per second."""
+
+    __slots__ = ("total",)
+    kind = MetricType.COUNTER
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    def add(self, value: float) -> None:
+        self.total += value
+
+    def merge(self, other: CounterSink) -> None:
+        self.total += other.total
+
+    def reset(self) -> None:
+        self.total = 0.0
+
+    def empty(self) -> bool:
+        return self.total == 0.0
+
+    def values(self, duration_s: float, stats: Iterable[str] = ()) -> dict[str, float]:
+        rate = self.total / duration_s if duration_s > 0 else 0.0
+        return {"count": self.total, "rate": rate}
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"total": self.total}
+
+    @classmethod
+    def from_wire(cls, w: Mapping[str, Any]) -> CounterSink:
+        s = cls()
+        s.total = float(w["total"])
+        return s
+
+
+class GaugeSink:
+    """Last value with min and max (k6 Gauge); ``stamp`` orders values across actors."""
+
+    __slots__ = ("max", "min", "stamp", "value")
+    kind = MetricType.GAUGE
+
+    def __init__(self) -> None:
+        self.value, self.min, self.max, self.stamp = 0.0, math.inf, -math.inf, -math.inf
+
+    def add(self, value: float, stamp: float = 0.0) -> None:
+        if stamp >= self.stamp:
+            self.value = value
+            self.stamp = stamp
+        self.min = min(self.min, value)
+        self.max = max(self.max, value)
+
+    def reset(self) -> None:
+        self.value = 0.0
+        self.min = math.inf
+        self.max = -math.inf
+        self.stamp = -math.inf
+
+    def merge(self, other: GaugeSink) -> None:
+        if other.stamp == -math.inf:
+            return
+        if other.stamp >= self.stamp:
+            self.value, self.stamp = other.value, other.stamp
+        self.min = min(self.min, other.min)
+        self.max = max(self.max, other.max)
+
+    def empty(self) -> bool:
+        return self.stamp == -math.inf
+
+    def values(self, duration_s: float, stats: Iterable[str] = ()) -> dict[str, float]:
+        if self.empty():
+            return {"value": 0.0, "min": 0.0, "max": 0.0}
+        return {"value": self.value, "min": self.min, "max": self.max}
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"value": self.value, "min": self.min, "max": self.max, "stamp": self.stamp}
+
+    @classmethod
+    def from_wire(cls, w: Mapping[str, Any]) -> GaugeSink:
+        s = cls()
+        s.value, s.min, s.max, s.stamp = (float(w[k]) for k in ("value", "min", "max", "stamp"))
+        return s
+
+
+class RateSink:
+    """Share of non-zero samples (k6 Rate): ``rate``, ``passes`` (non-zero) and ``fails``."""
+
+    __slots__ = ("passes", "total")
+    kind = MetricType.RATE
+
+    def __init__(self) -> None:
+        self.passes = 0
+        self.total = 0
+
+    def add(self, value: float) -> None:
+        self.total += 1
+        if value:
+            self.passes += 1
+
+    def merge(self, other: RateSink) -> None:
+        self.passes += other.passes
+        self.total += other.total
+
+    def reset(self) -> None:
+        self.passes = 0
+        self.total = 0
+
+    def empty(self) -> bool:
+        return self.total == 0
+
+    def values(self, duration_s: float, stats: Iterable[str] = ()) -> dict[str, float]:
+        rate = self.passes / self.total if self.total else 0.0
+        return {"rate": rate, "passes": float(self.passes), "fails": float(self.total - self.passes)}
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"passes": self.passes, "total": self.total}
+
+    @classmethod
+    def from_wire(cls, w: Mapping[str, Any]) -> RateSink:
+        s = cls()
+        s.passes, s.total = int(w["passes"]), int(w["total"])
+        return s
+
+
+class TrendSink:
+    """Raw values buffered in a list on the hot path, folded into a digest at flush."""
+
+    __slots__ = ("buffer", "digest")
+    kind = MetricType.TREND
+
+    def __init__(self, max_centroids: int = DEFAULT_MAX_CENTROIDS) -> None:
+        self.buffer: list[float] = []
+        self.digest = Digest(max_centroids)
+
+    def add(self, value: float) -> None:
+        self.buffer.append(value)
+
+    def flush(self) -> None:
+        if self.buffer:
+            self.digest.add_many(self.buffer)
+            self.buffer = []
+
+    def reset(self) -> None:
+        self.buffer = []
+        self.digest = Digest(self.digest.max_centroids)
+
+    def merge(self, other: TrendSink) -> None:
+        other.flush()
+        self.flush()
+        self.digest.merge(other.digest)
+
+    def empty(self) -> bool:
+        return self.digest.count == 0 and not self.buffer
+
+    def values(
+        self, duration_s: float, stats: Iterable[str] = DEFAULT_TREND_STATS
+    ) -> dict[str, float]:
+        self.flush()
+        return {name: trend_stat(self.digest, name) for name in stats}
+
+    def to_wire(self) -> dict[str, Any]:
+        self.flush()
+        return {"digest": self.digest.to_wire()}
+
+    @classmethod
+    def from_wire(cls, w: Mapping[str, Any]) -> TrendSink:
+        wire: DigestWire = w["digest"]
+        s = cls(int(wire["max_centroids"]))
+        s.digest = Digest.from_wire(wire)
+        return s
+
+
+Sink = Union[CounterSink, GaugeSink, RateSink, TrendSink]
+
+_SINK_CLASSES: dict[MetricType, type[Sink]] = {
+    MetricType.COUNTER: CounterSink,
+    MetricType.GAUGE: GaugeSink,
+    MetricType.RATE: RateSink,
+    MetricType.TREND: TrendSink,
+}
+
+
+def new_sink(kind: MetricType) -> Sink:
+    return _SINK_CLASSES[kind]()
+
+
+def trend_stat(d: Digest, name: str) -> float:
+    """One of k6's trend stats by its summary key: avg, min, med, max, count, p(N)."""
+    if name == "avg":
+        return d.avg
+    if name == "min":
+        return d.min if d.count else 0.0
+    if name == "max":
+        return d.max if d.count else 0.0
+    if name == "med":
+        return d.quantile(0.5)
+    if name == "count":
+        return float(d.count)
+    if name.startswith("p(") and name.endswith(")"):
+        return d.quantile(float(name[2:-1]) / 100.0)
+    raise ValueError(f"unknown trend stat {name!r}")
+
+
+class SeriesWire(TypedDict):
+    """One series on the wire: metric name, tags as pairs, and the sink's own fields."""
+
+    m: str
+    t: list[list[str]]
+    s: dict[str, Any]
+
+
+class MetricStore:
+    """Sinks keyed by (metric, tags); the actor's buffer and the driver's cumulative merge."""
+
+    def __init__(self, defs: Mapping[str, MetricDef]) -> None:
+        self.defs: dict[str, MetricDef] = dict(defs)
+        self.series: dict[SeriesKey, Sink] = {}
+
+    def sink(self, name: str, tags: Tags) -> Sink:
+        """The sink for one series, created on first use (raises KeyError on unknown metrics)."""
+        key = (name, tags)
+        s = self.series.get(key)
+        if s is None:
+            s = new_sink(self.defs[name].type)
+            self.series[key] = s
+        return s
+
+    def drain(self) -> list[SeriesWire]:
+        """Everything recorded since the last drain, as wire dicts, then zero every sink.
+
+        Sinks are reset in place rather than replaced, so the hot path may keep direct
+        references to them across drains.
+        """
+        out: list[SeriesWire] = []
+        for (name, tags), s in self.series.items():
+            if s.empty():
+                continue
+            out.append({"m": name, "t": [[k, v] for k, v in tags], "s": s.to_wire()})
+            s.reset()
+        return out
+
+    def merge_wire(self, wire: Iterable[SeriesWire]) -> None:
+        for item in wire:
+            name = item["m"]
+            d = self.defs.get(name)
+            if d is None:
+                continue
+            tags: Tags = tuple((k, v) for k, v in item["t"])
+            incoming = _SINK_CLASSES[d.type].from_wire(item["s"])
+            mine = self.sink(name, tags)
+            mine.merge(incoming)  # type: ignore[arg-type]
+
+    def merge_store(self, other: MetricStore) -> None:
+        for key, s in other.series.items():
+            self.sink(*key).merge(s)  # type: ignore[arg-type]
+
+    def names(self) -> list[str]:
+        return sorted({name for name, _ in self.series})
+
+    def aggregate(self, name: str, selector: Tags = ()) -> Sink | None:
+        """All series of ``name`` whose tags include every selector pair, merged; None if none."""
+        d = self.defs.get(name)
+        if d is None:
+            return None
+        out: Sink | None = None
+        want = set(selector)
+        for (n, tags), s in self.series.items():
+            if n != name or (want and not want.issubset(tags)):
+                continue
+            if out is None:
+                out = new_sink(d.type)
+            out.merge(s)  # type: ignore[arg-type]
+        return out

@@ -1,0 +1,402 @@
+"""k6-style options (a plain dict, k6's own keys) -> frozen, validated dataclasses.
+
+``parse_options`` reports every problem it finds in one ``OptionsError``, each message
+naming the key path and quoting the bad value; nothing is guessed or silently dropped.
+Executor defaults and rules follow k6's executor configs.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from veza_ray.schedule import Stage
+
+EXECUTORS = (
+    "constant-vus",
+    "ramping-vus",
+    "per-vu-iterations",
+    "shared-iterations",
+    "constant-arrival-rate",
+    "ramping-arrival-rate",
+)
+
+_COMMON_KEYS = {"executor", "startTime", "gracefulStop", "exec", "tags", "env"}
+_EXECUTOR_KEYS: dict[str, set[str]] = {
+    "constant-vus": {"vus", "duration"},
+    "ramping-vus": {"startVUs", "stages", "gracefulRampDown"},
+    "per-vu-iterations": {"vus", "iterations", "maxDuration"},
+    "shared-iterations": {"vus", "iterations", "maxDuration"},
+    "constant-arrival-rate": {"rate", "timeUnit", "duration", "preAllocatedVUs", "maxVUs"},
+    "ramping-arrival-rate": {"startRate", "timeUnit", "stages", "preAllocatedVUs", "maxVUs"},
+}
+_TOP_KEYS = {
+    "scenarios",
+    "thresholds",
+    "discardResponseBodies",
+    "summaryTrendStats",
+    "summaryTimeUnit",
+    "vus",
+    "duration",
+    "iterations",
+    "stages",
+    "userAgent",
+    "noConnectionReuse",
+    "insecureSkipTLSVerify",
+    "tags",
+}
+_NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|us|µs|ns|h|m|s)")
+_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
+
+
+class OptionsError(ValueError):
+    """Every problem found in a scenario's options, one message each."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("; ".join(errors))
+        self.errors = errors
+
+
+def parse_duration(value: object) -> float:
+    """k6 duration -> seconds: "30s", "1m30s", "1.5h", "250ms"; a bare number is milliseconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a duration")
+    if isinstance(value, (int, float)):
+        if value < 0 or not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a duration")
+        return float(value) / 1000.0
+    if not isinstance(value, str):
+        raise ValueError(f"{value!r} is not a duration")
+    text = value.strip()
+    if text == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    for m in _DURATION_RE.finditer(text):
+        if m.start() != pos:
+            break
+        total += float(m.group(1)) * _UNIT_S[m.group(2)]
+        pos = m.end()
+    if pos != len(text) or not text:
+        raise ValueError(f'"{value}" is not a duration (write it as k6 does: "30s", "5m", "1m30s")')
+    return total
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """One scenario: executor settings in seconds and plain numbers, k6 defaults applied."""
+
+    name: str
+    executor: str
+    exec: str = "default"
+    start_time: float = 0.0
+    graceful_stop: float = 30.0
+    tags: tuple[tuple[str, str], ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    vus: int = 1
+    duration: float = 0.0
+    iterations: int = 1
+    max_duration: float = 600.0
+    start_vus: int = 1
+    stages: tuple[Stage, ...] = ()
+    graceful_ramp_down: float = 30.0
+    rate: float = 0.0
+    start_rate: float = 0.0
+    time_unit: float = 1.0
+    pre_allocated_vus: int = 0
+    max_vus: int = 0
+
+    @property
+    def is_arrival_rate(self) -> bool:
+        return self.executor.endswith("arrival-rate")
+
+    @property
+    def max_vus_needed(self) -> int:
+        """VUs this scenario can hold at once (for ``vus_max`` and VU id ranges)."""
+        if self.is_arrival_rate:
+            return max(self.max_vus, self.pre_allocated_vus)
+        if self.executor == "ramping-vus":
+            return max([self.start_vus, *(s.target for s in self.stages)])
+        return self.vus
+
+    @property
+    def run_duration(self) -> float:
+        """Time the executor plans to run, before gracefulStop (k6's 'max duration')."""
+        if self.executor in ("constant-vus", "constant-arrival-rate"):
+            return self.duration
+        if self.executor in ("ramping-vus", "ramping-arrival-rate"):
+            return sum(s.duration for s in self.stages)
+        return self.max_duration
+
+    @property
+    def end_time(self) -> float:
+        """Latest instant (from test start) this scenario may still run, grace included."""
+        grace = self.graceful_stop
+        if self.executor == "ramping-vus":
+            grace += self.graceful_ramp_down
+        return self.start_time + self.run_duration + grace
+
+
+@dataclass(frozen=True)
+class Options:
+    """A scenario file's options, validated; ``raw`` keeps the dict for the summary."""
+
+    scenarios: tuple[ScenarioConfig, ...]
+    thresholds: Mapping[str, Any] = field(default_factory=dict)
+    discard_response_bodies: bool = False
+    summary_trend_stats: tuple[str, ...] = ("avg", "min", "med", "max", "p(90)", "p(95)")
+    user_agent: str | None = None
+    no_connection_reuse: bool = False
+    insecure_skip_tls_verify: bool = False
+    tags: tuple[tuple[str, str], ...] = ()
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def total_duration(self) -> float:
+        return max((s.end_time for s in self.scenarios), default=0.0)
+
+
+class _Collector:
+    """Accumulates errors while reading values out of nested dicts."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.errors.append(f"{where}: {message}")
+
+    def duration(self, d: Mapping[str, Any], key: str, where: str, default: float) -> float:
+        if key not in d:
+            return default
+        try:
+            return parse_duration(d[key])
+        except ValueError as exc:
+            self.fail(f"{where}.{key}", str(exc))
+            return default
+
+    def integer(
+        self, d: Mapping[str, Any], key: str, where: str, default: int, minimum: int = 0
+    ) -> int:
+        if key not in d:
+            return default
+        v = d[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+            self.fail(f"{where}.{key}", f"{v!r} is not a whole number")
+            return default
+        if v < minimum:
+            self.fail(f"{where}.{key}", f"{v!r} must be at least {minimum}")
+            return default
+        return int(v)
+
+    def number(self, d: Mapping[str, Any], key: str, where: str, default: float) -> float:
+        if key not in d:
+            return default
+        v = d[key]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            self.fail(f"{where}.{key}", f"{v!r} is not a non-negative number")
+            return default
+        return float(v)
+
+    def str_map(self, d: Mapping[str, Any], key: str, where: str) -> tuple[tuple[str, str], ...]:
+        v = d.get(key, {})
+        if not isinstance(v, Mapping) or not all(
+            isinstance(k, str) and isinstance(x, str) for k, x in v.items()
+        ):
+            self.fail(f"{where}.{key}", f"{v!r} must map strings to strings")
+            return ()
+        return tuple(sorted(v.items()))
+
+    def stages(self, d: Mapping[str, Any], where: str) -> tuple[Stage, ...]:
+        raw = d.get("stages")
+        if not isinstance(raw, list) or not raw:
+            self.fail(f"{where}.stages", "needs a non-empty list of {duration, target}")
+            return ()
+        out: list[Stage] = []
+        for i, st in enumerate(raw):
+            w = f"{where}.stages[{i}]"
+            if not isinstance(st, Mapping) or "duration" not in st or "target" not in st:
+                self.fail(w, f"{st!r} needs both 'duration' and 'target'")
+                continue
+            extra = set(st) - {"duration", "target"}
+            if extra:
+                self.fail(w, f"unknown key(s) {', '.join(sorted(extra))}")
+            out.append(
+                Stage(self.duration(st, "duration", w, 0.0), self.integer(st, "target", w, 0))
+            )
+        return tuple(out)
+
+
+def _scenario(name: str, raw: object, c: _Collector) -> ScenarioConfig | None:
+    where = f"scenarios.{name}"
+    if not _NAME_RE.match(name):
+        c.fail(where, "scenario names may use letters, digits, '_' and '-' only")
+    if not isinstance(raw, Mapping):
+        c.fail(where, f"{raw!r} must be an object")
+        return None
+    executor = raw.get("executor")
+    if executor not in EXECUTORS:
+        c.fail(f"{where}.executor", f"{executor!r} is not one of {', '.join(EXECUTORS)}")
+        return None
+    assert isinstance(executor, str)
+    allowed = _COMMON_KEYS | _EXECUTOR_KEYS[executor]
+    for key in sorted(set(raw) - allowed):
+        c.fail(f"{where}.{key}", f"is not an option of the {executor} executor")
+    exec_name = raw.get("exec", "default")
+    if not isinstance(exec_name, str) or not exec_name.isidentifier():
+        c.fail(f"{where}.exec", f"{exec_name!r} is not a function name")
+        exec_name = "default"
+    common: dict[str, Any] = {
+        "name": name,
+        "executor": executor,
+        "exec": exec_name,
+        "start_time": c.duration(raw, "startTime", where, 0.0),
+        "graceful_stop": c.duration(raw, "gracefulStop", where, 30.0),
+        "tags": c.str_map(raw, "tags", where),
+        "env": c.str_map(raw, "env", where),
+    }
+    if executor == "constant-vus":
+        dur = c.duration(raw, "duration", where, 0.0)
+        if "duration" not in raw or dur <= 0:
+            c.fail(f"{where}.duration", "constant-vus needs a duration above 0")
+        return ScenarioConfig(**common, vus=c.integer(raw, "vus", where, 1, 1), duration=dur)
+    if executor == "ramping-vus":
+        return ScenarioConfig(
+            **common,
+            start_vus=c.integer(raw, "startVUs", where, 1),
+            stages=c.stages(raw, where),
+            graceful_ramp_down=c.duration(raw, "gracefulRampDown", where, 30.0),
+        )
+    if executor in ("per-vu-iterations", "shared-iterations"):
+        vus = c.integer(raw, "vus", where, 1, 1)
+        iters = c.integer(raw, "iterations", where, 1, 1)
+        if executor == "shared-iterations" and iters < vus:
+            c.fail(
+                f"{where}.iterations",
+                f"the number of iterations ({iters}) can't be less than the number of VUs ({vus})",
+            )
+        max_dur = c.duration(raw, "maxDuration", where, 600.0)
+        if max_dur <= 0:
+            c.fail(f"{where}.maxDuration", "must be above 0")
+        return ScenarioConfig(**common, vus=vus, iterations=iters, max_duration=max_dur)
+    # arrival-rate executors
+    time_unit = c.duration(raw, "timeUnit", where, 1.0)
+    if time_unit <= 0:
+        c.fail(f"{where}.timeUnit", "must be above 0")
+        time_unit = 1.0
+    if "preAllocatedVUs" not in raw:
+        c.fail(f"{where}.preAllocatedVUs", f"is required by the {executor} executor")
+    pre = c.integer(raw, "preAllocatedVUs", where, 1)
+    max_vus = c.integer(raw, "maxVUs", where, pre)
+    if max_vus < pre:
+        c.fail(f"{where}.maxVUs", f"({max_vus}) can't be less than preAllocatedVUs ({pre})")
+    if max_vus < 1:
+        c.fail(f"{where}.maxVUs", "needs at least one VU (preAllocatedVUs or maxVUs)")
+    arrival: dict[str, Any] = {"time_unit": time_unit, "pre_allocated_vus": pre, "max_vus": max_vus}
+    if executor == "constant-arrival-rate":
+        if "rate" not in raw:
+            c.fail(f"{where}.rate", "is required by the constant-arrival-rate executor")
+        rate = c.number(raw, "rate", where, 0.0)
+        if "rate" in raw and rate <= 0:
+            c.fail(f"{where}.rate", "must be above 0")
+        dur = c.duration(raw, "duration", where, 0.0)
+        if dur <= 0:
+            c.fail(f"{where}.duration", "constant-arrival-rate needs a duration above 0")
+        return ScenarioConfig(**common, **arrival, rate=rate, start_rate=rate, duration=dur)
+    return ScenarioConfig(
+        **common,
+        **arrival,
+        start_rate=c.number(raw, "startRate", where, 0.0),
+        stages=c.stages(raw, where),
+    )
+
+
+def _shortcut_scenario(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
+    """k6's top-level vus/duration/iterations/stages become one 'default' scenario."""
+    if "stages" in raw:
+        return {"executor": "ramping-vus", "startVUs": raw.get("vus", 1), "stages": raw["stages"]}
+    if "iterations" in raw:
+        out = {"executor": "shared-iterations", "iterations": raw["iterations"]}
+        out["vus"] = raw.get("vus", 1)
+        if "duration" in raw:
+            out["maxDuration"] = raw["duration"]
+        return out
+    if "duration" in raw:
+        return {"executor": "constant-vus", "vus": raw.get("vus", 1), "duration": raw["duration"]}
+    return {"executor": "per-vu-iterations", "vus": raw.get("vus", 1), "iterations": 1}
+
+
+def parse_options(raw: object) -> Options:
+    """Validate a scenario file's ``options`` dict; raise OptionsError listing every problem."""
+    c = _Collector()
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise OptionsError([f"options: {type(raw).__name__} given, a dict is needed"])
+    for key in sorted(set(raw) - _TOP_KEYS):
+        c.fail(f"options.{key}", "is not an option veza-ray knows")
+    scen_raw = raw.get("scenarios")
+    if scen_raw is None:
+        scen_raw = {"default": _shortcut_scenario(raw, c)}
+    elif any(k in raw for k in ("vus", "duration", "iterations", "stages")):
+        c.fail("options", "use either scenarios or the vus/duration/iterations/stages shortcuts")
+    scenarios: list[ScenarioConfig] = []
+    if not isinstance(scen_raw, Mapping) or not scen_raw:
+        c.fail("options.scenarios", "must be a non-empty object of named scenarios")
+    else:
+        for name, sc in scen_raw.items():
+            parsed = _scenario(str(name), sc, c)
+            if parsed is not None:
+                scenarios.append(parsed)
+    thresholds = raw.get("thresholds", {})
+    if not isinstance(thresholds, Mapping):
+        c.fail("options.thresholds", f"{thresholds!r} must be an object")
+        thresholds = {}
+    stats: tuple[str, ...] = Options.__dataclass_fields__["summary_trend_stats"].default
+    if "summaryTrendStats" in raw:
+        stats = parse_trend_stats(raw["summaryTrendStats"], c)
+    discard = raw.get("discardResponseBodies", False)
+    if not isinstance(discard, bool):
+        c.fail("options.discardResponseBodies", f"{discard!r} must be true or false")
+        discard = False
+    ua = raw.get("userAgent")
+    if ua is not None and not isinstance(ua, str):
+        c.fail("options.userAgent", f"{ua!r} must be a string")
+        ua = None
+    if c.errors:
+        raise OptionsError(c.errors)
+    return Options(
+        scenarios=tuple(scenarios),
+        thresholds=thresholds,
+        discard_response_bodies=discard,
+        summary_trend_stats=stats,
+        user_agent=ua,
+        no_connection_reuse=bool(raw.get("noConnectionReuse", False)),
+        insecure_skip_tls_verify=bool(raw.get("insecureSkipTLSVerify", False)),
+        tags=c.str_map(raw, "tags", "options"),
+        raw=dict(raw),
+    )
+
+
+def parse_trend_stats(value: object, c: _Collector | None = None) -> tuple[str, ...]:
+    """summaryTrendStats / --summary-trend-stats: avg, min, med, max, count, p(N)."""
+    own = c or _Collector()
+    items = value.split(",") if isinstance(value, str) else value
+    out: list[str] = []
+    if not isinstance(items, (list, tuple)) or not items:
+        own.fail("summaryTrendStats", f"{value!r} must be a list of stats")
+    else:
+        for item in items:
+            text = str(item).strip()
+            m = _TREND_STAT_RE.match(text)
+            if not m or (m.group(2) is not None and not 0 <= float(m.group(2)) <= 100):
+                own.fail("summaryTrendStats", f'"{text}" is not one of avg, min, med, max, count, p(N)')
+                continue
+            out.append(text)
+    if c is None and own.errors:
+        raise OptionsError(own.errors)
+    return tuple(out)
+

@@ -1,0 +1,505 @@
+"""One process's share of the load: VUs as coroutines on one event loop.
+
+The runner owns no Ray code: the actor wraps it, and integration tests drive it directly
+against a real aiohttp server. It records into a MetricStore whose deltas the driver
+pulls (``snapshot``), runs each executor's timeline from schedule.py on an injected
+clock, and stops gracefully (no new iterations, in-flight ones get their grace) or hard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypedDict
+
+import aiohttp
+
+from veza_ray.clock import Clock, MonotonicClock
+from veza_ray.context import vu_context
+from veza_ray.http import HttpClient, Timings, new_connector, new_session
+from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
+from veza_ray.metrics import CounterSink, MetricStore, RateSink, SeriesWire, Sink, TrendSink
+from veza_ray.options import Options, ScenarioConfig
+from veza_ray.plan import Segment
+from veza_ray.scenario import describe_exception
+from veza_ray.schedule import (
+    arrival_offsets,
+    constant_arrival_stages,
+    ramping_vus_changes,
+    segment_share,
+)
+
+Flow = Callable[["VU"], Awaitable[Any]]
+
+
+class ScenarioStats(TypedDict):
+    active: int
+    allocated: int
+    iterations: int
+    dropped: int
+
+
+class ActorDelta(TypedDict):
+    """What an actor reports at each pull: metric deltas plus its own state."""
+
+    series: list[SeriesWire]
+    scenarios: dict[str, ScenarioStats]
+    errors: dict[str, int]
+    lag_ms: list[float]
+    cpu: float
+    wall: float
+    done: bool
+    started: bool
+
+
+class _HttpSinks:
+    """Direct references to the sinks one (name, method, status, ...) combination feeds."""
+
+    __slots__ = (
+        "blocked",
+        "connecting",
+        "duration",
+        "failed",
+        "receiving",
+        "reqs",
+        "sending",
+        "tls",
+        "waiting",
+    )
+
+    def __init__(self, store: MetricStore, tags: Tags) -> None:
+        def trend(name: str) -> TrendSink:
+            s = store.sink(name, tags)
+            assert isinstance(s, TrendSink)
+            return s
+
+        reqs = store.sink("http_reqs", tags)
+        failed = store.sink("http_req_failed", tags)
+        assert isinstance(reqs, CounterSink) and isinstance(failed, RateSink)
+        self.reqs, self.failed = reqs, failed
+        self.duration = trend("http_req_duration")
+        self.blocked = trend("http_req_blocked")
+        self.connecting = trend("http_req_connecting")
+        self.tls = trend("http_req_tls_handshaking")
+        self.sending = trend("http_req_sending")
+        self.waiting = trend("http_req_waiting")
+        self.receiving = trend("http_req_receiving")
+
+
+class ScenarioRecorder:
+    """Turns samples of one scenario into sink updates, caching tag sets per combination."""
+
+    def __init__(self, store: MetricStore, base: Mapping[str, str]) -> None:
+        self.store = store
+        self.base = dict(base)
+        self.base_tags = make_tags(self.base)
+        self._http: dict[tuple[Any, ...], _HttpSinks] = {}
+        self._custom: dict[tuple[str, Tags | None], Sink] = {}
+        sent = store.sink("data_sent", self.base_tags)
+        received = store.sink("data_received", self.base_tags)
+        assert isinstance(sent, CounterSink) and isinstance(received, CounterSink)
+        self._sent, self._received = sent, received
+
+    def http(
+        self,
+        method: str,
+        name: str,
+        status: int,
+        ok: bool,
+        code: int,
+        extra: Tags,
+        t: Timings,
+        sent: int,
+        received: int,
+    ) -> None:
+        key = (method, name, status, ok, code, extra)
+        b = self._http.get(key)
+        if b is None:
+            tags = dict(self.base)
+            tags.update(
+                name=name,
+                method=method,
+                status=str(status),
+                expected_response="true" if ok else "false",
+            )
+            if code:
+                tags["error_code"] = str(code)
+            tags.update(extra)
+            b = self._http[key] = _HttpSinks(self.store, make_tags(tags))
+        b.reqs.total += 1
+        b.failed.total += 1
+        if not ok:
+            b.failed.passes += 1
+        b.duration.buffer.append(t.duration)
+        b.blocked.buffer.append(t.blocked)
+        b.connecting.buffer.append(t.connecting)
+        b.tls.buffer.append(t.tls_handshaking)
+        b.sending.buffer.append(t.sending)
+        b.waiting.buffer.append(t.waiting)
+        b.receiving.buffer.append(t.receiving)
+        self._sent.total += sent
+        self._received.total += received
+
+    def custom(self, name: str, value: float, extra: Tags | None) -> None:
+        key = (name, extra)
+        s = self._custom.get(key)
+        if s is None:
+            tags = dict(self.base)
+            if extra:
+                tags.update(extra)
+            s = self._custom[key] = self.store.sink(name, make_tags(tags))
+        if s.kind is MetricType.GAUGE:
+            s.add(value, time.time())  # type: ignore[call-arg]
+        else:
+            s.add(value)
+
+
+class VU:
+    """The context a flow function gets: k6's __VU, __ITER, scenario and http module."""
+
+    __slots__ = ("_clock", "_rec", "env", "http", "id", "iteration", "scenario", "slot", "tags")
+
+    def __init__(
+        self,
+        vu_id: int,
+        slot: int,
+        scenario: str,
+        recorder: ScenarioRecorder,
+        http: HttpClient,
+        env: Mapping[str, str],
+        clock: Clock,
+    ) -> None:
+        self.id = vu_id
+        self.slot = slot
+        self.iteration = 0
+        self.scenario = scenario
+        self.http = http
+        self.env = env
+        self.tags = recorder.base
+        self._rec = recorder
+        self._clock = clock
+
+    def record(self, name: str, value: float, extra: Tags | None = None) -> None:
+        self._rec.custom(name, value, extra)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            await self._clock.sleep_until(self._clock.now() + seconds)
+        else:
+            await asyncio.sleep(0)
+
+
+class _Scenario:
+    """Runtime state of one scenario segment inside this runner."""
+
+    def __init__(self, cfg: ScenarioConfig, seg: Segment, flow: Flow, rec: ScenarioRecorder):
+        self.cfg = cfg
+        self.seg = seg
+        self.flow = flow
+        self.rec = rec
+        self.active = 0
+        self.allocated = 0
+        self.iterations = 0
+        self.dropped = 0
+        self.stopping = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+class Runner:
+    """Runs this process's segments; ``snapshot()`` hands out deltas, ``stop()`` ends early."""
+
+    def __init__(
+        self,
+        options: Options,
+        segments: Sequence[Segment],
+        flows: Mapping[str, Flow],
+        metrics: Mapping[str, MetricDef],
+        env: Mapping[str, str],
+        script_path: str = "<scenario>",
+        clock: Clock | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.options = options
+        self.clock: Clock = clock or MonotonicClock()
+        self.env = dict(env)
+        self.store = MetricStore(metrics)
+        self.script_path = script_path
+        self.log = log
+        self._errors: collections.Counter[str] = collections.Counter()
+        self._seen_errors: set[str] = set()
+        configs = {sc.name: sc for sc in options.scenarios}
+        self.scenarios: list[_Scenario] = []
+        for seg in segments:
+            cfg = configs[seg.scenario]
+            base = dict(options.tags)
+            base.update(cfg.tags)
+            base["scenario"] = cfg.name
+            rec = ScenarioRecorder(self.store, base)
+            self.scenarios.append(_Scenario(cfg, seg, flows[cfg.exec], rec))
+        self._session_connector: aiohttp.TCPConnector | None = None
+        self._sessions: list[aiohttp.ClientSession] = []
+        self._lag: list[float] = []
+        self._cpu_mark = (time.monotonic(), time.process_time())
+        self.started = False
+        self.done = False
+        self._start = 0.0
+        self._hard_stop = asyncio.Event()
+
+    # ---- public control -------------------------------------------------------------
+
+    async def run(self, start_at: float) -> None:
+        """Run every segment from ``start_at`` (this clock's time) until all are finished."""
+        self._connector = new_connector(
+            self.options.no_connection_reuse, self.options.insecure_skip_tls_verify
+        )
+        monitor = asyncio.create_task(self._monitor())
+        try:
+            await self.clock.sleep_until(start_at)
+            self._start = start_at
+            self.started = True
+            runs = [asyncio.create_task(self._run_scenario(s)) for s in self.scenarios]
+            await asyncio.gather(*runs)
+        finally:
+            monitor.cancel()
+            for sess in self._sessions:
+                await sess.close()
+            await self._connector.close()
+            self.done = True
+
+    def stop(self, grace: float = 0.0) -> None:
+        """Start no new iterations; cancel those still running after ``grace`` seconds."""
+        for s in self.scenarios:
+            s.stopping = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, grace), self._cancel_all)
+
+    def snapshot(self) -> ActorDelta:
+        """Everything measured since the previous snapshot, plus current VU counts."""
+        errors = dict(self._errors)
+        self._errors.clear()
+        lag, self._lag = self._lag, []
+        now_m, now_c = time.monotonic(), time.process_time()
+        wall = now_m - self._cpu_mark[0]
+        cpu = (now_c - self._cpu_mark[1]) / wall if wall > 0 else 0.0
+        self._cpu_mark = (now_m, now_c)
+        stats: dict[str, ScenarioStats] = {}
+        for s in self.scenarios:
+            stats[s.cfg.name] = {
+                "active": s.active,
+                "allocated": s.allocated,
+                "iterations": s.iterations,
+                "dropped": s.dropped,
+            }
+        return {
+            "series": self.store.drain(),
+            "scenarios": stats,
+            "errors": errors,
+            "lag_ms": lag,
+            "cpu": cpu,
+            "wall": time.time(),
+            "done": self.done,
+            "started": self.started,
+        }
+
+    # ---- executors ------------------------------------------------------------------
+
+    async def _run_scenario(self, s: _Scenario) -> None:
+        cfg = s.cfg
+        t0 = self._start + cfg.start_time
+        await self.clock.sleep_until(t0)
+        if s.stopping:
+            return
+        ex = cfg.executor
+        if ex == "constant-vus":
+            await self._run_vus(s, t0, s.seg.vus, lambda vu, n: True, t0 + cfg.duration)
+        elif ex == "per-vu-iterations":
+            per_vu = s.seg.iterations
+            await self._run_vus(s, t0, s.seg.vus, lambda vu, n: n < per_vu, t0 + cfg.max_duration)
+        elif ex == "shared-iterations":
+            left = [s.seg.iterations]
+
+            def take(vu: VU, n: int) -> bool:
+                if left[0] <= 0:
+                    return False
+                left[0] -= 1
+                return True
+
+            await self._run_vus(s, t0, s.seg.vus, take, t0 + cfg.max_duration)
+        elif ex == "ramping-vus":
+            await self._run_ramping(s, t0)
+        else:
+            await self._run_arrival(s, t0)
+
+    def _new_vu(self, s: _Scenario, slot: int) -> VU:
+        session = new_session(self._connector, self.options.user_agent)
+        self._sessions.append(session)
+        http = HttpClient(session, s.rec.http, self.options.discard_response_bodies)
+        env = {**self.env, **dict(s.cfg.env)}
+        s.allocated += 1
+        return VU(s.seg.vu_id_base + slot, slot, s.cfg.name, s.rec, http, env, self.clock)
+
+    async def _iteration(self, s: _Scenario, vu: VU) -> None:
+        token = vu_context.set(vu)
+        t0 = time.perf_counter()
+        try:
+            await s.flow(vu)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._error(describe_exception(exc, self.script_path))
+        finally:
+            vu_context.reset(token)
+        s.rec.custom("iteration_duration", (time.perf_counter() - t0) * 1000.0, None)
+        s.rec.custom("iterations", 1.0, None)
+        s.iterations += 1
+        vu.iteration += 1
+
+    def _error(self, message: str) -> None:
+        self._errors[message] += 1
+        if message not in self._seen_errors:
+            self._seen_errors.add(message)
+            self.log(f"iteration error: {message}")
+
+    async def _vu_loop(
+        self, s: _Scenario, vu: VU, more: Callable[[VU, int], bool], end: float,
+        active: Callable[[VU], bool] = lambda vu: True,
+    ) -> None:
+        s.active += 1
+        try:
+            n = 0
+            while not s.stopping and self.clock.now() < end and active(vu) and more(vu, n):
+                await self._iteration(s, vu)
+                n += 1
+        finally:
+            s.active -= 1
+
+    async def _run_vus(
+        self, s: _Scenario, t0: float, count: int, more: Callable[[VU, int], bool], end: float
+    ) -> None:
+        vus = [self._new_vu(s, i) for i in range(count)]
+        for vu in vus:
+            self._spawn(s, self._vu_loop(s, vu, more, end))
+        await self._finish(s, end)
+
+    async def _run_ramping(self, s: _Scenario, t0: float) -> None:
+        cfg, seg = s.cfg, s.seg
+        end = t0 + sum(st.duration for st in cfg.stages)
+        target = [0]
+        vus: list[VU] = []
+        running: dict[int, asyncio.Task[None]] = {}
+        for t, global_vus in ramping_vus_changes(cfg.start_vus, cfg.stages):
+            mine = segment_share(global_vus, seg.index, seg.count)
+            if mine == target[0] and running:
+                continue
+            await self.clock.sleep_until(t0 + t)
+            if s.stopping or self.clock.now() >= end:
+                break
+            target[0] = mine
+            while len(vus) < mine:
+                vus.append(self._new_vu(s, len(vus)))
+            for vu in vus[:mine]:
+                task = running.get(vu.slot)
+                if task is None or task.done():
+                    running[vu.slot] = self._spawn(
+                        s,
+                        self._vu_loop(
+                            s, vu, lambda v, n: True, end, lambda v: v.slot < target[0]
+                        ),
+                    )
+            for vu in vus[mine:]:
+                task = running.get(vu.slot)
+                if task is not None and not task.done():
+                    asyncio.get_running_loop().call_later(
+                        cfg.graceful_ramp_down, _cancel_if_retired, task, vu, target
+                    )
+        await self._finish(s, end)
+
+    async def _run_arrival(self, s: _Scenario, t0: float) -> None:
+        cfg, seg = s.cfg, s.seg
+        if cfg.executor == "constant-arrival-rate":
+            start_rate, stages = cfg.rate, constant_arrival_stages(cfg.rate, cfg.duration)
+        else:
+            start_rate, stages = cfg.start_rate, list(cfg.stages)
+        end = t0 + cfg.run_duration
+        idle: collections.deque[VU] = collections.deque(
+            self._new_vu(s, i) for i in range(seg.vus)
+        )
+        dropped = s.rec.store.sink("dropped_iterations", s.rec.base_tags)
+
+        async def one(vu: VU) -> None:
+            s.active += 1
+            try:
+                await self._iteration(s, vu)
+            finally:
+                s.active -= 1
+                idle.append(vu)
+
+        for off in arrival_offsets(start_rate, stages, cfg.time_unit, seg.index, seg.count):
+            at = t0 + off
+            if self.clock.now() < at:
+                await self.clock.sleep_until(at)
+            if s.stopping:
+                break
+            if idle:
+                vu = idle.popleft()
+            elif s.allocated < seg.max_vus:
+                vu = self._new_vu(s, s.allocated)
+            else:
+                s.dropped += 1
+                dropped.add(1.0)
+                continue
+            self._spawn(s, one(vu))
+        await self._finish(s, end)
+
+    def _spawn(self, s: _Scenario, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        s.tasks.add(task)
+        task.add_done_callback(s.tasks.discard)
+        return task
+
+    async def _finish(self, s: _Scenario, end: float) -> None:
+        """Wait for the planned end, then up to gracefulStop for iterations in flight."""
+        if s.tasks and not s.stopping:
+            await self._wait(s, end)
+        if s.tasks:
+            await self._wait(s, max(end, self.clock.now()) + s.cfg.graceful_stop)
+        for task in list(s.tasks):
+            task.cancel()
+        if s.tasks:
+            await asyncio.gather(*s.tasks, return_exceptions=True)
+
+    async def _wait(self, s: _Scenario, until: float) -> None:
+        """Wait for this scenario's tasks until ``until``; stop() cancels them sooner."""
+        left = until - self.clock.now()
+        if s.tasks and left > 0 and not self._hard_stop.is_set():
+            await asyncio.wait(set(s.tasks), timeout=left)
+
+    def _cancel_all(self) -> None:
+        self._hard_stop.set()
+        for s in self.scenarios:
+            for task in list(s.tasks):
+                task.cancel()
+
+    async def _monitor(self) -> None:
+        """Event-loop lag: how late a 100 ms timer fires tells how busy this loop is."""
+        period = 0.1
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(period)
+            self._lag.append(max(0.0, (time.monotonic() - t - period) * 1000.0))
+
+
+def _cancel_if_retired(task: asyncio.Task[None], vu: VU, target: list[int]) -> None:
+    """gracefulRampDown is over: a VU above the target still busy is interrupted."""
+    if vu.slot >= target[0] and not task.done():
+        task.cancel()
+
+
+def lag_p99(samples: Sequence[float]) -> float:
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
