@@ -19,7 +19,7 @@ import ray
 from veza_ray.clock import epoch_to_monotonic
 from veza_ray.options import parse_options
 from veza_ray.plan import Segment, SegmentWire
-from veza_ray.runner import Runner
+from veza_ray.runner import build_runner
 from veza_ray.scenario import load_script
 
 
@@ -47,16 +47,7 @@ class LoadActor:
         script = load_script(script_path, env, source=source)
         options = parse_options(script.raw_options)
         segs = [Segment.from_wire(w) for w in segments]
-        flows = {}
-        for seg in segs:
-            cfg = next(sc for sc in options.scenarios if sc.name == seg.scenario)
-            fn = script.flow(cfg.exec)
-            assert fn is not None
-            flows[cfg.exec] = fn
-        self.runner = Runner(
-            options, segs, flows, script.all_metrics, env, script_path=script_path,
-            log=self._log,
-        )
+        self.runner = build_runner(script, options, segs, env, log=self._log)
         self.lease_s = lease_s
         self.last_contact = time.monotonic()
         self._task: asyncio.Task[None] | None = None
@@ -71,7 +62,7 @@ class LoadActor:
         return {
             "actor_id": self.actor_id,
             "node_id": ctx.get_node_id(),
-            "address": ray.util.get_node_ip_address(),
+            "address": ray.util.get_node_ip_address(),  # type: ignore[no-untyped-call]
             "pid": os.getpid(),
             "hostname": socket.gethostname(),
         }
@@ -102,9 +93,7 @@ class LoadActor:
         while not self.runner.done:
             await asyncio.sleep(0.5)
             if time.monotonic() - self.last_contact > self.lease_s:
-                self._log(
-                    f"no word from the driver for {self.lease_s:.0f}s: stopping all VUs"
-                )
+                self._log(f"no word from the driver for {self.lease_s:.0f}s: stopping all VUs")
                 self.runner.stop(0.0)
                 return
 

@@ -139,7 +139,7 @@ class Rate(_Metric):
 
 
 class Trend(_Metric):
-    """k6 Trend: a distribution (avg, min, med, max, percentiles); ``time=True`` for milliseconds."""
+    """k6 Trend: a distribution (avg, min, med, max, p(N)); ``time=True`` for milliseconds."""
 
     kind = MetricType.TREND
 

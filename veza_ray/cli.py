@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,32 +33,66 @@ def _fail(code: int, message: str) -> None:
 
 @app.command()
 def run(
-    script: Annotated[str, typer.Argument(help="Scenario file (.py) with options and async flows.")],
+    script: Annotated[
+        str, typer.Argument(help="Scenario file (.py) with options and async flows.")
+    ],
     env: Annotated[
         list[str], typer.Option("-e", "--env", help="NAME=VALUE, read by env(); repeatable.")
     ] = [],  # noqa: B006
     actors: Annotated[
-        Optional[int], typer.Option("--actors", min=1, help="Ray actors (default: one per CPU).")
+        int | None, typer.Option("--actors", min=1, help="Ray actors (default: one per CPU).")
     ] = None,
     address: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--address", help="Ray cluster address (else RAY_ADDRESS, else local)."),
     ] = None,
     summary_export: Annotated[
-        Optional[str], typer.Option("--summary-export", help="Write the summary JSON here.")
+        str | None, typer.Option("--summary-export", help="Write the summary JSON here.")
     ] = None,
     summary_trend_stats: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--summary-trend-stats", help='Trend stats, e.g. "avg,p(95),p(99.9)".'),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo", help="Start the built-in Veza API emulator and point BASE_URL at it."
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
+
+    overrides = _parse_env(env)
+    emulator = None
+    if demo:
+        from veza_ray.emulator import EmulatorThread
+
+        emulator = EmulatorThread()
+        emulator.start()
+        overrides["BASE_URL"] = emulator.base_url
+        typer.echo(f"veza-ray: demo target (Veza API emulator) on {emulator.base_url}", err=True)
+    try:
+        _run(script, overrides, actors, address, summary_export, summary_trend_stats, quiet)
+    finally:
+        if emulator is not None:
+            emulator.stop()
+
+
+def _run(
+    script: str,
+    overrides: dict[str, str],
+    actors: int | None,
+    address: str | None,
+    summary_export: str | None,
+    summary_trend_stats: str | None,
+    quiet: bool,
+) -> None:
     from veza_ray.driver import RunConfig, RunError, execute, prepare
 
     cfg = RunConfig(
         script_path=script,
-        env_overrides=_parse_env(env),
+        env_overrides=overrides,
         actors=actors,
         address=address,
         summary_export=summary_export,
@@ -89,7 +123,10 @@ def target(
     try:
         serve_forever(
             EmulatorConfig(
-                profile=profile, error_rate=error_rate, reset_rate=reset_rate, fail_health=fail_health
+                profile=profile,
+                error_rate=error_rate,
+                reset_rate=reset_rate,
+                fail_health=fail_health,
             ),
             host,
             port,

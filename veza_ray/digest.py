@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from fastdigest import TDigest
 
@@ -111,12 +111,12 @@ class Digest:
         """(mean, weight) pairs, for reports that draw the distribution."""
         if self._td is None:
             return []
-        return [(float(c["m"]), float(c["c"])) for c in self._td.to_dict()["centroids"]]
+        return [(float(c["m"]), float(c["c"])) for c in _centroids(self._td)]
 
     def to_wire(self) -> DigestWire:
         cents: list[CentroidWire] = []
         if self._td is not None:
-            cents = [{"m": float(c["m"]), "c": float(c["c"])} for c in self._td.to_dict()["centroids"]]
+            cents = [{"m": float(c["m"]), "c": float(c["c"])} for c in _centroids(self._td)]
         return {
             "v": WIRE_VERSION,
             "max_centroids": self.max_centroids,
@@ -161,3 +161,7 @@ def merge_all(digests: Iterable[Digest], max_centroids: int = DEFAULT_MAX_CENTRO
     for d in digests:
         out.merge(d)
     return out
+
+
+def _centroids(td: TDigest) -> list[dict[str, float]]:
+    return cast(list[dict[str, float]], td.to_dict()["centroids"])

@@ -9,7 +9,6 @@ the merged data only, abortOnFail about every 2 s.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import signal
 import sys
@@ -25,7 +24,7 @@ from veza_ray.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
 from veza_ray.metrics import MetricStore, TrendSink
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
 from veza_ray.plan import Segment, make_plan, planned_vu_seconds
-from veza_ray.runner import ActorDelta, lag_p99
+from veza_ray.runner import ActorDelta, ScenarioStats, lag_p99
 from veza_ray.scenario import (
     LoadedScript,
     ScriptError,
@@ -34,7 +33,14 @@ from veza_ray.scenario import (
     load_script,
 )
 from veza_ray.summary import build_summary, render_text
-from veza_ray.thresholds import Threshold, ThresholdError, Verdict, judge, parse_thresholds, should_abort
+from veza_ray.thresholds import (
+    Threshold,
+    ThresholdError,
+    Verdict,
+    judge,
+    parse_thresholds,
+    should_abort,
+)
 
 
 class RunError(Exception):
@@ -83,7 +89,9 @@ def prepare(cfg: RunConfig) -> Prepared:
     try:
         options = parse_options(script.raw_options)
     except OptionsError as exc:
-        raise RunError(exitcodes.INVALID_CONFIG, "invalid options: " + "; ".join(exc.errors)) from exc
+        raise RunError(
+            exitcodes.INVALID_CONFIG, "invalid options: " + "; ".join(exc.errors)
+        ) from exc
     errors = check_flows(script, {sc.name: sc.exec for sc in options.scenarios})
     thresholds: list[Threshold] = []
     try:
@@ -123,7 +131,13 @@ class _Progress:
         self.write = write
         self.prev_reqs: dict[str, float] = {}
 
-    def show(self, elapsed: float, stats: Mapping[str, dict[str, int]], reqs: Mapping[str, float], dt: float) -> None:
+    def show(
+        self,
+        elapsed: float,
+        stats: Mapping[str, dict[str, int]],
+        reqs: Mapping[str, float],
+        dt: float,
+    ) -> None:
         if not self.enabled:
             return
         total = max((sc.start_time + sc.run_duration for sc in self.options.scenarios), default=0.0)
@@ -164,7 +178,10 @@ def _connect(cfg: RunConfig, actors_wanted: int | None) -> tuple[Any, bool]:
 
 def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) -> int:
     """Run the test on Ray and report; returns the exit code."""
-    err = (lambda s: print(s, file=sys.stderr, flush=True))
+
+    def err(s: str) -> None:
+        print(s, file=sys.stderr, flush=True)
+
     ray, owned = _connect(cfg, cfg.actors)
     try:
         return _run(ray, prep, cfg, out, err)
@@ -173,7 +190,9 @@ def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) 
             ray.shutdown()
 
 
-def _run(ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], err: Callable[[str], None]) -> int:
+def _run(
+    ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], err: Callable[[str], None]
+) -> int:
     from ray.exceptions import RayActorError
     from ray.util.placement_group import placement_group, remove_placement_group
     from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -206,7 +225,9 @@ def _run(ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], e
     try:
         infos = ray.get([h.info.remote() for h in handles])
     except RayActorError as exc:
-        raise RunError(exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}") from exc
+        raise RunError(
+            exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
+        ) from exc
     start_epoch = time.time() + cfg.start_delay
     ray.get([h.start.remote(start_epoch) for h in handles])
     state = _Merge(prep, plan, infos)
@@ -227,7 +248,11 @@ def _run(ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], e
                 try:
                     delta: ActorDelta = orjson.loads(ray.get(ref, timeout=30))
                 except (RayActorError, ray.exceptions.GetTimeoutError) as exc:
-                    state.lose(i, now - start_epoch, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+                    state.lose(
+                        i,
+                        now - start_epoch,
+                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    )
                     err(f"lost actor {i} on {infos[i]['address']}: carrying on with the others")
                     live.pop(i)
                     continue
@@ -246,7 +271,10 @@ def _run(ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], e
                 last_eval = elapsed
                 aborted = should_abort(evaluate(state.total, prep.thresholds, elapsed), elapsed)
                 if aborted:
-                    names = ", ".join(f"{v.threshold.selector.source}: '{v.threshold.condition.source}'" for v in aborted)
+                    names = ", ".join(
+                        f"{v.threshold.selector.source}: '{v.threshold.condition.source}'"
+                        for v in aborted
+                    )
                     err(f"thresholds crossed with abortOnFail ({names}): stopping all actors")
                     for h in live.values():
                         h.stop.remote(0.0)
@@ -258,7 +286,9 @@ def _run(ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], e
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
     extras = state.extras(prep, start_epoch, end)
-    summary = build_summary(state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras)
+    summary = build_summary(
+        state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
+    )
     text = render_text(summary, verdicts)
     _emit(prep, cfg, summary, text, out, err)
     failed = any(not v.ok for v in verdicts)
@@ -267,12 +297,22 @@ def _run(ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], e
     if stop_reason:
         return exitcodes.EXTERNAL_ABORT
     if state.lost:
-        err(f"run incomplete: {len(state.lost)} actor(s) lost, {state.lost_vu_seconds():.0f} VU-seconds not delivered")
+        err(
+            f"run incomplete: {len(state.lost)} actor(s) lost, "
+            f"{state.lost_vu_seconds():.0f} VU-seconds not delivered"
+        )
         return exitcodes.LOST_LOAD
     return exitcodes.OK
 
 
-def _emit(prep: Prepared, cfg: RunConfig, summary: dict[str, Any], text: str, out: Callable[[str], None], err: Callable[[str], None]) -> None:
+def _emit(
+    prep: Prepared,
+    cfg: RunConfig,
+    summary: dict[str, Any],
+    text: str,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+) -> None:
     """Write the summary where asked; handle_summary's result replaces the default text."""
     if cfg.summary_export:
         with open(cfg.summary_export, "wb") as fh:
@@ -331,7 +371,7 @@ class _Merge:
         self.infos = infos
         self.total = MetricStore(prep.script.all_metrics)
         self.interval = MetricStore(prep.script.all_metrics)
-        self.actor_stats: dict[int, dict[str, dict[str, int]]] = {}
+        self.actor_stats: dict[int, dict[str, ScenarioStats]] = {}
         self.errors: dict[str, int] = {}
         self.lag: dict[int, list[float]] = {}
         self.cpu: dict[int, list[float]] = {}
@@ -355,9 +395,11 @@ class _Merge:
         out: dict[str, dict[str, int]] = {}
         for stats in self.actor_stats.values():
             for name, st in stats.items():
-                agg = out.setdefault(name, {"active": 0, "allocated": 0, "iterations": 0, "dropped": 0})
+                agg = out.setdefault(
+                    name, {"active": 0, "allocated": 0, "iterations": 0, "dropped": 0}
+                )
                 for k in agg:
-                    agg[k] += int(st.get(k, 0))
+                    agg[k] += int(st.get(k, 0))  # type: ignore[misc,call-overload]
         return out
 
     def reqs_by_scenario(self) -> dict[str, float]:
@@ -425,18 +467,30 @@ class _Merge:
                 "lost": i in self.lost,
             }
             actors.append(entry)
-            node = nodes.setdefault(info["node_id"], {"address": info["address"], "node_id": info["node_id"], "actors": []})
+            node = nodes.setdefault(
+                info["node_id"],
+                {"address": info["address"], "node_id": info["node_id"], "actors": []},
+            )
             node["actors"].append({"id": i, "vus": segs})
         return {
             "version": "0.1.0",
             "actors": actors,
             "nodes": list(nodes.values()),
-            "digest": {"library": "fastdigest", "max_centroids": DEFAULT_MAX_CENTROIDS, "wire_version": WIRE_VERSION},
+            "digest": {
+                "library": "fastdigest",
+                "max_centroids": DEFAULT_MAX_CENTROIDS,
+                "wire_version": WIRE_VERSION,
+            },
             "run": {"start_epoch": start, "end_epoch": end, "duration_s": end - start},
             "errors": self.errors,
             "lost_actors": [
-                {"id": i, "address": self.infos[i]["address"], "node_id": self.infos[i]["node_id"],
-                 "vus": {s.scenario: s.max_vus for s in self.plan[i]}, **info}
+                {
+                    "id": i,
+                    "address": self.infos[i]["address"],
+                    "node_id": self.infos[i]["node_id"],
+                    "vus": {s.scenario: s.max_vus for s in self.plan[i]},
+                    **info,
+                }
                 for i, info in self.lost.items()
             ],
             "lost_vu_seconds": self.lost_vu_seconds(),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any, TypedDict, Union
+from typing import Any, TypedDict
 
 from veza_ray.digest import DEFAULT_MAX_CENTROIDS, Digest, DigestWire
 from veza_ray.metric_types import MetricDef, MetricType, Tags
@@ -131,7 +131,11 @@ class RateSink:
 
     def values(self, duration_s: float, stats: Iterable[str] = ()) -> dict[str, float]:
         rate = self.passes / self.total if self.total else 0.0
-        return {"rate": rate, "passes": float(self.passes), "fails": float(self.total - self.passes)}
+        return {
+            "rate": rate,
+            "passes": float(self.passes),
+            "fails": float(self.total - self.passes),
+        }
 
     def to_wire(self) -> dict[str, Any]:
         return {"passes": self.passes, "total": self.total}
@@ -191,7 +195,7 @@ class TrendSink:
         return s
 
 
-Sink = Union[CounterSink, GaugeSink, RateSink, TrendSink]
+Sink = CounterSink | GaugeSink | RateSink | TrendSink
 
 _SINK_CLASSES: dict[MetricType, type[Sink]] = {
     MetricType.COUNTER: CounterSink,

@@ -54,6 +54,9 @@ _UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
 
 
+DEFAULT_TREND_STATS: tuple[str, ...] = ("avg", "min", "med", "max", "p(90)", "p(95)")
+
+
 class OptionsError(ValueError):
     """Every problem found in a scenario's options, one message each."""
 
@@ -148,7 +151,7 @@ class Options:
     scenarios: tuple[ScenarioConfig, ...]
     thresholds: Mapping[str, Any] = field(default_factory=dict)
     discard_response_bodies: bool = False
-    summary_trend_stats: tuple[str, ...] = ("avg", "min", "med", "max", "p(90)", "p(95)")
+    summary_trend_stats: tuple[str, ...] = DEFAULT_TREND_STATS
     user_agent: str | None = None
     no_connection_reuse: bool = False
     insecure_skip_tls_verify: bool = False
@@ -355,7 +358,7 @@ def parse_options(raw: object) -> Options:
     if not isinstance(thresholds, Mapping):
         c.fail("options.thresholds", f"{thresholds!r} must be an object")
         thresholds = {}
-    stats: tuple[str, ...] = Options.__dataclass_fields__["summary_trend_stats"].default
+    stats = DEFAULT_TREND_STATS
     if "summaryTrendStats" in raw:
         stats = parse_trend_stats(raw["summaryTrendStats"], c)
     discard = raw.get("discardResponseBodies", False)
@@ -393,10 +396,11 @@ def parse_trend_stats(value: object, c: _Collector | None = None) -> tuple[str, 
             text = str(item).strip()
             m = _TREND_STAT_RE.match(text)
             if not m or (m.group(2) is not None and not 0 <= float(m.group(2)) <= 100):
-                own.fail("summaryTrendStats", f'"{text}" is not one of avg, min, med, max, count, p(N)')
+                own.fail(
+                    "summaryTrendStats", f'"{text}" is not one of avg, min, med, max, count, p(N)'
+                )
                 continue
             out.append(text)
     if c is None and own.errors:
         raise OptionsError(own.errors)
     return tuple(out)
-

@@ -92,7 +92,7 @@ def planned_vu_seconds(sc: ScenarioConfig, seg: Segment) -> float:
         changes = ramping_vus_changes(sc.start_vus, sc.stages)
         end = sum(s.duration for s in sc.stages)
         total = 0.0
-        for (t, v), nxt in zip(changes, [*changes[1:], (end, 0)]):
+        for (t, v), nxt in zip(changes, [*changes[1:], (end, 0)], strict=True):
             total += segment_share(v, seg.index, seg.count) * max(0.0, min(nxt[0], end) - t)
         return total
     if sc.is_arrival_rate:

@@ -24,7 +24,7 @@ from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
 from veza_ray.metrics import CounterSink, MetricStore, RateSink, SeriesWire, Sink, TrendSink
 from veza_ray.options import Options, ScenarioConfig
 from veza_ray.plan import Segment
-from veza_ray.scenario import describe_exception
+from veza_ray.scenario import LoadedScript, describe_exception
 from veza_ray.schedule import (
     arrival_offsets,
     constant_arrival_stages,
@@ -364,7 +364,11 @@ class Runner:
             self.log(f"iteration error: {message}")
 
     async def _vu_loop(
-        self, s: _Scenario, vu: VU, more: Callable[[VU, int], bool], end: float,
+        self,
+        s: _Scenario,
+        vu: VU,
+        more: Callable[[VU, int], bool],
+        end: float,
         active: Callable[[VU], bool] = lambda vu: True,
     ) -> None:
         s.active += 1
@@ -405,9 +409,7 @@ class Runner:
                 if task is None or task.done():
                     running[vu.slot] = self._spawn(
                         s,
-                        self._vu_loop(
-                            s, vu, lambda v, n: True, end, lambda v: v.slot < target[0]
-                        ),
+                        self._vu_loop(s, vu, lambda v, n: True, end, lambda v: v.slot < target[0]),
                     )
             for vu in vus[mine:]:
                 task = running.get(vu.slot)
@@ -424,9 +426,7 @@ class Runner:
         else:
             start_rate, stages = cfg.start_rate, list(cfg.stages)
         end = t0 + cfg.run_duration
-        idle: collections.deque[VU] = collections.deque(
-            self._new_vu(s, i) for i in range(seg.vus)
-        )
+        idle: collections.deque[VU] = collections.deque(self._new_vu(s, i) for i in range(seg.vus))
         dropped = s.rec.store.sink("dropped_iterations", s.rec.base_tags)
 
         async def one(vu: VU) -> None:
@@ -503,3 +503,25 @@ def lag_p99(samples: Sequence[float]) -> float:
         return 0.0
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def build_runner(
+    script: LoadedScript,
+    options: Options,
+    segments: Sequence[Segment],
+    env: Mapping[str, str],
+    log: Callable[[str], None] = print,
+    clock: Clock | None = None,
+) -> Runner:
+    """A Runner for a loaded script's segments (what an actor, or a test, runs)."""
+    configs = {sc.name: sc for sc in options.scenarios}
+    flows: dict[str, Flow] = {}
+    for seg in segments:
+        name = configs[seg.scenario].exec
+        fn = script.flow(name)
+        if fn is None:
+            raise ValueError(f"exec {name!r} names no function in {script.path}")
+        flows[name] = fn
+    return Runner(
+        options, segments, flows, script.all_metrics, env, script.path, clock=clock, log=log
+    )

@@ -28,7 +28,9 @@ def selector_text(metric: str, tags: Tags) -> str:
     return metric + "{" + ",".join(f"{k}:{v}" for k, v in tags) + "}"
 
 
-def sink_values(sink: Sink | None, kind: MetricType, duration_s: float, stats: Sequence[str]) -> dict[str, float]:
+def sink_values(
+    sink: Sink | None, kind: MetricType, duration_s: float, stats: Sequence[str]
+) -> dict[str, float]:
     """k6's ``values`` for one metric or sub-metric; an empty sink reports zeros, as k6 does."""
     if sink is None:
         from veza_ray.metrics import new_sink
@@ -91,7 +93,9 @@ def build_summary(
     }
 
 
-def _entry(d: MetricDef, sink: Sink | None, duration_s: float, stats: Sequence[str]) -> dict[str, Any]:
+def _entry(
+    d: MetricDef, sink: Sink | None, duration_s: float, stats: Sequence[str]
+) -> dict[str, Any]:
     return {
         "type": d.type.value,
         "contains": d.contains.value,
@@ -174,7 +178,9 @@ def _metric_line(entry: Mapping[str, Any]) -> str:
     )
 
 
-def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict], observed_fmt: bool = True) -> str:
+def render_text(
+    summary: Mapping[str, Any], verdicts: Sequence[Verdict], observed_fmt: bool = True
+) -> str:
     """k6's end-of-test summary: checks, thresholds with ✓/✗, then every metric."""
     lines: list[str] = []
     checks = summary["root_group"]["checks"]
@@ -184,16 +190,19 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict], observe
             lines.append(f"     {mark} {c['name']}")
             if c["fails"]:
                 total = c["passes"] + c["fails"]
-                lines.append(
-                    f"      ↳  {c['passes'] * 100 // max(total, 1)}% — ✓ {c['passes']} / ✗ {c['fails']}"
-                )
+                share = c["passes"] * 100 // max(total, 1)
+                lines.append(f"      ↳  {share}% — ✓ {c['passes']} / ✗ {c['fails']}")
         lines.append("")
     if verdicts:
         lines.append("   THRESHOLDS")
         for v in verdicts:
             mark = "✓" if v.ok else "✗"
             d = summary["metrics"].get(v.threshold.selector.source, {})
-            shown = "no data" if v.observed is None else _format(v.observed, d.get("contains", "default"))
+            shown = (
+                "no data"
+                if v.observed is None
+                else _format(v.observed, d.get("contains", "default"))
+            )
             if v.threshold.condition.aggregation == "rate" and v.observed is not None:
                 shown = f"{v.observed * 100:.2f}%"
             lines.append(

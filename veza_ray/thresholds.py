@@ -1,0 +1,589 @@
+"""k6 thresholds: parse ``metric{tag:value}`` keys and ``p(95)<500`` expressions, then judge.
+
+Pure: no I/O, no clock. The driver owns the numbers; this module says what they must satisfy.
+As in k6's ``metrics/thresholds_parser.go``, each expression is scanned (split into raw
+aggregation, operator and number text), then parsed (each part checked and converted), and
+only then validated against the metric it applies to. Every error quotes the text at fault.
+
+Grammar::
+
+    key         = ws* metric ws* [ "{" tag ( "," tag )* "}" ] ws*
+    metric      = a name matching metric_types.METRIC_NAME_RE, present in the known metrics
+    tag         = ws* tag_name ws* ":" ws* tag_value ws*   ; split on the FIRST ":" (k6)
+    tag_name    = text without "," or ":", not empty; ' and " at either end are dropped (k6)
+    tag_value   = text without ",", not empty; may hold ":", "{", "}" (k6's ``http.url``
+                  names look like ``https://host/items/${}``); quotes dropped as for names
+
+    expression  = ws* aggregation ws* operator ws* number ws*
+    aggregation = "avg" | "min" | "max" | "med" | "count" | "rate" | "value"
+                | "p" ws* "(" ws* number ws* ")"           ; 0 <= number <= 100
+    operator    = "<" | "<=" | ">" | ">=" | "==" | "===" | "!="  ; "===" means "=="
+    number      = what Go's strconv.ParseFloat accepts, bar NaN:
+                  [+-] ( digits ["." [digits]] | "." digits ) [ ("e"|"E") [+-] digits ]
+                  | [+-] "0x" hex-mantissa ("p"|"P") [+-] digits     ; hex needs "p"
+                  | [+-] ( "Inf" | "Infinity" )                     ; any letter case
+                  where "_" may sit between two digits (Go's rule)
+
+Which aggregation fits which metric type (k6's ``supportedAggregationMethods``)::
+
+    counter -> count, rate      gauge -> value      rate -> rate
+    trend   -> avg, min, max, med, p(N)
+
+Stricter than k6, on purpose: ``p(N)`` outside [0, 100], a NaN bound, an empty tag value,
+and a tag named twice in one key are errors here (k6 accepts them and then judges nonsense);
+an unknown key inside a threshold object (``abortonfail``) is an error, not silently ignored.
+More lenient than k6: whitespace inside ``p( 95 )`` and around the metric name is allowed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from veza_ray.metric_types import METRIC_NAME_RE, MetricDef, MetricType, Tags, make_tags
+
+__all__ = [
+    "Condition",
+    "Selector",
+    "Threshold",
+    "ThresholdError",
+    "Verdict",
+    "judge",
+    "parse_condition",
+    "parse_selector",
+    "parse_thresholds",
+    "should_abort",
+]
+
+
+class ThresholdError(ValueError):
+    """One or more threshold problems, all found in one pass so a user fixes them at once."""
+
+    def __init__(self, errors: Sequence[str]) -> None:
+        self.errors: list[str] = list(errors)
+        super().__init__("\n".join(self.errors))
+
+
+# --------------------------------------------------------------------------- vocabulary
+
+_OPERATORS = ("<", "<=", ">", ">=", "==", "===", "!=")
+_OPERATOR_CHARS = "<>=!"
+_SIMPLE_AGGREGATIONS = ("avg", "min", "max", "med", "count", "rate", "value")
+
+# k6's table of aggregations per metric type; "p" stands for any p(N).
+_FITS: dict[MetricType, tuple[str, ...]] = {
+    MetricType.COUNTER: ("count", "rate"),
+    MetricType.GAUGE: ("value",),
+    MetricType.RATE: ("rate",),
+    MetricType.TREND: ("avg", "min", "max", "med", "p"),
+}
+
+_THRESHOLD_OBJECT_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
+
+# Go's strconv.ParseFloat syntax. "_" only between digits (or right after a hex prefix).
+_DEC_DIGITS = r"[0-9](?:_?[0-9])*"
+_HEX_DIGITS = r"[0-9a-fA-F](?:_?[0-9a-fA-F])*"
+_GO_FLOAT_RE = re.compile(
+    rf"""
+    (?P<sign>[+-])?
+    (?:
+        (?P<hex>0[xX](?:_?{_HEX_DIGITS}(?:\.(?:{_HEX_DIGITS})?)?|\.{_HEX_DIGITS})
+            [pP][+-]?{_DEC_DIGITS})
+      | (?P<dec>(?:{_DEC_DIGITS}(?:\.(?:{_DEC_DIGITS})?)?|\.{_DEC_DIGITS})
+            (?:[eE][+-]?{_DEC_DIGITS})?)
+      | (?P<inf>(?i:infinity|inf))
+      | (?P<nan>(?i:nan))
+    )
+    """,
+    re.VERBOSE,
+)
+
+_PERCENTILE_RE = re.compile(r"p\s*\(\s*(?P<n>.*?)\s*\)", re.DOTALL)
+
+
+def _q(text: str) -> str:
+    """Quote user text for an error message, escaping quotes and control characters."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _hint(word: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1)
+    return f"; did you mean {_q(close[0])}?" if close else ""
+
+
+def _parse_go_float(text: str) -> float:
+    """Parse a number as Go's strconv.ParseFloat would (k6 uses it); NaN is refused.
+
+    Raises ValueError with a reason that does not repeat the text (callers quote it).
+    """
+    m = _GO_FLOAT_RE.fullmatch(text)
+    if m is None:
+        raise ValueError("is not a number")
+    if m["nan"] is not None:
+        raise ValueError("is NaN, which no measurement can be compared against")
+    negative = m["sign"] == "-"
+    if m["inf"] is not None:
+        return -math.inf if negative else math.inf
+    try:
+        if m["hex"] is not None:
+            value = float.fromhex(m["hex"].replace("_", ""))
+        else:
+            value = float(m["dec"].replace("_", ""))
+    except OverflowError:
+        value = math.inf
+    if math.isinf(value):
+        raise ValueError("is out of the float64 range")
+    return -value if negative else value
+
+
+def _go_g(x: float) -> str:
+    """Format like Go's ``%g`` for the values a percentile can take, as k6's ``p(%g)`` key."""
+    if x == 0:
+        return "0"  # also turns -0.0 into "0"
+    if x.is_integer() and abs(x) < 1e21:
+        return str(int(x))
+    return repr(x)
+
+
+# --------------------------------------------------------------------------- selectors
+
+
+@dataclass(frozen=True)
+class Selector:
+    """Which series a threshold reads: a metric, optionally narrowed by tags (a sub-metric)."""
+
+    metric: str
+    tags: Tags
+    source: str
+
+    def matches(self, series_tags: Tags) -> bool:
+        """True when every selector tag is on the series with the same value (subset test)."""
+        if not self.tags:
+            return True
+        have = dict(series_tags)
+        return all(have.get(name) == value for name, value in self.tags)
+
+
+def _strip_quotes(text: str) -> str:
+    # k6's AddSubmetric trims ' and " around tag names and values (strings.Trim(s, `"'`)).
+    return text.strip().strip("\"'")
+
+
+def _selector_problems(key: str) -> tuple[Selector | None, list[str]]:
+    """Parse a threshold key; return the selector or the reasons it is malformed."""
+    text = key.strip()
+    open_at = text.find("{")
+    close_at = text.rfind("}")
+    problems: list[str] = []
+    tags: dict[str, str] = {}
+    if open_at < 0:
+        if close_at >= 0:
+            return None, ['"}" without an opening "{"']
+        name = text
+    else:
+        name = text[:open_at].strip()
+        if close_at < open_at:
+            return None, ['unclosed "{" (expected metric{tag:value})']
+        if close_at != len(text) - 1:
+            trailing = text[close_at + 1 :]
+            return None, [f'unexpected text {_q(trailing)} after the closing "}}"']
+        inner = text[open_at + 1 : close_at]
+        if not inner.strip():
+            problems.append('empty tag list "{}"')
+        else:
+            for entry in inner.split(","):
+                if not entry.strip():
+                    problems.append("empty tag entry (a stray comma?)")
+                    continue
+                tag_name, colon, value = entry.partition(":")
+                if not colon:
+                    problems.append(f"tag {_q(entry.strip())} has no value (expected tag:value)")
+                    continue
+                tag_name, value = _strip_quotes(tag_name), _strip_quotes(value)
+                if not tag_name:
+                    problems.append(f"tag {_q(entry.strip())} has an empty name")
+                elif not value:
+                    problems.append(f"tag {_q(tag_name)} has an empty value")
+                elif tag_name in tags:
+                    problems.append(f"tag {_q(tag_name)} is given twice")
+                else:
+                    tags[tag_name] = value
+    if not name:
+        problems.insert(0, "missing metric name")
+    elif METRIC_NAME_RE.fullmatch(name) is None:
+        problems.insert(
+            0,
+            f"invalid metric name {_q(name)} (letters, digits and _, "
+            "not starting with a digit, at most 128)",
+        )
+    if problems:
+        return None, problems
+    return Selector(metric=name, tags=make_tags(tags), source=key), []
+
+
+def _key_error(key: str, reason: str) -> str:
+    return f"invalid threshold key {_q(key)}: {reason}"
+
+
+def parse_selector(key: str) -> Selector:
+    """Parse ``metric`` or ``metric{tag:value,...}``; raises ThresholdError quoting the key."""
+    selector, problems = _selector_problems(key)
+    if selector is None:
+        raise ThresholdError([_key_error(key, p) for p in problems])
+    return selector
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A parsed expression such as ``p(95)<500``; ``aggregation`` is k6's summary key."""
+
+    aggregation: str
+    percentile: float | None
+    operator: str
+    bound: float
+    source: str
+
+    def check(self, observed: float) -> bool:
+        """Apply the operator as k6 does (plain float comparison; NaN fails all but !=)."""
+        b = self.bound
+        op = self.operator
+        if op == "<":
+            return observed < b
+        if op == "<=":
+            return observed <= b
+        if op == ">":
+            return observed > b
+        if op == ">=":
+            return observed >= b
+        if op in ("==", "==="):
+            return observed == b
+        if op == "!=":
+            return observed != b
+        raise AssertionError(f"unreachable: operator {op!r}")  # parse_condition rules it out
+
+
+def _scan_condition(expr: str) -> tuple[str, str, str]:
+    """Scan step: split into raw (aggregation, operator, number) text, checking only shape."""
+    at = next((i for i, ch in enumerate(expr) if ch in _OPERATOR_CHARS), -1)
+    if at < 0:
+        raise ValueError("no comparison operator (one of <, <=, >, >=, ==, ===, !=)")
+    end = at
+    while end < len(expr) and expr[end] in _OPERATOR_CHARS:
+        end += 1
+    operator = expr[at:end]
+    if operator not in _OPERATORS:
+        raise ValueError(
+            f"unknown operator {_q(operator)} (expected one of <, <=, >, >=, ==, ===, !=)"
+        )
+    lhs, rhs = expr[:at].strip(), expr[end:].strip()
+    if not lhs:
+        raise ValueError(f"missing aggregation before {_q(operator)}")
+    if not rhs:
+        raise ValueError(f"missing number after {_q(operator)}")
+    return lhs, operator, rhs
+
+
+def _parse_aggregation(text: str) -> tuple[str, float | None]:
+    """Parse step for the left side: a keyword, or p(N) with N in [0, 100]."""
+    if text in _SIMPLE_AGGREGATIONS:
+        return text, None
+    m = _PERCENTILE_RE.fullmatch(text)
+    if m is None:
+        raise ValueError(
+            f"unknown aggregation {_q(text)} (expected avg, min, max, med, p(N), "
+            f"count, rate or value){_hint(text.lower(), _SIMPLE_AGGREGATIONS)}"
+        )
+    number = m["n"]
+    try:
+        pct = _parse_go_float(number)
+    except ValueError as exc:
+        raise ValueError(f"percentile {_q(number)} in {_q(text)} {exc}") from None
+    if not 0.0 <= pct <= 100.0:
+        raise ValueError(f"percentile {_q(number)} in {_q(text)} is outside [0, 100]")
+    pct = abs(pct)  # -0.0 -> 0.0
+    return f"p({_go_g(pct)})", pct
+
+
+def _condition_or_reason(expr: str) -> Condition | str:
+    try:
+        lhs, operator, rhs = _scan_condition(expr)
+        aggregation, percentile = _parse_aggregation(lhs)
+        try:
+            bound = _parse_go_float(rhs)
+        except ValueError as exc:
+            raise ValueError(f"bound {_q(rhs)} {exc}") from None
+    except ValueError as exc:
+        return str(exc)
+    return Condition(
+        aggregation=aggregation,
+        percentile=percentile,
+        operator="==" if operator == "===" else operator,
+        bound=bound,
+        source=expr,
+    )
+
+
+def parse_condition(expr: str) -> Condition:
+    """Parse ``aggregation operator number``; raises ThresholdError quoting the expression."""
+    result = _condition_or_reason(expr)
+    if isinstance(result, str):
+        raise ThresholdError([f"invalid threshold {_q(expr)}: {result}"])
+    return result
+
+
+def _fit_problem(condition: Condition, metric: MetricDef) -> str | None:
+    """Validate step: does the aggregation exist for this metric's type (k6's table)?"""
+    allowed = _FITS[metric.type]
+    method = "p" if condition.percentile is not None else condition.aggregation
+    if method in allowed:
+        return None
+    listed = ", ".join("p(N)" if a == "p" else a for a in allowed)
+    return (
+        f"aggregation {_q(condition.aggregation)} does not apply to {_q(metric.name)}, "
+        f"a {metric.type.value} metric (it supports: {listed})"
+    )
+
+
+# --------------------------------------------------------------------------- durations
+
+_GO_DURATION_UNITS = {
+    "ns": 1e-9,
+    "us": 1e-6,
+    "\u00b5s": 1e-6,  # micro sign
+    "\u03bcs": 1e-6,  # Greek mu
+    "ms": 1e-3,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+}
+_GO_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
+_DAYS_RE = re.compile(r"([+-]?\d+)d(.*)", re.DOTALL)
+
+
+def _parse_go_duration(text: str) -> float:
+    """Go's time.ParseDuration, in seconds: "1h30m", "1.5s", "500ms", bare "0"."""
+    body = text[1:] if text[:1] in "+-" else text
+    negative = text[:1] == "-"
+    if body == "0":
+        return 0.0
+    pos, total = 0, 0.0
+    if not body:
+        raise ValueError("is not a duration")
+    while pos < len(body):
+        m = _GO_DURATION_PART_RE.match(body, pos)
+        if m is None:
+            raise ValueError('is not a duration (expected e.g. "500ms", "10s", "1m30s", "1h")')
+        total += float(m[1]) * _GO_DURATION_UNITS[m[2]]
+        pos = m.end()
+    return -total if negative else total
+
+
+def _parse_delay(raw: object) -> float:
+    """Read ``delayAbortEval`` the way k6's types.Duration does, in seconds.
+
+    A string is a Go duration ("10s", "1m30s"), a k6 day form ("1d12h"), or a bare number
+    of milliseconds ("500"); a JSON number is milliseconds too. Negative or infinite is refused.
+    Raises ValueError with a reason that does not repeat the value (callers quote it).
+    """
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
+        raise ValueError(f'must be a duration string such as "10s", not {type(raw).__name__}')
+    if isinstance(raw, (int, float)):
+        seconds = float(raw) / 1000.0
+    else:
+        text = raw.strip()
+        try:
+            seconds = _parse_go_float(text) / 1000.0
+        except ValueError:
+            days = _DAYS_RE.fullmatch(text)
+            if days is None:
+                seconds = _parse_go_duration(text)
+            else:
+                rest = _parse_go_duration(days[2]) if days[2] else 0.0
+                if rest < 0:
+                    raise ValueError("has a negative part after the days") from None
+                day_count = int(days[1])
+                seconds = day_count * 86400.0 + (-rest if day_count < 0 else rest)
+    if not math.isfinite(seconds):
+        raise ValueError("is not a finite duration")
+    if seconds < 0:
+        raise ValueError("is negative")
+    return seconds
+
+
+# --------------------------------------------------------------------------- thresholds
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One validated threshold: what to read, what it must satisfy, and whether to abort.
+
+    ``metric_type`` is the selected metric's type; ``judge`` needs it because k6 treats a
+    rate metric with no samples differently from the other types.
+    """
+
+    selector: Selector
+    condition: Condition
+    abort_on_fail: bool
+    delay_abort_eval: float
+    metric_type: MetricType
+
+
+def _type_name(value: object) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _items_for_key(key: str, value: object, errors: list[str]) -> list[object]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    errors.append(
+        f"thresholds for {_q(key)} must be a list of strings or objects, got {_type_name(value)}"
+    )
+    return []
+
+
+def _read_item(
+    key: str, index: int, item: object, errors: list[str]
+) -> tuple[str, bool, float] | None:
+    """Read one list item (string or object form) into (expression, abortOnFail, delay)."""
+    where = f"threshold #{index + 1} for {_q(key)}"
+    if isinstance(item, str):
+        return item, False, 0.0
+    if not isinstance(item, Mapping):
+        errors.append(f"{where} must be a string or an object, got {_type_name(item)}")
+        return None
+    ok = True
+    for extra in item:
+        if extra not in _THRESHOLD_OBJECT_KEYS:
+            name = str(extra)
+            errors.append(
+                f"{where} has unknown field {_q(name)} (expected threshold, abortOnFail, "
+                f"delayAbortEval){_hint(name, _THRESHOLD_OBJECT_KEYS)}"
+            )
+            ok = False
+    expr = item.get("threshold")
+    if not isinstance(expr, str):
+        got = "is missing" if "threshold" not in item else f"is {_type_name(expr)}"
+        errors.append(f'{where}: "threshold" must be an expression string, but {got}')
+        ok = False
+    abort = item.get("abortOnFail", False)
+    if abort is None:
+        abort = False
+    if not isinstance(abort, bool):
+        errors.append(f'{where}: "abortOnFail" must be true or false, got {_q(repr(abort))}')
+        ok = False
+    delay = 0.0
+    raw_delay = item.get("delayAbortEval")
+    if raw_delay is not None:
+        try:
+            delay = _parse_delay(raw_delay)
+        except ValueError as exc:
+            shown = raw_delay if isinstance(raw_delay, str) else repr(raw_delay)
+            errors.append(f'{where}: "delayAbortEval" {_q(shown)} {exc}')
+            ok = False
+    if not ok or not isinstance(expr, str) or not isinstance(abort, bool):
+        return None
+    return expr, abort, delay
+
+
+def parse_thresholds(raw: object, metrics: Mapping[str, MetricDef]) -> list[Threshold]:
+    """Parse and validate ``options["thresholds"]`` against the known metrics.
+
+    Every problem is collected and raised together in one ThresholdError. ``None`` means no
+    thresholds. The result follows the dict's key order, then each key's list order.
+    """
+    if raw is None:
+        return []
+    if not isinstance(raw, Mapping):
+        raise ThresholdError(
+            [f"thresholds must be an object of metric keys to lists, got {_type_name(raw)}"]
+        )
+    errors: list[str] = []
+    result: list[Threshold] = []
+    for key, value in raw.items():
+        if not isinstance(key, str):
+            errors.append(f"threshold key {_q(repr(key))} must be a string")
+            continue
+        selector, problems = _selector_problems(key)
+        errors.extend(_key_error(key, p) for p in problems)
+        metric: MetricDef | None = None
+        if selector is not None:
+            metric = metrics.get(selector.metric)
+            if metric is None:
+                errors.append(
+                    f"unknown metric {_q(selector.metric)} in threshold key {_q(key)}"
+                    f"{_hint(selector.metric, sorted(metrics))}"
+                )
+        for index, item in enumerate(_items_for_key(key, value, errors)):
+            read = _read_item(key, index, item, errors)
+            if read is None:
+                continue
+            expr, abort, delay = read
+            parsed = _condition_or_reason(expr)
+            if isinstance(parsed, str):
+                errors.append(f"invalid threshold {_q(expr)} on {_q(key)}: {parsed}")
+                continue
+            if selector is None or metric is None:
+                continue
+            misfit = _fit_problem(parsed, metric)
+            if misfit is not None:
+                errors.append(f"invalid threshold {_q(expr)} on {_q(key)}: {misfit}")
+                continue
+            result.append(Threshold(selector, parsed, abort, delay, metric.type))
+    if errors:
+        raise ThresholdError(errors)
+    return result
+
+
+# --------------------------------------------------------------------------- judging
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one threshold on the merged data; ``observed`` None means no samples."""
+
+    threshold: Threshold
+    observed: float | None
+    ok: bool
+
+
+def judge(threshold: Threshold, observed: float | None) -> Verdict:
+    """Judge one threshold; ``observed`` is None when its (sub-)metric got no samples.
+
+    With no samples k6 (v0.38.2 up to 1.x) still judges at the end of the test, on an empty
+    sink: a trend's min/max/avg/med/p(N) are 0, a counter's count and rate are 0 and a gauge's
+    value is 0, so the condition is checked against 0.0 (``p(95)<500`` passes, ``p(95)>0``
+    fails). A rate metric with no samples publishes no "rate" at all and k6 counts a missing
+    value as a pass, so every rate threshold passes (k6 issue #4283, still open).
+    """
+    if observed is not None:
+        ok = threshold.condition.check(observed)
+    elif threshold.metric_type is MetricType.RATE:
+        ok = True
+    else:
+        ok = threshold.condition.check(0.0)
+    return Verdict(threshold=threshold, observed=observed, ok=ok)
+
+
+def should_abort(verdicts: Sequence[Verdict], elapsed: float) -> list[Verdict]:
+    """The verdicts that stop the test now: failed, abortOnFail, and past delayAbortEval.
+
+    A verdict without samples never aborts: during the run k6 skips thresholds whose sink is
+    still empty and judges them only at the end, when there is nothing left to abort.
+    """
+    return [
+        v
+        for v in verdicts
+        if not v.ok
+        and v.observed is not None
+        and v.threshold.abort_on_fail
+        and elapsed >= v.threshold.delay_abort_eval
+    ]
