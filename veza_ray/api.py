@@ -58,9 +58,13 @@ def check(
     extra = dict(tags or {})
     ok_all = True
     for name, predicate in checks.items():
-        ok = bool(predicate(value))
-        ok_all = ok_all and ok
         extra["check"] = name
+        try:
+            ok = bool(predicate(value)) if callable(predicate) else bool(predicate)
+        except BaseException:
+            vu.record("checks", 0.0, make_tags(extra))  # k6: a throwing check fails, then rethrows
+            raise
+        ok_all = ok_all and ok
         vu.record("checks", 1.0 if ok else 0.0, make_tags(extra))
     return ok_all
 
@@ -82,7 +86,6 @@ class _Metric:
                 ctx.metrics[name] = self.definition
         elif problem and "already" not in problem:
             raise ValueError(problem)
-        self._tag_cache: dict[tuple[tuple[str, str], ...], Tags] = {}
 
     def add(self, value: float | bool, tags: Mapping[str, str] | None = None) -> None:
         vu = vu_context.get()

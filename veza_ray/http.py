@@ -208,9 +208,7 @@ def expected_statuses(*items: int | range | tuple[int, int]) -> frozenset[int]:
 
 def new_connector(no_reuse: bool = False, insecure: bool = False) -> TimedConnector:
     """One pool per actor; VUs keep their own cookies but share keep-alive connections."""
-    return TimedConnector(
-        limit=0, force_close=no_reuse, ssl=not insecure, ttl_dns_cache=300
-    )
+    return TimedConnector(limit=0, force_close=no_reuse, ssl=not insecure, ttl_dns_cache=300)
 
 
 def new_session(connector: aiohttp.BaseConnector, user_agent: str | None) -> aiohttp.ClientSession:

@@ -76,10 +76,13 @@ def parse_duration(value: object) -> float:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration")
     text = value.strip()
-    if text == "0":
-        return 0.0
+    if re.fullmatch(r"\d+", text):
+        return int(text) / 1000.0  # k6 reads a bare numeric string as milliseconds
     pos, total = 0, 0.0
-    for m in _DURATION_RE.finditer(text):
+    days = re.match(r"(\d+)d", text)
+    if days:
+        total, pos = int(days.group(1)) * 86400.0, days.end()
+    for m in _DURATION_RE.finditer(text, pos):
         if m.start() != pos:
             break
         total += float(m.group(1)) * _UNIT_S[m.group(2)]
@@ -187,7 +190,12 @@ class _Collector:
         if key not in d:
             return default
         v = d[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v):
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not math.isfinite(v)
+            or v != int(v)
+        ):
             self.fail(f"{where}.{key}", f"{v!r} is not a whole number")
             return default
         if v < minimum:
@@ -267,10 +275,17 @@ def _scenario(name: str, raw: object, c: _Collector) -> ScenarioConfig | None:
             c.fail(f"{where}.duration", "constant-vus needs a duration above 0")
         return ScenarioConfig(**common, vus=c.integer(raw, "vus", where, 1, 1), duration=dur)
     if executor == "ramping-vus":
+        start_vus = c.integer(raw, "startVUs", where, 1)
+        stages = c.stages(raw, where)
+        if stages and max(start_vus, *(s.target for s in stages)) <= 0:
+            c.fail(
+                where,
+                "either startVUs or one of the stages' target values must be greater than 0",
+            )
         return ScenarioConfig(
             **common,
-            start_vus=c.integer(raw, "startVUs", where, 1),
-            stages=c.stages(raw, where),
+            start_vus=start_vus,
+            stages=stages,
             graceful_ramp_down=c.duration(raw, "gracefulRampDown", where, 30.0),
         )
     if executor in ("per-vu-iterations", "shared-iterations"):
@@ -302,7 +317,7 @@ def _scenario(name: str, raw: object, c: _Collector) -> ScenarioConfig | None:
     if executor == "constant-arrival-rate":
         if "rate" not in raw:
             c.fail(f"{where}.rate", "is required by the constant-arrival-rate executor")
-        rate = c.number(raw, "rate", where, 0.0)
+        rate = float(c.integer(raw, "rate", where, 0))  # k6's rate is a whole number
         if "rate" in raw and rate <= 0:
             c.fail(f"{where}.rate", "must be above 0")
         dur = c.duration(raw, "duration", where, 0.0)
@@ -319,6 +334,13 @@ def _scenario(name: str, raw: object, c: _Collector) -> ScenarioConfig | None:
 
 def _shortcut_scenario(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
     """k6's top-level vus/duration/iterations/stages become one 'default' scenario."""
+    for other in ("duration", "iterations"):
+        if "stages" in raw and other in raw:
+            c.fail(
+                "options",
+                f"using multiple execution config shortcuts (`{other}` and `stages`) "
+                "simultaneously is not allowed",
+            )
     if "stages" in raw:
         return {"executor": "ramping-vus", "startVUs": raw.get("vus", 1), "stages": raw["stages"]}
     if "iterations" in raw:
@@ -365,6 +387,12 @@ def parse_options(raw: object) -> Options:
     if not isinstance(discard, bool):
         c.fail("options.discardResponseBodies", f"{discard!r} must be true or false")
         discard = False
+    flags = {}
+    for key in ("noConnectionReuse", "insecureSkipTLSVerify"):
+        flags[key] = raw.get(key, False)
+        if not isinstance(flags[key], bool):
+            c.fail(f"options.{key}", f"{flags[key]!r} must be true or false")
+    top_tags = c.str_map(raw, "tags", "options")
     ua = raw.get("userAgent")
     if ua is not None and not isinstance(ua, str):
         c.fail("options.userAgent", f"{ua!r} must be a string")
@@ -377,9 +405,9 @@ def parse_options(raw: object) -> Options:
         discard_response_bodies=discard,
         summary_trend_stats=stats,
         user_agent=ua,
-        no_connection_reuse=bool(raw.get("noConnectionReuse", False)),
-        insecure_skip_tls_verify=bool(raw.get("insecureSkipTLSVerify", False)),
-        tags=c.str_map(raw, "tags", "options"),
+        no_connection_reuse=bool(flags["noConnectionReuse"]),
+        insecure_skip_tls_verify=bool(flags["insecureSkipTLSVerify"]),
+        tags=top_tags,
         raw=dict(raw),
     )
 

@@ -8,6 +8,7 @@ top-level key, ``"veza_ray"``.
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -148,7 +149,7 @@ def format_data(n: float) -> str:
 
 
 def format_number(x: float) -> str:
-    if x == int(x) and abs(x) < 1e15:
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e15:
         return str(int(x))
     return f"{x:.6g}"
 
@@ -178,9 +179,7 @@ def _metric_line(entry: Mapping[str, Any]) -> str:
     )
 
 
-def render_text(
-    summary: Mapping[str, Any], verdicts: Sequence[Verdict], observed_fmt: bool = True
-) -> str:
+def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
     """k6's end-of-test summary: checks, thresholds with ✓/✗, then every metric."""
     lines: list[str] = []
     checks = summary["root_group"]["checks"]

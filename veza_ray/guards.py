@@ -1,0 +1,79 @@
+"""Guard rails, pure: which hosts may be loaded, and keeping secrets out of output.
+
+Load goes to loopback by default. Anything else (a staging host, an ``*.lxd`` container,
+a test host in a namespace) must be named with ``--allow-host`` or VEZA_RAY_ALLOW_HOSTS,
+so a typo in BASE_URL can never point a capacity test at the wrong machine.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+SECRET_NAME_PARTS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
+REDACTED = "***"
+_AUTH_RE = re.compile(
+    r"(?i)(authorization[\"']?\s*[:=]\s*[\"']?)((?:bearer|basic|token)\s+)?[^\s\"',}]+"
+)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(
+        ".localhost"
+    ):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_allowed(flags: Iterable[str], env_value: str | None) -> frozenset[str]:
+    """--allow-host values plus the comma-separated VEZA_RAY_ALLOW_HOSTS, lower-cased."""
+    hosts = {h.strip().lower() for h in flags if h.strip()}
+    if env_value:
+        hosts |= {h.strip().lower() for h in env_value.split(",") if h.strip()}
+    return frozenset(hosts)
+
+
+def host_refusal(url: str, allowed: frozenset[str]) -> str | None:
+    """Why ``url`` may not be loaded, or None when it may (loopback or explicitly allowed)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"BASE_URL {url!r} is not a valid URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"BASE_URL {url!r} is not an http(s) URL with a host"
+    host = parts.hostname.lower()
+    if is_loopback(host) or host in allowed:
+        return None
+    kind = (
+        "a staging host"
+        if host.startswith("staging.")
+        else ("an LXD container host" if host.endswith(".lxd") else "not a loopback address")
+    )
+    return (
+        f"refusing to send load to {host!r} ({kind}); if that is intended, "
+        f"pass --allow-host {host} (or set VEZA_RAY_ALLOW_HOSTS={host})"
+    )
+
+
+def secret_values(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]:
+    """The values to hide: USER_TOKEN and every variable whose name says it is a secret."""
+    wanted = set(names) | {"USER_TOKEN"}
+    out = {
+        v
+        for k, v in env.items()
+        if v and len(v) >= 4 and (k in wanted or any(p in k.upper() for p in SECRET_NAME_PARTS))
+    }
+    return sorted(out, key=len, reverse=True)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """Replace every secret value and any Authorization header value with ***."""
+    for value in secrets:
+        if value in text:
+            text = text.replace(value, REDACTED)
+    return _AUTH_RE.sub(lambda m: m.group(1) + (m.group(2) or "") + REDACTED, text)
