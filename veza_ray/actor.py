@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 import time
 from typing import Any, TypedDict
 
@@ -17,6 +18,7 @@ import orjson
 import ray
 
 from veza_ray.clock import epoch_to_monotonic
+from veza_ray.guards import RedactingWriter, redact, secret_values
 from veza_ray.options import parse_options
 from veza_ray.plan import Segment, SegmentWire
 from veza_ray.runner import build_runner
@@ -44,6 +46,10 @@ class LoadActor:
         lease_s: float = 5.0,
     ) -> None:
         self.actor_id = actor_id
+        self.secrets = secret_values(env)
+        if self.secrets and not isinstance(sys.stdout, RedactingWriter):
+            sys.stdout = RedactingWriter(sys.stdout, self.secrets)
+            sys.stderr = RedactingWriter(sys.stderr, self.secrets)
         script = load_script(script_path, env, source=source)
         options = parse_options(script.raw_options)
         segs = [Segment.from_wire(w) for w in segments]
@@ -55,7 +61,7 @@ class LoadActor:
         self.failure = ""
 
     def _log(self, message: str) -> None:
-        print(f"[actor {self.actor_id}] {message}", flush=True)
+        print(redact(f"[actor {self.actor_id}] {message}", self.secrets), flush=True)
 
     async def info(self) -> ActorInfo:
         ctx = ray.get_runtime_context()

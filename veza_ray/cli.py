@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from veza_ray import exitcodes
+
+if TYPE_CHECKING:
+    from veza_ray.driver import RunConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -54,6 +57,13 @@ def run(
         typer.Option("--summary-trend-stats", help='Trend stats, e.g. "avg,p(95),p(99.9)".'),
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    allow_host: Annotated[
+        list[str],
+        typer.Option("--allow-host", help="Allow load to this non-loopback host; repeatable."),
+    ] = [],  # noqa: B006
+    no_preflight: Annotated[
+        bool, typer.Option("--no-preflight", help="Skip GET {BASE_URL}/api/v1/health.")
+    ] = False,
     demo: Annotated[
         bool,
         typer.Option(
@@ -62,43 +72,38 @@ def run(
     ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
+    from veza_ray.driver import RunConfig
 
-    overrides = _parse_env(env)
+    cfg = RunConfig(
+        script_path=script,
+        env_overrides=_parse_env(env),
+        actors=actors,
+        address=address,
+        summary_export=summary_export,
+        trend_stats=summary_trend_stats,
+        quiet=quiet,
+        allow_hosts=list(allow_host),
+        preflight=not no_preflight,
+    )
     emulator = None
     if demo:
         from veza_ray.emulator import EmulatorThread
 
         emulator = EmulatorThread()
         emulator.start()
-        overrides["BASE_URL"] = emulator.base_url
+        cfg.env_overrides["BASE_URL"] = emulator.base_url
+        cfg.env_overrides.setdefault("VEZA_RAY_DEMO", "1")
         typer.echo(f"veza-ray: demo target (Veza API emulator) on {emulator.base_url}", err=True)
     try:
-        _run(script, overrides, actors, address, summary_export, summary_trend_stats, quiet)
+        _run(cfg)
     finally:
         if emulator is not None:
             emulator.stop()
 
 
-def _run(
-    script: str,
-    overrides: dict[str, str],
-    actors: int | None,
-    address: str | None,
-    summary_export: str | None,
-    summary_trend_stats: str | None,
-    quiet: bool,
-) -> None:
-    from veza_ray.driver import RunConfig, RunError, execute, prepare
+def _run(cfg: RunConfig) -> None:
+    from veza_ray.driver import RunError, execute, prepare
 
-    cfg = RunConfig(
-        script_path=script,
-        env_overrides=overrides,
-        actors=actors,
-        address=address,
-        summary_export=summary_export,
-        trend_stats=summary_trend_stats,
-        quiet=quiet,
-    )
     try:
         prep = prepare(cfg)
         code = execute(prep, cfg, out=lambda s: print(s, flush=True))

@@ -13,6 +13,8 @@ import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ import orjson
 
 from veza_ray import exitcodes
 from veza_ray.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
+from veza_ray.guards import host_refusal, parse_allowed, redact, secret_values
 from veza_ray.metrics import MetricStore, TrendSink
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
 from veza_ray.plan import Segment, make_plan, planned_vu_seconds
@@ -66,6 +69,9 @@ class RunConfig:
     lease_s: float = 5.0
     start_delay: float = 1.5
     sigint_grace: float = 2.0
+    allow_hosts: list[str] = field(default_factory=list)
+    preflight: bool = True
+    health_path: str = "/api/v1/health"
 
 
 @dataclass
@@ -75,6 +81,11 @@ class Prepared:
     thresholds: list[Threshold]
     env: dict[str, str]
     trend_stats: tuple[str, ...]
+    allowed_hosts: frozenset[str] = frozenset()
+    secrets: tuple[str, ...] = ()
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
 
 
 def prepare(cfg: RunConfig) -> Prepared:
@@ -104,9 +115,43 @@ def prepare(cfg: RunConfig) -> Prepared:
             stats = parse_trend_stats(cfg.trend_stats)
         except OptionsError as exc:
             errors.extend(f"--summary-trend-stats: {e}" for e in exc.errors)
+    allowed = parse_allowed(cfg.allow_hosts, env.get("VEZA_RAY_ALLOW_HOSTS"))
+    base_url = env.get("BASE_URL")
+    if base_url:
+        refusal = host_refusal(base_url, allowed)
+        if refusal:
+            errors.append(refusal)
+    secrets = tuple(secret_values(env, cfg.env_overrides))
+    if allowed:
+        # Actors enforce the same list on every request they send.
+        env["VEZA_RAY_ALLOW_HOSTS"] = ",".join(sorted(allowed))
     if errors:
-        raise RunError(exitcodes.INVALID_CONFIG, "; ".join(errors))
-    return Prepared(script, options, thresholds, env, stats)
+        raise RunError(exitcodes.INVALID_CONFIG, redact("; ".join(errors), secrets))
+    return Prepared(script, options, thresholds, env, stats, allowed, secrets)
+
+
+def preflight(prep: Prepared, cfg: RunConfig, timeout: float = 5.0) -> None:
+    """GET {BASE_URL}{health_path} once before any VU starts; RunError(108) if it fails."""
+    base_url = prep.env.get("BASE_URL")
+    if not cfg.preflight or not base_url:
+        return
+    url = base_url.rstrip("/") + cfg.health_path
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise RunError(
+            exitcodes.PREFLIGHT_FAILED,
+            f"pre-flight health check failed: GET {url}: {reason}; no load was sent",
+        ) from exc
+    if not 200 <= status < 300:
+        raise RunError(
+            exitcodes.PREFLIGHT_FAILED,
+            f"pre-flight health check failed: GET {url} answered {status}; no load was sent",
+        )
 
 
 def evaluate(store: MetricStore, thresholds: list[Threshold], duration_s: float) -> list[Verdict]:
@@ -180,11 +225,15 @@ def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) 
     """Run the test on Ray and report; returns the exit code."""
 
     def err(s: str) -> None:
-        print(s, file=sys.stderr, flush=True)
+        print(prep.redact(s), file=sys.stderr, flush=True)
 
+    def safe_out(s: str) -> None:
+        out(prep.redact(s))
+
+    preflight(prep, cfg)
     ray, owned = _connect(cfg, cfg.actors)
     try:
-        return _run(ray, prep, cfg, out, err)
+        return _run(ray, prep, cfg, safe_out, err)
     finally:
         if owned:
             ray.shutdown()
@@ -289,6 +338,8 @@ def _run(
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
+    if prep.secrets:
+        summary = orjson.loads(prep.redact(orjson.dumps(summary).decode()))
     text = render_text(summary, verdicts)
     _emit(prep, cfg, summary, text, out, err)
     failed = any(not v.ok for v in verdicts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 SECRET_NAME_PARTS = ("TOKEN", "SECRET", "PASSWORD", "KEY")
@@ -77,3 +78,35 @@ def redact(text: str, secrets: Iterable[str]) -> str:
         if value in text:
             text = text.replace(value, REDACTED)
     return _AUTH_RE.sub(lambda m: m.group(1) + (m.group(2) or "") + REDACTED, text)
+
+
+class RedactingWriter:
+    """A text stream that redacts secrets line by line before passing text on.
+
+    Actors install it over sys.stdout/sys.stderr, so what a flow prints is cleaned before
+    Ray forwards it to the driver's terminal.
+    """
+
+    def __init__(self, inner: TextIO, secrets: Iterable[str]) -> None:
+        self._inner = inner
+        self._secrets = list(secrets)
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        if "\n" in self._pending:
+            head, _, self._pending = self._pending.rpartition("\n")
+            self._inner.write(redact(head + "\n", self._secrets))
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._inner.write(redact(self._pending, self._secrets))
+            self._pending = ""
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)

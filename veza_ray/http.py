@@ -22,6 +22,7 @@ import aiohttp
 import orjson
 from aiohttp.client_reqrep import ClientRequest
 
+from veza_ray.guards import host_refusal
 from veza_ray.metric_types import Tags
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -229,7 +230,7 @@ RecordFn = Callable[[str, str, int, bool, int, Tags, Timings, int, int], None]
 class HttpClient:
     """``vu.http``: k6's http module as coroutines; every request records k6's metrics."""
 
-    __slots__ = ("_discard", "_record", "_session", "_timeout")
+    __slots__ = ("_discard", "_guard", "_record", "_session", "_timeout")
 
     def __init__(
         self,
@@ -237,11 +238,13 @@ class HttpClient:
         record: RecordFn,
         discard_bodies: bool,
         timeout: float = DEFAULT_TIMEOUT_S,
+        guard: HostGuard | None = None,
     ) -> None:
         self._session = session
         self._record = record
         self._discard = discard_bodies
         self._timeout = timeout
+        self._guard = guard
 
     async def get(self, url: str, **kw: Any) -> Response:
         return await self.request("GET", url, **kw)
@@ -280,6 +283,10 @@ class HttpClient:
     ) -> Response:
         """Send one request; never raises for network trouble (status 0 and ``error`` instead)."""
         method = method.upper()
+        if self._guard is not None:
+            refusal = self._guard.refusal(url)
+            if refusal:
+                return self._refused(method, url, tags, refusal)
         body: Any = data
         hdrs: dict[str, str] | None = dict(headers) if headers else None
         if json is not None:
@@ -341,6 +348,37 @@ class HttpClient:
             sent_bytes += sum(len(k) + len(v) + 4 for k, v in hdrs.items())
         self._record(method, name, status, ok, code, extra, timings, sent_bytes, received)
         return Response(method, url, status, resp_headers, kept, timings, err, code)
+
+    def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
+        """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
+        timings = Timings()
+        name = tags.get("name", url) if tags else url
+        extra = tuple(sorted((k, v) for k, v in tags.items() if k != "name")) if tags else ()
+        self._record(method, name, 0, False, 1111, extra, timings, 0, 0)
+        return Response(method, url, 0, {}, None, timings, why.replace("BASE_URL", "URL"), 1111)
+
+
+class HostGuard:
+    """Refuses requests to hosts that are neither loopback nor allowed (k6's blockHostnames).
+
+    Verdicts are cached per scheme://authority prefix so the hot path pays one dict lookup.
+    """
+
+    __slots__ = ("_allowed", "_cache")
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self._allowed = allowed
+        self._cache: dict[str, str | None] = {}
+
+    def refusal(self, url: str) -> str | None:
+        end = url.find("/", url.find("//") + 2)
+        prefix = url if end < 0 else url[:end]
+        try:
+            return self._cache[prefix]
+        except KeyError:
+            verdict = host_refusal(prefix + "/", self._allowed)
+            self._cache[prefix] = verdict
+            return verdict
 
 
 def _body_len(body: Any) -> int:

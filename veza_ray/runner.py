@@ -19,7 +19,8 @@ import aiohttp
 
 from veza_ray.clock import Clock, MonotonicClock
 from veza_ray.context import vu_context
-from veza_ray.http import HttpClient, Timings, new_connector, new_session
+from veza_ray.guards import parse_allowed
+from veza_ray.http import HostGuard, HttpClient, Timings, new_connector, new_session
 from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
 from veza_ray.metrics import CounterSink, MetricStore, RateSink, SeriesWire, Sink, TrendSink
 from veza_ray.options import Options, ScenarioConfig
@@ -247,6 +248,7 @@ class Runner:
         self.done = False
         self._start = 0.0
         self._hard_stop = asyncio.Event()
+        self._guard = HostGuard(parse_allowed((), self.env.get("VEZA_RAY_ALLOW_HOSTS")))
 
     # ---- public control -------------------------------------------------------------
 
@@ -336,7 +338,9 @@ class Runner:
     def _new_vu(self, s: _Scenario, slot: int) -> VU:
         session = new_session(self._connector, self.options.user_agent)
         self._sessions.append(session)
-        http = HttpClient(session, s.rec.http, self.options.discard_response_bodies)
+        http = HttpClient(
+            session, s.rec.http, self.options.discard_response_bodies, guard=self._guard
+        )
         env = {**self.env, **dict(s.cfg.env)}
         s.allocated += 1
         return VU(s.seg.vu_id_base + slot, slot, s.cfg.name, s.rec, http, env, self.clock)

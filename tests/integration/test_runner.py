@@ -200,3 +200,25 @@ def test_graceful_stop_interrupts_long_iterations(
     assert known_server.counts["hang"] == 2
     assert _count(store, "iterations") == 0
     assert _count(store, "http_reqs") == 0
+
+
+def test_requests_to_unallowed_hosts_are_blocked(tmp_path: Path, known_server: KnownServer) -> None:
+    runner = _runner(
+        tmp_path,
+        """
+        from veza_ray import env
+        options = {"scenarios": {"s": {"executor": "per-vu-iterations", "vus": 1, "iterations": 2}}}
+        SEEN = []
+        async def default(vu):
+            SEEN.append(await vu.http.get("http://staging.veza.invalid/x", tags={"name": "blocked"}))
+            await vu.http.get(env("URL") + "/fast")
+        """,
+        {"URL": known_server.url},
+    )
+    store = _run(runner)
+    seen = runner.scenarios[0].flow.__globals__["SEEN"]
+    assert [(r.status, r.error_code) for r in seen] == [(0, 1111), (0, 1111)]
+    assert "--allow-host" in seen[0].error
+    assert known_server.counts["fast"] == 2
+    failed = store.aggregate("http_req_failed", (("name", "blocked"),))
+    assert failed is not None and failed.values(1.0)["passes"] == 2
