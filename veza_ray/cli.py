@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -64,6 +65,14 @@ def run(
     no_preflight: Annotated[
         bool, typer.Option("--no-preflight", help="Skip GET {BASE_URL}/api/v1/health.")
     ] = False,
+    log_interval: Annotated[
+        float,
+        typer.Option(
+            "--log-interval",
+            min=0.5,
+            help="Seconds between plain progress lines when stderr is not a terminal (CI logs).",
+        ),
+    ] = 10.0,
     demo: Annotated[
         bool,
         typer.Option(
@@ -84,6 +93,7 @@ def run(
         quiet=quiet,
         allow_hosts=list(allow_host),
         preflight=not no_preflight,
+        log_interval=log_interval,
     )
     emulator = None
     if demo:
@@ -92,7 +102,11 @@ def run(
         emulator = EmulatorThread()
         emulator.start()
         cfg.env_overrides["BASE_URL"] = emulator.base_url
-        cfg.env_overrides.setdefault("VEZA_RAY_DEMO", "1")
+        # A demo scales the Veza gate to this machine: ~1 % of its VUs per core.
+        scale = min(1.0, 0.01 * (os.cpu_count() or 1))
+        cfg.env_overrides.setdefault("VEZA_RAY_DEMO_SCALE", f"{scale:g}")
+        # The emulator accepts any bearer token; a real one is never needed for the demo.
+        cfg.env_overrides.setdefault("USER_TOKEN", "demo-token")
         typer.echo(f"veza-ray: demo target (Veza API emulator) on {emulator.base_url}", err=True)
     try:
         _run(cfg)

@@ -23,7 +23,8 @@ import orjson
 
 from veza_ray import exitcodes
 from veza_ray.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
-from veza_ray.guards import host_refusal, parse_allowed, redact, secret_values
+from veza_ray.guards import host_refusal, parse_allowed, redact, redact_obj, secret_values
+from veza_ray.live import LiveView, progress_rows
 from veza_ray.metrics import MetricStore, TrendSink
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
 from veza_ray.plan import Segment, make_plan, planned_vu_seconds
@@ -72,6 +73,7 @@ class RunConfig:
     allow_hosts: list[str] = field(default_factory=list)
     preflight: bool = True
     health_path: str = "/api/v1/health"
+    log_interval: float = 10.0
 
 
 @dataclass
@@ -167,37 +169,6 @@ def evaluate(store: MetricStore, thresholds: list[Threshold], duration_s: float)
     return out
 
 
-class _Progress:
-    """One line per second per scenario on stderr; quiet in --quiet mode."""
-
-    def __init__(self, options: Options, enabled: bool, write: Callable[[str], None]):
-        self.options = options
-        self.enabled = enabled
-        self.write = write
-        self.prev_reqs: dict[str, float] = {}
-
-    def show(
-        self,
-        elapsed: float,
-        stats: Mapping[str, dict[str, int]],
-        reqs: Mapping[str, float],
-        dt: float,
-    ) -> None:
-        if not self.enabled:
-            return
-        total = max((sc.start_time + sc.run_duration for sc in self.options.scenarios), default=0.0)
-        for sc in self.options.scenarios:
-            st = stats.get(sc.name, {"active": 0, "allocated": 0, "iterations": 0})
-            done = reqs.get(sc.name, 0.0)
-            rps = (done - self.prev_reqs.get(sc.name, 0.0)) / dt if dt > 0 else 0.0
-            self.prev_reqs[sc.name] = done
-            self.write(
-                f"running ({elapsed:6.1f}s/{total:.0f}s) {sc.name}: "
-                f"{st['active']}/{st['allocated']} VUs, {st['iterations']} iterations, "
-                f"{rps:.1f} req/s"
-            )
-
-
 def _connect(cfg: RunConfig, actors_wanted: int | None) -> tuple[Any, bool]:
     """Connect to RAY address if given, else start a local cluster we stop at the end."""
     import ray
@@ -280,7 +251,10 @@ def _run(
     start_epoch = time.time() + cfg.start_delay
     ray.get([h.start.remote(start_epoch) for h in handles])
     state = _Merge(prep, plan, infos)
-    progress = _Progress(prep.options, not cfg.quiet, err)
+    planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
+    view = LiveView(not cfg.quiet, planned, plain_every=cfg.log_interval, write=err)
+    where = f"{len({i['node_id'] for i in infos})} node(s), {n} actor(s)"
+    names = [sc.name for sc in prep.options.scenarios]
     stop_reason = _watch_signals()
     live = dict(enumerate(handles))
     last_eval = 0.0
@@ -310,7 +284,11 @@ def _run(
                     live.pop(i)
             elapsed = max(0.0, now - start_epoch)
             state.close_interval(elapsed)
-            progress.show(elapsed, state.stats_by_scenario(), state.reqs_by_scenario(), dt)
+            verdicts_now = (
+                evaluate(state.total, prep.thresholds, elapsed) if prep.thresholds else []
+            )
+            rows = progress_rows(names, state.stats_by_scenario(), state.last_point(), dt)
+            view.update(elapsed, rows, verdicts_now, where)
             if stop_reason and not stopping:
                 err(f"{stop_reason[0]}: stopping all VUs gracefully")
                 for h in live.values():
@@ -318,17 +296,18 @@ def _run(
                 stopping = True
             if not stopping and elapsed - last_eval >= 2.0 and prep.thresholds:
                 last_eval = elapsed
-                aborted = should_abort(evaluate(state.total, prep.thresholds, elapsed), elapsed)
+                aborted = should_abort(verdicts_now, elapsed)
                 if aborted:
-                    names = ", ".join(
+                    crossed = ", ".join(
                         f"{v.threshold.selector.source}: '{v.threshold.condition.source}'"
                         for v in aborted
                     )
-                    err(f"thresholds crossed with abortOnFail ({names}): stopping all actors")
+                    err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
                     for h in live.values():
                         h.stop.remote(0.0)
                     stopping = True
     finally:
+        view.close()
         _restore_signals()
         remove_placement_group(pg)
     end = time.time()
@@ -339,7 +318,7 @@ def _run(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
     if prep.secrets:
-        summary = orjson.loads(prep.redact(orjson.dumps(summary).decode()))
+        summary = redact_obj(summary, prep.secrets)
     text = render_text(summary, verdicts)
     _emit(prep, cfg, summary, text, out, err)
     failed = any(not v.ok for v in verdicts)
@@ -452,6 +431,9 @@ class _Merge:
                 for k in agg:
                     agg[k] += int(st.get(k, 0))  # type: ignore[misc,call-overload]
         return out
+
+    def last_point(self) -> dict[str, dict[str, float]]:
+        return self.series[-1]["scenarios"] if self.series else {}
 
     def reqs_by_scenario(self) -> dict[str, float]:
         out: dict[str, float] = {}

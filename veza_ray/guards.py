@@ -110,3 +110,15 @@ class RedactingWriter:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
+
+
+def redact_obj(obj: Any, secrets: Iterable[str]) -> Any:
+    """A copy of a JSON-like structure with every string (keys too) redacted."""
+    values = list(secrets)
+    if isinstance(obj, str):
+        return redact(obj, values)
+    if isinstance(obj, dict):
+        return {redact_obj(k, values): redact_obj(v, values) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [redact_obj(v, values) for v in obj]
+    return obj

@@ -97,9 +97,16 @@ def test_three_actors_merge_exactly(tmp_path: Path, known_server: KnownServer) -
 def test_crossed_threshold_exits_99(tmp_path: Path, known_server: KnownServer) -> None:
     extra = '"http_req_duration{scenario:slow} ": ["p(95)<100"],'
     script = _write(tmp_path, TWO_SCENARIOS % {"extra": extra})
-    res = veza("run", script, "--actors", "2", "-e", f"URL={known_server.url}", "--quiet")
+    res = veza(
+        "run", script, "--actors", "2", "-e", f"URL={known_server.url}", "--log-interval", "1"
+    )
     assert res.returncode == 99, res.stderr
     assert "✗ http_req_duration{scenario:slow}" in res.stdout
+    # Not a terminal: plain progress lines, one per scenario per interval, with verdicts
+    progress = [ln for ln in res.stderr.splitlines() if "] slow: " in ln]
+    assert len(progress) >= 3
+    assert "req/s" in progress[-1] and "p95=" in progress[-1]
+    assert "✗ http_req_duration{scenario:slow}" in res.stderr and "p(95)<100" in res.stderr
     assert known_server.total > 0
 
 
