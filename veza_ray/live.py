@@ -79,6 +79,7 @@ class LiveView:
         tty: bool | None = None,
         plain_every: float = 10.0,
         write: Callable[[str], None] | None = None,
+        console: Any = None,
     ) -> None:
         self.enabled = enabled
         self.total = total
@@ -87,6 +88,7 @@ class LiveView:
         self.write = write or (lambda s: print(s, file=sys.stderr, flush=True))
         self._next_plain = 0.0
         self._live: Any = None
+        self._console = console
 
     def update(
         self, elapsed: float, rows: Sequence[Row], verdicts: Sequence[Verdict], nodes: str = ""
@@ -106,7 +108,8 @@ class LiveView:
 
         table = _table(rows, verdicts, elapsed, self.total, nodes)
         if self._live is None:
-            self._live = Live(table, console=Console(stderr=True), refresh_per_second=2)
+            console = self._console or Console(stderr=True)
+            self._live = Live(table, console=console, refresh_per_second=2)
             self._live.start()
         else:
             self._live.update(table)

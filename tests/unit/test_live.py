@@ -33,3 +33,29 @@ def test_quiet_writes_nothing() -> None:
     view = LiveView(False, 60.0, tty=False, write=seen.append)
     view.update(0.0, progress_rows(["s"], {}, {}, 1.0), [])
     assert seen == []
+
+
+def test_terminal_mode_draws_a_table_with_verdicts() -> None:
+    import io
+
+    from rich.console import Console
+
+    from veza_ray.metric_types import BUILTIN_METRICS
+    from veza_ray.thresholds import judge, parse_thresholds
+
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=120, color_system=None)
+    view = LiveView(True, 30.0, tty=True, console=console)
+    rows = progress_rows(
+        ["browse"],
+        {"browse": {"active": 5, "allocated": 5, "iterations": 42}},
+        {"browse": {"reqs": 80.0, "p95": 9.5, "error_rate": 0.0}},
+        1.0,
+    )
+    (th,) = parse_thresholds({"http_req_failed": ["rate<0.01"]}, BUILTIN_METRICS)
+    view.update(3.0, rows, [judge(th, 0.02)], "1 node(s), 2 actor(s)")
+    view.close()
+    screen = buf.getvalue()
+    assert "browse" in screen and "5/5" in screen and "80.0" in screen and "9.5ms" in screen
+    assert "✗ http_req_failed: rate<0.01" in screen
+    assert "1 node(s), 2 actor(s)" in screen
