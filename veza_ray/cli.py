@@ -73,6 +73,25 @@ def run(
             help="Seconds between plain progress lines when stderr is not a terminal (CI logs).",
         ),
     ] = 10.0,
+    spread: Annotated[
+        str,
+        typer.Option(
+            "--spread",
+            help="spread: SPREAD placement; strict: one actor per node "
+            "(STRICT_SPREAD), refused when there are fewer nodes than actors.",
+        ),
+    ] = "spread",
+    actors_per_node: Annotated[
+        int | None,
+        typer.Option("--actors-per-node", min=1, help="Start N actors on every alive node."),
+    ] = None,
+    replace_lost: Annotated[
+        bool,
+        typer.Option(
+            "--replace-lost",
+            help="Start a replacement on a live node for the rest of a lost actor's segment.",
+        ),
+    ] = False,
     demo: Annotated[
         bool,
         typer.Option(
@@ -94,7 +113,14 @@ def run(
         allow_hosts=list(allow_host),
         preflight=not no_preflight,
         log_interval=log_interval,
+        spread=spread,
+        actors_per_node=actors_per_node,
+        replace_lost=replace_lost,
     )
+    if spread not in ("spread", "strict"):
+        _fail(exitcodes.INVALID_CONFIG, f"--spread {spread!r}: use 'spread' or 'strict'")
+    if actors_per_node and actors:
+        _fail(exitcodes.INVALID_CONFIG, "use either --actors or --actors-per-node, not both")
     emulator = None
     if demo:
         from veza_ray.emulator import EmulatorThread

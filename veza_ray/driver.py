@@ -22,13 +22,13 @@ from typing import Any
 import orjson
 
 from veza_ray import exitcodes
-from veza_ray.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
+from veza_ray.fleet import Fleet, PlacementError, PlacementRequest, resume_segments
 from veza_ray.guards import host_refusal, parse_allowed, redact, redact_obj, secret_values
 from veza_ray.live import LiveView, progress_rows
-from veza_ray.metrics import MetricStore, TrendSink
+from veza_ray.merge import MergedRun
+from veza_ray.metrics import MetricStore
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
-from veza_ray.plan import Segment, make_plan, planned_vu_seconds
-from veza_ray.runner import ActorDelta, ScenarioStats, lag_p99
+from veza_ray.plan import Segment, make_plan
 from veza_ray.scenario import (
     LoadedScript,
     ScriptError,
@@ -74,6 +74,12 @@ class RunConfig:
     preflight: bool = True
     health_path: str = "/api/v1/health"
     log_interval: float = 10.0
+    spread: str = "spread"
+    actors_per_node: int | None = None
+    replace_lost: bool = False
+    pull_wait: float = 0.8
+    silent_s: float = 8.0
+    abort_eval_s: float = 2.0
 
 
 @dataclass
@@ -211,90 +217,98 @@ def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) 
 
 
 def _run(
-    ray: Any, prep: Prepared, cfg: RunConfig, out: Callable[[str], None], err: Callable[[str], None]
+    ray: Any,
+    prep: Prepared,
+    cfg: RunConfig,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
 ) -> int:
-    from ray.exceptions import RayActorError
-    from ray.util.placement_group import placement_group, remove_placement_group
-    from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
-
     from veza_ray.actor import remote_class
 
-    cpus = int(ray.cluster_resources().get("CPU", 0))
-    n = cfg.actors or max(1, cpus)
-    if n > cpus:
-        raise RunError(
-            exitcodes.CLUSTER_ERROR,
-            f"--actors {n} needs {n} CPUs but the Ray cluster offers {cpus}",
-        )
-    plan = make_plan(prep.options.scenarios, n)
-    pg = placement_group([{"CPU": 1}] * n, strategy="SPREAD")
-    ready, _ = ray.wait([pg.ready()], timeout=60)
-    if not ready:
-        remove_placement_group(pg)
-        raise RunError(exitcodes.CLUSTER_ERROR, f"Ray could not place {n} actors within 60 s")
-    cls = remote_class(num_cpus=1, max_restarts=0, max_concurrency=1000)
-    source = prep.script.source
-    handles = [
-        cls.options(
-            scheduling_strategy=PlacementGroupSchedulingStrategy(
-                placement_group=pg, placement_group_bundle_index=i
-            )
-        ).remote(i, prep.script.path, source, prep.env, [s.to_wire() for s in plan[i]], cfg.lease_s)
-        for i in range(n)
-    ]
+    cls = remote_class(max_restarts=0, max_concurrency=1000)
+
+    def make_actor(num_cpus: float, strategy: Any) -> Any:
+        return cls.options(num_cpus=num_cpus, scheduling_strategy=strategy).remote
+
+    def actor_args(i: int, segs: list[Segment]) -> tuple[Any, ...]:
+        wire = [s.to_wire() for s in segs]
+        return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s)
+
+    fleet = Fleet(ray, make_actor, cfg.silent_s)
+    request = PlacementRequest(cfg.actors, cfg.spread, cfg.actors_per_node)
     try:
-        infos = ray.get([h.info.remote() for h in handles])
-    except RayActorError as exc:
+        plan = fleet.place(request, lambda n: make_plan(prep.options.scenarios, n), actor_args)
+    except PlacementError as exc:
+        fleet.close()
+        raise RunError(exc.code, str(exc)) from exc
+    ids = sorted(fleet.handles)
+    try:
+        infos = fleet.infos(ids)
+    except Exception as exc:
+        fleet.close()
         raise RunError(
             exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
         ) from exc
+    state = MergedRun(prep.options, prep.script.all_metrics, plan)
+    for i, info in zip(ids, infos, strict=True):
+        state.add_actor(i, info, plan[i])
     start_epoch = time.time() + cfg.start_delay
-    ray.get([h.start.remote(start_epoch) for h in handles])
-    state = _Merge(prep, plan, infos)
+    fleet.start(ids, start_epoch)
+    nodes = {info["node_id"] for info in infos}
+    err(
+        f"veza-ray: {len(ids)} actor(s) on {len(nodes)} node(s): "
+        + ", ".join(f"{addr} x{n}" for addr, n in _count_by_address(infos).items())
+    )
     planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
     view = LiveView(not cfg.quiet, planned, plain_every=cfg.log_interval, write=err)
-    where = f"{len({i['node_id'] for i in infos})} node(s), {n} actor(s)"
     names = [sc.name for sc in prep.options.scenarios]
     stop_reason = _watch_signals()
-    live = dict(enumerate(handles))
     last_eval = 0.0
-    aborted: list[Verdict] = []
     stopping = False
+    next_id = len(ids)
     t_prev = time.time()
     try:
-        while live:
+        while fleet.live:
             time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
             now = time.time()
             dt, t_prev = now - t_prev, now
-            refs = {i: h.pull.remote() for i, h in live.items()}
-            for i, ref in refs.items():
-                try:
-                    delta: ActorDelta = orjson.loads(ray.get(ref, timeout=30))
-                except (RayActorError, ray.exceptions.GetTimeoutError) as exc:
-                    state.lose(
-                        i,
-                        now - start_epoch,
-                        str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
-                    )
-                    err(f"lost actor {i} on {infos[i]['address']}: carrying on with the others")
-                    live.pop(i)
-                    continue
-                state.merge(i, delta)
-                if delta["done"]:
-                    live.pop(i)
             elapsed = max(0.0, now - start_epoch)
-            state.close_interval(elapsed)
-            verdicts_now = (
-                evaluate(state.total, prep.thresholds, elapsed) if prep.thresholds else []
-            )
+            deltas, lost = fleet.pull(cfg.pull_wait)
+            for i, delta in deltas.items():
+                state.merge(i, delta)
+            for i, why in lost.items():
+                state.lose(i, elapsed, why)
+                where = state.infos[i]["address"]
+                err(
+                    f"lost actor {i} on {where} ({why}): keeping what it reported, "
+                    "carrying on with the others"
+                )
+                if cfg.replace_lost and not stopping:
+                    next_id = _replace(
+                        ray,
+                        fleet,
+                        state,
+                        i,
+                        next_id,
+                        make_actor,
+                        actor_args,
+                        start_epoch,
+                        elapsed,
+                        err,
+                    )
+            state.close_interval(elapsed, dt)
+            verdicts_now = evaluate(state.total, prep.thresholds, elapsed)
             rows = progress_rows(names, state.stats_by_scenario(), state.last_point(), dt)
-            view.update(elapsed, rows, verdicts_now, where)
+            where_now = (
+                f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
+                f"{len(fleet.live)} actor(s)"
+            )
+            view.update(elapsed, rows, verdicts_now, where_now)
             if stop_reason and not stopping:
                 err(f"{stop_reason[0]}: stopping all VUs gracefully")
-                for h in live.values():
-                    h.stop.remote(cfg.sigint_grace)
+                fleet.stop(cfg.sigint_grace)
                 stopping = True
-            if not stopping and elapsed - last_eval >= 2.0 and prep.thresholds:
+            if not stopping and elapsed - last_eval >= cfg.abort_eval_s and prep.thresholds:
                 last_eval = elapsed
                 aborted = should_abort(verdicts_now, elapsed)
                 if aborted:
@@ -303,17 +317,16 @@ def _run(
                         for v in aborted
                     )
                     err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
-                    for h in live.values():
-                        h.stop.remote(0.0)
+                    fleet.stop(0.0)
                     stopping = True
     finally:
         view.close()
         _restore_signals()
-        remove_placement_group(pg)
+        fleet.close()
     end = time.time()
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
-    extras = state.extras(prep, start_epoch, end)
+    extras = state.extras(start_epoch, end)
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
@@ -321,18 +334,68 @@ def _run(
         summary = redact_obj(summary, prep.secrets)
     text = render_text(summary, verdicts)
     _emit(prep, cfg, summary, text, out, err)
-    failed = any(not v.ok for v in verdicts)
-    if failed:
+    health = extras["generator_health"]
+    if health["saturated"]:
+        err(
+            "warning: load generators were saturated ("
+            + health["rule"]
+            + "): actors "
+            + ", ".join(f"{a['id']} on {a['address']}" for a in health["actors"])
+            + "; part of the measured latency is the generator's own"
+        )
+    if any(not v.ok for v in verdicts):
         return exitcodes.THRESHOLDS_FAILED
     if stop_reason:
         return exitcodes.EXTERNAL_ABORT
     if state.lost:
         err(
-            f"run incomplete: {len(state.lost)} actor(s) lost, "
-            f"{state.lost_vu_seconds():.0f} VU-seconds not delivered"
+            f"run incomplete: {len(state.lost)} actor(s) lost "
+            f"({', '.join(str(i) for i in state.lost)}), "
+            f"{state.lost_vu_seconds():.0f} VU-seconds planned but not delivered"
         )
         return exitcodes.LOST_LOAD
     return exitcodes.OK
+
+
+def _count_by_address(infos: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for info in infos:
+        out[info["address"]] = out.get(info["address"], 0) + 1
+    return out
+
+
+def _replace(
+    ray: Any,
+    fleet: Fleet,
+    state: MergedRun,
+    lost: int,
+    new_id: int,
+    make_actor: Callable[..., Any],
+    actor_args: Callable[[int, list[Segment]], tuple[Any, ...]],
+    start_epoch: float,
+    elapsed: float,
+    err: Callable[[str], None],
+) -> int:
+    """Start a replacement for the rest of a lost actor's segments on a live node."""
+    executors = {sc.name: sc.executor for sc in state.options.scenarios}
+    segs = resume_segments(state.plan[lost], state.done_iterations.get(lost, {}), executors)
+    free = ray.available_resources().get("CPU", 0.0)
+    cpus = 1.0 if free >= 1.0 else 0.0
+    try:
+        handle = make_actor(cpus, "SPREAD")(*actor_args(new_id, segs))
+        info = ray.get(handle.info.remote(), timeout=60)
+        info["replaces"] = lost
+        ray.get(handle.start.remote(start_epoch), timeout=30)
+    except Exception as exc:
+        err(f"could not start a replacement for actor {lost}: {exc}")
+        return new_id
+    fleet.add(new_id, handle)
+    fleet.last_heard[new_id] = time.time()
+    state.add_actor(new_id, info, segs)
+    state.replaced(lost, new_id, max(elapsed, time.time() - start_epoch))
+    shared = "" if cpus else " (sharing a CPU: the cluster had none free)"
+    err(f"actor {new_id} on {info['address']} takes over the rest of actor {lost}'s load{shared}")
+    return new_id + 1
 
 
 def _emit(
@@ -390,142 +453,3 @@ def _watch_signals() -> list[str]:
 def _restore_signals() -> None:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-
-
-class _Merge:
-    """The driver's merged view: cumulative store, per-interval series, actor state."""
-
-    def __init__(self, prep: Prepared, plan: list[list[Segment]], infos: list[Any]) -> None:
-        self.prep = prep
-        self.plan = plan
-        self.infos = infos
-        self.total = MetricStore(prep.script.all_metrics)
-        self.interval = MetricStore(prep.script.all_metrics)
-        self.actor_stats: dict[int, dict[str, ScenarioStats]] = {}
-        self.errors: dict[str, int] = {}
-        self.lag: dict[int, list[float]] = {}
-        self.cpu: dict[int, list[float]] = {}
-        self.series: list[dict[str, Any]] = []
-        self.lost: dict[int, dict[str, Any]] = {}
-
-    def merge(self, actor: int, delta: ActorDelta) -> None:
-        self.total.merge_wire(delta["series"])
-        self.interval.merge_wire(delta["series"])
-        self.actor_stats[actor] = dict(delta["scenarios"])
-        for msg, count in delta["errors"].items():
-            self.errors[msg] = self.errors.get(msg, 0) + count
-        self.lag.setdefault(actor, []).append(lag_p99(delta["lag_ms"]))
-        self.cpu.setdefault(actor, []).append(delta["cpu"])
-
-    def lose(self, actor: int, at: float, why: str) -> None:
-        self.lost[actor] = {"at_s": at, "why": why}
-        self.actor_stats.pop(actor, None)
-
-    def stats_by_scenario(self) -> dict[str, dict[str, int]]:
-        out: dict[str, dict[str, int]] = {}
-        for stats in self.actor_stats.values():
-            for name, st in stats.items():
-                agg = out.setdefault(
-                    name, {"active": 0, "allocated": 0, "iterations": 0, "dropped": 0}
-                )
-                for k in agg:
-                    agg[k] += int(st.get(k, 0))  # type: ignore[misc,call-overload]
-        return out
-
-    def last_point(self) -> dict[str, dict[str, float]]:
-        return self.series[-1]["scenarios"] if self.series else {}
-
-    def reqs_by_scenario(self) -> dict[str, float]:
-        out: dict[str, float] = {}
-        for (name, tags), sink in self.total.series.items():
-            if name == "http_reqs":
-                sc = dict(tags).get("scenario", "")
-                out[sc] = out.get(sc, 0.0) + sink.values(1.0)["count"]
-        return out
-
-    def close_interval(self, elapsed: float) -> None:
-        """Record vus gauges and one per-scenario point of the time series, then reset."""
-        by_sc = self.stats_by_scenario()
-        active = sum(s["active"] for s in by_sc.values())
-        allocated = sum(s["allocated"] for s in by_sc.values())
-        self.total.sink("vus", ()).add(float(active), time.time())  # type: ignore[call-arg]
-        self.total.sink("vus_max", ()).add(float(allocated), time.time())  # type: ignore[call-arg]
-        point: dict[str, Any] = {"t": round(elapsed, 3), "scenarios": {}}
-        for sc in self.prep.options.scenarios:
-            sel = (("scenario", sc.name),)
-            reqs = self.interval.aggregate("http_reqs", sel)
-            dur = self.interval.aggregate("http_req_duration", sel)
-            failed = self.interval.aggregate("http_req_failed", sel)
-            entry = {
-                "reqs": reqs.values(1.0)["count"] if reqs else 0.0,
-                "p95": 0.0,
-                "p99": 0.0,
-                "error_rate": failed.values(1.0)["rate"] if failed else 0.0,
-                "vus": by_sc.get(sc.name, {}).get("active", 0),
-            }
-            if isinstance(dur, TrendSink) and not dur.empty():
-                entry["p95"] = dur.digest.quantile(0.95)
-                entry["p99"] = dur.digest.quantile(0.99)
-            point["scenarios"][sc.name] = entry
-        self.series.append(point)
-        self.interval = MetricStore(self.prep.script.all_metrics)
-
-    def lost_vu_seconds(self) -> float:
-        total = 0.0
-        configs = {sc.name: sc for sc in self.prep.options.scenarios}
-        for actor, info in self.lost.items():
-            for seg in self.plan[actor]:
-                sc = configs[seg.scenario]
-                planned = planned_vu_seconds(sc, seg)
-                span = sc.run_duration or 1.0
-                left = max(0.0, min(1.0, (sc.start_time + span - info["at_s"]) / span))
-                total += planned * left
-        return total
-
-    def extras(self, prep: Prepared, start: float, end: float) -> dict[str, Any]:
-        nodes: dict[str, dict[str, Any]] = {}
-        actors = []
-        for i, info in enumerate(self.infos):
-            segs = {s.scenario: s.max_vus for s in self.plan[i]}
-            lag = self.lag.get(i, [])
-            cpu = self.cpu.get(i, [])
-            entry = {
-                "id": i,
-                "node_id": info["node_id"],
-                "address": info["address"],
-                "pid": info["pid"],
-                "vus": segs,
-                "loop_lag_p99_ms": max(lag) if lag else 0.0,
-                "cpu_max": max(cpu) if cpu else 0.0,
-                "lost": i in self.lost,
-            }
-            actors.append(entry)
-            node = nodes.setdefault(
-                info["node_id"],
-                {"address": info["address"], "node_id": info["node_id"], "actors": []},
-            )
-            node["actors"].append({"id": i, "vus": segs})
-        return {
-            "version": "0.1.0",
-            "actors": actors,
-            "nodes": list(nodes.values()),
-            "digest": {
-                "library": "fastdigest",
-                "max_centroids": DEFAULT_MAX_CENTROIDS,
-                "wire_version": WIRE_VERSION,
-            },
-            "run": {"start_epoch": start, "end_epoch": end, "duration_s": end - start},
-            "errors": self.errors,
-            "lost_actors": [
-                {
-                    "id": i,
-                    "address": self.infos[i]["address"],
-                    "node_id": self.infos[i]["node_id"],
-                    "vus": {s.scenario: s.max_vus for s in self.plan[i]},
-                    **info,
-                }
-                for i, info in self.lost.items()
-            ],
-            "lost_vu_seconds": self.lost_vu_seconds(),
-            "intervals": self.series,
-        }

@@ -248,6 +248,7 @@ class Runner:
         self.done = False
         self._start = 0.0
         self._hard_stop = asyncio.Event()
+        self._late = False
         self._guard = HostGuard(parse_allowed((), self.env.get("VEZA_RAY_ALLOW_HOSTS")))
 
     # ---- public control -------------------------------------------------------------
@@ -259,6 +260,9 @@ class Runner:
         )
         monitor = asyncio.create_task(self._monitor())
         try:
+            # A replacement starts on the original timeline, already under way: arrival
+            # executors then skip the iterations whose time has passed instead of bursting.
+            self._late = self.clock.now() - start_at > 0.5
             await self.clock.sleep_until(start_at)
             self._start = start_at
             self.started = True
@@ -443,6 +447,8 @@ class Runner:
 
         for off in arrival_offsets(start_rate, stages, cfg.time_unit, seg.index, seg.count):
             at = t0 + off
+            if self._late and at < self.clock.now() - 0.5:
+                continue
             if self.clock.now() < at:
                 await self.clock.sleep_until(at)
             if s.stopping:

@@ -1,0 +1,209 @@
+"""The actors of one run on Ray: placement, non-blocking pulls, losses, replacements.
+
+Pulls never block the loop on one actor: each actor has at most one pull in flight, the
+driver waits a bounded time for whatever is ready, and an actor that stays silent past
+``silent_s`` (its node cut off) is declared lost. Ray itself reports a dead process or
+node as a RayActorError on the pull.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from veza_ray import exitcodes
+from veza_ray.plan import Segment
+from veza_ray.runner import ActorDelta
+
+
+class PlacementError(Exception):
+    """The cluster cannot hold the actors as asked (exit 111)."""
+
+    code = exitcodes.CLUSTER_ERROR
+
+
+@dataclass
+class PlacementRequest:
+    actors: int | None
+    spread: str = "spread"  # "spread" (SPREAD) or "strict" (STRICT_SPREAD)
+    actors_per_node: int | None = None
+
+
+def cpu_nodes(ray: Any) -> list[dict[str, Any]]:
+    """Alive nodes with at least one CPU, as Ray lists them."""
+    return [n for n in ray.nodes() if n.get("Alive") and n.get("Resources", {}).get("CPU", 0) >= 1]
+
+
+def plan_placement(
+    nodes: list[dict[str, Any]], req: PlacementRequest
+) -> tuple[int, str, list[str] | None]:
+    """How many actors, which strategy, and (with --actors-per-node) the node of each actor.
+
+    Pure apart from its input, so the refusals can be tested without a cluster.
+    """
+    cpus = int(sum(n["Resources"].get("CPU", 0) for n in nodes))
+    if req.actors_per_node:
+        short = [
+            n["NodeManagerAddress"]
+            for n in nodes
+            if n["Resources"].get("CPU", 0) < req.actors_per_node
+        ]
+        if short:
+            raise PlacementError(
+                f"--actors-per-node {req.actors_per_node} needs that many CPUs on every node; "
+                f"{', '.join(short)} offer fewer"
+            )
+        ids = [n["NodeID"] for n in nodes for _ in range(req.actors_per_node)]
+        return len(ids), "NODE", ids
+    n = req.actors or max(1, cpus)
+    if req.spread == "strict" and len(nodes) < n:
+        raise PlacementError(
+            f"--spread strict puts each actor on its own node: {n} actors need {n} nodes, "
+            f"the cluster has {len(nodes)} alive node(s) with a CPU"
+        )
+    if n > cpus:
+        raise PlacementError(f"--actors {n} needs {n} CPUs but the Ray cluster offers {cpus}")
+    return n, "STRICT_SPREAD" if req.spread == "strict" else "SPREAD", None
+
+
+class Fleet:
+    """Handles, placement group and pull bookkeeping for one run's actors."""
+
+    def __init__(self, ray: Any, make_actor: Callable[..., Any], silent_s: float) -> None:
+        self.ray = ray
+        self.make_actor = make_actor
+        self.silent_s = silent_s
+        self.handles: dict[int, Any] = {}
+        self.live: set[int] = set()
+        self.pending: dict[int, tuple[Any, float]] = {}
+        self.last_heard: dict[int, float] = {}
+        self.pg: Any = None
+
+    def place(
+        self,
+        req: PlacementRequest,
+        plan: Callable[[int], list[list[Segment]]],
+        args: Callable[[int, list[Segment]], tuple[Any, ...]],
+    ) -> list[list[Segment]]:
+        from ray.util.placement_group import placement_group
+        from ray.util.scheduling_strategies import (
+            NodeAffinitySchedulingStrategy,
+            PlacementGroupSchedulingStrategy,
+        )
+
+        n, strategy, node_ids = plan_placement(cpu_nodes(self.ray), req)
+        segments = plan(n)
+        strategies: list[Any]
+        if node_ids is not None:
+            strategies = [NodeAffinitySchedulingStrategy(nid, soft=False) for nid in node_ids]
+        else:
+            self.pg = placement_group([{"CPU": 1}] * n, strategy=strategy)
+            ready, _ = self.ray.wait([self.pg.ready()], timeout=30)
+            if not ready:
+                raise PlacementError(
+                    f"Ray could not place {n} actors ({strategy}) within 30 s: "
+                    f"the cluster offers {self.ray.cluster_resources().get('CPU', 0):.0f} CPUs"
+                )
+            strategies = [
+                PlacementGroupSchedulingStrategy(
+                    placement_group=self.pg, placement_group_bundle_index=i
+                )
+                for i in range(n)
+            ]
+        for i in range(n):
+            self.handles[i] = self.make_actor(num_cpus=1, strategy=strategies[i])(
+                *args(i, segments[i])
+            )
+            self.live.add(i)
+        return segments
+
+    def add(self, actor: int, handle: Any) -> None:
+        self.handles[actor] = handle
+        self.live.add(actor)
+
+    def infos(self, ids: list[int]) -> list[dict[str, Any]]:
+        return list(self.ray.get([self.handles[i].info.remote() for i in ids]))
+
+    def start(self, ids: list[int], start_epoch: float) -> None:
+        self.ray.get([self.handles[i].start.remote(start_epoch) for i in ids])
+        now = time.time()
+        for i in ids:
+            self.last_heard[i] = now
+
+    def pull(self, wait_s: float) -> tuple[dict[int, ActorDelta], dict[int, str]]:
+        """Deltas from the actors that answered, and the actors found lost (with why)."""
+        from ray.exceptions import RayActorError
+
+        now = time.time()
+        for i in self.live:
+            if i not in self.pending:
+                self.pending[i] = (self.handles[i].pull.remote(), now)
+        refs = [ref for ref, _ in self.pending.values()]
+        ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=wait_s)
+        ready_set = set(ready)
+        deltas: dict[int, ActorDelta] = {}
+        lost: dict[int, str] = {}
+        now = time.time()
+        for i, (ref, _sent) in list(self.pending.items()):
+            if ref in ready_set:
+                del self.pending[i]
+                try:
+                    deltas[i] = orjson.loads(self.ray.get(ref))
+                    self.last_heard[i] = now
+                except RayActorError as exc:
+                    lost[i] = _first_line(exc)
+            elif now - self.last_heard.get(i, now) > self.silent_s:
+                lost[i] = f"no answer for {self.silent_s:.0f} s (node dead or cut off)"
+        for i in lost:
+            self.drop(i)
+        for i, d in deltas.items():
+            if d["done"]:
+                self.live.discard(i)
+        return deltas, lost
+
+    def drop(self, actor: int) -> None:
+        self.live.discard(actor)
+        self.pending.pop(actor, None)
+        with contextlib.suppress(Exception):
+            self.ray.kill(self.handles[actor], no_restart=True)
+
+    def stop(self, grace: float) -> None:
+        for i in self.live:
+            self.handles[i].stop.remote(grace)
+
+    def close(self) -> None:
+        if self.pg is not None:
+            from ray.util.placement_group import remove_placement_group
+
+            with contextlib.suppress(Exception):
+                remove_placement_group(self.pg)
+
+
+def resume_segments(
+    segments: list[Segment], done: dict[str, int], executors: dict[str, str]
+) -> list[Segment]:
+    """A lost actor's segments for its replacement: iteration budgets minus what was done.
+
+    Time-based executors need no change: the replacement starts on the original timeline,
+    so it only runs what is left of it.
+    """
+    out = []
+    for seg in segments:
+        finished = done.get(seg.scenario, 0)
+        executor = executors.get(seg.scenario, "")
+        if executor == "shared-iterations":
+            seg = replace(seg, iterations=max(0, seg.iterations - finished))
+        elif executor == "per-vu-iterations" and seg.vus:
+            seg = replace(seg, iterations=max(0, seg.iterations - finished // seg.vus))
+        out.append(seg)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()
