@@ -161,6 +161,10 @@ def target(
     error_rate: Annotated[float, typer.Option(help="Share of requests answered 503.")] = 0.0,
     reset_rate: Annotated[float, typer.Option(help="Share of connections reset.")] = 0.0,
     fail_health: Annotated[bool, typer.Option(help="Answer 503 on /api/v1/health.")] = False,
+    allow_public: Annotated[
+        bool,
+        typer.Option(help="Listen on a non-loopback address (a rehearsal cluster's target)."),
+    ] = False,
 ) -> None:
     """Serve the Veza API emulator (the built-in demo target)."""
     from veza_ray.emulator import EmulatorConfig, serve_forever
@@ -175,6 +179,7 @@ def target(
             ),
             host,
             port,
+            allow_public=allow_public,
         )
     except ValueError as exc:
         _fail(exitcodes.INVALID_CONFIG, str(exc))
