@@ -30,6 +30,16 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def _ndjson_path(outs: list[str]) -> str | None:
+    path = None
+    for item in outs:
+        kind, sep, value = item.partition("=")
+        if kind != "json" or not sep or not value:
+            _fail(exitcodes.INVALID_CONFIG, f"--out {item!r}: only json=PATH is supported")
+        path = value
+    return path
+
+
 def _fail(code: int, message: str) -> None:
     typer.echo(f"veza-ray: {message}", err=True)
     raise typer.Exit(code)
@@ -92,6 +102,15 @@ def run(
             help="Start a replacement on a live node for the rest of a lost actor's segment.",
         ),
     ] = False,
+    out: Annotated[
+        list[str],
+        typer.Option(
+            "--out",
+            "-o",
+            help="json=PATH: one NDJSON line per interval with the "
+            "merged per-scenario metrics (for Grafana, Loki, notebooks).",
+        ),
+    ] = [],  # noqa: B006
     demo: Annotated[
         bool,
         typer.Option(
@@ -116,6 +135,7 @@ def run(
         spread=spread,
         actors_per_node=actors_per_node,
         replace_lost=replace_lost,
+        ndjson_path=_ndjson_path(out),
     )
     if spread not in ("spread", "strict"):
         _fail(exitcodes.INVALID_CONFIG, f"--spread {spread!r}: use 'spread' or 'strict'")

@@ -8,6 +8,7 @@ the merged data only, abortOnFail about every 2 s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -80,6 +81,7 @@ class RunConfig:
     pull_wait: float = 0.8
     silent_s: float = 8.0
     abort_eval_s: float = 2.0
+    ndjson_path: str | None = None
 
 
 @dataclass
@@ -267,6 +269,8 @@ def _run(
     stopping = False
     next_id = len(ids)
     t_prev = time.time()
+    broken = ""
+    stream = open(cfg.ndjson_path, "ab") if cfg.ndjson_path else None  # noqa: SIM115
     try:
         while fleet.live:
             time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
@@ -297,6 +301,10 @@ def _run(
                         err,
                     )
             state.close_interval(elapsed, dt)
+            if stream is not None:
+                point = {"time": now, **state.series[-1]}
+                stream.write(orjson.dumps(redact_obj(point, prep.secrets)) + b"\n")
+                stream.flush()
             verdicts_now = evaluate(state.total, prep.thresholds, elapsed)
             rows = progress_rows(names, state.stats_by_scenario(), state.last_point(), dt)
             where_now = (
@@ -319,14 +327,37 @@ def _run(
                     err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
                     fleet.stop(0.0)
                     stopping = True
+    except Exception as exc:
+        broken = f"{type(exc).__name__}: {exc}"
+        err(f"the driver failed mid-run ({broken}); stopping actors, reporting what was measured")
+        with contextlib.suppress(Exception):
+            fleet.stop(0.0)
     finally:
         view.close()
         _restore_signals()
         fleet.close()
+        if stream is not None:
+            stream.close()
     end = time.time()
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
     extras = state.extras(start_epoch, end)
+    extras["options"] = _jsonable(dict(prep.options.raw))
+    extras["verdicts"] = [
+        {
+            "metric_key": v.threshold.selector.source,
+            "expression": v.threshold.condition.source,
+            "aggregation": v.threshold.condition.aggregation,
+            "operator": v.threshold.condition.operator,
+            "bound": v.threshold.condition.bound,
+            "observed": v.observed,
+            "ok": v.ok,
+            "abort_on_fail": v.threshold.abort_on_fail,
+        }
+        for v in verdicts
+    ]
+    extras["distributions"] = state.distributions()
+    extras["scenarios"] = [sc.name for sc in prep.options.scenarios]
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
@@ -347,6 +378,8 @@ def _run(
         return exitcodes.THRESHOLDS_FAILED
     if stop_reason:
         return exitcodes.EXTERNAL_ABORT
+    if broken:
+        return exitcodes.LOST_LOAD
     if state.lost:
         err(
             f"run incomplete: {len(state.lost)} actor(s) lost "
@@ -355,6 +388,11 @@ def _run(
         )
         return exitcodes.LOST_LOAD
     return exitcodes.OK
+
+
+def _jsonable(value: Any) -> Any:
+    """The options as plain JSON (anything exotic becomes its repr)."""
+    return orjson.loads(orjson.dumps(value, default=repr))
 
 
 def _count_by_address(infos: list[dict[str, Any]]) -> dict[str, int]:

@@ -170,6 +170,24 @@ class MergedRun:
             ),
         }
 
+    def distributions(self) -> dict[str, dict[str, Any]]:
+        """Per-scenario latency distribution from the merged digests, for reports."""
+        out: dict[str, dict[str, Any]] = {}
+        for sc in self.options.scenarios:
+            sink = self.total.aggregate("http_req_duration", (("scenario", sc.name),))
+            if not isinstance(sink, TrendSink) or sink.empty():
+                continue
+            d = sink.digest
+            grid = [*range(0, 100, 2), 99, 99.9, 100]
+            cents = d.centroids()
+            step = max(1, len(cents) // 200)
+            out[sc.name] = {
+                "count": d.count,
+                "quantiles": {f"p({q:g})": d.quantile(q / 100.0) for q in grid},
+                "centroids": [[m, w] for m, w in cents[::step]],
+            }
+        return out
+
     def extras(self, start: float, end: float) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         actors = []

@@ -86,6 +86,9 @@ def test_three_actors_merge_exactly(tmp_path: Path, known_server: KnownServer) -
     assert metrics["http_req_duration{scenario:slow}"]["thresholds"] == {"p(95)<400": {"ok": True}}
     assert metrics["checks"]["values"]["fails"] == 0
     assert len(summary["veza_ray"]["actors"]) == 3
+    dist = summary["veza_ray"]["distributions"]["slow"]["quantiles"]
+    assert 200.0 <= dist["p(50)"] <= dist["p(99)"]
+    assert {v["metric_key"] for v in summary["veza_ray"]["verdicts"]} >= {"http_req_failed"}
     assert sum(a["vus"]["fast"] for a in summary["veza_ray"]["actors"]) == 3
     assert [c["name"] for c in summary["root_group"]["checks"]] == [
         "fast 200",
