@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import os
+import subprocess
+import sys
+import textwrap
 import threading
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -114,3 +119,20 @@ class KnownServer:
         writer.write(b"THIS IS NOT HTTP\r\n\r\n")
         await writer.drain()
         writer.close()
+
+
+def veza(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the veza-ray CLI as a subprocess, as a user would, capturing its text output."""
+    return subprocess.run(
+        [sys.executable, "-m", "veza_ray.cli", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def write_script(tmp_path: Path, text: str, name: str = "scenario.py") -> str:
+    """Write a dedented scenario file into tmp_path and return its path."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text))
+    return str(path)

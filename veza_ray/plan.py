@@ -8,8 +8,8 @@ unique across the whole cluster, as ``__VU`` is in k6.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TypedDict
+from dataclasses import asdict, dataclass
+from typing import TypedDict, cast
 
 from veza_ray.options import ScenarioConfig
 from veza_ray.schedule import segment_share
@@ -28,15 +28,7 @@ class Segment:
     vu_id_base: int
 
     def to_wire(self) -> SegmentWire:
-        return {
-            "scenario": self.scenario,
-            "index": self.index,
-            "count": self.count,
-            "vus": self.vus,
-            "max_vus": self.max_vus,
-            "iterations": self.iterations,
-            "vu_id_base": self.vu_id_base,
-        }
+        return cast(SegmentWire, asdict(self))
 
     @classmethod
     def from_wire(cls, w: SegmentWire) -> Segment:

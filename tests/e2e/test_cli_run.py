@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from servers import KnownServer
+from servers import KnownServer, veza, write_script
 
 pytestmark = pytest.mark.ray
 
@@ -44,26 +42,8 @@ async def slow(vu):
 """
 
 
-def veza(
-    *args: str, env: dict[str, str] | None = None, **kw: object
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-        **kw,  # type: ignore[arg-type]
-    )
-
-
-def _write(tmp_path: Path, text: str, name: str = "scenario.py") -> str:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text))
-    return str(path)
-
-
 def test_three_actors_merge_exactly(tmp_path: Path, known_server: KnownServer) -> None:
-    script = _write(tmp_path, TWO_SCENARIOS % {"extra": ""})
+    script = write_script(tmp_path, TWO_SCENARIOS % {"extra": ""})
     out = tmp_path / "summary.json"
     res = veza(
         "run",
@@ -99,7 +79,7 @@ def test_three_actors_merge_exactly(tmp_path: Path, known_server: KnownServer) -
 
 def test_crossed_threshold_exits_99(tmp_path: Path, known_server: KnownServer) -> None:
     extra = '"http_req_duration{scenario:slow} ": ["p(95)<100"],'
-    script = _write(tmp_path, TWO_SCENARIOS % {"extra": extra})
+    script = write_script(tmp_path, TWO_SCENARIOS % {"extra": extra})
     res = veza(
         "run", script, "--actors", "2", "-e", f"URL={known_server.url}", "--log-interval", "1"
     )
@@ -114,7 +94,7 @@ def test_crossed_threshold_exits_99(tmp_path: Path, known_server: KnownServer) -
 
 
 def test_abort_on_fail_stops_early(tmp_path: Path, known_server: KnownServer) -> None:
-    script = _write(
+    script = write_script(
         tmp_path,
         """
         from veza_ray import env
@@ -147,7 +127,7 @@ def test_abort_on_fail_stops_early(tmp_path: Path, known_server: KnownServer) ->
 
 
 def test_sigint_stops_gracefully_exit_105(tmp_path: Path, known_server: KnownServer) -> None:
-    script = _write(
+    script = write_script(
         tmp_path,
         """
         from veza_ray import env
@@ -190,7 +170,7 @@ def test_sigint_stops_gracefully_exit_105(tmp_path: Path, known_server: KnownSer
 
 def test_handle_summary_writes_files(tmp_path: Path, known_server: KnownServer) -> None:
     target = tmp_path / "k6-summary.json"
-    script = _write(
+    script = write_script(
         tmp_path,
         f"""
         import json

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import textwrap
 import urllib.request
 from pathlib import Path
 
 import pytest
-from servers import KnownServer
+from servers import KnownServer, veza, write_script
 
 from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
@@ -23,24 +19,9 @@ async def default(vu):
 """
 
 
-def veza(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
-
-
-def _script(tmp_path: Path, text: str = FLOW) -> str:
-    p = tmp_path / "scenario.py"
-    p.write_text(textwrap.dedent(text))
-    return str(p)
-
-
 @pytest.mark.parametrize("host", ["staging.veza.fr", "haproxy.lxd", "api.example.invalid"])
 def test_non_loopback_base_url_is_refused(tmp_path: Path, host: str) -> None:
-    res = veza("run", _script(tmp_path), "-e", f"BASE_URL=https://{host}")
+    res = veza("run", write_script(tmp_path, FLOW), "-e", f"BASE_URL=https://{host}")
     assert res.returncode == 104
     assert host in res.stderr and "--allow-host" in res.stderr
     assert res.stdout == ""
@@ -50,7 +31,7 @@ def test_allow_host_lifts_the_refusal_up_to_preflight(tmp_path: Path) -> None:
     # Allowed, so the guard passes; the pre-flight then fails on DNS (.invalid never resolves)
     res = veza(
         "run",
-        _script(tmp_path),
+        write_script(tmp_path, FLOW),
         "-e",
         "BASE_URL=http://staging.veza.invalid",
         "--allow-host",
@@ -62,7 +43,7 @@ def test_allow_host_lifts_the_refusal_up_to_preflight(tmp_path: Path) -> None:
 
 def test_preflight_failure_sends_nothing_else(tmp_path: Path) -> None:
     with EmulatorThread(EmulatorConfig(fail_health=True)) as emu:
-        res = veza("run", _script(tmp_path), "-e", f"BASE_URL={emu.base_url}")
+        res = veza("run", write_script(tmp_path, FLOW), "-e", f"BASE_URL={emu.base_url}")
         with urllib.request.urlopen(emu.base_url + "/__stats") as resp:
             stats = json.loads(resp.read())
     assert res.returncode == 108, res.stderr
@@ -71,7 +52,7 @@ def test_preflight_failure_sends_nothing_else(tmp_path: Path) -> None:
 
 
 def test_preflight_connection_refused(tmp_path: Path) -> None:
-    res = veza("run", _script(tmp_path), "-e", "BASE_URL=http://127.0.0.1:1")
+    res = veza("run", write_script(tmp_path, FLOW), "-e", "BASE_URL=http://127.0.0.1:1")
     assert res.returncode == 108
     assert "pre-flight health check failed" in res.stderr
 
@@ -79,7 +60,7 @@ def test_preflight_connection_refused(tmp_path: Path) -> None:
 @pytest.mark.ray
 def test_secrets_never_reach_output(tmp_path: Path, known_server: KnownServer) -> None:
     secret = "s3cr3t-token-value-123"
-    script = _script(
+    script = write_script(
         tmp_path,
         """
         from veza_ray import env
