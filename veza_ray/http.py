@@ -32,9 +32,10 @@ _EXPECTED_DEFAULT = range(200, 400)
 class _Phase:
     """Timestamps of one request, filled in by the connector and the request class."""
 
-    __slots__ = ("acquired", "connecting", "sent")
+    __slots__ = ("acquired", "asked", "connecting", "sent")
 
     def __init__(self) -> None:
+        self.asked = 0.0
         self.acquired = 0.0
         self.connecting = 0.0
         self.sent = 0.0
@@ -47,8 +48,10 @@ class TimedConnector(aiohttp.TCPConnector):
     """A TCPConnector that notes when a connection is ready and how long opening it took."""
 
     async def connect(self, req: ClientRequest, traces: Any, timeout: Any) -> Any:
-        conn = await super().connect(req, traces, timeout)
         ph = _phase.get()
+        if ph is not None:
+            ph.asked = perf_counter()
+        conn = await super().connect(req, traces, timeout)
         if ph is not None:
             ph.acquired = perf_counter()
         return conn
@@ -330,8 +333,10 @@ class HttpClient:
             code, err = classify_error(exc)
         finally:
             _phase.reset(token)
+        # k6's "blocked" is the wait for a connection slot, measured from when the client
+        # asks the pool; the client's own request preparation before that is not blocking.
         start = ph.acquired or t0
-        blocked = max(0.0, (start - t0) - ph.connecting)
+        blocked = max(0.0, (start - (ph.asked or t0)) - ph.connecting)
         sent_at = ph.sent if ph.sent and ph.sent <= t_head else start
         timings = Timings(
             blocked=blocked * 1000.0,
