@@ -111,6 +111,17 @@ def run(
             "merged per-scenario metrics (for Grafana, Loki, notebooks).",
         ),
     ] = [],  # noqa: B006
+    html: Annotated[
+        str | None, typer.Option("--html", help="Write a self-contained HTML report here.")
+    ] = None,
+    junit: Annotated[
+        str | None,
+        typer.Option("--junit", help="Write JUnit XML here (a test case per threshold/check)."),
+    ] = None,
+    markdown: Annotated[
+        str | None,
+        typer.Option("--markdown", help="Write the Markdown step summary here ('-': stdout)."),
+    ] = None,
     demo: Annotated[
         bool,
         typer.Option(
@@ -136,6 +147,9 @@ def run(
         actors_per_node=actors_per_node,
         replace_lost=replace_lost,
         ndjson_path=_ndjson_path(out),
+        html=html,
+        junit=junit,
+        markdown=markdown,
     )
     if spread not in ("spread", "strict"):
         _fail(exitcodes.INVALID_CONFIG, f"--spread {spread!r}: use 'spread' or 'strict'")
@@ -171,6 +185,21 @@ def _run(cfg: RunConfig) -> None:
         _fail(exc.code, str(exc))
         return
     raise typer.Exit(code)
+
+
+@app.command()
+def report(
+    summary: Annotated[str, typer.Argument(help="A summary JSON from --summary-export.")],
+    html: Annotated[str | None, typer.Option("--html", help="HTML report path.")] = None,
+    junit: Annotated[str | None, typer.Option("--junit", help="JUnit XML path.")] = None,
+    markdown: Annotated[
+        str | None, typer.Option("--markdown", help="Markdown path, or '-' for stdout.")
+    ] = None,
+) -> None:
+    """Render the reports from a saved summary (so CI can render after the run)."""
+    from veza_ray.report_cli import report as render
+
+    raise typer.Exit(render(summary, html=html, junit=junit, markdown=markdown))
 
 
 @app.command()

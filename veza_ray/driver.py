@@ -82,6 +82,9 @@ class RunConfig:
     silent_s: float = 8.0
     abort_eval_s: float = 2.0
     ndjson_path: str | None = None
+    html: str | None = None
+    junit: str | None = None
+    markdown: str | None = None
 
 
 @dataclass
@@ -436,6 +439,22 @@ def _replace(
     return new_id + 1
 
 
+def _reports(
+    cfg: RunConfig, summary: dict[str, Any], out: Callable[[str], None], err: Callable[[str], None]
+) -> None:
+    """HTML, JUnit and Markdown reports, plus the CI step summary when $GITHUB_STEP_SUMMARY
+    is set; a report that cannot be written is said, never fatal to the results."""
+    from veza_ray.report_cli import write_reports
+    from veza_ray.reports import append_step_summary, render_markdown
+
+    try:
+        write_reports(summary, cfg.html, cfg.junit, cfg.markdown, out=out)
+        if os.environ.get("GITHUB_STEP_SUMMARY") and cfg.markdown is None:
+            append_step_summary(render_markdown(summary))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        err(f"could not write a report: {type(exc).__name__}: {exc}")
+
+
 def _emit(
     prep: Prepared,
     cfg: RunConfig,
@@ -448,6 +467,7 @@ def _emit(
     if cfg.summary_export:
         with open(cfg.summary_export, "wb") as fh:
             fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    _reports(cfg, summary, out, err)
     hs = prep.script.handle_summary
     if hs is None:
         out(text)
