@@ -178,7 +178,7 @@ class MergedRun:
             if not isinstance(sink, TrendSink) or sink.empty():
                 continue
             d = sink.digest
-            grid = [*range(0, 100, 2), 99, 99.9, 100]
+            grid = sorted({*range(0, 100, 2), 95, 99, 99.9, 100})
             cents = d.centroids()
             step = max(1, len(cents) // 200)
             out[sc.name] = {
