@@ -23,6 +23,8 @@ from veza_ray.runner import ActorDelta, ScenarioStats, lag_p99
 LAG_P99_LIMIT_MS = 50.0
 CPU_LIMIT = 0.90
 SATURATED_SHARE = 0.10
+# The per-interval series needs only these; the other trends go to the cumulative store.
+INTERVAL_METRICS = frozenset({"http_reqs", "http_req_duration", "http_req_failed"})
 
 
 class MergedRun:
@@ -53,8 +55,7 @@ class MergedRun:
         self.plan[actor] = segments
 
     def merge(self, actor: int, delta: ActorDelta) -> None:
-        self.total.merge_wire(delta["series"])
-        self.interval.merge_wire(delta["series"])
+        self.total.merge_wire(delta["series"], self.interval, INTERVAL_METRICS)
         self.actor_stats[actor] = dict(delta["scenarios"])
         self.done_iterations[actor] = {
             name: int(st["iterations"]) for name, st in delta["scenarios"].items()

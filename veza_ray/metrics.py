@@ -205,7 +205,9 @@ _SINK_CLASSES: dict[MetricType, type[Sink]] = {
 }
 
 
-def new_sink(kind: MetricType) -> Sink:
+def new_sink(kind: MetricType, max_centroids: int = DEFAULT_MAX_CENTROIDS) -> Sink:
+    if kind is MetricType.TREND:
+        return TrendSink(max_centroids)
     return _SINK_CLASSES[kind]()
 
 
@@ -237,7 +239,10 @@ class SeriesWire(TypedDict):
 class MetricStore:
     """Sinks keyed by (metric, tags); the actor's buffer and the driver's cumulative merge."""
 
-    def __init__(self, defs: Mapping[str, MetricDef]) -> None:
+    def __init__(
+        self, defs: Mapping[str, MetricDef], max_centroids: int = DEFAULT_MAX_CENTROIDS
+    ) -> None:
+        self.max_centroids = max_centroids
         self.defs: dict[str, MetricDef] = dict(defs)
         self.series: dict[SeriesKey, Sink] = {}
 
@@ -246,7 +251,7 @@ class MetricStore:
         key = (name, tags)
         s = self.series.get(key)
         if s is None:
-            s = new_sink(self.defs[name].type)
+            s = new_sink(self.defs[name].type, self.max_centroids)
             self.series[key] = s
         return s
 
@@ -264,7 +269,17 @@ class MetricStore:
             s.reset()
         return out
 
-    def merge_wire(self, wire: Iterable[SeriesWire]) -> None:
+    def merge_wire(
+        self,
+        wire: Iterable[SeriesWire],
+        also: MetricStore | None = None,
+        also_names: frozenset[str] = frozenset(),
+    ) -> None:
+        """Merge an actor's delta; series named in ``also_names`` also go into ``also``.
+
+        Each series is decoded once even when two stores take it (the driver's cumulative
+        and per-interval views).
+        """
         for item in wire:
             name = item["m"]
             d = self.defs.get(name)
@@ -272,8 +287,9 @@ class MetricStore:
                 continue
             tags: Tags = tuple((k, v) for k, v in item["t"])
             incoming = _SINK_CLASSES[d.type].from_wire(item["s"])
-            mine = self.sink(name, tags)
-            mine.merge(incoming)  # type: ignore[arg-type]
+            if also is not None and name in also_names:
+                also.sink(name, tags).merge(incoming)  # type: ignore[arg-type]
+            self.sink(name, tags).merge(incoming)  # type: ignore[arg-type]
 
     def merge_store(self, other: MetricStore) -> None:
         for key, s in other.series.items():

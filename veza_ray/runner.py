@@ -19,6 +19,7 @@ import aiohttp
 
 from veza_ray.clock import Clock, MonotonicClock
 from veza_ray.context import vu_context
+from veza_ray.digest import DELTA_MAX_CENTROIDS
 from veza_ray.guards import parse_allowed
 from veza_ray.http import HostGuard, HttpClient, Timings, new_connector, new_session
 from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
@@ -226,7 +227,8 @@ class Runner:
         self.options = options
         self.clock: Clock = clock or MonotonicClock()
         self.env = dict(env)
-        self.store = MetricStore(metrics)
+        # Deltas travel at a lower resolution; the driver's cumulative digests keep 1000.
+        self.store = MetricStore(metrics, DELTA_MAX_CENTROIDS)
         self.script_path = script_path
         self.log = log
         self._errors: collections.Counter[str] = collections.Counter()
