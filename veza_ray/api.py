@@ -55,18 +55,31 @@ def check(
     vu = vu_context.get()
     if vu is None:
         raise RuntimeError("check() can only be called while a VU runs a flow function")
-    extra = dict(tags or {})
     ok_all = True
     for name, predicate in checks.items():
-        extra["check"] = name
+        extra = _check_tags(name, tags)
         try:
             ok = bool(predicate(value)) if callable(predicate) else bool(predicate)
         except BaseException:
-            vu.record("checks", 0.0, make_tags(extra))  # k6: a throwing check fails, then rethrows
+            vu.record("checks", 0.0, extra)  # k6: a throwing check fails, then rethrows
             raise
         ok_all = ok_all and ok
-        vu.record("checks", 1.0 if ok else 0.0, make_tags(extra))
+        vu.record("checks", 1.0 if ok else 0.0, extra)
     return ok_all
+
+
+_CHECK_TAGS: dict[tuple[str, tuple[tuple[str, str], ...] | None], Tags] = {}
+
+
+def _check_tags(name: str, tags: Mapping[str, str] | None) -> Tags:
+    """The tag set of one check, built once per (check name, tags) (a bounded memo)."""
+    key = (name, tuple(tags.items()) if tags else None)
+    hit = _CHECK_TAGS.get(key)
+    if hit is None:
+        hit = make_tags({**(tags or {}), "check": name})
+        if len(_CHECK_TAGS) < 10_000:
+            _CHECK_TAGS[key] = hit
+    return hit
 
 
 class _Metric:

@@ -310,7 +310,7 @@ class HttpClient:
                 headers=hdrs,
                 data=body,
                 params=params,
-                timeout=aiohttp.ClientTimeout(total=timeout or self._timeout),
+                timeout=_client_timeout(timeout or self._timeout),
             ) as resp:
                 t_head = perf_counter()
                 status = resp.status
@@ -319,10 +319,16 @@ class HttpClient:
                     kept = await resp.read()
                     received = len(kept)
                 else:
-                    async for chunk in resp.content.iter_any():
-                        received += len(chunk)
+                    # Discarded: drained chunk by chunk and counted on the wire, never joined.
+                    content = resp.content
+                    while not content.at_eof():
+                        await content.readany()
+                    received = content.total_raw_bytes
                 t_end = perf_counter()
-                received += sum(len(k) + len(v) + 4 for k, v in resp.raw_headers) + 17
+                head = 17
+                for k, v in resp.raw_headers:
+                    head += len(k) + len(v) + 4
+                received += head
         except Exception as exc:
             now = perf_counter()
             if status:
@@ -346,8 +352,7 @@ class HttpClient:
             receiving=max(0.0, t_end - t_head) * 1000.0,
         )
         ok = is_expected(status, expected_statuses) and not err
-        name = tags.get("name", url) if tags else url
-        extra = tuple(sorted((k, v) for k, v in tags.items() if k != "name")) if tags else ()
+        name, extra = _name_and_extra(url, tags)
         sent_bytes = len(method) + len(url) + 12 + _body_len(body)
         if hdrs:
             sent_bytes += sum(len(k) + len(v) + 4 for k, v in hdrs.items())
@@ -357,8 +362,7 @@ class HttpClient:
     def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
         """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
         timings = Timings()
-        name = tags.get("name", url) if tags else url
-        extra = tuple(sorted((k, v) for k, v in tags.items() if k != "name")) if tags else ()
+        name, extra = _name_and_extra(url, tags)
         self._record(method, name, 0, False, 1111, extra, timings, 0, 0)
         return Response(method, url, 0, {}, None, timings, why.replace("BASE_URL", "URL"), 1111)
 
@@ -384,6 +388,32 @@ class HostGuard:
             verdict = host_refusal(prefix + "/", self._allowed)
             self._cache[prefix] = verdict
             return verdict
+
+
+_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
+_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = {}
+
+
+def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
+    """One ClientTimeout per distinct value, not one object per request (a pure memo)."""
+    t = _TIMEOUTS.get(seconds)
+    if t is None:
+        t = _TIMEOUTS[seconds] = aiohttp.ClientTimeout(total=seconds)
+    return t
+
+
+def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
+    """The ``name`` tag (default: the URL) and the other request tags, sorted once per
+    distinct tags dict rather than on every request."""
+    if not tags:
+        return url, ()
+    key = tuple(tags.items())
+    hit = _TAGSETS.get(key)
+    if hit is None:
+        hit = (tags.get("name"), tuple(sorted((k, v) for k, v in key if k != "name")))
+        if len(_TAGSETS) < 10_000:  # bounded: tags built from data must not grow it forever
+            _TAGSETS[key] = hit
+    return (hit[0] or url), hit[1]
 
 
 def _body_len(body: Any) -> int:

@@ -104,6 +104,10 @@ class ScenarioRecorder:
         received = store.sink("data_received", self.base_tags)
         assert isinstance(sent, CounterSink) and isinstance(received, CounterSink)
         self._sent, self._received = sent, received
+        iters = store.sink("iterations", self.base_tags)
+        iter_time = store.sink("iteration_duration", self.base_tags)
+        assert isinstance(iters, CounterSink) and isinstance(iter_time, TrendSink)
+        self.iterations, self.iteration_duration = iters, iter_time
 
     def http(
         self,
@@ -362,8 +366,8 @@ class Runner:
             self._error(describe_exception(exc, self.script_path))
         finally:
             vu_context.reset(token)
-        s.rec.custom("iteration_duration", (time.perf_counter() - t0) * 1000.0, None)
-        s.rec.custom("iterations", 1.0, None)
+        s.rec.iteration_duration.buffer.append((time.perf_counter() - t0) * 1000.0)
+        s.rec.iterations.total += 1.0
         s.iterations += 1
         vu.iteration += 1
 
