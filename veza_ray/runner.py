@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import gc
 import math
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -265,6 +266,13 @@ class Runner:
             self.options.no_connection_reuse, self.options.insecure_skip_tls_verify
         )
         monitor = asyncio.create_task(self._monitor())
+        # aiohttp allocates dozens of container objects per request: with thousands of VUs
+        # the cyclic GC ran most of the time (bench: 4.7 of 8.3 CPU-s at 10k VUs). Move
+        # what exists now out of its reach and collect young objects less often.
+        gc_thresholds = gc.get_threshold()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 100)
         try:
             # A replacement starts on the original timeline, already under way: arrival
             # executors then skip the iterations whose time has passed instead of bursting.
@@ -275,6 +283,8 @@ class Runner:
             runs = [asyncio.create_task(self._run_scenario(s)) for s in self.scenarios]
             await asyncio.gather(*runs)
         finally:
+            gc.set_threshold(*gc_thresholds)
+            gc.unfreeze()
             monitor.cancel()
             for sess in self._sessions:
                 await sess.close()
