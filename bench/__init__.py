@@ -1,0 +1,1 @@
+"""veza-ray's benchmark harness: `python -m bench --help` (see bench/README.md)."""
