@@ -206,7 +206,7 @@ def main() -> None:
         "--patch",
         action="append",
         default=[],
-        help="candidate changes from bench/patches.py (merge_fast, wire_200)",
+        help="candidate changes from bench/patches.py (wire_bin, delta_100)",
     )
     p.add_argument("--actors", default="16,64")
     args = p.parse_args()
