@@ -23,7 +23,13 @@ from typing import Any
 import orjson
 
 from veza_ray import exitcodes
-from veza_ray.fleet import Fleet, PlacementError, PlacementRequest, resume_segments
+from veza_ray.fleet import (
+    Fleet,
+    PlacementError,
+    PlacementRequest,
+    cpu_nodes,
+    resume_segments,
+)
 from veza_ray.guards import host_refusal, parse_allowed, redact, redact_obj, secret_values
 from veza_ray.live import LiveView, progress_rows
 from veza_ray.merge import MergedRun
@@ -420,10 +426,28 @@ def _replace(
     """Start a replacement for the rest of a lost actor's segments on a live node."""
     executors = {sc.name: sc.executor for sc in state.options.scenarios}
     segs = resume_segments(state.plan[lost], state.done_iterations.get(lost, {}), executors)
-    free = ray.available_resources().get("CPU", 0.0)
-    cpus = 1.0 if free >= 1.0 else 0.0
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # Ray's resource view lags a node's death, so choose from our own books: an alive
+    # node other than the lost actor's, the one with the most CPUs not taken by our actors.
+    lost_node = state.infos[lost]["node_id"]
+    ours: dict[str, int] = {}
+    for i in fleet.live:
+        nid = state.infos[i]["node_id"]
+        ours[nid] = ours.get(nid, 0) + 1
+    candidates = [
+        (int(n["Resources"].get("CPU", 0)) - ours.get(n["NodeID"], 0), n["NodeID"])
+        for n in cpu_nodes(ray)
+        if n["NodeID"] != lost_node
+    ]
+    if not candidates:
+        err(f"no live node to replace actor {lost} on")
+        return new_id
+    spare, node_id = max(candidates)
+    cpus = 1.0 if spare >= 1 else 0.0
+    strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
     try:
-        handle = make_actor(cpus, "SPREAD")(*actor_args(new_id, segs))
+        handle = make_actor(cpus, strategy)(*actor_args(new_id, segs))
         info = ray.get(handle.info.remote(), timeout=60)
         info["replaces"] = lost
         ray.get(handle.start.remote(start_epoch), timeout=30)

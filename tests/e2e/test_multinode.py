@@ -287,7 +287,7 @@ def test_replace_lost_runs_the_rest_elsewhere(cluster: NetnsCluster, tmp_path: P
     cluster.kill_node(1)
     code, _, stderr = _finish(proc)
     assert code == 103, stderr[-3000:]
-    assert "takes over the rest" in stderr
+    assert "takes over the rest" in stderr, stderr[-4000:]
     summary = json.loads(out.read_text())["veza_ray"]
     (lost,) = summary["lost_actors"]
     assert lost["address"] == cluster.worker_ips[0]
