@@ -517,19 +517,16 @@ def _emit(
                 fh.write(data)
 
 
-_stop_flag: list[str] = []
-
-
 def _watch_signals() -> list[str]:
-    """SIGINT/SIGTERM ask for a graceful stop; the list is filled when one arrives."""
-    _stop_flag.clear()
+    """SIGINT/SIGTERM ask for a graceful stop; the returned list is filled when one arrives."""
+    stop_flag: list[str] = []
 
     def handler(signum: int, frame: Any) -> None:
-        _stop_flag.append(signal.Signals(signum).name)
+        stop_flag.append(signal.Signals(signum).name)
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-    return _stop_flag
+    return stop_flag
 
 
 def _restore_signals() -> None:

@@ -87,7 +87,7 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
         raise ScriptError(f"syntax error in {where}: {exc.msg}") from exc
     except Exception as exc:
         sys.modules.pop(name, None)
-        raise ScriptError(f"error while loading {path}: {_describe(exc, path)}") from exc
+        raise ScriptError(f"error while loading {path}: {describe_exception(exc, path)}") from exc
     finally:
         load_context.reset(token)
         if added:
@@ -113,7 +113,7 @@ def check_flows(script: LoadedScript, exec_names: Mapping[str, str]) -> list[str
     return errors
 
 
-def _describe(exc: BaseException, path: str) -> str:
+def describe_exception(exc: BaseException, path: str) -> str:
     """The exception and the innermost line of the scenario file it came from."""
     line = ""
     tb = exc.__traceback__
@@ -122,7 +122,3 @@ def _describe(exc: BaseException, path: str) -> str:
             line = f" (line {tb.tb_lineno})"
         tb = tb.tb_next
     return f"{type(exc).__name__}: {exc}{line}"
-
-
-def describe_exception(exc: BaseException, path: str) -> str:
-    return _describe(exc, path)
