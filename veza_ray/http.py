@@ -15,18 +15,24 @@ import socket
 import ssl
 from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
+from http.cookies import CookieError, SimpleCookie
 from time import perf_counter
 from typing import Any
 
 import aiohttp
 import orjson
 from aiohttp.client_reqrep import ClientRequest
+from yarl import URL
 
 from veza_ray.guards import host_refusal
+from veza_ray.h1 import H1Error, build_head
+from veza_ray.h1client import ConnectFailed, H1Pool, Key
 from veza_ray.metric_types import Tags
 
 DEFAULT_TIMEOUT_S = 60.0
-_EXPECTED_DEFAULT = range(200, 400)
+DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
+MAX_REDIRECTS = 10  # k6's default maxRedirects
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 class _Phase:
@@ -157,19 +163,16 @@ def classify_error(exc: BaseException) -> tuple[int, str]:
     """k6's error code and a short message for an exception that left no response."""
     if isinstance(exc, asyncio.TimeoutError):
         return 1050, "request timeout"
+    if isinstance(exc, ConnectFailed):
+        return _dial_error(exc.host, exc.port, exc.cause)
+    if isinstance(exc, H1Error):
+        return 1000, f"malformed HTTP response: {exc}"
     if isinstance(exc, aiohttp.InvalidURL):
         return 1020, f"invalid URL: {exc}"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        os_err = exc.os_error
-        if isinstance(os_err, socket.gaierror):
-            return 1101, f"lookup {exc.host}: no such host"
-        if isinstance(os_err, ssl.SSLError) or isinstance(exc, aiohttp.ClientSSLError):
-            return 1300, f"tls error: {os_err}"
-        if isinstance(os_err, ConnectionRefusedError) or os_err.errno == errno.ECONNREFUSED:
-            return 1212, f"dial tcp {exc.host}:{exc.port}: connect: connection refused"
-        if isinstance(os_err, TimeoutError):
-            return 1211, f"dial tcp {exc.host}:{exc.port}: i/o timeout"
-        return 1210, f"dial tcp {exc.host}:{exc.port}: {os_err.strerror or os_err}"
+        if isinstance(exc, aiohttp.ClientSSLError):
+            return 1300, f"tls error: {exc.os_error}"
+        return _dial_error(exc.host, exc.port, exc.os_error)
     if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
         return 1220, "read: connection reset by peer"
     if isinstance(exc, aiohttp.ClientOSError):
@@ -183,6 +186,22 @@ def classify_error(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, aiohttp.ClientResponseError):
         return 1000, f"malformed HTTP response: {exc.message}"
     return 1000, f"{type(exc).__name__}: {exc}"
+
+
+def _dial_error(host: str, port: int | None, os_err: BaseException) -> tuple[int, str]:
+    """k6's codes for a connection that could not be opened."""
+    if isinstance(os_err, socket.gaierror):
+        return 1101, f"lookup {host}: no such host"
+    if isinstance(os_err, ssl.SSLError):
+        return 1300, f"tls error: {os_err}"
+    if isinstance(os_err, ConnectionRefusedError) or (
+        isinstance(os_err, OSError) and os_err.errno == errno.ECONNREFUSED
+    ):
+        return 1212, f"dial tcp {host}:{port}: connect: connection refused"
+    if isinstance(os_err, TimeoutError):
+        return 1211, f"dial tcp {host}:{port}: i/o timeout"
+    reason = os_err.strerror if isinstance(os_err, OSError) and os_err.strerror else os_err
+    return 1210, f"dial tcp {host}:{port}: {reason}"
 
 
 def is_expected(status: int, expected: Collection[int] | Callable[[int], bool] | None) -> bool:
@@ -215,8 +234,12 @@ def new_connector(no_reuse: bool = False, insecure: bool = False) -> TimedConnec
     return TimedConnector(limit=0, force_close=no_reuse, ssl=not insecure, ttl_dns_cache=300)
 
 
-def new_session(connector: aiohttp.BaseConnector, user_agent: str | None) -> aiohttp.ClientSession:
-    headers = {"User-Agent": user_agent or "veza-ray/0.1 (+k6-compatible)"}
+def new_session(
+    connector: aiohttp.BaseConnector,
+    user_agent: str | None,
+    cookie_jar: aiohttp.abc.AbstractCookieJar | None = None,
+) -> aiohttp.ClientSession:
+    headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
     return aiohttp.ClientSession(
         connector=connector,
         connector_owner=False,
@@ -224,30 +247,81 @@ def new_session(connector: aiohttp.BaseConnector, user_agent: str | None) -> aio
         headers=headers,
         auto_decompress=True,
         skip_auto_headers=("Accept-Encoding",),
+        cookie_jar=cookie_jar,
     )
+
+
+class ClientHub:
+    """What one runner's VUs share: the lean keep-alive pool, and aiohttp's connector and
+    sessions for the requests the lean path leaves to it (``Accept-Encoding``, odd URLs),
+    built only when first needed. ``lean=False`` sends everything through aiohttp (the
+    ``VEZA_RAY_HTTP_CLIENT=aiohttp`` escape hatch)."""
+
+    def __init__(
+        self,
+        no_reuse: bool = False,
+        insecure: bool = False,
+        user_agent: str | None = None,
+        lean: bool = True,
+    ) -> None:
+        self.pool = H1Pool(no_reuse, insecure) if lean else None
+        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        self._no_reuse = no_reuse
+        self._insecure = insecure
+        self._connector: TimedConnector | None = None
+        self._sessions: list[aiohttp.ClientSession] = []
+
+    def session(self, jar: aiohttp.abc.AbstractCookieJar) -> aiohttp.ClientSession:
+        if self._connector is None:
+            self._connector = new_connector(self._no_reuse, self._insecure)
+        sess = new_session(self._connector, self.user_agent, jar)
+        self._sessions.append(sess)
+        return sess
+
+    async def close(self) -> None:
+        for sess in self._sessions:
+            await sess.close()
+        self._sessions.clear()
+        if self._connector is not None:
+            await self._connector.close()
+            self._connector = None
+        if self.pool is not None:
+            await self.pool.close()
 
 
 RecordFn = Callable[[str, str, int, bool, int, Tags, Timings, int, int], None]
 
 
 class HttpClient:
-    """``vu.http``: k6's http module as coroutines; every request records k6's metrics."""
+    """``vu.http``: k6's http module as coroutines; every request records k6's metrics.
 
-    __slots__ = ("_discard", "_guard", "_record", "_session", "_timeout")
+    One per VU: its own cookie jar (k6's per-VU jar), the runner's shared connections.
+    """
+
+    __slots__ = ("_discard", "_guard", "_hub", "_jar", "_record", "_session", "_timeout")
 
     def __init__(
         self,
-        session: aiohttp.ClientSession,
+        hub: ClientHub,
         record: RecordFn,
         discard_bodies: bool,
         timeout: float = DEFAULT_TIMEOUT_S,
         guard: HostGuard | None = None,
     ) -> None:
-        self._session = session
+        self._hub = hub
         self._record = record
         self._discard = discard_bodies
         self._timeout = timeout
         self._guard = guard
+        self._jar: aiohttp.CookieJar | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def cookie_jar(self) -> aiohttp.CookieJar:
+        """The VU's cookies (k6 keeps one jar per VU). IP hosts are allowed, as in k6."""
+        if self._jar is None:
+            self._jar = aiohttp.CookieJar(unsafe=True)
+        return self._jar
 
     async def get(self, url: str, **kw: Any) -> Response:
         return await self.request("GET", url, **kw)
@@ -297,6 +371,155 @@ class HttpClient:
             hdrs = hdrs or {}
             hdrs.setdefault("Content-Type", "application/json")
         keep = (not self._discard) if response_body is None else response_body
+        seconds = timeout or self._timeout
+        if self._hub.pool is not None and _lean_ok(url, hdrs, body):
+            return await self._lean(
+                method, url, hdrs, body, params, tags, seconds, expected_statuses, keep
+            )
+        return await self._aiohttp(
+            method, url, hdrs, body, params, tags, seconds, expected_statuses, keep
+        )
+
+    async def _lean(
+        self,
+        method: str,
+        url: str,
+        hdrs: dict[str, str] | None,
+        body: Any,
+        params: Mapping[str, str | int | float] | None,
+        tags: Mapping[str, str] | None,
+        seconds: float,
+        expected: Collection[int] | Callable[[int], bool] | None,
+        keep: bool,
+    ) -> Response:
+        """The keep-alive fast path; follows redirects itself, one k6 sample per hop."""
+        pool = self._hub.pool
+        assert pool is not None
+        payload = _body_bytes(body)
+        hops = 0
+        while True:
+            try:
+                target = _target(url, params)
+            except ValueError as exc:
+                return self._failed(method, url, tags, 1020, f"invalid URL: {exc}")
+            head = self._head(method, url, target, hdrs, body, payload)
+            status, resp_headers, kept, received = 0, {}, None, 0
+            err, code = "", 0
+            t_first = t_end = 0.0
+            loc = ""
+            try:
+                ex, t = await pool.exchange(target.key, method, head, payload, keep, seconds)
+            except Exception as exc:
+                code, err = classify_error(exc)
+                timings = Timings()
+            else:
+                rh = ex.head
+                status = rh.status
+                received = ex.received
+                t_first, t_end = ex.t_first, ex.t_end
+                if keep:
+                    resp_headers = dict(rh.headers)
+                    kept = ex.body
+                cookies = [v for k, v in rh.headers if k.lower() == "set-cookie"]
+                if cookies:
+                    self._store_cookies(cookies, target.url)
+                if status in _REDIRECTS and hops < MAX_REDIRECTS:
+                    loc = next((v for k, v in rh.headers if k.lower() == "location"), "")
+                blocked = (t.started - t.asked) if not t.reused else (t.connected - t.asked)
+                timings = Timings(
+                    blocked=max(0.0, blocked) * 1000.0,
+                    connecting=t.connecting * 1000.0,
+                    tls_handshaking=t.secured * 1000.0,
+                    sending=max(0.0, t.sent - t.connected) * 1000.0,
+                    waiting=max(0.0, t_first - t.sent) * 1000.0,
+                    receiving=max(0.0, t_end - t_first) * 1000.0,
+                )
+            ok = is_expected(status, expected) and not err
+            name, extra = _name_and_extra(url, tags)
+            sent = len(head) + len(payload or b"")
+            self._record(method, name, status, ok, code, extra, timings, sent, received)
+            if not loc:
+                return Response(method, url, status, resp_headers, kept, timings, err, code)
+            # Follow as Go's client (k6) does: 303, and 301/302 after a POST, become a GET.
+            url = str(target.url.join(URL(loc)))
+            params = None
+            hops += 1
+            if status == 303 or (status in (301, 302) and method == "POST"):
+                method = "GET" if method != "HEAD" else method
+                body, payload = None, None
+                if hdrs:
+                    hdrs = {k: v for k, v in hdrs.items() if k.lower() != "content-type"}
+            if self._guard is not None:
+                refusal = self._guard.refusal(url)
+                if refusal:
+                    return self._refused(method, url, tags, refusal)
+
+    def _head(
+        self,
+        method: str,
+        url: str,
+        target: _Target,
+        hdrs: dict[str, str] | None,
+        body: Any,
+        payload: bytes | None,
+    ) -> bytes:
+        """The request head; the fixed part is built once per (method, URL, headers)."""
+        key = (method, target.path, target.host, tuple(hdrs.items()) if hdrs else None)
+        fixed = _HEADS.get(key)
+        if fixed is None:
+            merged: dict[str, tuple[str, str]] = {
+                "host": ("Host", target.host),
+                "user-agent": ("User-Agent", self._hub.user_agent),
+                "accept": ("Accept", "*/*"),
+            }
+            if hdrs:
+                for k, v in hdrs.items():
+                    merged[k.lower()] = (k, v)
+            if payload is not None and "content-type" not in merged:
+                kind = (
+                    "text/plain; charset=utf-8"
+                    if isinstance(body, str)
+                    else "application/octet-stream"
+                )
+                merged["content-type"] = ("Content-Type", kind)
+            fixed = build_head(method, target.path, merged.values())[:-2]
+            if len(_HEADS) < 10_000:
+                _HEADS[key] = fixed
+        extra = b""
+        if payload is not None or method in ("POST", "PUT", "PATCH"):
+            extra = b"Content-Length: %d\r\n" % len(payload or b"")
+        if self._jar is not None and len(self._jar):
+            cookies = self._jar.filter_cookies(target.url)
+            if cookies:
+                line = "; ".join(f"{m.key}={m.coded_value}" for m in cookies.values())
+                extra += f"Cookie: {line}\r\n".encode()
+        return fixed + extra + b"\r\n"
+
+    def _store_cookies(self, values: list[str], url: URL) -> None:
+        jar = self.cookie_jar
+        for v in values:
+            c: SimpleCookie = SimpleCookie()
+            try:
+                c.load(v)
+            except CookieError:
+                continue
+            jar.update_cookies(c, url)
+
+    async def _aiohttp(
+        self,
+        method: str,
+        url: str,
+        hdrs: dict[str, str] | None,
+        body: Any,
+        params: Mapping[str, str | int | float] | None,
+        tags: Mapping[str, str] | None,
+        seconds: float,
+        expected: Collection[int] | Callable[[int], bool] | None,
+        keep: bool,
+    ) -> Response:
+        """aiohttp's path: for what the lean path leaves aside; phases from timestamps."""
+        if self._session is None:
+            self._session = self._hub.session(self.cookie_jar)
         ph = _Phase()
         token = _phase.set(ph)
         status, resp_headers, kept = 0, {}, None
@@ -310,7 +533,7 @@ class HttpClient:
                 headers=hdrs,
                 data=body,
                 params=params,
-                timeout=_client_timeout(timeout or self._timeout),
+                timeout=_client_timeout(seconds),
             ) as resp:
                 t_head = perf_counter()
                 status = resp.status
@@ -351,13 +574,21 @@ class HttpClient:
             waiting=max(0.0, t_head - sent_at) * 1000.0,
             receiving=max(0.0, t_end - t_head) * 1000.0,
         )
-        ok = is_expected(status, expected_statuses) and not err
+        ok = is_expected(status, expected) and not err
         name, extra = _name_and_extra(url, tags)
         sent_bytes = len(method) + len(url) + 12 + _body_len(body)
         if hdrs:
             sent_bytes += sum(len(k) + len(v) + 4 for k, v in hdrs.items())
         self._record(method, name, status, ok, code, extra, timings, sent_bytes, received)
         return Response(method, url, status, resp_headers, kept, timings, err, code)
+
+    def _failed(
+        self, method: str, url: str, tags: Mapping[str, str] | None, code: int, why: str
+    ) -> Response:
+        timings = Timings()
+        name, extra = _name_and_extra(url, tags)
+        self._record(method, name, 0, False, code, extra, timings, 0, 0)
+        return Response(method, url, 0, {}, None, timings, why, code)
 
     def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
         """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
@@ -391,6 +622,57 @@ class HostGuard:
 
 
 _TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
+_HEADS: dict[tuple[str, str, str, tuple[tuple[str, str], ...] | None], bytes] = {}
+_TARGETS: dict[str, _Target] = {}
+# Requests with these headers go through aiohttp, which implements what they ask for.
+_AIOHTTP_HEADERS = frozenset({"accept-encoding", "expect", "transfer-encoding", "upgrade"})
+
+
+class _Target:
+    """A URL as the lean path needs it: pool key, Host header, request target."""
+
+    __slots__ = ("host", "key", "path", "url")
+
+    def __init__(self, url: URL) -> None:
+        scheme = url.scheme
+        if scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"{str(url)[:200]!r} is not an absolute http(s) URL")
+        port = url.port or (443 if scheme == "https" else 80)
+        self.url = url
+        self.key: Key = (scheme, url.host, port)
+        self.host = url.host_port_subcomponent or url.host
+        self.path = url.raw_path_qs or "/"
+
+
+def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target:
+    """Parse (and cache, per URL string) what a request line needs; params are not cached."""
+    if params:
+        return _Target(URL(url).extend_query(params))
+    hit = _TARGETS.get(url)
+    if hit is None:
+        hit = _Target(URL(url))
+        if len(_TARGETS) < 10_000:
+            _TARGETS[url] = hit
+    return hit
+
+
+def _lean_ok(url: str, hdrs: Mapping[str, str] | None, body: Any) -> bool:
+    """Whether the lean path serves this request; anything unusual goes to aiohttp."""
+    if not url.startswith(("http://", "https://")):
+        return False
+    if body is not None and not isinstance(body, (bytes, bytearray, memoryview, str)):
+        return False
+    return not hdrs or not any(k.lower() in _AIOHTTP_HEADERS for k in hdrs)
+
+
+def _body_bytes(body: Any) -> bytes | None:
+    if body is None:
+        return None
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return bytes(body)
+
+
 _TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = {}
 
 

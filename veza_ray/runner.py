@@ -12,17 +12,16 @@ import asyncio
 import collections
 import gc
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypedDict
-
-import aiohttp
 
 from veza_ray.clock import Clock, MonotonicClock
 from veza_ray.context import vu_context
 from veza_ray.digest import DELTA_MAX_CENTROIDS
 from veza_ray.guards import parse_allowed
-from veza_ray.http import HostGuard, HttpClient, Timings, new_connector, new_session
+from veza_ray.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
 from veza_ray.metrics import CounterSink, MetricStore, RateSink, SeriesWire, Sink, TrendSink
 from veza_ray.options import Options, ScenarioConfig
@@ -247,8 +246,7 @@ class Runner:
             base["scenario"] = cfg.name
             rec = ScenarioRecorder(self.store, base)
             self.scenarios.append(_Scenario(cfg, seg, flows[cfg.exec], rec))
-        self._session_connector: aiohttp.TCPConnector | None = None
-        self._sessions: list[aiohttp.ClientSession] = []
+        self._hub: ClientHub | None = None
         self._lag: list[float] = []
         self._cpu_mark = (time.monotonic(), time.process_time())
         self.started = False
@@ -262,9 +260,7 @@ class Runner:
 
     async def run(self, start_at: float) -> None:
         """Run every segment from ``start_at`` (this clock's time) until all are finished."""
-        self._connector = new_connector(
-            self.options.no_connection_reuse, self.options.insecure_skip_tls_verify
-        )
+        self._hub = self._new_hub()
         monitor = asyncio.create_task(self._monitor())
         # aiohttp allocates dozens of container objects per request: with thousands of VUs
         # the cyclic GC ran most of the time (bench: 4.7 of 8.3 CPU-s at 10k VUs). Move
@@ -286,9 +282,7 @@ class Runner:
             gc.set_threshold(*gc_thresholds)
             gc.unfreeze()
             monitor.cancel()
-            for sess in self._sessions:
-                await sess.close()
-            await self._connector.close()
+            await self._hub.close()
             self.done = True
 
     def stop(self, grace: float = 0.0) -> None:
@@ -355,11 +349,21 @@ class Runner:
         else:
             await self._run_arrival(s, t0)
 
+    def _new_hub(self) -> ClientHub:
+        """The VUs' shared connections; ``VEZA_RAY_HTTP_CLIENT=aiohttp`` (``-e`` or the
+        environment) sends every request through aiohttp instead of the lean path."""
+        client = self.env.get("VEZA_RAY_HTTP_CLIENT") or os.environ.get("VEZA_RAY_HTTP_CLIENT")
+        return ClientHub(
+            self.options.no_connection_reuse,
+            self.options.insecure_skip_tls_verify,
+            self.options.user_agent,
+            lean=(client or "lean") != "aiohttp",
+        )
+
     def _new_vu(self, s: _Scenario, slot: int) -> VU:
-        session = new_session(self._connector, self.options.user_agent)
-        self._sessions.append(session)
+        assert self._hub is not None, "VUs are built by run()"
         http = HttpClient(
-            session, s.rec.http, self.options.discard_response_bodies, guard=self._guard
+            self._hub, s.rec.http, self.options.discard_response_bodies, guard=self._guard
         )
         env = {**self.env, **dict(s.cfg.env)}
         s.allocated += 1
