@@ -182,6 +182,7 @@ def run_vr_inproc(
     loop: str = "uvloop",
     patches: list[str] | None = None,
     timeout: float | None = None,
+    client: str = "lean",
 ) -> tuple[H.RunResult, dict[str, Any]]:
     argv = [
         PY,
@@ -194,6 +195,8 @@ def run_vr_inproc(
         f"VUS={vus}",
         "-e",
         f"DURATION={int(dur)}s",
+        "-e",
+        f"VEZA_RAY_HTTP_CLIENT={client}",
         "--loop",
         loop,
     ]
@@ -251,7 +254,15 @@ def run_vr_cli(
 # Case 1: throughput
 # ---------------------------------------------------------------------------------------
 
-THROUGHPUT_TOOLS = ["wrk", "k6_plain", "k6_check_trend", "locust_fast", "vr_runner", "vr_cli"]
+THROUGHPUT_TOOLS = [
+    "wrk",
+    "k6_plain",
+    "k6_check_trend",
+    "locust_fast",
+    "vr_runner",
+    "vr_runner_aiohttp",
+    "vr_cli",
+]
 
 
 def case_throughput(args: Any) -> dict[str, Any]:
@@ -290,6 +301,8 @@ def _throughput_one(tool: str, url: str, vus: int, dur: float) -> dict[str, Any]
         r, p = run_locust(url, vus, dur)
     elif tool == "vr_runner":
         r, p = run_vr_inproc("vr_check_trend.py", url, vus, dur)
+    elif tool == "vr_runner_aiohttp":
+        r, p = run_vr_inproc("vr_check_trend.py", url, vus, dur, client="aiohttp")
     elif tool == "vr_cli":
         return _throughput_vr_cli(url, vus, dur)
     else:
@@ -297,7 +310,7 @@ def _throughput_one(tool: str, url: str, vus: int, dur: float) -> dict[str, Any]
     rps = p.get("rps")
     rec = _run_record(r, rps=rps, requests=p.get("requests"))
     rec["req_per_cpu_s"] = H.ratio(rps, r.cpu_share)
-    if tool == "vr_runner":
+    if tool.startswith("vr_runner"):
         rec["loop"] = p.get("loop")
         rec["loop_lag_p99_ms"] = p.get("loop_lag_p99_ms")
     return rec

@@ -1,12 +1,15 @@
 """veza-ray's own cost per iteration, without aiohttp's or the kernel's: a steadier figure
 than req/s on a shared box, for comparing candidate changes.
 
-    python -m bench.micro [--patch NAME ...] [--iters 20000] [--repeat 7]
+    python -m bench.micro [--client lean|aiohttp] [--patch NAME ...] [--iters 20000]
+                          [--repeat 7]
 
 Builds a real runner for bench/scripts/vr_check_trend.py (a GET with a tag, a check() and
-a Trend.add) and runs ``Runner._iteration`` in a loop with the VU's aiohttp session
-replaced by a stub that answers at once (status 200, 2-byte body, nginx's headers): what
-is timed is everything veza-ray does around the request (VU context, HttpClient.request's
+a Trend.add) and runs ``Runner._iteration`` in a loop with the network replaced by a stub
+that answers at once (status 200, 2-byte body, nginx's headers): for ``lean`` (the
+default) the pool's ``exchange``, which leaves the request head building, URL cache,
+response parsing and timings to veza-ray's code; for ``aiohttp`` the VU's aiohttp session.
+What is timed is everything veza-ray does around the request (VU context, HttpClient's
 bookkeeping and timings, the recorder's sinks, check(), the Trend, iteration metrics) plus
 a drain every 1,000 iterations, as an actor's pull would. Prints the best of ``--repeat``
 runs (the minimum is what other processes' load disturbs least) in µs per iteration.
@@ -73,8 +76,23 @@ class _StubSession:
         return _Resp()
 
 
-async def _measure(iters: int, repeat: int) -> list[float]:
-    from veza_ray.http import new_connector
+_NGINX_HEAD = b"HTTP/1.1 200 OK\r\n" + b"\r\n".join(k + b": " + v for k, v in RAW_HEADERS)
+
+
+async def _exchange(key: Any, method: str, head: bytes, body: Any, keep: bool, t: float) -> Any:
+    """The lean pool's exchange with the socket taken out: the head is still parsed."""
+    from veza_ray.h1 import parse_head
+    from veza_ray.h1client import Exchange, Timed
+
+    timed = Timed()
+    timed.reused = True
+    timed.sent = time.perf_counter()
+    rh = parse_head(_NGINX_HEAD, method)
+    return Exchange(rh, b"ok" if keep else None, len(_NGINX_HEAD) + 6, time.perf_counter()), timed
+
+
+async def _measure(iters: int, repeat: int, client: str) -> list[float]:
+    from veza_ray.http import ClientHub
     from veza_ray.options import parse_options
     from veza_ray.plan import make_plan
     from veza_ray.runner import build_runner
@@ -86,7 +104,9 @@ async def _measure(iters: int, repeat: int) -> list[float]:
     runner = build_runner(
         script, options, make_plan(options.scenarios, 1)[0], env, log=lambda m: None
     )
-    runner._connector = new_connector()
+    runner._hub = hub = ClientHub(lean=client == "lean")
+    if hub.pool is not None:
+        hub.pool.exchange = _exchange  # type: ignore[method-assign]
     s = runner.scenarios[0]
     vu = runner._new_vu(s, 0)
     vu.http._session = _StubSession()  # type: ignore[assignment]
@@ -99,14 +119,13 @@ async def _measure(iters: int, repeat: int) -> list[float]:
                 runner.snapshot()
         best.append((time.perf_counter() - t0) / iters * 1e6)
     runner.snapshot()
-    for sess in runner._sessions:
-        await sess.close()
-    await runner._connector.close()
+    await hub.close()
     return best
 
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.micro")
+    p.add_argument("--client", choices=("lean", "aiohttp"), default="lean")
     p.add_argument("--patch", action="append", default=[])
     p.add_argument("--iters", type=int, default=20000)
     p.add_argument("--repeat", type=int, default=7)
@@ -115,7 +134,7 @@ def main() -> None:
         from bench import patches
 
         patches.apply(args.patch)
-    runs = asyncio.run(_measure(args.iters, args.repeat))
+    runs = asyncio.run(_measure(args.iters, args.repeat, args.client))
     print(
         json.dumps(
             {

@@ -16,6 +16,7 @@ TOOL_LABELS = {
     "k6_check_trend": "k6 + check() + Trend.add",
     "locust_fast": "Locust FastHttpUser",
     "vr_runner": "veza-ray runner, one process (uvloop)",
+    "vr_runner_aiohttp": "veza-ray runner, aiohttp fallback path (VEZA_RAY_HTTP_CLIENT=aiohttp)",
     "vr_cli": "veza-ray CLI, 1 Ray actor",
     "k6": "k6",
 }

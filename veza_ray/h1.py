@@ -13,6 +13,7 @@ HTTP/2, upgrades.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 MAX_HEAD_BYTES = 64 * 1024
@@ -23,16 +24,17 @@ class H1Error(Exception):
 
 
 class ResponseHead:
-    """The parsed status line and headers, and how the body is delimited."""
+    """The parsed status line, how the body is delimited, and the header block; header
+    lines are split into pairs only when asked for (most responses never are)."""
 
-    __slots__ = ("chunked", "headers", "keep_alive", "length", "reason", "status", "version")
+    __slots__ = ("_block", "_low", "chunked", "keep_alive", "length", "reason", "status", "version")
 
     def __init__(
         self,
         status: int,
         reason: str,
         version: str,
-        headers: list[tuple[str, str]],
+        block: str,
         length: int,
         chunked: bool,
         keep_alive: bool,
@@ -40,15 +42,37 @@ class ResponseHead:
         self.status = status
         self.reason = reason
         self.version = version
-        self.headers = headers
+        self._block = block  # "\r\nName: value..." as received, or ""
+        self._low = block.lower()
         # Body bytes still expected: -1 means "until the connection closes".
         self.length = length
         self.chunked = chunked
         self.keep_alive = keep_alive
 
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """(name, value) pairs in the order received, names as sent."""
+        out = []
+        for line in self._block.split("\r\n")[1:]:
+            name, _, value = line.partition(":")
+            out.append((name, value.strip(" \t")))
+        return out
+
     def values(self, name: str) -> list[str]:
-        low = name.lower()
-        return [v for k, v in self.headers if k.lower() == low]
+        """Every value of one header (case-insensitive), e.g. each Set-Cookie."""
+        tag = "\r\n" + name.lower() + ":"
+        low, out = self._low, []
+        i = low.find(tag)
+        while i >= 0:
+            j = low.find("\r\n", i + len(tag))
+            out.append(self._block[i + len(tag) : j if j >= 0 else None].strip(" \t"))
+            i = low.find(tag, i + len(tag))
+        return out
+
+
+# A header line with no colon (searched in the block with "\r\n" appended). Lenient on
+# white space before the colon, which RFC 9112 asks servers, not clients, to refuse.
+_BAD_LINE = re.compile(r"\r\n[^:\r\n]*\r\n")
 
 
 def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
@@ -64,10 +88,14 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
 
 
 def parse_head(raw: bytes, method: str) -> ResponseHead:
-    """Parse a response head (without its final blank line) sent for ``method``."""
+    """Parse a response head (without its final blank line) sent for ``method``.
+
+    The framing headers are found with a few ``find`` calls on the lower-cased block
+    rather than a loop over every line: this runs once per response on the hot path.
+    """
     text = raw.decode("latin-1")
-    lines = text.split("\r\n")
-    first = lines[0]
+    eol = text.find("\r\n")
+    first = text if eol < 0 else text[:eol]
     if not first.startswith("HTTP/1.") or len(first) < 12 or first[8] != " ":
         raise H1Error(f"malformed status line {first[:60]!r}")
     version = first[5:8]
@@ -77,37 +105,39 @@ def parse_head(raw: bytes, method: str) -> ResponseHead:
         raise H1Error(f"malformed status line {first[:60]!r}") from None
     if not 100 <= status <= 599:
         raise H1Error(f"status {status} out of range")
-    reason = first[13:]
-    headers: list[tuple[str, str]] = []
+    block = "" if eol < 0 else text[eol:]
+    bad = _BAD_LINE.search(block + "\r\n")
+    if bad is not None or "\r\n:" in block:
+        line = block[bad.start() + 2 :] if bad is not None else block[block.find("\r\n:") + 2 :]
+        raise H1Error(f"malformed header line {line.split(chr(13), 1)[0][:60]!r}")
+    head = ResponseHead(status, first[13:], version, block, -1, False, True)
     length = -1
+    low = head._low
+    at = low.find("\r\ncontent-length:")
+    if at >= 0:
+        end = low.find("\r\n", at + 17)
+        value = low[at + 17 : end if end >= 0 else None].strip(" \t")
+        if not value.isdigit():
+            raise H1Error(f"bad Content-Length {value[:30]!r}")
+        length = int(value)
+        if low.find("\r\ncontent-length:", at + 17) >= 0:
+            for other in head.values("content-length"):
+                if other != value:
+                    raise H1Error("conflicting Content-Length headers")
     chunked = False
-    conn_tokens = ""
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if not sep or not name or name[-1] in " \t":
-            raise H1Error(f"malformed header line {line[:60]!r}")
-        value = value.strip(" \t")
-        headers.append((name, value))
-        low = name.lower()
-        if low == "content-length":
-            if not value.isdigit():
-                raise H1Error(f"bad Content-Length {value[:30]!r}")
-            n = int(value)
-            if length >= 0 and n != length:
-                raise H1Error("conflicting Content-Length headers")
-            length = n
-        elif low == "transfer-encoding":
-            chunked = value.lower().rsplit(",", 1)[-1].strip() == "chunked"
-        elif low == "connection":
-            conn_tokens += "," + value.lower()
-    keep_alive = "close" not in conn_tokens if version == "1.1" else "keep-alive" in conn_tokens
+    if "\r\ntransfer-encoding:" in head._low:
+        te = head.values("transfer-encoding")[-1].lower()
+        chunked = te.rsplit(",", 1)[-1].strip() == "chunked"
+    conn = ",".join(head.values("connection")).lower() if "\r\nconnection:" in head._low else ""
+    keep_alive = "close" not in conn if version == "1.1" else "keep-alive" in conn
     if method == "HEAD" or status < 200 or status in (204, 304):
         length, chunked = 0, False
     elif chunked:
         length = 0  # chunked wins over Content-Length (RFC 9112 6.3)
     elif length < 0:
         keep_alive = False  # delimited by close
-    return ResponseHead(status, reason, version, headers, length, chunked, keep_alive)
+    head.length, head.chunked, head.keep_alive = length, chunked, keep_alive
+    return head
 
 
 class ChunkedBody:

@@ -122,6 +122,7 @@ class H1Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        self.resume_writing()  # a writer waiting to drain must not wait for ever
         fut = self._fut
         if fut is None or fut.done():
             return

@@ -50,10 +50,21 @@ class _Phase:
 _phase: ContextVar[_Phase | None] = ContextVar("veza_ray_http_phase", default=None)
 
 
+class HostRefused(Exception):
+    """A request to a host the guard refuses, met where aiohttp follows a redirect."""
+
+
 class TimedConnector(aiohttp.TCPConnector):
-    """A TCPConnector that notes when a connection is ready and how long opening it took."""
+    """A TCPConnector that notes when a connection is ready and how long opening it took,
+    and asks the host guard about every request, redirect hops included."""
+
+    guard: HostGuard | None = None
 
     async def connect(self, req: ClientRequest, traces: Any, timeout: Any) -> Any:
+        if self.guard is not None:
+            refusal = self.guard.refusal(str(req.url))
+            if refusal:
+                raise HostRefused(refusal)
         ph = _phase.get()
         if ph is not None:
             ph.asked = perf_counter()
@@ -163,6 +174,8 @@ def classify_error(exc: BaseException) -> tuple[int, str]:
     """k6's error code and a short message for an exception that left no response."""
     if isinstance(exc, asyncio.TimeoutError):
         return 1050, "request timeout"
+    if isinstance(exc, HostRefused):
+        return 1111, str(exc)
     if isinstance(exc, ConnectFailed):
         return _dial_error(exc.host, exc.port, exc.cause)
     if isinstance(exc, H1Error):
@@ -229,9 +242,13 @@ def expected_statuses(*items: int | range | tuple[int, int]) -> frozenset[int]:
     return frozenset(out)
 
 
-def new_connector(no_reuse: bool = False, insecure: bool = False) -> TimedConnector:
+def new_connector(
+    no_reuse: bool = False, insecure: bool = False, guard: HostGuard | None = None
+) -> TimedConnector:
     """One pool per actor; VUs keep their own cookies but share keep-alive connections."""
-    return TimedConnector(limit=0, force_close=no_reuse, ssl=not insecure, ttl_dns_cache=300)
+    conn = TimedConnector(limit=0, force_close=no_reuse, ssl=not insecure, ttl_dns_cache=300)
+    conn.guard = guard
+    return conn
 
 
 def new_session(
@@ -263,8 +280,10 @@ class ClientHub:
         insecure: bool = False,
         user_agent: str | None = None,
         lean: bool = True,
+        guard: HostGuard | None = None,
     ) -> None:
         self.pool = H1Pool(no_reuse, insecure) if lean else None
+        self._guard = guard
         self.user_agent = user_agent or DEFAULT_USER_AGENT
         self._no_reuse = no_reuse
         self._insecure = insecure
@@ -273,7 +292,7 @@ class ClientHub:
 
     def session(self, jar: aiohttp.abc.AbstractCookieJar) -> aiohttp.ClientSession:
         if self._connector is None:
-            self._connector = new_connector(self._no_reuse, self._insecure)
+            self._connector = new_connector(self._no_reuse, self._insecure, self._guard)
         sess = new_session(self._connector, self.user_agent, jar)
         self._sessions.append(sess)
         return sess
@@ -369,7 +388,8 @@ class HttpClient:
         if json is not None:
             body = orjson.dumps(json)
             hdrs = hdrs or {}
-            hdrs.setdefault("Content-Type", "application/json")
+            if not any(k.lower() == "content-type" for k in hdrs):
+                hdrs["Content-Type"] = "application/json"
         keep = (not self._discard) if response_body is None else response_body
         seconds = timeout or self._timeout
         if self._hub.pool is not None and _lean_ok(url, hdrs, body):
@@ -402,7 +422,10 @@ class HttpClient:
                 target = _target(url, params)
             except ValueError as exc:
                 return self._failed(method, url, tags, 1020, f"invalid URL: {exc}")
-            head = self._head(method, url, target, hdrs, body, payload)
+            try:
+                head = self._head(method, target, hdrs, body, payload)
+            except ValueError as exc:  # a line break in a header: never sent
+                return self._failed(method, url, tags, 1000, f"invalid request header: {exc}")
             status, resp_headers, kept, received = 0, {}, None, 0
             err, code = "", 0
             t_first = t_end = 0.0
@@ -420,11 +443,11 @@ class HttpClient:
                 if keep:
                     resp_headers = dict(rh.headers)
                     kept = ex.body
-                cookies = [v for k, v in rh.headers if k.lower() == "set-cookie"]
+                cookies = rh.values("set-cookie")
                 if cookies:
                     self._store_cookies(cookies, target.url)
                 if status in _REDIRECTS and hops < MAX_REDIRECTS:
-                    loc = next((v for k, v in rh.headers if k.lower() == "location"), "")
+                    loc = next(iter(rh.values("location")), "")
                 blocked = (t.started - t.asked) if not t.reused else (t.connected - t.asked)
                 timings = Timings(
                     blocked=max(0.0, blocked) * 1000.0,
@@ -449,6 +472,9 @@ class HttpClient:
                 body, payload = None, None
                 if hdrs:
                     hdrs = {k: v for k, v in hdrs.items() if k.lower() != "content-type"}
+            if hdrs and _host_of(url) != target.key[1]:
+                # Credentials are for the host they were given to (Go's rule, so k6's).
+                hdrs = {k: v for k, v in hdrs.items() if k.lower() not in _CREDENTIALS}
             if self._guard is not None:
                 refusal = self._guard.refusal(url)
                 if refusal:
@@ -457,31 +483,28 @@ class HttpClient:
     def _head(
         self,
         method: str,
-        url: str,
         target: _Target,
         hdrs: dict[str, str] | None,
         body: Any,
         payload: bytes | None,
     ) -> bytes:
         """The request head; the fixed part is built once per (method, URL, headers)."""
-        key = (method, target.path, target.host, tuple(hdrs.items()) if hdrs else None)
+        ua = self._hub.user_agent
+        kind = 0 if payload is None else (1 if isinstance(body, str) else 2)
+        key = (method, target.path, target.host, ua, kind, tuple(hdrs.items()) if hdrs else None)
         fixed = _HEADS.get(key)
         if fixed is None:
             merged: dict[str, tuple[str, str]] = {
                 "host": ("Host", target.host),
-                "user-agent": ("User-Agent", self._hub.user_agent),
+                "user-agent": ("User-Agent", ua),
                 "accept": ("Accept", "*/*"),
             }
             if hdrs:
                 for k, v in hdrs.items():
                     merged[k.lower()] = (k, v)
-            if payload is not None and "content-type" not in merged:
-                kind = (
-                    "text/plain; charset=utf-8"
-                    if isinstance(body, str)
-                    else "application/octet-stream"
-                )
-                merged["content-type"] = ("Content-Type", kind)
+            if kind and "content-type" not in merged:
+                ctype = "text/plain; charset=utf-8" if kind == 1 else "application/octet-stream"
+                merged["content-type"] = ("Content-Type", ctype)
             fixed = build_head(method, target.path, merged.values())[:-2]
             if len(_HEADS) < 10_000:
                 _HEADS[key] = fixed
@@ -622,7 +645,7 @@ class HostGuard:
 
 
 _TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
-_HEADS: dict[tuple[str, str, str, tuple[tuple[str, str], ...] | None], bytes] = {}
+_HEADS: dict[tuple[str, str, str, str, int, tuple[tuple[str, str], ...] | None], bytes] = {}
 _TARGETS: dict[str, _Target] = {}
 # Requests with these headers go through aiohttp, which implements what they ask for.
 _AIOHTTP_HEADERS = frozenset({"accept-encoding", "expect", "transfer-encoding", "upgrade"})
@@ -654,6 +677,16 @@ def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target
         if len(_TARGETS) < 10_000:
             _TARGETS[url] = hit
     return hit
+
+
+_CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
+
+
+def _host_of(url: str) -> str | None:
+    try:
+        return URL(url).host
+    except ValueError:
+        return None
 
 
 def _lean_ok(url: str, hdrs: Mapping[str, str] | None, body: Any) -> bool:

@@ -358,6 +358,7 @@ class Runner:
             self.options.insecure_skip_tls_verify,
             self.options.user_agent,
             lean=(client or "lean") != "aiohttp",
+            guard=self._guard,
         )
 
     def _new_vu(self, s: _Scenario, slot: int) -> VU:
