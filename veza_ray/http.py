@@ -308,6 +308,37 @@ class ClientHub:
             await self.pool.close()
 
 
+Expected = Collection[int] | Callable[[int], bool] | None
+
+
+class _Call:
+    """One request as the caller asked for it, handed to whichever path serves it."""
+
+    __slots__ = ("body", "expected", "hdrs", "keep", "method", "params", "seconds", "tags", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        hdrs: dict[str, str] | None,
+        body: Any,
+        params: Mapping[str, str | int | float] | None,
+        tags: Mapping[str, str] | None,
+        seconds: float,
+        expected: Expected,
+        keep: bool,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.hdrs = hdrs
+        self.body = body
+        self.params = params
+        self.tags = tags
+        self.seconds = seconds
+        self.expected = expected
+        self.keep = keep
+
+
 RecordFn = Callable[[str, str, int, bool, int, Tags, Timings, int, int], None]
 
 
@@ -392,27 +423,15 @@ class HttpClient:
                 hdrs["Content-Type"] = "application/json"
         keep = (not self._discard) if response_body is None else response_body
         seconds = timeout or self._timeout
+        call = _Call(method, url, hdrs, body, params, tags, seconds, expected_statuses, keep)
         if self._hub.pool is not None and _lean_ok(url, hdrs, body):
-            return await self._lean(
-                method, url, hdrs, body, params, tags, seconds, expected_statuses, keep
-            )
-        return await self._aiohttp(
-            method, url, hdrs, body, params, tags, seconds, expected_statuses, keep
-        )
+            return await self._lean(call)
+        return await self._aiohttp(call)
 
-    async def _lean(
-        self,
-        method: str,
-        url: str,
-        hdrs: dict[str, str] | None,
-        body: Any,
-        params: Mapping[str, str | int | float] | None,
-        tags: Mapping[str, str] | None,
-        seconds: float,
-        expected: Collection[int] | Callable[[int], bool] | None,
-        keep: bool,
-    ) -> Response:
+    async def _lean(self, c: _Call) -> Response:
         """The keep-alive fast path; follows redirects itself, one k6 sample per hop."""
+        method, url, hdrs, body, params = c.method, c.url, c.hdrs, c.body, c.params
+        tags, seconds, expected, keep = c.tags, c.seconds, c.expected, c.keep
         pool = self._hub.pool
         assert pool is not None
         payload = _body_bytes(body)
@@ -528,19 +547,9 @@ class HttpClient:
                 continue
             jar.update_cookies(c, url)
 
-    async def _aiohttp(
-        self,
-        method: str,
-        url: str,
-        hdrs: dict[str, str] | None,
-        body: Any,
-        params: Mapping[str, str | int | float] | None,
-        tags: Mapping[str, str] | None,
-        seconds: float,
-        expected: Collection[int] | Callable[[int], bool] | None,
-        keep: bool,
-    ) -> Response:
+    async def _aiohttp(self, c: _Call) -> Response:
         """aiohttp's path: for what the lean path leaves aside; phases from timestamps."""
+        method, url, hdrs, body, tags, keep = c.method, c.url, c.hdrs, c.body, c.tags, c.keep
         if self._session is None:
             self._session = self._hub.session(self.cookie_jar)
         ph = _Phase()
@@ -555,8 +564,8 @@ class HttpClient:
                 url,
                 headers=hdrs,
                 data=body,
-                params=params,
-                timeout=_client_timeout(seconds),
+                params=c.params,
+                timeout=_client_timeout(c.seconds),
             ) as resp:
                 t_head = perf_counter()
                 status = resp.status
@@ -597,7 +606,7 @@ class HttpClient:
             waiting=max(0.0, t_head - sent_at) * 1000.0,
             receiving=max(0.0, t_end - t_head) * 1000.0,
         )
-        ok = is_expected(status, expected) and not err
+        ok = is_expected(status, c.expected) and not err
         name, extra = _name_and_extra(url, tags)
         sent_bytes = len(method) + len(url) + 12 + _body_len(body)
         if hdrs:
