@@ -8,11 +8,13 @@ with 5 request names: per name 7 http trends + http_reqs + http_req_failed (45),
 iteration_duration, iterations, checks, data_sent, data_received (50). Each interval it
 records ``--per-series`` (200 and 2000 by default) lognormal latencies per trend
 series (the hot path appends to lists), then ``drain()`` folds them into digests and
-emits wire dicts, serialised with orjson as ``LoadActor.pull`` does. The driver's work is
-timed as the driver does it:
-``orjson.loads`` of every actor's bytes, ``MergedRun.merge`` (cumulative + interval
-stores) per actor, then ``close_interval`` (the per-scenario series point). Its share of
-one core at one pull a second is the median round time / 1 s.
+emits wire dicts (fastdigest bytes: the driver reads our format), serialised with
+``encode_delta`` as ``LoadActor.pull`` does. The driver's work is timed as the driver
+does it: ``decode_delta`` of every actor's bytes, ``MergedRun.merge`` per actor, then
+``close_interval`` (which merges each series' round of digests once, for the cumulative
+and interval stores, and writes the per-scenario series point). Its share of one core at
+one pull a second is the median round time / 1 s (``core_share_at_1hz``, wall clock;
+``core_share_cpu_at_1hz`` from the thread's CPU time, steadier on a busy machine).
 
 Accuracy: the merged cumulative ``http_req_duration`` (every actor, every interval)
 against numpy's exact percentiles of all the raw values.
@@ -27,11 +29,18 @@ import time
 from typing import Any
 
 import numpy as np
-import orjson
 
+from veza_ray.digest import BINARY_FORMAT
 from veza_ray.merge import MergedRun
 from veza_ray.metric_types import BUILTIN_METRICS, make_tags
-from veza_ray.metrics import CounterSink, MetricStore, RateSink, TrendSink
+from veza_ray.metrics import (
+    CounterSink,
+    MetricStore,
+    RateSink,
+    TrendSink,
+    decode_delta,
+    encode_delta,
+)
 from veza_ray.options import parse_options
 from veza_ray.plan import make_plan
 
@@ -62,6 +71,7 @@ def actor_store(
 ) -> MetricStore:
     """One actor's interval: ~50 series filled the way the hot path fills them."""
     store = MetricStore(BUILTIN_METRICS, *actor_store_args())
+    store.binary_digests = bool(BINARY_FORMAT)  # as LoadActor.pull sets it for our driver
     base = {"scenario": "mix"}
     for i, name in enumerate(NAMES):
         tags = make_tags(
@@ -124,6 +134,7 @@ def run(actors: int, rounds: int, per_series: int, seed: int) -> dict[str, Any]:
         state.add_actor(i, {"address": "127.0.0.1", "node_id": "n", "pid": i}, plan[i])
     raw: list[np.ndarray] = []
     driver_s: list[float] = []
+    driver_cpu_s: list[float] = []
     actor_drain_s: list[float] = []
     wire_bytes = 0
     series_per_actor = 0
@@ -145,14 +156,15 @@ def run(actors: int, rounds: int, per_series: int, seed: int) -> dict[str, Any]:
                 "done": False,
                 "started": True,
             }
-            payloads.append(orjson.dumps(delta))
+            payloads.append(encode_delta(delta))
             actor_drain_s.append(time.perf_counter() - t0)
         wire_bytes = sum(len(p) for p in payloads)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         for a, p in enumerate(payloads):
-            state.merge(a, orjson.loads(p))
+            state.merge(a, decode_delta(p))
         state.close_interval(float(rnd + 1), 1.0)
         driver_s.append(time.perf_counter() - t0)
+        driver_cpu_s.append(time.thread_time() - c0)
     merged = state.total.aggregate("http_req_duration")
     assert isinstance(merged, TrendSink)
     exact_all = np.concatenate(raw)
@@ -178,6 +190,7 @@ def run(actors: int, rounds: int, per_series: int, seed: int) -> dict[str, Any]:
             "rel_error": abs(est - exact) / exact,
         }
     steady = driver_s[1:] or driver_s
+    steady_cpu = driver_cpu_s[1:] or driver_cpu_s
     return {
         "actors": actors,
         "series_per_actor": series_per_actor,
@@ -187,6 +200,9 @@ def run(actors: int, rounds: int, per_series: int, seed: int) -> dict[str, Any]:
         "driver_round_s": driver_s,
         "driver_round_median_s": statistics.median(steady),
         "core_share_at_1hz": statistics.median(steady) / 1.0,
+        # CPU time of the same rounds: what other processes on a shared box cannot inflate.
+        "driver_round_cpu_s": driver_cpu_s,
+        "core_share_cpu_at_1hz": statistics.median(steady_cpu) / 1.0,
         "actor_drain_median_s": statistics.median(actor_drain_s),
         "samples_total": int(exact_all.size),
         "accuracy_all": acc,
@@ -206,7 +222,7 @@ def main() -> None:
         "--patch",
         action="append",
         default=[],
-        help="candidate changes from bench/patches.py (wire_bin, delta_100)",
+        help="candidate changes from bench/patches.py (wire_bin: no-op now, delta_100)",
     )
     p.add_argument("--actors", default="16,64")
     args = p.parse_args()

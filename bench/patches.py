@@ -6,6 +6,8 @@ Every patch keeps every metric k6 reports (the same series, tags and values); ea
 docstring says what it changes and what the lead would edit in veza_ray/. Applied already
 (kept for the record; no-ops on the current code): lean_request, check_cache and
 iter_sinks (commit 35ebbe8), merge_fast, interval_lean and wire_200 (commit 8b1e493).
+wire_bin went in as wire version 2 (fastdigest bytes, negotiated per pull, pickled): its
+patch is a no-op now, kept so that bench/profile.py's list still runs.
 """
 
 from __future__ import annotations
@@ -90,44 +92,9 @@ def plain_connector() -> None:
 
 @patch
 def wire_bin() -> None:
-    """Needs wire_200. Centroids as fastdigest's own binary (``to_bytes``, base64 in the
-    JSON) instead of a list of dicts: ~5x less to parse. Caveat from DESIGN.md: that
-    format changed between fastdigest releases, so the wire must carry the fastdigest
-    version and fall back to the dict form when actor and driver differ."""
-    import base64
-
-    from fastdigest import TDigest
-
-    import veza_ray.digest as dg
-
-    def to_wire(self: Any) -> Any:
-        out = {
-            "v": dg.WIRE_VERSION,
-            "max_centroids": self.max_centroids,
-            "count": self.count,
-            "sum": self.sum,
-            "min": self.min if self.count else 0.0,
-            "max": self.max if self.count else 0.0,
-            "centroids": [],
-        }
-        if self._td is not None:
-            out["bin"] = base64.b64encode(self._td.to_bytes()).decode()
-        return out
-
-    orig = dg.Digest.from_wire.__func__  # type: ignore[attr-defined]
-
-    def from_wire(cls: Any, wire: Any) -> Any:
-        b = wire.get("bin")
-        if b is None:
-            return orig(cls, wire)
-        out = cls(int(wire["max_centroids"]))
-        out.count = int(wire["count"])
-        out.sum, out.min, out.max = float(wire["sum"]), float(wire["min"]), float(wire["max"])
-        out._td = TDigest.from_bytes(base64.b64decode(b))
-        return out
-
-    dg.Digest.to_wire = to_wire  # type: ignore[method-assign]
-    dg.Digest.from_wire = classmethod(from_wire)  # type: ignore[method-assign,assignment]
+    """Applied (wire version 2): centroids travel as fastdigest's ``to_bytes`` when the
+    driver reads the actor's fastdigest release (``BINARY_FORMAT``), and the pull is
+    pickled instead of JSON, so nothing is base64'd. Kept as a no-op for old lists."""
 
 
 @patch

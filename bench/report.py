@@ -297,7 +297,10 @@ soaks up what CPU is left. Loop lag and CPU are the summary's `veza_ray.actors` 
 
 {table}
 """
-    return text, {"two": two, "paced_two": paced_two}
+    # Judged only where the second actor does not share the target's core.
+    target_core = str(d.get("target", {}).get("core", ""))
+    shared = target_core in str(d["cores"].get("2", "")).split(",")
+    return text, {"two": two, "paced_two": paced_two, "scale_shared_core": shared}
 
 
 def profile_section(d: dict[str, Any] | None) -> str:
@@ -487,10 +490,10 @@ def goals_section(f: dict[str, Any]) -> str:
             goal_verdict(None if w is None else w < 0.05),
             ""
             if w is None or w < 0.05
-            else "parsing: every centroid crosses as a JSON dict, and orjson.loads of the "
-            "actors' deltas is most of the driver's time; then two fastdigest calls "
-            "(from_dict, merge_inplace) per series. Measured fixes (binary centroids, "
-            "smaller deltas) and a tree merge: the profile section and the analysis.",
+            else "most of a round is fastdigest's own per-centroid merge (a tree of "
+            "merge_all calls, once per series per round); the rest is unpickling and "
+            "from_bytes. Next steps: 100-centroid deltas (measured: about 3 %, p99.9 error "
+            "0.35 %) or a per-node pre-merge so the driver merges nodes, not actors.",
         ]
     )
     two, paced_two = f.get("two"), f.get("paced_two")
@@ -503,8 +506,12 @@ def goals_section(f: dict[str, Any]) -> str:
             )
             if two is not None
             else "—",
-            "not judged here" if two is not None else goal_verdict(None),
-            "Saturation scaling needs a core per actor plus the target's: this box has 2, "
+            "not judged here"
+            if two is not None and f.get("scale_shared_core", True)
+            else goal_verdict(None if two is None else two >= 0.9),
+            ""
+            if not f.get("scale_shared_core", True)
+            else "Saturation scaling needs a core per actor plus the target's: this box has 2, "
             "so the second actor shares a core with the target and with Ray. What 2 cores "
             "can show: the paced load (where the target keeps up) doubles exactly with "
             "the actors, so the plan split loses nothing; the unpaced upload soaks up "

@@ -4,7 +4,7 @@
                               [--patch NAME ...] [--out result.json]
 
 Builds the runner exactly as the actor does (``veza_ray.runner.build_runner``), pulls a
-delta every second and serialises it with orjson as ``LoadActor.pull`` does, merges the
+delta every second and serialises it as ``LoadActor.pull`` does (``encode_delta``), merges the
 deltas as the driver does, and prints one JSON line: requests, req/s over the scenario
 duration, the CPU share of this process over the run, RSS before the VUs start and at its
 peak, and http_req_duration percentiles from the merged digests.
@@ -47,9 +47,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
         patches.apply(args.patch)
 
-    import orjson
-
-    from veza_ray.metrics import MetricStore, TrendSink
+    from veza_ray.metrics import MetricStore, TrendSink, decode_delta, encode_delta
     from veza_ray.options import parse_options
     from veza_ray.plan import make_plan
     from veza_ray.runner import build_runner
@@ -79,6 +77,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     async def go() -> dict[str, object]:
         merged = MetricStore(runner.store.defs)
+        runner.store.binary_digests = True  # what LoadActor.pull sends a matching driver
         rss_before = _rss_kb("VmRSS")
         start = runner.clock.now() + 0.2
         task = asyncio.create_task(runner.run(start))
@@ -87,7 +86,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         lags: list[float] = []
         while not task.done() and pulls < 10_000:
             await asyncio.sleep(1.0)
-            delta = orjson.loads(orjson.dumps(runner.snapshot()))
+            delta = decode_delta(encode_delta(runner.snapshot()))
             lags.extend(delta["lag_ms"])
             merged.merge_wire(delta["series"])
             pulls += 1

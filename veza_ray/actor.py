@@ -14,11 +14,12 @@ import sys
 import time
 from typing import Any, TypedDict
 
-import orjson
 import ray
 
 from veza_ray.clock import epoch_to_monotonic
+from veza_ray.digest import BINARY_FORMAT
 from veza_ray.guards import RedactingWriter, redact, secret_values
+from veza_ray.metrics import encode_delta
 from veza_ray.options import parse_options
 from veza_ray.plan import Segment, SegmentWire
 from veza_ray.runner import build_runner
@@ -86,10 +87,15 @@ class LoadActor:
             self._log(f"runner failed: {self.failure}")
             self.runner.done = True
 
-    async def pull(self) -> bytes:
-        """The delta since the last pull; every pull also renews the driver's lease."""
+    async def pull(self, digest_format: str = "") -> bytes:
+        """The delta since the last pull; every pull also renews the driver's lease.
+
+        ``digest_format`` is the driver's ``BINARY_FORMAT``: digests travel as fastdigest
+        bytes only when it is ours too, else in the portable dict form.
+        """
         self.last_contact = time.monotonic()
-        return orjson.dumps(self.runner.snapshot())
+        self.runner.store.binary_digests = bool(digest_format) and digest_format == BINARY_FORMAT
+        return encode_delta(self.runner.snapshot())
 
     async def stop(self, grace: float) -> None:
         if not self.runner.done:

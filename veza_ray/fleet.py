@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-import orjson
-
 from veza_ray import exitcodes
+from veza_ray.digest import BINARY_FORMAT
+from veza_ray.metrics import decode_delta
 from veza_ray.plan import Segment
 from veza_ray.runner import ActorDelta
 
@@ -142,7 +142,7 @@ class Fleet:
         now = time.time()
         for i in self.live:
             if i not in self.pending:
-                self.pending[i] = (self.handles[i].pull.remote(), now)
+                self.pending[i] = (self.handles[i].pull.remote(BINARY_FORMAT), now)
         refs = [ref for ref, _ in self.pending.values()]
         ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=wait_s)
         ready_set = set(ready)
@@ -153,7 +153,7 @@ class Fleet:
             if ref in ready_set:
                 del self.pending[i]
                 try:
-                    deltas[i] = orjson.loads(self.ray.get(ref))
+                    deltas[i] = decode_delta(self.ray.get(ref))
                     self.last_heard[i] = now
                 except RayActorError as exc:
                     lost[i] = _first_line(exc)

@@ -96,7 +96,9 @@ class MergedRun:
         return scenarios
 
     def close_interval(self, elapsed: float, dt: float) -> None:
-        """Record the vus gauges and one per-scenario point of the series, then reset."""
+        """Fold this round's digests, record the vus gauges and one per-scenario point of
+        the series, then reset the interval store."""
+        self.total.end_round()  # merges each series once; the interval store reuses it
         by_sc = self.stats_by_scenario()
         now = time.time()
         active = float(sum(s["active"] for s in by_sc.values()))

@@ -157,6 +157,7 @@ def test_goal_verdicts_follow_the_numbers() -> None:
         "k610": 180.0,
         "worst64": 0.5,
         "two": 0.95,
+        "scale_shared_core": False,
         "within": True,
         "fid": {"p50": {"diff_ms": 0.2, "allowed_ms": 2.0, "within": True}},
     }
@@ -173,6 +174,16 @@ def test_goal_verdicts_follow_the_numbers() -> None:
         "**met**",  # fidelity
     ]
     assert "1,000 req/s short" in lines[0]
+
+
+def test_scale_is_not_judged_where_an_actor_shares_the_target_core() -> None:
+    text = goals_section({"two": 0.59, "paced_two": 1.0, "scale_shared_core": True})
+    row = next(ln for ln in text.splitlines() if ln.startswith("| scale"))
+    assert row.split(" | ")[2] == "not judged here"
+    assert "paced scenarios: 1.00×" in row and "2 cores" in row
+    text = goals_section({"two": 0.59, "paced_two": 1.0, "scale_shared_core": False})
+    row = next(ln for ln in text.splitlines() if ln.startswith("| scale"))
+    assert row.split(" | ")[2] == "**not met**"
 
 
 def test_goal_verdicts_when_not_measured() -> None:

@@ -13,7 +13,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veza_ray.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION, Digest, merge_all
+from veza_ray import digest as digest_mod
+from veza_ray.digest import (
+    BINARY_FORMAT,
+    DEFAULT_MAX_CENTROIDS,
+    WIRE_VERSION,
+    Digest,
+    DigestBatch,
+    merge_all,
+)
 
 QUANTILES = (0.5, 0.9, 0.95, 0.99)
 
@@ -212,7 +220,7 @@ def test_empty_wire_round_trip_and_orjson() -> None:
     assert (d.count, d.min, d.max) == (1, 4.0, 4.0)
 
 
-@pytest.mark.parametrize("version", [0, 2, None, "1"])
+@pytest.mark.parametrize("version", [0, 1, WIRE_VERSION + 1, None, str(WIRE_VERSION)])
 def test_wrong_wire_version_raises(version: object) -> None:
     wire = dict(_digest([1.0, 2.0]).to_wire())
     wire["v"] = version
@@ -235,3 +243,120 @@ def test_merging_wire_digests_equals_merging_digests(lognormal: np.ndarray) -> N
     assert via_wire.sum == pytest.approx(direct.sum, rel=1e-12)
     for q in QUANTILES:
         assert via_wire.quantile(q) == pytest.approx(direct.quantile(q), rel=1e-6)
+
+
+def test_older_actor_is_refused_by_name() -> None:
+    """A v1 digest (an actor running an older veza-ray) is refused with a message that says
+    so, by Digest.from_wire and by the driver's batch path alike."""
+    wire = dict(_digest([1.0, 2.0]).to_wire())
+    wire["v"] = 1
+    with pytest.raises(ValueError, match="older veza-ray"):
+        Digest.from_wire(wire)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="older veza-ray"):
+        DigestBatch().add_wire(wire)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------- binary wire
+
+needs_binary = pytest.mark.skipif(not BINARY_FORMAT, reason="this fastdigest has no to_bytes")
+
+
+@needs_binary
+def test_binary_wire_round_trip_is_exact(lognormal: np.ndarray) -> None:
+    d = _merged(lognormal[:200_000], 4)
+    wire = d.to_wire(binary=True)
+    assert wire["v"] == WIRE_VERSION
+    assert wire["fmt"] == BINARY_FORMAT
+    assert isinstance(wire["bin"], bytes)
+    assert wire["centroids"] == []
+    back = Digest.from_wire(wire)
+    assert (back.count, back.sum, back.min, back.max) == (d.count, d.sum, d.min, d.max)
+    assert back.centroids() == d.centroids()  # the bytes carry every centroid bit for bit
+    for q in (0.001, *QUANTILES, 0.999):
+        assert back.quantile(q) == d.quantile(q)
+
+
+@needs_binary
+def test_empty_digest_sends_no_bytes() -> None:
+    wire = Digest().to_wire(binary=True)
+    assert "bin" not in wire
+    assert Digest.from_wire(wire).count == 0
+
+
+@needs_binary
+def test_binary_wire_from_another_fastdigest_is_refused() -> None:
+    wire = _digest([1.0, 2.0, 3.0]).to_wire(binary=True)
+    wire["fmt"] = "fastdigest 0.0.1"
+    with pytest.raises(ValueError, match="dict form"):
+        Digest.from_wire(wire)
+    batch = DigestBatch()
+    batch.add_wire(wire)
+    with pytest.raises(ValueError, match="dict form"):
+        batch.merged()
+
+
+def test_without_a_binary_format_the_dict_form_goes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fastdigest without to_bytes (or unknown release): binary=True still sends dicts."""
+    monkeypatch.setattr(digest_mod, "BINARY_FORMAT", "")
+    wire = _digest([1.0, 2.0, 3.0]).to_wire(binary=True)
+    assert "bin" not in wire
+    assert [c["m"] for c in wire["centroids"]] == [1.0, 2.0, 3.0]
+
+
+# --------------------------------------------------------------------------- batch / tree
+
+
+def _wires(parts: list[Digest], binary: bool) -> list:
+    return [p.to_wire(binary=binary and bool(BINARY_FORMAT)) for p in parts]
+
+
+@pytest.mark.parametrize("binary", [False, True])
+def test_batch_of_wires_is_exact_for_count_sum_min_max(lognormal: np.ndarray, binary: bool) -> None:
+    values = lognormal[:300_000]
+    parts = [_digest(p, batches=2) for p in np.array_split(values, 64)]
+    batch = DigestBatch()
+    for w in _wires(parts, binary):
+        batch.add_wire(w)
+    batch.add_wire(Digest().to_wire(binary=binary))  # an empty one changes nothing
+    assert len(batch) == 65
+    merged = batch.merged()
+    assert batch.closed
+    assert merged.count == values.size
+    assert merged.min == float(values.min())
+    assert merged.max == float(values.max())
+    assert merged.sum == pytest.approx(math.fsum(values.tolist()), rel=1e-12)
+    assert merged.max_centroids == DEFAULT_MAX_CENTROIDS
+    assert batch.merged() is merged  # merged once, then shared
+    with pytest.raises(RuntimeError, match="merged already"):
+        batch.add_wire(parts[0].to_wire())
+
+
+@pytest.mark.parametrize("parts", [2, 9, 64, 256])
+def test_tree_merge_stays_within_one_percent(lognormal: np.ndarray, parts: int) -> None:
+    """Every shape of the merge tree (one call, leaves at full or reduced resolution,
+    several upper levels) keeps the quantiles of a single digest's accuracy."""
+    merged = _merged(lognormal, parts)
+    assert merged.count == lognormal.size
+    assert len(merged.centroids()) <= DEFAULT_MAX_CENTROIDS + 1
+    for q in (*QUANTILES, 0.999):
+        exact = float(np.percentile(lognormal, q * 100))
+        assert merged.quantile(q) == pytest.approx(exact, rel=0.01), (parts, q)
+
+
+@pytest.mark.parametrize("parts", [64, 256])
+def test_tree_merge_bimodal_ranks_within_a_tenth_of_a_point(
+    bimodal: tuple[np.ndarray, np.ndarray, np.ndarray], parts: int
+) -> None:
+    data, _, _ = bimodal
+    merged = _merged(data, parts)
+    ordered = np.sort(data)
+    for q in (0.1, 0.25, 0.75, 0.9, 0.95, 0.99, 0.999):
+        rank = np.searchsorted(ordered, merged.quantile(q), side="right") / ordered.size
+        assert abs(rank - q) <= 0.001, (parts, q, rank)
+
+
+def test_tree_merge_does_not_touch_its_inputs() -> None:
+    parts = [_digest(np.arange(i * 100, i * 100 + 100, dtype=float)) for i in range(20)]
+    before = [p.centroids() for p in parts]
+    merge_all(parts)
+    assert [p.centroids() for p in parts] == before

@@ -1,14 +1,23 @@
-"""The driver's pure parts: placement refusals, resumed segments, losses, generator health."""
+"""The driver's pure parts: placement refusals, resumed segments, losses, generator health,
+and pulls as the driver decodes and merges them (no Ray running)."""
 
 from __future__ import annotations
 
+import asyncio
+import math
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import orjson
 import pytest
 
+from veza_ray.actor import LoadActor
+from veza_ray.digest import BINARY_FORMAT, DELTA_MAX_CENTROIDS
 from veza_ray.fleet import PlacementError, PlacementRequest, plan_placement, resume_segments
 from veza_ray.merge import MergedRun
 from veza_ray.metric_types import BUILTIN_METRICS
+from veza_ray.metrics import MetricStore, TrendSink, decode_delta, encode_delta
 from veza_ray.options import parse_options
 from veza_ray.plan import make_plan
 
@@ -106,3 +115,116 @@ def test_lost_vu_seconds_counts_the_gap_only() -> None:
     assert run.lost_vu_seconds() == pytest.approx(2 * 6.0)
     run.replaced(0, 2, 5.5)
     assert run.lost_vu_seconds() == pytest.approx(2 * 1.5)
+
+
+# --------------------------------------------------------------------------- pulls and merges
+
+
+def _one_scenario_run(actors: int) -> MergedRun:
+    opts = parse_options(
+        {"scenarios": {"c": {"executor": "constant-vus", "vus": actors, "duration": "10s"}}}
+    )
+    run = MergedRun(opts, BUILTIN_METRICS, make_plan(opts.scenarios, actors))
+    for i in range(actors):
+        run.add_actor(i, {"node_id": "n", "address": "10.0.0.1", "pid": i}, run.plan[i])
+    return run
+
+
+def _pull(values: np.ndarray, binary: bool) -> bytes:
+    """What LoadActor.pull returns for an actor that measured ``values`` this interval."""
+    store = MetricStore(BUILTIN_METRICS, DELTA_MAX_CENTROIDS)
+    store.binary_digests = binary
+    sink = store.sink("http_req_duration", (("name", "x"), ("scenario", "c")))
+    assert isinstance(sink, TrendSink)
+    sink.buffer.extend(values.tolist())
+    store.sink("http_reqs", (("name", "x"), ("scenario", "c"))).add(float(values.size))
+    return encode_delta({**_delta(1.0, 0.1), "series": store.drain()})
+
+
+def test_driver_rounds_are_exact_and_accurate_against_numpy() -> None:
+    """64 actors, 3 pulls, as the driver does them (decode, merge each, close_interval):
+    cumulative count/sum/min/max exact; cumulative and per-interval p95/p99 within 1 %."""
+    rng = np.random.default_rng(11)
+    run = _one_scenario_run(64)
+    seen = []
+    for rnd in range(3):
+        raw = [rng.lognormal(3.0, 0.6, 400) for _ in range(64)]
+        for i, values in enumerate(raw):
+            run.merge(i, decode_delta(_pull(values, binary=rnd != 1)))
+        run.close_interval(float(rnd + 1), 1.0)
+        this = np.concatenate(raw)
+        seen.append(this)
+        point = run.series[-1]["scenarios"]["c"]
+        assert point["reqs"] == float(this.size)
+        assert point["p95"] == pytest.approx(np.quantile(this, 0.95), rel=0.01)
+        assert point["p99"] == pytest.approx(np.quantile(this, 0.99), rel=0.01)
+    every = np.concatenate(seen)
+    sink = run.total.aggregate("http_req_duration", (("scenario", "c"),))
+    assert isinstance(sink, TrendSink)
+    d = sink.digest
+    assert (d.count, d.min, d.max) == (every.size, float(every.min()), float(every.max()))
+    assert d.sum == pytest.approx(math.fsum(every.tolist()), rel=1e-12)
+    for q in (0.5, 0.95, 0.99, 0.999):
+        assert d.quantile(q) == pytest.approx(np.quantile(every, q), rel=0.01)
+
+
+def test_driver_refuses_an_older_actor_by_name() -> None:
+    """An actor from before wire version 2 answered a pull with orjson bytes of v1 dicts."""
+    run = _one_scenario_run(1)
+    old = {
+        **_delta(1.0, 0.1),
+        "series": [
+            {
+                "m": "http_req_duration",
+                "t": [["scenario", "c"]],
+                "s": {
+                    "digest": {
+                        "v": 1,
+                        "max_centroids": 200,
+                        "count": 1,
+                        "sum": 1.0,
+                        "min": 1.0,
+                        "max": 1.0,
+                        "centroids": [{"m": 1.0, "c": 1.0}],
+                    }
+                },
+            }
+        ],
+    }
+    with pytest.raises(ValueError, match=r"version 1 is not \d+: the actor runs an older veza-ray"):
+        run.merge(0, decode_delta(orjson.dumps(old)))
+
+
+def test_actor_pull_sends_bytes_only_to_a_driver_that_reads_them(tmp_path: Path) -> None:
+    """The driver names its fastdigest format in the pull; any other answer (an older or
+    newer fastdigest, or no format at all) gets the portable dict form, which still merges."""
+    script = tmp_path / "scenario.py"
+    source = (
+        'options = {"scenarios": {"c": {"executor": "constant-vus", "vus": 1, "duration": "1s"}}}\n'
+        "async def default(vu):\n    pass\n"
+    )
+    script.write_text(source)
+    opts = parse_options(
+        {"scenarios": {"c": {"executor": "constant-vus", "vus": 1, "duration": "1s"}}}
+    )
+    segments = [s.to_wire() for s in make_plan(opts.scenarios, 1)[0]]
+    actor = LoadActor(0, str(script), source, {}, segments)
+    run = _one_scenario_run(1)
+    tags = (("name", "x"), ("scenario", "c"))
+    for fmt, binary in (
+        (BINARY_FORMAT, bool(BINARY_FORMAT)),
+        ("fastdigest 0.0.1", False),
+        ("", False),
+    ):
+        sink = actor.runner.store.sink("http_req_duration", tags)
+        for v in (1.0, 2.0, 3.0):
+            sink.add(v)
+        delta = decode_delta(asyncio.run(actor.pull(fmt)))
+        (item,) = [s for s in delta["series"] if s["m"] == "http_req_duration"]
+        wire = item["s"]["digest"]
+        assert ("bin" in wire) is binary, fmt
+        assert (wire["centroids"] == []) is binary, fmt
+        run.merge(0, delta)
+    merged = run.total.aggregate("http_req_duration")
+    assert isinstance(merged, TrendSink)
+    assert (merged.digest.count, merged.digest.sum) == (9, 18.0)

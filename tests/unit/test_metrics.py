@@ -16,6 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from veza_ray import metrics as metrics_mod
+from veza_ray.digest import BINARY_FORMAT
 from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, Tags, make_tags
 from veza_ray.metrics import (
     CounterSink,
@@ -23,6 +25,8 @@ from veza_ray.metrics import (
     MetricStore,
     RateSink,
     TrendSink,
+    decode_delta,
+    encode_delta,
     new_sink,
     trend_stat,
 )
@@ -201,12 +205,12 @@ def test_drain_returns_delta_and_resets_in_place() -> None:
     first = store.drain()
     assert sorted(item["m"] for item in first) == ["c", "t"]
     counter_item = next(i for i in first if i["m"] == "c")
-    assert counter_item["t"] == [["scenario", "a"]]
+    assert counter_item["t"] == (("scenario", "a"),)  # the store's own key: pickle keeps it
     assert counter_item["s"] == {"total": 2.0}
     # Everything drained: the next drain is empty, and held references still work.
     assert store.drain() == []
     hot.add(1.0)
-    assert store.drain() == [{"m": "c", "t": [["scenario", "a"]], "s": {"total": 1.0}}]
+    assert store.drain() == [{"m": "c", "t": (("scenario", "a"),), "s": {"total": 1.0}}]
 
 
 def test_drain_wire_survives_orjson() -> None:
@@ -230,21 +234,35 @@ def test_merge_wire_of_empty_delta_changes_nothing() -> None:
     assert store.series == {}
 
 
+def _via(wire: list, codec: str) -> list:
+    """A drained delta as the driver receives it: JSON (tools, older actors) or a pull."""
+    if codec == "json":
+        return orjson.loads(orjson.dumps(wire))
+    return decode_delta(encode_delta({"series": wire}))["series"]
+
+
 @settings(deadline=None, max_examples=120)
-@given(items=samples, cuts=st.lists(st.integers(0, 120), max_size=6), seed=st.integers(0, 2**32))
+@given(
+    items=samples,
+    cuts=st.lists(st.integers(0, 120), max_size=6),
+    seed=st.integers(0, 2**32),
+    codec=st.sampled_from(["json", "pull", "pull-binary"]),
+)
 def test_drain_then_merge_equals_recording_directly(
-    items: list[tuple[str, Tags, float]], cuts: list[int], seed: int
+    items: list[tuple[str, Tags, float]], cuts: list[int], seed: int, codec: str
 ) -> None:
-    """An actor drained at any points, merged on a driver in any order = one big process."""
+    """An actor drained at any points, merged on a driver in any order = one big process,
+    whichever form the digests travel in."""
     direct = MetricStore(DEFS)
     _record(direct, items)
 
     actor = MetricStore(DEFS)
+    actor.binary_digests = codec == "pull-binary"
     deltas = []
     bounds = sorted({0, len(items), *(min(c, len(items)) for c in cuts)})
     for lo, hi in itertools.pairwise(bounds):
         _record(actor, items[lo:hi])
-        deltas.append(orjson.loads(orjson.dumps(actor.drain())))
+        deltas.append(_via(actor.drain(), codec))
     random.Random(seed).shuffle(deltas)
     driver = MetricStore(DEFS)
     for delta in deltas:
@@ -383,3 +401,129 @@ def test_names_lists_metrics_with_series() -> None:
     store.sink("c", (("a", "1"),)).add(1.0)
     store.sink("c", ()).add(1.0)
     assert store.names() == ["c", "t"]
+
+
+# --------------------------------------------------------------------------- driver rounds
+
+
+def _actor_deltas(rng: np.random.Generator, actors: int, n: int) -> tuple[list, np.ndarray]:
+    """One pull round: each actor's binary delta for trend "t" (two tag sets) and counter "c"."""
+    deltas, raw = [], []
+    for _ in range(actors):
+        store = MetricStore(DEFS, 200)
+        store.binary_digests = True
+        for tags in ((("scenario", "a"),), (("scenario", "b"),)):
+            values = rng.lognormal(3.0, 0.6, n)
+            raw.append(values)
+            sink = store.sink("t", tags)
+            assert isinstance(sink, TrendSink)
+            sink.buffer.extend(values.tolist())
+            store.sink("c", tags).add(float(n))
+        deltas.append(decode_delta(encode_delta({"series": store.drain()}))["series"])
+    return deltas, np.concatenate(raw)
+
+
+def _trend(store: MetricStore) -> TrendSink:
+    agg = store.aggregate("t")
+    assert isinstance(agg, TrendSink)
+    return agg
+
+
+def test_rounds_merge_exactly_into_total_and_interval() -> None:
+    """64 actors a round: the cumulative and the interval stores take the same round (one
+    merge, shared), count/sum/min/max exact and quantiles within 1 % of numpy's."""
+    rng = np.random.default_rng(5)
+    total = MetricStore(DEFS)
+    seen: list[np.ndarray] = []
+    key = ("t", (("scenario", "a"),))
+    for _ in range(3):
+        interval = MetricStore(DEFS)
+        deltas, raw = _actor_deltas(rng, 64, 500)
+        seen.append(raw)
+        for d in deltas:
+            total.merge_wire(d, interval, frozenset({"t", "c"}))
+        mine, theirs = total.series[key], interval.series[key]
+        assert isinstance(mine, TrendSink) and isinstance(theirs, TrendSink)
+        assert len(mine.pending) == len(theirs.pending) == 1
+        batch = mine.pending[0]
+        assert theirs.pending[0] is batch and len(batch) == 64
+        total.end_round()
+        assert batch.closed and not mine.pending
+        for store, values in ((interval, raw), (total, np.concatenate(seen))):
+            d = _trend(store).digest
+            assert d.count == values.size
+            assert d.min == float(values.min())
+            assert d.max == float(values.max())
+            assert d.sum == pytest.approx(math.fsum(values.tolist()), rel=1e-12)
+            for q in (0.5, 0.9, 0.99, 0.999):
+                assert d.quantile(q) == pytest.approx(np.quantile(values, q), rel=0.01)
+            counter = store.aggregate("c")
+            assert counter is not None
+            assert counter.values(1.0)["count"] == float(values.size)
+
+
+def test_a_read_between_merges_sees_everything_so_far() -> None:
+    rng = np.random.default_rng(6)
+    total = MetricStore(DEFS)
+    first, raw1 = _actor_deltas(rng, 3, 100)
+    second, raw2 = _actor_deltas(rng, 3, 100)
+    for d in first:
+        total.merge_wire(d)
+    assert _trend(total).digest.count == raw1.size  # read mid-round: the batch is merged
+    for d in second:
+        total.merge_wire(d)  # a new batch opens after the merged one
+    assert _trend(total).digest.count == raw1.size + raw2.size
+    assert _trend(total).digest.max == float(max(raw1.max(), raw2.max()))
+
+
+def test_a_new_interval_store_gets_only_its_own_round() -> None:
+    rng = np.random.default_rng(7)
+    total = MetricStore(DEFS)
+    old = MetricStore(DEFS)
+    deltas, raw1 = _actor_deltas(rng, 4, 50)
+    for d in deltas:
+        total.merge_wire(d, old, frozenset({"t"}))
+    total.end_round()
+    new = MetricStore(DEFS)
+    deltas, raw2 = _actor_deltas(rng, 4, 50)
+    for d in deltas:
+        total.merge_wire(d, new, frozenset({"t"}))
+    assert _trend(old).digest.count == raw1.size
+    assert _trend(new).digest.count == raw2.size
+    assert _trend(total).digest.count == raw1.size + raw2.size
+
+
+def test_a_store_nobody_reads_folds_in_bounded_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(metrics_mod, "MAX_ROUND_DIGESTS", 4)
+    rng = np.random.default_rng(8)
+    total = MetricStore(DEFS)
+    deltas, raw = _actor_deltas(rng, 10, 20)
+    for d in deltas:
+        total.merge_wire(d)
+    sink = total.series[("t", (("scenario", "a"),))]
+    assert isinstance(sink, TrendSink)
+    assert [b.closed for b in sink.pending] == [True, True, False]
+    assert _trend(total).digest.count == raw.size
+
+
+def test_decode_delta_reads_pickle_and_older_json() -> None:
+    delta = {"series": [{"m": "c", "t": (("a", "1"),), "s": {"total": 1.0}}], "done": False}
+    assert decode_delta(encode_delta(delta)) == delta
+    assert decode_delta(orjson.dumps(delta)) == {
+        "series": [{"m": "c", "t": [["a", "1"]], "s": {"total": 1.0}}],
+        "done": False,
+    }
+
+
+@pytest.mark.skipif(not BINARY_FORMAT, reason="this fastdigest has no to_bytes")
+def test_binary_drain_ships_bytes_and_the_default_ships_dicts() -> None:
+    store = MetricStore(DEFS)
+    store.sink("t", ()).add(3.0)
+    (plain,) = store.drain()
+    assert "bin" not in plain["s"]["digest"]
+    assert plain["s"]["digest"]["centroids"] == [{"m": 3.0, "c": 1.0}]
+    store.binary_digests = True
+    store.sink("t", ()).add(3.0)
+    (binary,) = store.drain()
+    assert binary["s"]["digest"]["fmt"] == BINARY_FORMAT
+    assert binary["s"]["digest"]["centroids"] == []
