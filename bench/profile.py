@@ -3,12 +3,12 @@ candidate changes in bench/patches.py buy.
 
 1. py-spy records case 1's veza-ray runner (50 VUs, check + Trend, nginx on core 1) and the
    collapsed stacks are folded into top self and inclusive costs (Python frames).
-2. End to end (5 s runs, alternating): the runner on uvloop and on asyncio, with all
-   proposed patches, and a bare aiohttp loop with and without veza-ray's aiohttp choices.
-3. 10,000 sleeping VUs with and without the gc_freeze patch.
-4. ``bench.micro``: veza-ray's own µs per iteration (aiohttp stubbed out), per patch:
-   the figure other sessions' load disturbs least.
-5. The driver's merge (case 4 at 64 actors) with the digest/merge patches.
+2. End to end (5 s runs, alternating): the runner on uvloop and on asyncio, on its aiohttp
+   fallback, and a bare aiohttp loop with no metrics.
+3. 10,000 sleeping VUs: the cyclic GC's share.
+4. ``bench.micro``: veza-ray's own µs per iteration (network stubbed out), lean client and
+   aiohttp path: the figure other sessions' load disturbs least.
+5. The driver's merge (case 4 at 64 actors), as is and with 100-centroid deltas.
 Writes bench/results/profile.json (and profile.svg / profile.raw.txt, not committed).
 """
 
@@ -24,28 +24,25 @@ from bench import harness as H
 from bench import targets
 from bench.cases import PY, SCRIPTS, _cmd_text, run_vr_inproc
 
-# End to end (case 1's shape): the runner unpatched, on both loops, with all proposed
-# patches, and a bare aiohttp loop with and without veza-ray's aiohttp choices.
+# End to end (case 1's shape): the runner on both loops and on its aiohttp fallback, and a
+# bare aiohttp loop (no metrics at all) as the reference for what aiohttp allows.
 E2E: list[tuple[str, list[str]]] = [
-    ("veza-ray runner, uvloop (baseline)", ["vr", "uvloop", ""]),
-    ("veza-ray runner, default asyncio loop", ["vr", "asyncio", ""]),
-    ("veza-ray runner, uvloop, gc_freeze", ["vr", "uvloop", "ALL"]),
-    ("bare aiohttp loop, uvloop", ["bare", "uvloop", ""]),
-    (
-        "bare aiohttp loop, uvloop, veza-ray's connector/session/timeout/body reading",
-        ["bare", "uvloop", "connector,session,timeout,iter_any"],
-    ),
+    ("veza-ray runner, lean client, uvloop (baseline)", ["vr", "uvloop", "lean"]),
+    ("veza-ray runner, lean client, default asyncio loop", ["vr", "asyncio", "lean"]),
+    ("veza-ray runner, aiohttp fallback, uvloop", ["vr", "uvloop", "aiohttp"]),
+    ("bare aiohttp loop, uvloop, no metrics", ["bare", "uvloop", ""]),
 ]
 
-# lean_request, check_cache and iter_sinks went into veza_ray/ in 35ebbe8 (the patches
-# are kept in bench/patches.py for the record and are no-ops on the current code).
+# (label, bench.micro --client). The earlier candidate patches (lean_request, check_cache,
+# iter_sinks, gc_freeze, wire_bin) are in veza_ray/ now; bench/patches.py keeps them for
+# the record.
 MICRO: list[tuple[str, str]] = [
-    ("current code", ""),
-    ("gc_freeze", "gc_freeze"),
+    ("current code", "lean"),
+    ("current code, aiohttp path", "aiohttp"),
 ]
 
-# merge_fast, interval_lean and wire_200 went into veza_ray/ in 8b1e493.
-DIGEST_PATCHES = ["", "wire_bin", "delta_100", "delta_100+wire_bin"]
+# The one digest candidate left: 100-centroid deltas (cheaper merge, coarser p99.9).
+DIGEST_PATCHES = ["", "delta_100"]
 
 
 def fold(raw: str, top: int = 25) -> tuple[int, list[dict[str, Any]], list[dict[str, Any]]]:
@@ -142,19 +139,15 @@ def _pyspy(data: dict[str, Any], url: str, dur: float) -> None:
 
 
 def _e2e(data: dict[str, Any], url: str, reps: int) -> None:
-    from bench.patches import ALL_PROPOSED
-
     e2e: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in E2E}
     for rep in range(reps):
         for name, (kind, loop, extra) in E2E:
             H.log(f"profile e2e rep {rep + 1}/{reps}: {name}")
             if kind == "vr":
-                pats = [ALL_PROPOSED] if extra == "ALL" else []
-                r, p = run_vr_inproc("vr_check_trend.py", url, 50, 5, loop=loop, patches=pats)
+                r, p = run_vr_inproc("vr_check_trend.py", url, 50, 5, loop=loop, client=extra)
                 rps = p.get("rps")
             else:
-                argv = [PY, "-m", "bench.bare_aiohttp", url, "--duration", "5"]
-                argv += ["--session-per-vu", "--loop", loop, "--veza", extra]
+                argv = [PY, "-m", "bench.bare_aiohttp", url, "--duration", "5", "--loop", loop]
                 r = H.run_pinned(argv, timeout=60, cwd=H.ROOT)
                 out = r.stdout.strip().splitlines()
                 rps = json.loads(out[-1]).get("rps") if out else None
@@ -172,14 +165,13 @@ def _e2e(data: dict[str, Any], url: str, reps: int) -> None:
 
 
 def _gc(data: dict[str, Any], url: str) -> None:
-    """10,000 sleeping VUs: the cyclic GC walks every VU's objects."""
-    gc_runs: dict[str, list[dict[str, Any]]] = {"current code": [], "gc_freeze": []}
+    """10,000 sleeping VUs: how much of the CPU the cyclic GC still takes."""
+    gc_runs: dict[str, list[dict[str, Any]]] = {"current code": []}
     keys = ("requests", "cpu_s", "gc_s", "gc_collections", "loop_lag_p99_ms", "p50")
     for rep in range(2):
         for name in gc_runs:
             H.log(f"profile 10k VUs rep {rep + 1}/2: {name}")
-            pats = ["gc_freeze"] if name == "gc_freeze" else []
-            r, p = run_vr_inproc("vr_sleep.py", url, 10_000, 8, patches=pats)
+            r, p = run_vr_inproc("vr_sleep.py", url, 10_000, 8)
             gc_runs[name].append({k: p.get(k) for k in keys} | {"cmd": _cmd_text(r.argv)})
     data["gc_10k"] = gc_runs
 
@@ -187,9 +179,9 @@ def _gc(data: dict[str, Any], url: str) -> None:
 def _micro(data: dict[str, Any], reps: int) -> None:
     micro: dict[str, list[float]] = {name: [] for name, _ in MICRO}
     for rep in range(reps):
-        for name, pats in MICRO:
+        for name, client in MICRO:
             H.log(f"profile micro rep {rep + 1}/{reps}: {name}")
-            argv = [PY, "-m", "bench.micro"] + (["--patch", pats] if pats else [])
+            argv = [PY, "-m", "bench.micro", "--client", client]
             r = H.run_pinned(argv, timeout=120, cwd=H.ROOT)
             out = r.stdout.strip().splitlines()
             if out:

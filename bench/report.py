@@ -131,8 +131,9 @@ def memory_section(d: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     text = f"""## 2. Memory per VU (each VU: one GET, then sleep 1 s; {d["duration_s"]:g} s)
 
 Peak RSS (VmHWM) of the generator process; per-VU KB = (peak − the same tool's peak with
-1 VU) ÷ VUs. veza-ray is the runner in one process (what one actor holds: one aiohttp
-session per VU over one shared connector). "requests" shows how much work each tool got
+1 VU) ÷ VUs. veza-ray is the runner in one process (what one actor holds: the VUs'
+coroutines and HTTP clients over one shared keep-alive pool; a VU's cookie jar is made
+when it first gets a cookie). "requests" shows how much work each tool got
 done in the window: at 10k VUs every tool is CPU-bound on its one core, so each VU did
 fewer than the planned one request per second (k6 builds its VUs before its clock starts,
 so its window excludes that start-up; veza-ray's and Locust's include it).
@@ -231,10 +232,11 @@ def digest_section(d: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 `python -m bench.digest_merge`, pinned to core 0, no network. Each simulated actor is a
 real `MetricStore` (with the runner's delta resolution) holding 50 series (5 request names
 × 7 http trends + http_reqs + http_req_failed, plus iteration_duration, iterations, checks,
-data_sent, data_received), filled the way the hot path fills it, drained to wire dicts and
-serialised with orjson as `LoadActor.pull` does. The driver's work per pull is what
-`driver.execute` does each second: `orjson.loads` of every actor's bytes,
-`MergedRun.merge` per actor, `close_interval`. Median of the timed
+data_sent, data_received), filled the way the hot path fills it, drained to wire dicts
+(centroids as fastdigest bytes, the driver's format) and pickled as `LoadActor.pull` does
+(`encode_delta`). The driver's work per pull is what `driver.execute` does each second:
+`decode_delta` of every actor's bytes, `MergedRun.merge` per actor (which queues each
+series' digest), `close_interval` (one tree merge per series). Median of the timed
 pulls (and the best one: a slower pull means another process had the core); error =
 |digest − numpy exact| ÷ exact over every value of every actor and pull. The phases are
 shaped as on a keep-alive run: waiting ≈ duration, small sending/receiving, blocked/
@@ -311,14 +313,10 @@ def profile_section(d: dict[str, Any] | None) -> str:
         [f"{t['share'] * 100:.1f} %", f"`{t['frame']}`"] for t in d.get("top_inclusive", [])[:14]
     ]
     micro = d.get("micro", {})
-    base_us = micro.get("current code", {}).get("us")
     mrows = [
         [
             name,
             f"{m['us']:.1f} µs" if m.get("us") else "—",
-            f"{base_us - m['us']:.1f} µs ({(base_us - m['us']) / base_us:.0%})"
-            if base_us and m.get("us") and name != "current code"
-            else "",
             ", ".join(f"{x:.1f}" for x in m.get("runs", [])),
         ]
         for name, m in micro.items()
@@ -377,15 +375,19 @@ Top inclusive time (runner and event-loop frames left out):
 
 ### veza-ray's own cost per iteration (`python -m bench.micro`)
 
-A real runner for `vr_check_trend.py` with the VU's aiohttp session stubbed out (it answers
-at once): what is left is everything veza-ray does around a request (VU context,
-`HttpClient.request`'s bookkeeping and timings, the recorder, `check()`, the Trend, the
-iteration metrics, a drain every 1,000 iterations). Best of 7 × 20,000 iterations per run,
-best of {d.get("reps", 0)} runs (variants alternating): on a shared box a slower run means
-another process had the core, so the minimum is the steadiest figure. Each patch is a
-monkeypatch in `bench/patches.py`, nothing under `veza_ray/` is edited.
+A real runner for `vr_check_trend.py` with the network stubbed out (it answers at once; on
+the lean client the pool's exchange, so head building and response parsing still run; on
+the aiohttp path the VU's session): what is left is everything veza-ray does around a
+request (VU context, `HttpClient`'s bookkeeping and timings, the recorder, `check()`, the
+Trend, the iteration metrics, a drain every 1,000 iterations). Best of 7 × 20,000
+iterations per run, best of {d.get("reps", 0)} runs (variants alternating): on a shared box
+a slower run means another process had the core, so the minimum is the steadiest figure.
 
-{md_table(["variant", "µs per iteration", "saved", "runs"], mrows)}
+{md_table(["variant", "µs per iteration", "runs"], mrows)}
+
+The two rows do not compare clients: the lean row still includes the client's own Python
+(head building, response parsing), the aiohttp row leaves all of aiohttp's out. The end to
+end table below is the comparison.
 
 ### End to end (case 1's shape, 5 s runs, alternating)
 
@@ -474,7 +476,7 @@ def goals_section(f: dict[str, Any]) -> str:
             goal_verdict(None if vr10 is None else vr10 <= 30.0),
             ""
             if vr10 is None or vr10 <= 30
-            else "one aiohttp ClientSession (cookie jar, headers) per VU plus the shared pool's "
+            else "each VU's coroutine, HTTP client and cookie jar, plus the shared pool's "
             "keep-alive connections",
         ]
     )
