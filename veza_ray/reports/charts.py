@@ -200,28 +200,12 @@ def line_chart(
     def sx(x: float) -> float:
         return _LEFT + (x / x_hi) * pw
 
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="{_e(label)}" '
-        f'preserveAspectRatio="xMidYMid meet">',
-        f'<rect class="plot" x="{_LEFT}" y="{_TOP}" width="{pw}" height="{ph}"/>',
-    ]
-    for t in yticks:
-        y = sy(t)
-        parts.append(
-            f'<line class="grid" x1="{_LEFT}" y1="{_n(y)}" x2="{_LEFT + pw}" y2="{_n(y)}"/>'
-            f'<text class="tick" x="{_LEFT - 4}" y="{_n(y + 3)}" '
-            f'text-anchor="end">{_e(y_fmt(t))}</text>'
-        )
+    parts = _frame(width, height, label, pw, ph)
+    parts += [_y_grid(sy(t), pw, y_fmt(t)) for t in yticks]
     xstep = time_step(x_hi) if x_hi >= 1 else x_hi
     xt = 0.0
     while xt <= x_hi + 1e-9:
-        x = sx(xt)
-        parts.append(
-            f'<line class="grid" x1="{_n(x)}" y1="{_TOP}" x2="{_n(x)}" y2="{_TOP + ph}"/>'
-            f'<text class="tick" x="{_n(x)}" y="{_TOP + ph + 14}" '
-            f'text-anchor="middle">{_e(x_fmt(xt))}</text>'
-        )
+        parts.append(_x_grid(sx(xt), ph, x_fmt(xt)))
         xt += xstep
     # Threshold rules, labels kept apart vertically.
     placed: list[float] = []
@@ -269,6 +253,33 @@ def line_chart(
     return "".join(parts)
 
 
+def _frame(width: int, height: int, label: str, pw: int, ph: int) -> list[str]:
+    """The opening of a chart: the SVG element and the plot area's frame."""
+    return [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}" role="img" aria-label="{_e(label)}" '
+        f'preserveAspectRatio="xMidYMid meet">',
+        f'<rect class="plot" x="{_LEFT}" y="{_TOP}" width="{pw}" height="{ph}"/>',
+    ]
+
+
+def _y_grid(y: float, pw: int, text: str) -> str:
+    """A horizontal grid line at ``y`` with its tick label on the left."""
+    return (
+        f'<line class="grid" x1="{_LEFT}" y1="{_n(y)}" x2="{_LEFT + pw}" y2="{_n(y)}"/>'
+        f'<text class="tick" x="{_LEFT - 4}" y="{_n(y + 3)}" text-anchor="end">{_e(text)}</text>'
+    )
+
+
+def _x_grid(x: float, ph: int, text: str) -> str:
+    """A vertical grid line at ``x`` with its tick label below the plot."""
+    return (
+        f'<line class="grid" x1="{_n(x)}" y1="{_TOP}" x2="{_n(x)}" y2="{_TOP + ph}"/>'
+        f'<text class="tick" x="{_n(x)}" y="{_TOP + ph + 14}" '
+        f'text-anchor="middle">{_e(text)}</text>'
+    )
+
+
 def histogram_chart(
     bins: Sequence[tuple[float, float, float]],
     *,
@@ -293,28 +304,12 @@ def histogram_chart(
     def sy(y: float) -> float:
         return _TOP + ph - (y / top) * ph
 
-    parts = [
-        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" '
-        f'height="{height}" role="img" aria-label="{_e(label)}" '
-        f'preserveAspectRatio="xMidYMid meet">',
-        f'<rect class="plot" x="{_LEFT}" y="{_TOP}" width="{pw}" height="{ph}"/>',
-    ]
-    for t in yticks:
-        y = sy(t)
-        parts.append(
-            f'<line class="grid" x1="{_LEFT}" y1="{_n(y)}" x2="{_LEFT + pw}" y2="{_n(y)}"/>'
-            f'<text class="tick" x="{_LEFT - 4}" y="{_n(y + 3)}" text-anchor="end">'
-            f"{t * 100:.0f}%</text>"
-        )
+    parts = _frame(width, height, label, pw, ph)
+    parts += [_y_grid(sy(t), pw, f"{t * 100:.0f}%") for t in yticks]
     step = nice_step(x_hi - x_lo, 5)
     xt = math.ceil(x_lo / step) * step
     while xt <= x_hi + 1e-9:
-        x = sx(xt)
-        parts.append(
-            f'<line class="grid" x1="{_n(x)}" y1="{_TOP}" x2="{_n(x)}" y2="{_TOP + ph}"/>'
-            f'<text class="tick" x="{_n(x)}" y="{_TOP + ph + 14}" text-anchor="middle">'
-            f"{_e(x_fmt(xt))}</text>"
-        )
+        parts.append(_x_grid(sx(xt), ph, x_fmt(xt)))
         xt += step
     base = _TOP + ph
     d = []
