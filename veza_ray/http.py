@@ -13,7 +13,7 @@ import asyncio
 import errno
 import socket
 import ssl
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextvars import ContextVar
 from http.cookies import CookieError, SimpleCookie
 from time import perf_counter
@@ -215,6 +215,23 @@ def _dial_error(host: str, port: int | None, os_err: BaseException) -> tuple[int
         return 1211, f"dial tcp {host}:{port}: i/o timeout"
     reason = os_err.strerror if isinstance(os_err, OSError) and os_err.strerror else os_err
     return 1210, f"dial tcp {host}:{port}: {reason}"
+
+
+def k6_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Response headers as k6 gives them: names in Go's canonical form (``content-type``
+    becomes ``Content-Type``), repeated headers joined with ", "."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        key = _CANON.get(name)
+        if key is None:
+            key = "-".join(w[:1].upper() + w[1:].lower() for w in name.split("-"))
+            if len(_CANON) < 1000:
+                _CANON[name] = key
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+_CANON: dict[str, str] = {}
 
 
 def is_expected(status: int, expected: Collection[int] | Callable[[int], bool] | None) -> bool:
@@ -460,7 +477,7 @@ class HttpClient:
                 received = ex.received
                 t_first, t_end = ex.t_first, ex.t_end
                 if keep:
-                    resp_headers = dict(rh.headers)
+                    resp_headers = k6_headers(rh.headers)
                     kept = ex.body
                 cookies = rh.values("set-cookie")
                 if cookies:
@@ -569,7 +586,7 @@ class HttpClient:
             ) as resp:
                 t_head = perf_counter()
                 status = resp.status
-                resp_headers = dict(resp.headers) if keep else {}
+                resp_headers = k6_headers(resp.headers.items()) if keep else {}
                 if keep:
                     kept = await resp.read()
                     received = len(kept)

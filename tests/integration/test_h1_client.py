@@ -1205,3 +1205,28 @@ def test_https_self_signed_is_tls_error_1300(lean: bool, tmp_path: Path) -> None
             assert srv.seen == []
 
     asyncio.run(main())
+
+
+@BOTH
+def test_response_headers_as_k6_gives_them(lean: bool) -> None:
+    """Names in Go's canonical form and repeated headers joined with ", ", as k6's
+    ``res.headers`` has them, whatever case the server used."""
+    reply = (
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/x\r\nset-cookie: a=1\r\nSet-Cookie: b=2\r\n"
+        b"x-multi: 1\r\nX-MULTI: 2\r\nwww-authenticate: Basic\r\ncontent-length: 3\r\n\r\nabc"
+    )
+
+    async def main() -> None:
+        async with raw_target(reply) as srv, open_hub(lean) as hub:
+            client, _ = make_client(hub)
+            res = await client.get(srv.base + "/h")
+            assert res.body == b"abc"
+            assert res.headers == {
+                "Content-Type": "text/x",
+                "Set-Cookie": "a=1, b=2",
+                "X-Multi": "1, 2",
+                "Www-Authenticate": "Basic",
+                "Content-Length": "3",
+            }
+
+    asyncio.run(main())
