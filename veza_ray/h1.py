@@ -14,7 +14,7 @@ HTTP/2, upgrades.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 MAX_HEAD_BYTES = 64 * 1024
 
@@ -57,6 +57,9 @@ class ResponseHead:
             name, _, value = line.partition(":")
             out.append((name, value.strip(" \t")))
         return out
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self.headers)
 
     def values(self, name: str) -> list[str]:
         """Every value of one header (case-insensitive), e.g. each Set-Cookie."""

@@ -132,14 +132,24 @@ class Timings:
 class Response:
     """What a request returns: status 0 and ``error`` set when there was no response."""
 
-    __slots__ = ("body", "error", "error_code", "headers", "method", "status", "timings", "url")
+    __slots__ = (
+        "_headers",
+        "_raw_headers",
+        "body",
+        "error",
+        "error_code",
+        "method",
+        "status",
+        "timings",
+        "url",
+    )
 
     def __init__(
         self,
         method: str,
         url: str,
         status: int,
-        headers: Mapping[str, str],
+        headers: Iterable[tuple[str, str]],
         body: bytes | None,
         timings: Timings,
         error: str = "",
@@ -148,11 +158,21 @@ class Response:
         self.method = method
         self.url = url
         self.status = status
-        self.headers = headers
+        # Built into k6's form on first read: most scripts never look at the headers.
+        self._raw_headers = headers
+        self._headers: dict[str, str] | None = None
         self.body = body
         self.timings = timings
         self.error = error
         self.error_code = error_code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """k6's ``res.headers``: canonical names, repeated values joined (``k6_headers``)."""
+        if self._headers is None:
+            self._headers = k6_headers(self._raw_headers)
+            self._raw_headers = ()
+        return self._headers
 
     def json(self) -> Any:
         if self.body is None:
@@ -462,7 +482,8 @@ class HttpClient:
                 head = self._head(method, target, hdrs, body, payload)
             except ValueError as exc:  # a line break in a header: never sent
                 return self._failed(method, url, tags, 1000, f"invalid request header: {exc}")
-            status, resp_headers, kept, received = 0, {}, None, 0
+            status, kept, received = 0, None, 0
+            resp_headers: Iterable[tuple[str, str]] = ()
             err, code = "", 0
             t_first = t_end = 0.0
             loc = ""
@@ -476,8 +497,8 @@ class HttpClient:
                 status = rh.status
                 received = ex.received
                 t_first, t_end = ex.t_first, ex.t_end
+                resp_headers = rh
                 if keep:
-                    resp_headers = k6_headers(rh.headers)
                     kept = ex.body
                 cookies = rh.values("set-cookie")
                 if cookies:
@@ -571,7 +592,8 @@ class HttpClient:
             self._session = self._hub.session(self.cookie_jar)
         ph = _Phase()
         token = _phase.set(ph)
-        status, resp_headers, kept = 0, {}, None
+        status, kept = 0, None
+        resp_headers: Iterable[tuple[str, str]] = ()
         err, code, received = "", 0, 0
         t0 = perf_counter()
         t_head = t_end = t0
@@ -586,7 +608,7 @@ class HttpClient:
             ) as resp:
                 t_head = perf_counter()
                 status = resp.status
-                resp_headers = k6_headers(resp.headers.items()) if keep else {}
+                resp_headers = resp.headers.items()
                 if keep:
                     kept = await resp.read()
                     received = len(kept)
@@ -637,14 +659,14 @@ class HttpClient:
         timings = Timings()
         name, extra = _name_and_extra(url, tags)
         self._record(method, name, 0, False, code, extra, timings, 0, 0)
-        return Response(method, url, 0, {}, None, timings, why, code)
+        return Response(method, url, 0, (), None, timings, why, code)
 
     def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
         """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
         timings = Timings()
         name, extra = _name_and_extra(url, tags)
         self._record(method, name, 0, False, 1111, extra, timings, 0, 0)
-        return Response(method, url, 0, {}, None, timings, why.replace("BASE_URL", "URL"), 1111)
+        return Response(method, url, 0, (), None, timings, why.replace("BASE_URL", "URL"), 1111)
 
 
 class HostGuard:
