@@ -89,10 +89,12 @@ def _run_record(r: H.RunResult, **extra: Any) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------
 
 
-def run_wrk(url: str, vus: int, dur: float) -> tuple[H.RunResult, dict[str, float]]:
+def run_wrk(
+    url: str, vus: int, dur: float, latency: bool = False
+) -> tuple[H.RunResult, dict[str, float]]:
     T = H.tool_paths()
     r = H.run_pinned(
-        [T["wrk"], "-t1", f"-c{vus}", f"-d{int(dur)}s", url],
+        [T["wrk"], "-t1", f"-c{vus}", f"-d{int(dur)}s", *(["--latency"] if latency else []), url],
         window=(1.5, dur - 0.5),
         timeout=dur + 30,
     )
@@ -430,7 +432,9 @@ def _memory_one(tool: str, url: str, vus: int, dur: float) -> dict[str, Any]:
 def case_latency(args: Any) -> dict[str, Any]:
     data = _base("latency", args)
     vus, dur, delay = 20, args.duration, 0.05
-    runs: dict[str, list[dict[str, Any]]] = {"k6": [], "vr_runner": []}
+    # wrk (C, one thread, HdrHistogram) is the low-overhead reference: what a client that
+    # adds next to nothing of its own measures against the same server.
+    runs: dict[str, list[dict[str, Any]]] = {"k6": [], "vr_runner": [], "wrk": []}
     with targets.delay_server(delay) as url:
         data["target"] = {
             "kind": "aiohttp fixed delay",
@@ -444,6 +448,8 @@ def case_latency(args: Any) -> dict[str, Any]:
                 H.log(f"latency rep {rep + 1}/{args.reps}: {tool}")
                 if tool == "k6":
                     r, p = run_k6("k6_plain.js", url, vus, dur)
+                elif tool == "wrk":
+                    r, p = run_wrk(url, vus, dur, latency=True)
                 else:
                     r, p = run_vr_inproc("vr_plain.py", url, vus, dur)
                 runs[tool].append(
@@ -459,6 +465,11 @@ def case_latency(args: Any) -> dict[str, Any]:
         for t, rs in runs.items()
     }
     data["median"] = med
+    data["vs_wrk"] = {
+        q: {t: med[t][q] - med["wrk"][q] for t in ("k6", "vr_runner") if med[t][q] is not None}
+        for q in ("p50", "p99")
+        if med["wrk"][q] is not None
+    }
     verdict = {}
     for q in ("p50", "p95", "p99"):
         ours, ref = med["vr_runner"][q], med["k6"][q]

@@ -124,15 +124,32 @@ def rel_error(estimate: float, exact: float) -> float:
     return abs(estimate - exact) / abs(exact)
 
 
+_WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
 def parse_wrk(text: str) -> dict[str, float]:
-    """wrk's 'Requests/sec:' and total request count from its stdout."""
+    """wrk's 'Requests/sec:', total request count and, with ``--latency``, its latency
+    distribution (50/75/90/99 %, as p50... in ms) from its stdout."""
     out: dict[str, float] = {}
+    in_dist = False
     for line in text.splitlines():
         line = line.strip()
         if line.startswith("Requests/sec:"):
             out["rps"] = float(line.split()[1])
         elif " requests in " in line:
             out["requests"] = float(line.split()[0])
+        elif line.startswith("Latency Distribution"):
+            in_dist = True
+        elif in_dist:
+            parts = line.split()
+            if len(parts) != 2 or not parts[0].endswith("%"):
+                in_dist = False
+                continue
+            value = parts[1].rstrip("umsec")
+            unit = parts[1][len(value) :]
+            if unit in _WRK_UNITS:
+                q = parts[0][:-1].split(".")[0]
+                out[f"p{q}"] = float(value) * _WRK_UNITS[unit]
     return out
 
 

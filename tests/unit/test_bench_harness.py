@@ -133,6 +133,28 @@ def test_parse_locust_csv() -> None:
     assert H.parse_locust_csv("Type,Name\n") == {}
 
 
+def test_parse_wrk_latency_distribution() -> None:
+    text = (
+        "Running 10s test @ http://127.0.0.1:1/\n"
+        "  Latency Distribution\n"
+        "     50%   51.83ms\n"
+        "     75%  900.00us\n"
+        "     90%    1.50s\n"
+        "     99%   52.54ms\n"
+        "  19000 requests in 10.00s, 2.00MB read\n"
+        "Requests/sec:   1900.00\n"
+    )
+    got = H.parse_wrk(text)
+    assert got == {
+        "p50": 51.83,
+        "p75": 0.9,
+        "p90": 1500.0,
+        "p99": 52.54,
+        "requests": 19000.0,
+        "rps": 1900.0,
+    }
+
+
 def test_fold_collapsed_stacks() -> None:
     raw = (
         "main (a.py:1);request (veza_ray/http.py:10);write (x.py:3) 6\n"
