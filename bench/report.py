@@ -188,9 +188,10 @@ def latency_section(d: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     text = f"""## 3. Latency fidelity (fixed 50 ms target, 20 VUs, {d["duration_s"]:g} s)
 
 Target: a tiny aiohttp server (`python -m bench.targets delay`) answering every GET after
-`asyncio.sleep(0.05)`, pinned to core 1. Same script shape in both tools (one GET per
-iteration, no think time); k6 reports `http_req_duration` with `--summary-trend-stats
-med,p(95),p(99)`, veza-ray's runner its merged digests. Medians of {d["reps"]} runs.
+`asyncio.sleep(0.05)`, pinned to core 1. Same shape for every tool (20 connections, one
+GET after another, no think time); k6 reports `http_req_duration` with
+`--summary-trend-stats med,p(95),p(99)`, veza-ray's runner its merged digests, and wrk
+its own histogram as a low-overhead reference. Medians of {d["reps"]} runs.
 
 {table}
 
