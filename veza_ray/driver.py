@@ -206,7 +206,25 @@ def _connect(cfg: RunConfig, actors_wanted: int | None) -> tuple[Any, bool]:
         return ray, True
     except Exception as exc:
         where = address or "a local Ray instance"
-        raise RunError(exitcodes.CLUSTER_ERROR, f"could not connect to {where}: {exc}") from exc
+        msg = f"could not connect to {where}: {exc}"
+        if address:
+            msg += connect_hint(os.environ.get("RAY_AUTH_MODE", ""))
+        raise RunError(exitcodes.CLUSTER_ERROR, msg) from exc
+
+
+def connect_hint(auth_mode: str) -> str:
+    """What to check when a cluster address does not answer. Ray reports a refused token
+    only in its own log lines ("InvalidAuthToken") and then fails with a generic error,
+    after ~20 s of retries, so the message has to point at it."""
+    if auth_mode == "token":
+        return (
+            "; token authentication is on here (RAY_AUTH_MODE=token): if Ray's log above "
+            "says InvalidAuthToken, RAY_AUTH_TOKEN is not the cluster's token"
+        )
+    return (
+        "; if Ray's log above says the authentication token is missing, the cluster uses "
+        "token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to its token"
+    )
 
 
 def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) -> int:

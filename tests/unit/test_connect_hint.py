@@ -1,0 +1,18 @@
+"""The driver's hint when a Ray address does not answer (Ray itself only logs the cause)."""
+
+from __future__ import annotations
+
+from veza_ray.driver import connect_hint
+
+
+def test_token_mode_points_at_the_token() -> None:
+    hint = connect_hint("token")
+    assert "InvalidAuthToken" in hint
+    assert "RAY_AUTH_TOKEN is not the cluster's token" in hint
+
+
+def test_without_token_mode_says_how_to_turn_it_on() -> None:
+    for mode in ("", "disabled"):
+        hint = connect_hint(mode)
+        assert "RAY_AUTH_MODE=token" in hint
+        assert "token is missing" in hint
