@@ -85,7 +85,6 @@ async def _exchange(key: Any, method: str, head: bytes, body: Any, keep: bool, t
     from veza_ray.h1client import Exchange, Timed
 
     timed = Timed()
-    timed.reused = True
     timed.sent = time.perf_counter()
     rh = parse_head(_NGINX_HEAD, method)
     return Exchange(rh, b"ok" if keep else None, len(_NGINX_HEAD) + 6, time.perf_counter()), timed

@@ -115,18 +115,12 @@ def parse_head(raw: bytes, method: str) -> ResponseHead:
         raise H1Error(f"malformed header line {line.split(chr(13), 1)[0][:60]!r}")
     head = ResponseHead(status, first[13:], version, block, -1, False, True)
     length = -1
-    low = head._low
-    at = low.find("\r\ncontent-length:")
-    if at >= 0:
-        end = low.find("\r\n", at + 17)
-        value = low[at + 17 : end if end >= 0 else None].strip(" \t")
+    for value in head.values("content-length"):
         if not value.isdigit():
             raise H1Error(f"bad Content-Length {value[:30]!r}")
+        if length >= 0 and int(value) != length:
+            raise H1Error("conflicting Content-Length headers")
         length = int(value)
-        if low.find("\r\ncontent-length:", at + 17) >= 0:
-            for other in head.values("content-length"):
-                if other != value:
-                    raise H1Error("conflicting Content-Length headers")
     chunked = False
     if "\r\ntransfer-encoding:" in head._low:
         te = head.values("transfer-encoding")[-1].lower()

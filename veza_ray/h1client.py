@@ -159,10 +159,7 @@ class H1Conn(asyncio.Protocol):
 
     def expire(self) -> None:
         """The request's deadline passed: fail it and drop the connection (k6 code 1050)."""
-        fut = self._fut
-        if fut is not None and not fut.done():
-            fut.set_exception(asyncio.TimeoutError())
-        self.abort()
+        self._fail(asyncio.TimeoutError())
 
     def abort(self) -> None:
         self.closed = True
@@ -228,16 +225,16 @@ class H1Conn(asyncio.Protocol):
 class Timed:
     """The timestamps of one exchange that k6's phases are computed from (perf_counter s)."""
 
-    __slots__ = ("asked", "connected", "connecting", "reused", "secured", "sent", "started")
+    __slots__ = ("asked", "connected", "connecting", "secured", "sent", "started")
 
     def __init__(self) -> None:
         self.asked = perf_counter()
-        self.started = self.asked  # after DNS, when the TCP connect began (or = asked)
+        # After DNS, when the TCP connect began; stays ``asked`` on a reused connection.
+        self.started = self.asked
         self.connecting = 0.0  # seconds spent in TCP connect
         self.connected = self.asked  # connection ready for this request (after TLS)
         self.secured = 0.0  # seconds spent in the TLS handshake
         self.sent = self.asked
-        self.reused = False
 
 
 class H1Pool:
@@ -269,8 +266,6 @@ class H1Pool:
             conn = self._take(key)
             if conn is None:
                 conn = await self._open(key, t, deadline)
-            else:
-                t.reused = True
             fut = conn.begin(method, keep)
             timer = loop.call_at(deadline, conn.expire)
             try:
@@ -350,12 +345,16 @@ class H1Pool:
             now = perf_counter()
             t.connecting = now - t.started
             if scheme == "https":
-                tls = await asyncio.wait_for(
-                    loop.start_tls(transport, conn, self._ssl_context(), server_hostname=host),
-                    deadline - loop.time(),
-                )
-                if tls is None:
-                    raise ssl.SSLError("TLS could not be started")
+                try:
+                    tls = await asyncio.wait_for(
+                        loop.start_tls(transport, conn, self._ssl_context(), server_hostname=host),
+                        deadline - loop.time(),
+                    )
+                    if tls is None:
+                        raise ssl.SSLError("TLS could not be started")
+                except BaseException:
+                    transport.abort()  # the TCP connection is open: do not leave it behind
+                    raise
                 conn.transport = tls  # type: ignore[assignment]
                 t.secured = perf_counter() - now
         except asyncio.TimeoutError:

@@ -485,7 +485,6 @@ class HttpClient:
             status, kept, received = 0, None, 0
             resp_headers: Iterable[tuple[str, str]] = ()
             err, code = "", 0
-            t_first = t_end = 0.0
             loc = ""
             try:
                 ex, t = await pool.exchange(target.key, method, head, payload, keep, seconds)
@@ -496,7 +495,6 @@ class HttpClient:
                 rh = ex.head
                 status = rh.status
                 received = ex.received
-                t_first, t_end = ex.t_first, ex.t_end
                 resp_headers = rh
                 if keep:
                     kept = ex.body
@@ -505,14 +503,13 @@ class HttpClient:
                     self._store_cookies(cookies, target.url)
                 if status in _REDIRECTS and hops < MAX_REDIRECTS:
                     loc = next(iter(rh.values("location")), "")
-                blocked = (t.started - t.asked) if not t.reused else (t.connected - t.asked)
                 timings = Timings(
-                    blocked=max(0.0, blocked) * 1000.0,
+                    blocked=max(0.0, t.started - t.asked) * 1000.0,
                     connecting=t.connecting * 1000.0,
                     tls_handshaking=t.secured * 1000.0,
                     sending=max(0.0, t.sent - t.connected) * 1000.0,
-                    waiting=max(0.0, t_first - t.sent) * 1000.0,
-                    receiving=max(0.0, t_end - t_first) * 1000.0,
+                    waiting=max(0.0, ex.t_first - t.sent) * 1000.0,
+                    receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
                 )
             ok = is_expected(status, expected) and not err
             name, extra = _name_and_extra(url, tags)
@@ -521,7 +518,8 @@ class HttpClient:
             if not loc:
                 return Response(method, url, status, resp_headers, kept, timings, err, code)
             # Follow as Go's client (k6) does: 303, and 301/302 after a POST, become a GET.
-            url = str(target.url.join(URL(loc)))
+            nxt = target.url.join(URL(loc))
+            url = str(nxt)
             params = None
             hops += 1
             if status == 303 or (status in (301, 302) and method == "POST"):
@@ -529,7 +527,7 @@ class HttpClient:
                 body, payload = None, None
                 if hdrs:
                     hdrs = {k: v for k, v in hdrs.items() if k.lower() != "content-type"}
-            if hdrs and _host_of(url) != target.key[1]:
+            if hdrs and nxt.host != target.key[1]:
                 # Credentials are for the host they were given to (Go's rule, so k6's).
                 hdrs = {k: v for k, v in hdrs.items() if k.lower() not in _CREDENTIALS}
             if self._guard is not None:
@@ -663,10 +661,7 @@ class HttpClient:
 
     def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
         """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
-        timings = Timings()
-        name, extra = _name_and_extra(url, tags)
-        self._record(method, name, 0, False, 1111, extra, timings, 0, 0)
-        return Response(method, url, 0, (), None, timings, why.replace("BASE_URL", "URL"), 1111)
+        return self._failed(method, url, tags, 1111, why.replace("BASE_URL", "URL"))
 
 
 class HostGuard:
@@ -728,13 +723,6 @@ def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target
 
 
 _CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
-
-
-def _host_of(url: str) -> str | None:
-    try:
-        return URL(url).host
-    except ValueError:
-        return None
 
 
 def _lean_ok(url: str, hdrs: Mapping[str, str] | None, body: Any) -> bool:
