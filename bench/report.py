@@ -459,11 +459,10 @@ def goals_section(f: dict[str, Any]) -> str:
             ""
             if r1 is None or r1 >= 1.0
             else f"{fmt_num(k6c - vr)} req/s short of k6's median ({(1 - r1) * 100:.0f} % "
-            "by paired runs). aiohttp's ClientSession._request and below (the socket write "
-            "included) are ~60 % of the runner's samples; veza-ray's own work is ~11 µs of the "
-            "130-160 µs a request costs here (profile section), and a bare aiohttp loop with "
-            "no metrics at all stays under plain k6: the gap is aiohttp's per-request Python "
-            "more than the instrumentation (see the analysis for the next changes).",
+            "by paired runs). Where a request's time goes (the lean client's Python, the "
+            "send syscall, the digests) is in the profile section; bench.micro gives "
+            "veza-ray's own µs per iteration, and the runs column shows how much of the gap "
+            "is noise on this box.",
         ]
     )
     r2 = f.get("r_k6p") or ratio(vr, k6p)
