@@ -31,6 +31,8 @@ from veza_ray.metric_types import Tags
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
+# VEZA_RAY_HTTP_CLIENT: the lean keep-alive client (default) or aiohttp for everything.
+HTTP_CLIENTS = ("lean", "aiohttp")
 MAX_REDIRECTS = 10  # k6's default maxRedirects
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 

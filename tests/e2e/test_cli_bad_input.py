@@ -70,6 +70,14 @@ CASES = [
     pytest.param(
         "options = {}", ["--summary-trend-stats", "avg,p(200)"], 104, "p(200)", id="bad-trend-stats"
     ),
+    pytest.param(
+        "options = {}",
+        ["-e", "VEZA_RAY_HTTP_CLIENT=aiohtp"],
+        104,
+        # -e values are redacted like secrets; the name and the choices are what help
+        "VEZA_RAY_HTTP_CLIENT='***': must be one of lean, aiohttp",
+        id="unknown-http-client",
+    ),
 ]
 
 
