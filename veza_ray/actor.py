@@ -85,6 +85,7 @@ class LoadActor:
         if not task.cancelled() and task.exception() is not None:
             self.failure = f"{type(task.exception()).__name__}: {task.exception()}"
             self._log(f"runner failed: {self.failure}")
+            self.runner.end = {"reason": "crashed: " + self.failure, "at": time.time()}
             self.runner.done = True
 
     async def pull(self, digest_format: str = "") -> bytes:
@@ -99,14 +100,14 @@ class LoadActor:
 
     async def stop(self, grace: float) -> None:
         if not self.runner.done:
-            self.runner.stop(grace)
+            self.runner.stop(grace, reason="stopped")
 
     async def _watch(self) -> None:
         while not self.runner.done:
             await asyncio.sleep(0.5)
             if time.monotonic() - self.last_contact > self.lease_s:
                 self._log(f"no word from the driver for {self.lease_s:.0f}s: stopping all VUs")
-                self.runner.stop(0.0)
+                self.runner.stop(0.0, reason="lease")
                 return
 
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from veza_ray import exitcodes
+from veza_ray.interrupts import Interrupts, StopRequested
 
 if TYPE_CHECKING:
     from veza_ray.driver import RunConfig
@@ -47,6 +48,7 @@ def _fail(code: int, message: str) -> None:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     script: Annotated[
         str, typer.Argument(help="Scenario file (.py) with options and async flows.")
     ],
@@ -128,6 +130,13 @@ def run(
             "--demo", help="Start the built-in Veza API emulator and point BASE_URL at it."
         ),
     ] = False,
+    allow_saturated: Annotated[
+        bool,
+        typer.Option(
+            "--allow-saturated",
+            help="Do not fail the run (exit 112) when the load generators were saturated.",
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
     from veza_ray.driver import RunConfig
@@ -150,6 +159,7 @@ def run(
         html=html,
         junit=junit,
         markdown=markdown,
+        allow_saturated=allow_saturated,
     )
     if spread not in ("spread", "strict"):
         _fail(exitcodes.INVALID_CONFIG, f"--spread {spread!r}: use 'spread' or 'strict'")
@@ -168,21 +178,28 @@ def run(
         # The emulator accepts any bearer token; a real one is never needed for the demo.
         cfg.env_overrides.setdefault("USER_TOKEN", "demo-token")
         typer.echo(f"veza-ray: demo target (Veza API emulator) on {emulator.base_url}", err=True)
+    interrupts = ctx.obj if isinstance(ctx.obj, Interrupts) else None
     try:
-        _run(cfg)
+        _run(cfg, interrupts)
     finally:
         if emulator is not None:
             emulator.stop()
 
 
-def _run(cfg: RunConfig) -> None:
+def _run(cfg: RunConfig, interrupts: Interrupts | None) -> None:
     from veza_ray.driver import RunError, execute, prepare
 
     try:
         prep = prepare(cfg)
-        code = execute(prep, cfg, out=lambda s: print(s, flush=True))
+        if interrupts is not None:
+            interrupts.check()  # a signal during loading: nothing was sent, stop here
+        code = execute(prep, cfg, out=lambda s: print(s, flush=True), interrupts=interrupts)
     except RunError as exc:
         _fail(exc.code, str(exc))
+        return
+    except (StopRequested, KeyboardInterrupt) as exc:
+        name = exc.signal_name if isinstance(exc, StopRequested) else "SIGINT"
+        _fail(exitcodes.EXTERNAL_ABORT, f"stopped by {name} before any VU started; no load sent")
         return
     raise typer.Exit(code)
 
@@ -235,9 +252,11 @@ def target(
 
 
 def main() -> None:
+    """The console entry point: Ctrl-C and SIGTERM mean exit 105 in every phase of a run."""
+    interrupts = Interrupts().install()
     try:
-        app()
-    except KeyboardInterrupt:
+        app(obj=interrupts)
+    except (KeyboardInterrupt, StopRequested):
         sys.exit(exitcodes.EXTERNAL_ABORT)
 
 

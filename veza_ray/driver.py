@@ -17,7 +17,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -32,10 +32,12 @@ from veza_ray.fleet import (
 )
 from veza_ray.guards import host_refusal, parse_allowed, redact, redact_obj, secret_values
 from veza_ray.http import HTTP_CLIENTS
+from veza_ray.interrupts import Interrupts, StopRequested, kill_children
 from veza_ray.live import LiveView, progress_rows
 from veza_ray.merge import MergedRun
 from veza_ray.metrics import MetricStore
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
+from veza_ray.outcome import ActorCutShort, Outcome, RunFacts, decide, outcome_line
 from veza_ray.plan import Segment, make_plan
 from veza_ray.scenario import (
     LoadedScript,
@@ -44,6 +46,7 @@ from veza_ray.scenario import (
     check_flows,
     load_script,
 )
+from veza_ray.sizing import estimate_memory, memory_refusal, output_refusal
 from veza_ray.summary import build_summary, render_text
 from veza_ray.thresholds import (
     Threshold,
@@ -92,6 +95,18 @@ class RunConfig:
     html: str | None = None
     junit: str | None = None
     markdown: str | None = None
+    allow_saturated: bool = False
+    pause_s: float = 3.0  # a gap this long between two driver rounds is reported
+
+    def outputs(self) -> list[tuple[str, str | None]]:
+        """Every file the run will write at the end, with the flag that asked for it."""
+        return [
+            ("--summary-export", self.summary_export),
+            ("--out json=", self.ndjson_path),
+            ("--html", self.html),
+            ("--junit", self.junit),
+            ("--markdown", self.markdown),
+        ]
 
 
 @dataclass
@@ -148,6 +163,10 @@ def prepare(cfg: RunConfig) -> Prepared:
     if allowed:
         # Actors enforce the same list on every request they send.
         env["VEZA_RAY_ALLOW_HOSTS"] = ",".join(sorted(allowed))
+    for label, path in cfg.outputs():
+        refusal = output_refusal(label, path)
+        if refusal:
+            errors.append(refusal)
     if errors:
         raise RunError(exitcodes.INVALID_CONFIG, redact("; ".join(errors), secrets))
     return Prepared(script, options, thresholds, env, stats, allowed, secrets)
@@ -190,8 +209,12 @@ def evaluate(store: MetricStore, thresholds: list[Threshold], duration_s: float)
     return out
 
 
-def _connect(cfg: RunConfig, actors_wanted: int | None) -> tuple[Any, bool]:
-    """Connect to RAY address if given, else start a local cluster we stop at the end."""
+def _connect(
+    cfg: RunConfig, actors_wanted: int | None, err: Callable[[str], None], signals: Interrupts
+) -> tuple[Any, bool]:
+    """Connect to the Ray address if given; else use the local cluster already running on
+    this machine (started with ``ray start``), as ``ray.init()`` does; else start a local
+    one that we stop at the end. Returns (ray, owned)."""
     import ray
 
     os.environ.setdefault("RAY_DEDUP_LOGS", "0")
@@ -202,12 +225,37 @@ def _connect(cfg: RunConfig, actors_wanted: int | None) -> tuple[Any, bool]:
         "configure_logging": True,
     }
     try:
-        if address:
-            ray.init(address=address, **common)
+        try:
+            if address:
+                ray.init(address=address, **common)
+                return ray, False
+            cpus = max(os.cpu_count() or 1, actors_wanted or 0)
+            try:
+                ray.init(num_cpus=cpus, include_dashboard=False, **common)
+                return ray, True
+            except ValueError as exc:
+                # Ray's words for "a local cluster is already running here" (ray start):
+                # use it rather than start a second Ray competing for the same cores.
+                if "existing cluster" not in str(exc):
+                    raise
+            ray.init(address="auto", **common)
+            err("veza-ray: using the Ray cluster already running on this machine (ray start)")
             return ray, False
-        cpus = max(os.cpu_count() or 1, actors_wanted or 0)
-        ray.init(num_cpus=cpus, include_dashboard=False, **common)
-        return ray, True
+        except SystemExit as exc:
+            # ray.init installs its own SIGTERM handler (sys.exit(15)) as it begins.
+            if exc.code == signal.SIGTERM:
+                signals.received.append("SIGTERM")
+                raise StopRequested("SIGTERM") from exc
+            raise
+        finally:
+            signals.install()  # ours again, over Ray's
+    except (StopRequested, KeyboardInterrupt):
+        # Interrupted inside ray.init: stop what it started, even half-way.
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+        if not address:
+            kill_children()
+        raise
     except Exception as exc:
         where = address or "a local Ray instance"
         msg = f"could not connect to {where}: {exc}"
@@ -231,8 +279,18 @@ def connect_hint(auth_mode: str) -> str:
     )
 
 
-def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) -> int:
-    """Run the test on Ray and report; returns the exit code."""
+def execute(
+    prep: Prepared,
+    cfg: RunConfig,
+    out: Callable[[str], None] = print,
+    interrupts: Interrupts | None = None,
+) -> int:
+    """Run the test on Ray and report; returns the exit code decided by ``outcome.decide``.
+
+    A stop signal before the VUs start raises StopRequested (exit 105, nothing ran, the
+    cluster we started is stopped); once they run, it stops them gracefully and the
+    summary is still written.
+    """
 
     def err(s: str) -> None:
         print(prep.redact(s), file=sys.stderr, flush=True)
@@ -240,13 +298,21 @@ def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) 
     def safe_out(s: str) -> None:
         out(prep.redact(s))
 
-    preflight(prep, cfg)
-    ray, owned = _connect(cfg, cfg.actors)
+    own_interrupts = interrupts is None
+    signals = interrupts if interrupts is not None else Interrupts().install()
+    ray: Any = None
+    owned = False
     try:
-        return _run(ray, prep, cfg, safe_out, err)
+        preflight(prep, cfg)
+        ray, owned = _connect(cfg, cfg.actors, err, signals)
+        return _run(ray, prep, cfg, safe_out, err, signals)
     finally:
-        if owned:
+        if owned and ray is not None:
             ray.shutdown()
+            if signals.received:
+                kill_children()  # whatever a half-finished start left behind
+        if own_interrupts:
+            signals.restore()
 
 
 def _run(
@@ -255,6 +321,7 @@ def _run(
     cfg: RunConfig,
     out: Callable[[str], None],
     err: Callable[[str], None],
+    signals: Interrupts,
 ) -> int:
     from veza_ray.actor import remote_class
 
@@ -264,16 +331,19 @@ def _run(
         return cls.options(num_cpus=num_cpus, scheduling_strategy=strategy).remote
 
     def actor_args(i: int, segs: list[Segment]) -> tuple[Any, ...]:
-        wire = [s.to_wire() for s in segs]
-        return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s)
+        return _actor_args(prep, cfg, i, segs)
 
     fleet = Fleet(ray, make_actor, cfg.silent_s)
     request = PlacementRequest(cfg.actors, cfg.spread, cfg.actors_per_node)
+    _check_memory(ray, prep, request)
     try:
         plan = fleet.place(request, lambda n: make_plan(prep.options.scenarios, n), actor_args)
     except PlacementError as exc:
         fleet.close()
         raise RunError(exc.code, str(exc)) from exc
+    except BaseException:
+        fleet.close()
+        raise
     ids = sorted(fleet.handles)
     try:
         infos = fleet.infos(ids)
@@ -282,11 +352,50 @@ def _run(
         raise RunError(
             exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
         ) from exc
+    except BaseException:
+        fleet.close()
+        raise
     state = MergedRun(prep.options, prep.script.all_metrics, plan)
     for i, info in zip(ids, infos, strict=True):
         state.add_actor(i, info, plan[i])
     start_epoch = time.time() + cfg.start_delay
-    fleet.start(ids, start_epoch)
+    try:
+        fleet.start(ids, start_epoch)
+    except BaseException:
+        fleet.close()
+        raise
+    with signals.flagging():
+        return _drive(ray, prep, cfg, out, err, signals, fleet, state, ids, infos, start_epoch)
+
+
+def _check_memory(ray: Any, prep: Prepared, request: PlacementRequest) -> None:
+    """Refuse (104) a plan the cluster's memory cannot hold, before any actor starts."""
+    try:
+        available = float(ray.cluster_resources().get("memory", 0.0))
+        actors = request.actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    except Exception:
+        return
+    if request.actors_per_node:
+        actors = request.actors_per_node * max(1, len(cpu_nodes(ray)))
+    refusal = memory_refusal(estimate_memory(prep.options.scenarios, actors), available)
+    if refusal:
+        raise RunError(exitcodes.INVALID_CONFIG, refusal + "; nothing was sent")
+
+
+def _drive(
+    ray: Any,
+    prep: Prepared,
+    cfg: RunConfig,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+    signals: Interrupts,
+    fleet: Fleet,
+    state: MergedRun,
+    ids: list[int],
+    infos: list[dict[str, Any]],
+    start_epoch: float,
+) -> int:
+    """The loop while VUs run, then the one outcome decision and the end-of-test outputs."""
     nodes = {info["node_id"] for info in infos}
     err(
         f"veza-ray: {len(ids)} actor(s) on {len(nodes)} node(s): "
@@ -295,19 +404,31 @@ def _run(
     planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
     view = LiveView(not cfg.quiet, planned, plain_every=cfg.log_interval, write=err)
     names = [sc.name for sc in prep.options.scenarios]
-    stop_reason = _watch_signals()
     last_eval = 0.0
     stopping = False
+    aborted = False
     next_id = len(ids)
     t_prev = time.time()
     broken = ""
-    stream = open(cfg.ndjson_path, "ab") if cfg.ndjson_path else None  # noqa: SIM115
+    pauses: list[tuple[float, float]] = []
+    output_failures: list[str] = []
+    stream = None
+    try:
+        if cfg.ndjson_path:
+            stream = open(cfg.ndjson_path, "ab")  # noqa: SIM115
+    except OSError as exc:
+        output_failures.append(f"--out json={cfg.ndjson_path}: {exc.strerror}")
     try:
         while fleet.live:
             time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
             now = time.time()
             dt, t_prev = now - t_prev, now
             elapsed = max(0.0, now - start_epoch)
+            if dt > cfg.pull_interval + cfg.pause_s:
+                # The driver itself did not run (SIGSTOP, a suspended laptop, swap): the
+                # actors kept their VUs only while their lease held.
+                pauses.append((round(elapsed - dt, 1), round(dt, 1)))
+                err(f"the driver was paused or unreachable for {dt:.1f} s")
             deltas, lost = fleet.pull(cfg.pull_wait)
             for i, delta in deltas.items():
                 state.merge(i, delta)
@@ -325,8 +446,8 @@ def _run(
                         state,
                         i,
                         next_id,
-                        make_actor,
-                        actor_args,
+                        fleet.make_actor,
+                        lambda n, segs: _actor_args(prep, cfg, n, segs),
                         start_epoch,
                         elapsed,
                         err,
@@ -334,8 +455,13 @@ def _run(
             state.close_interval(elapsed, dt)
             if stream is not None:
                 point = {"time": now, **state.series[-1]}
-                stream.write(orjson.dumps(redact_obj(point, prep.secrets)) + b"\n")
-                stream.flush()
+                try:
+                    stream.write(orjson.dumps(redact_obj(point, prep.secrets)) + b"\n")
+                    stream.flush()
+                except OSError as exc:
+                    output_failures.append(f"--out json={cfg.ndjson_path}: {exc.strerror}")
+                    stream.close()
+                    stream = None
             verdicts_now = evaluate(state.total, prep.thresholds, elapsed)
             rows = progress_rows(names, state.stats_by_scenario(), state.last_point(), dt)
             where_now = (
@@ -343,21 +469,21 @@ def _run(
                 f"{len(fleet.live)} actor(s)"
             )
             view.update(elapsed, rows, verdicts_now, where_now)
-            if stop_reason and not stopping:
-                err(f"{stop_reason[0]}: stopping all VUs gracefully")
+            if signals.received and not stopping:
+                err(f"{signals.first}: stopping all VUs gracefully")
                 fleet.stop(cfg.sigint_grace)
                 stopping = True
             if not stopping and elapsed - last_eval >= cfg.abort_eval_s and prep.thresholds:
                 last_eval = elapsed
-                aborted = should_abort(verdicts_now, elapsed)
-                if aborted:
+                crossing = should_abort(verdicts_now, elapsed)
+                if crossing:
                     crossed = ", ".join(
                         f"{v.threshold.selector.source}: '{v.threshold.condition.source}'"
-                        for v in aborted
+                        for v in crossing
                     )
                     err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
                     fleet.stop(0.0)
-                    stopping = True
+                    stopping = aborted = True
     except Exception as exc:
         broken = f"{type(exc).__name__}: {exc}"
         err(f"the driver failed mid-run ({broken}); stopping actors, reporting what was measured")
@@ -365,10 +491,10 @@ def _run(
             fleet.stop(0.0)
     finally:
         view.close()
-        _restore_signals()
         fleet.close()
         if stream is not None:
-            stream.close()
+            with contextlib.suppress(OSError):
+                stream.close()
     end = time.time()
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
@@ -389,36 +515,90 @@ def _run(
     ]
     extras["distributions"] = state.distributions()
     extras["scenarios"] = [sc.name for sc in prep.options.scenarios]
+    facts = _facts(state, verdicts, extras, planned, start_epoch, duration)
+    facts = replace(
+        facts,
+        aborted_on_fail=aborted,
+        stop_signal=signals.first,
+        driver_failure=broken,
+        driver_pauses=tuple(pauses),
+        allow_saturated=cfg.allow_saturated,
+        output_failures=tuple(output_failures),
+    )
+    outcome = decide(facts)
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
+    summary["veza_ray"]["outcome"] = outcome.to_wire()
     if prep.secrets:
         summary = redact_obj(summary, prep.secrets)
     text = render_text(summary, verdicts)
     _emit(prep, cfg, summary, text, out, err)
+    _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
+    return outcome.code
+
+
+def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> tuple[Any, ...]:
+    wire = [s.to_wire() for s in segs]
+    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s)
+
+
+def _facts(
+    state: MergedRun,
+    verdicts: list[Verdict],
+    extras: dict[str, Any],
+    planned: float,
+    start_epoch: float,
+    duration: float,
+) -> RunFacts:
+    """What the merged data says happened; the driver adds what only it saw."""
+    cut = state.cut_short(planned, start_epoch)
+    vu_s = state.undelivered_vu_seconds(cut)
+    iters = state.undelivered_iterations(cut)
+    extras["delivery"] = {
+        "planned_s": round(planned, 3),
+        "ran_s": round(duration, 3),
+        "undelivered_vu_seconds": round(vu_s, 3),
+        "undelivered_iterations": iters,
+        "cut_short": cut,
+    }
     health = extras["generator_health"]
-    if health["saturated"]:
-        err(
-            "warning: load generators were saturated ("
-            + health["rule"]
-            + "): actors "
-            + ", ".join(f"{a['id']} on {a['address']}" for a in health["actors"])
-            + "; part of the measured latency is the generator's own"
-        )
-    if any(not v.ok for v in verdicts):
-        return exitcodes.THRESHOLDS_FAILED
-    if stop_reason:
-        return exitcodes.EXTERNAL_ABORT
-    if broken:
-        return exitcodes.LOST_LOAD
-    if state.lost:
-        err(
-            f"run incomplete: {len(state.lost)} actor(s) lost "
-            f"({', '.join(str(i) for i in state.lost)}), "
-            f"{state.lost_vu_seconds():.0f} VU-seconds planned but not delivered"
-        )
-        return exitcodes.LOST_LOAD
-    return exitcodes.OK
+    saturated = tuple(
+        f"actor {a['id']} on {a['address']}: loop lag p99 up to {a['loop_lag_p99_ms']:.0f} ms, "
+        f"late for {a['saturated_s']:.1f} s ({a['saturated_share']:.0%} of its run)"
+        for a in health["actors"]
+    )
+    crossed = tuple(
+        f"{v.threshold.selector.source} {v.threshold.condition.source} "
+        f"(measured {v.threshold.condition.aggregation} = "
+        + ("no data" if v.observed is None else f"{v.observed:.6g}")
+        + ")"
+        for v in verdicts
+        if not v.ok
+    )
+    reqs = state.total.aggregate("http_reqs", ())
+    requests = int(reqs.values(1.0)["count"]) if reqs is not None else 0
+    return RunFacts(
+        crossed=crossed,
+        cut_short=tuple(
+            ActorCutShort(c["actor"], c["address"], c["why"], c["at_s"]) for c in cut
+        ),
+        undelivered_vu_seconds=vu_s,
+        undelivered_iterations=iters,
+        saturated=saturated,
+        requests=requests,
+        planned_s=planned,
+        ran_s=duration,
+    )
+
+
+def _say_outcome(outcome: Outcome, err: Callable[[str], None]) -> None:
+    """The verdict's last words on stderr: the code and every reason, once."""
+    err(outcome_line(outcome))
+    for reason in outcome.reasons[1:]:
+        err(f"  - {reason}")
+    for note in outcome.notes:
+        err(f"  note: {note}")
 
 
 def _jsonable(value: Any) -> Any:
@@ -509,10 +689,18 @@ def _emit(
     out: Callable[[str], None],
     err: Callable[[str], None],
 ) -> None:
-    """Write the summary where asked; handle_summary's result replaces the default text."""
+    """Write the summary where asked; handle_summary's result replaces the default text.
+
+    Paths were checked before the run; one that still fails now (disk full, removed
+    directory) is said, and the summary JSON goes to a temporary file instead, so what was
+    measured is never lost to an output error.
+    """
     if cfg.summary_export:
-        with open(cfg.summary_export, "wb") as fh:
-            fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        try:
+            with open(cfg.summary_export, "wb") as fh:
+                fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        except OSError as exc:
+            _rescue(summary, f"--summary-export {cfg.summary_export}: {exc.strerror}", err)
     _reports(cfg, summary, out, err)
     hs = prep.script.handle_summary
     if hs is None:
@@ -520,7 +708,7 @@ def _emit(
         return
     try:
         result = hs(summary)
-    except Exception as exc:
+    except BaseException as exc:  # sys.exit() in handle_summary too: the run is over
         err(f"handle_summary failed ({type(exc).__name__}: {exc}); showing the default summary")
         out(text)
         return
@@ -535,22 +723,18 @@ def _emit(
         elif key == "stderr":
             err(data)
         else:
-            with open(key, "w", encoding="utf-8") as fh:
-                fh.write(data)
+            try:
+                with open(key, "w", encoding="utf-8") as fh:
+                    fh.write(data)
+            except OSError as exc:
+                err(f"handle_summary: could not write {key!r}: {exc.strerror}")
 
 
-def _watch_signals() -> list[str]:
-    """SIGINT/SIGTERM ask for a graceful stop; the returned list is filled when one arrives."""
-    stop_flag: list[str] = []
+def _rescue(summary: dict[str, Any], why: str, err: Callable[[str], None]) -> None:
+    """Save the summary somewhere when the asked-for path failed at the end of a run."""
+    import tempfile
 
-    def handler(signum: int, frame: Any) -> None:
-        stop_flag.append(signal.Signals(signum).name)
-
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
-    return stop_flag
-
-
-def _restore_signals() -> None:
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    fd, path = tempfile.mkstemp(prefix="veza-ray-summary-", suffix=".json")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    err(f"could not write the summary ({why}); it was saved to {path} instead")

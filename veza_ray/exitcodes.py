@@ -8,3 +8,4 @@ EXTERNAL_ABORT = 105  # k6 ExternalAbort: Ctrl-C / SIGTERM on the driver
 SCRIPT_ERROR = 107  # k6 ScriptException: the scenario file could not be loaded
 PREFLIGHT_FAILED = 108  # k6 ScriptAborted: the pre-flight health check failed, nothing sent
 CLUSTER_ERROR = 111  # not a k6 code: Ray could not be reached or could not place the actors
+GENERATOR_SATURATED = 112  # not a k6 code: the load generators could not run the plan on time

@@ -16,13 +16,27 @@ from veza_ray.metric_types import MetricDef
 from veza_ray.metrics import MetricStore, TrendSink
 from veza_ray.options import Options
 from veza_ray.plan import Segment, planned_vu_seconds
-from veza_ray.runner import ActorDelta, ScenarioStats, lag_p99
+from veza_ray.runner import (
+    MAX_ERROR_MESSAGES,
+    OTHER_ERRORS,
+    ActorDelta,
+    ActorEnd,
+    ScenarioStats,
+    lag_p99,
+)
 
-# A generator is saturated in an interval when its loop lags or its core is pegged; a
-# run is flagged when that holds for more than SATURATED_SHARE of an actor's intervals.
+# A generator is saturated in an interval when its event loop's timers fire more than
+# LAG_P99_LIMIT_MS late (p99): VUs then start iterations, sleeps and arrivals later than
+# planned, so less load is offered than the plan. An actor is saturated when such
+# intervals add up to more than SATURATED_SHARE of its running time and at least
+# SATURATED_MIN_S seconds (a lone start-up hiccup in a short run is not saturation).
+# Intervals are weighted by their length, so a loop blocked for 5 s counts as 5 s even
+# though it answered one pull in that time. A pegged core (CPU_LIMIT) with timers on time
+# is reported as a note only: the plan was still kept.
 LAG_P99_LIMIT_MS = 50.0
 CPU_LIMIT = 0.90
 SATURATED_SHARE = 0.10
+SATURATED_MIN_S = 1.5
 # The per-interval series needs only these; the other trends go to the cumulative store.
 INTERVAL_METRICS = frozenset({"http_reqs", "http_req_duration", "http_req_failed"})
 
@@ -47,6 +61,10 @@ class MergedRun:
         self.series: list[dict[str, Any]] = []
         self.lost: dict[int, dict[str, Any]] = {}
         self.replaced_by: dict[int, int] = {}
+        self.ends: dict[int, ActorEnd] = {}
+        self.undelivered_iters: dict[int, int] = {}
+        self.interval_s: dict[int, list[float]] = {}
+        self._last_wall: dict[int, float] = {}
 
     def add_actor(self, actor: int, info: Mapping[str, Any], segments: list[Segment]) -> None:
         self.infos[actor] = dict(info)
@@ -60,11 +78,23 @@ class MergedRun:
         self.done_iterations[actor] = {
             name: int(st["iterations"]) for name, st in delta["scenarios"].items()
         }
+        self.undelivered_iters[actor] = sum(
+            int(st.get("undelivered", 0)) for st in delta["scenarios"].values()
+        )
         for msg, count in delta["errors"].items():
+            if msg not in self.errors and len(self.errors) >= MAX_ERROR_MESSAGES:
+                msg = OTHER_ERRORS  # bounded cluster-wide too
             self.errors[msg] = self.errors.get(msg, 0) + count
-        if delta["started"]:
+        wall = float(delta["wall"])
+        prev = self._last_wall.get(actor)
+        self._last_wall[actor] = wall
+        if delta["started"] and prev is not None:  # the very first pull has no known span
             self.lag.setdefault(actor, []).append(lag_p99(delta["lag_ms"]))
             self.cpu.setdefault(actor, []).append(delta["cpu"])
+            self.interval_s.setdefault(actor, []).append(max(0.0, wall - prev))
+        end = delta.get("end")
+        if end:
+            self.ends[actor] = end
 
     def lose(self, actor: int, at: float, why: str) -> None:
         """Keep what the actor reported; remember when and why it was lost."""
@@ -146,32 +176,102 @@ class MergedRun:
     def generator_health(self) -> dict[str, Any]:
         """Which actors were saturated, by the rule above; part of the verdict, not a log."""
         saturated = []
+        busy = []
         for actor in sorted(self.lag):
             lags, cpus = self.lag[actor], self.cpu.get(actor, [])
-            bad = sum(
-                1
-                for i, lag in enumerate(lags)
-                if lag > LAG_P99_LIMIT_MS or (i < len(cpus) and cpus[i] > CPU_LIMIT)
-            )
-            if lags and bad / len(lags) > SATURATED_SHARE:
-                info = self.infos.get(actor, {})
-                saturated.append(
-                    {
-                        "id": actor,
-                        "address": info.get("address", ""),
-                        "saturated_share": round(bad / len(lags), 3),
-                        "loop_lag_p99_ms": round(max(lags), 1),
-                        "cpu_max": round(max(cpus), 3) if cpus else 0.0,
-                    }
-                )
+            spans = self.interval_s.get(actor, [])
+            total = sum(spans)
+            late = sum(dt for lag, dt in zip(lags, spans, strict=False) if lag > LAG_P99_LIMIT_MS)
+            info = self.infos.get(actor, {})
+            entry = {
+                "id": actor,
+                "address": info.get("address", ""),
+                "saturated_share": round(late / total, 3) if total else 0.0,
+                "saturated_s": round(late, 2),
+                "loop_lag_p99_ms": round(max(lags), 1) if lags else 0.0,
+                "cpu_max": round(max(cpus), 3) if cpus else 0.0,
+            }
+            if total and late / total > SATURATED_SHARE and late >= SATURATED_MIN_S:
+                saturated.append(entry)
+            elif cpus and sum(1 for c in cpus if c > CPU_LIMIT) / len(cpus) > SATURATED_SHARE:
+                busy.append(entry)
         return {
             "saturated": bool(saturated),
             "actors": saturated,
+            "busy_actors": busy,
             "rule": (
-                f"loop lag p99 > {LAG_P99_LIMIT_MS:g} ms or CPU > {CPU_LIMIT:.0%} in more "
-                f"than {SATURATED_SHARE:.0%} of an actor's intervals"
+                f"event-loop lag p99 > {LAG_P99_LIMIT_MS:g} ms for more than "
+                f"{SATURATED_SHARE:.0%} of an actor's running time (and at least "
+                f"{SATURATED_MIN_S:g} s)"
             ),
         }
+
+    def cut_short(self, planned_end_s: float, start_epoch: float) -> list[dict[str, Any]]:
+        """Actors whose VUs stopped before the plan's end without the driver asking:
+        lost (process or node), lease expired (the driver went silent), crashed."""
+        out: list[dict[str, Any]] = []
+        for actor in sorted(self.infos):
+            address = self.infos[actor].get("address", "")
+            if actor in self.lost:
+                info = self.lost[actor]
+                out.append(
+                    {"actor": actor, "address": address, "at_s": info["at_s"],
+                     "why": f"lost ({info['why']})", "until_s": info.get("replaced_at_s")}
+                )
+                continue
+            end = self.ends.get(actor)
+            if end is None or end["reason"] in ("plan", "stopped"):
+                continue
+            at = max(0.0, end["at"] - start_epoch)
+            if at >= planned_end_s:
+                continue
+            why = (
+                "its lease expired: no pull from the driver (driver paused or cut off), "
+                "so it stopped its VUs"
+                if end["reason"] == "lease"
+                else end["reason"]
+            )
+            out.append(
+                {"actor": actor, "address": address, "at_s": round(at, 3), "why": why,
+                 "until_s": None}
+            )
+        return out
+
+    def undelivered_vu_seconds(self, cut: list[dict[str, Any]]) -> float:
+        """VU-seconds planned for cut-short actors between their stop and the plan's end
+        (or their replacement's start). Iteration-budget executors are counted in
+        iterations instead (``undelivered_iterations``): their span is only a maximum."""
+        configs = {sc.name: sc for sc in self.options.scenarios}
+        total = 0.0
+        for c in cut:
+            for seg in self.plan[c["actor"]]:
+                sc = configs[seg.scenario]
+                if sc.executor in ("shared-iterations", "per-vu-iterations"):
+                    continue
+                span = sc.run_duration or 1.0
+                begin, end = sc.start_time, sc.start_time + span
+                lo = min(max(c["at_s"], begin), end)
+                hi = end if c["until_s"] is None else min(max(c["until_s"], begin), end)
+                total += planned_vu_seconds(sc, seg) * max(0.0, hi - lo) / span
+        return total
+
+    def undelivered_iterations(self, cut: list[dict[str, Any]]) -> int:
+        """Iterations planned but never started: what each actor counted when it stopped
+        early, plus what a lost (unreplaced) actor still had of an iteration budget."""
+        total = sum(self.undelivered_iters.values())
+        executors = {sc.name: sc.executor for sc in self.options.scenarios}
+        for c in cut:
+            actor = c["actor"]
+            if actor not in self.lost or self.lost[actor].get("replaced_by") is not None:
+                continue
+            done = self.done_iterations.get(actor, {})
+            for seg in self.plan[actor]:
+                kind = executors.get(seg.scenario, "")
+                if kind == "shared-iterations":
+                    total += max(0, seg.iterations - done.get(seg.scenario, 0))
+                elif kind == "per-vu-iterations":
+                    total += max(0, seg.iterations * seg.vus - done.get(seg.scenario, 0))
+        return total
 
     def distributions(self) -> dict[str, dict[str, Any]]:
         """Per-scenario latency distribution from the merged digests, for reports."""

@@ -36,12 +36,25 @@ from veza_ray.schedule import (
 
 Flow = Callable[["VU"], Awaitable[Any]]
 
+# Distinct iteration-error messages kept verbatim per actor (and cluster-wide by the
+# driver); the rest are counted under OTHER_ERRORS.
+MAX_ERROR_MESSAGES = 100
+OTHER_ERRORS = "(other errors: distinct messages beyond the first 100, counted here)"
+
 
 class ScenarioStats(TypedDict):
     active: int
     allocated: int
     iterations: int
     dropped: int
+    undelivered: int  # planned iterations never started because the run stopped early
+
+
+class ActorEnd(TypedDict):
+    """When and why this actor's VUs stopped: the driver counts undelivered load from it."""
+
+    reason: str  # "plan" (ran to its end), "stopped" (asked), "lease", "crashed"
+    at: float  # wall-clock epoch of the stop (the stop request, not the last VU's exit)
 
 
 class ActorDelta(TypedDict):
@@ -55,6 +68,7 @@ class ActorDelta(TypedDict):
     wall: float
     done: bool
     started: bool
+    end: ActorEnd | None
 
 
 class _HttpSinks:
@@ -210,6 +224,7 @@ class _Scenario:
         self.allocated = 0
         self.iterations = 0
         self.dropped = 0
+        self.undelivered = 0
         self.stopping = False
         self.tasks: set[asyncio.Task[None]] = set()
 
@@ -237,6 +252,7 @@ class Runner:
         self.log = log
         self._errors: collections.Counter[str] = collections.Counter()
         self._seen_errors: set[str] = set()
+        self._other_errors = 0
         configs = {sc.name: sc for sc in options.scenarios}
         self.scenarios: list[_Scenario] = []
         for seg in segments:
@@ -255,6 +271,9 @@ class Runner:
         self._hard_stop = asyncio.Event()
         self._late = False
         self._guard = HostGuard(parse_allowed((), self.env.get("VEZA_RAY_ALLOW_HOSTS")))
+        self.end: ActorEnd | None = None
+        self._stop_reason = ""
+        self._stop_at = 0.0
 
     # ---- public control -------------------------------------------------------------
 
@@ -283,10 +302,20 @@ class Runner:
             gc.unfreeze()
             monitor.cancel()
             await self._hub.close()
+            self.end = {
+                "reason": self._stop_reason or "plan",
+                "at": self._stop_at or time.time(),
+            }
             self.done = True
 
-    def stop(self, grace: float = 0.0) -> None:
-        """Start no new iterations; cancel those still running after ``grace`` seconds."""
+    def stop(self, grace: float = 0.0, reason: str = "stopped") -> None:
+        """Start no new iterations; cancel those still running after ``grace`` seconds.
+
+        The first reason given is the one reported: a lease that expires after the driver
+        asked for a stop does not turn a requested stop into a lost one.
+        """
+        if not self._stop_reason:
+            self._stop_reason, self._stop_at = reason, time.time()
         for s in self.scenarios:
             s.stopping = True
         loop = asyncio.get_running_loop()
@@ -308,6 +337,7 @@ class Runner:
                 "allocated": s.allocated,
                 "iterations": s.iterations,
                 "dropped": s.dropped,
+                "undelivered": s.undelivered,
             }
         return {
             "series": self.store.drain(),
@@ -318,6 +348,7 @@ class Runner:
             "wall": time.time(),
             "done": self.done,
             "started": self.started,
+            "end": self.end,
         }
 
     # ---- executors ------------------------------------------------------------------
@@ -334,6 +365,8 @@ class Runner:
         elif ex == "per-vu-iterations":
             per_vu = s.seg.iterations
             await self._run_vus(s, t0, s.seg.vus, lambda vu, n: n < per_vu, t0 + cfg.max_duration)
+            if s.stopping:
+                s.undelivered += max(0, per_vu * s.seg.vus - s.iterations)
         elif ex == "shared-iterations":
             left = [s.seg.iterations]
 
@@ -344,6 +377,8 @@ class Runner:
                 return True
 
             await self._run_vus(s, t0, s.seg.vus, take, t0 + cfg.max_duration)
+            if s.stopping:
+                s.undelivered += max(0, left[0])
         elif ex == "ramping-vus":
             await self._run_ramping(s, t0)
         else:
@@ -377,7 +412,8 @@ class Runner:
             await s.flow(vu)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except BaseException as exc:  # sys.exit() or KeyboardInterrupt in a flow included:
+            # in k6 an exception ends the iteration, never the VU or the instance.
             self._error(describe_exception(exc, self.script_path))
         finally:
             vu_context.reset(token)
@@ -387,10 +423,21 @@ class Runner:
         vu.iteration += 1
 
     def _error(self, message: str) -> None:
-        self._errors[message] += 1
+        """Count an iteration error; only the first MAX_ERROR_MESSAGES distinct messages are
+        kept (and logged) verbatim, so a flow raising a new message each time stays bounded."""
         if message not in self._seen_errors:
+            if len(self._seen_errors) >= MAX_ERROR_MESSAGES:
+                if self._other_errors == 0:
+                    self.log(
+                        f"iteration error: more than {MAX_ERROR_MESSAGES} distinct "
+                        "messages; the rest are counted, not logged"
+                    )
+                self._other_errors += 1
+                self._errors[OTHER_ERRORS] += 1
+                return
             self._seen_errors.add(message)
             self.log(f"iteration error: {message}")
+        self._errors[message] += 1
 
     async def _vu_loop(
         self,
@@ -466,13 +513,16 @@ class Runner:
                 s.active -= 1
                 idle.append(vu)
 
-        for off in arrival_offsets(start_rate, stages, cfg.time_unit, seg.index, seg.count):
+        offsets = arrival_offsets(start_rate, stages, cfg.time_unit, seg.index, seg.count)
+        for off in offsets:
             at = t0 + off
             if self._late and at < self.clock.now() - 0.5:
                 continue
             if self.clock.now() < at:
                 await self.clock.sleep_until(at)
             if s.stopping:
+                # This one and every later planned start will not happen.
+                s.undelivered += 1 + sum(1 for _ in offsets)
                 break
             if idle:
                 vu = idle.popleft()

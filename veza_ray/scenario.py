@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from veza_ray.context import LoadContext, load_context
+from veza_ray.interrupts import StopRequested
 from veza_ray.metric_types import BUILTIN_METRICS, MetricDef
 
 
@@ -85,7 +86,10 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
         sys.modules.pop(name, None)
         where = f"{exc.filename}:{exc.lineno}" if exc.lineno else str(exc.filename)
         raise ScriptError(f"syntax error in {where}: {exc.msg}") from exc
-    except Exception as exc:
+    except StopRequested:
+        sys.modules.pop(name, None)
+        raise
+    except BaseException as exc:  # sys.exit() and KeyboardInterrupt raised by the script too
         sys.modules.pop(name, None)
         raise ScriptError(f"error while loading {path}: {describe_exception(exc, path)}") from exc
     finally:

@@ -218,6 +218,12 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         for sub in sorted(k for k in metrics if k.startswith(name + "{")):
             label = "{ " + sub[len(name) + 1 : -1] + " }"
             lines.append(_row(label, metrics[sub], width, failed, passed, indent=2, key=sub))
+    outcome = summary.get("veza_ray", {}).get("outcome")
+    if isinstance(outcome, Mapping):  # the run's one decision, as the process exits with it
+        lines.append("")
+        lines.append(f"   RESULT: {outcome['status']} (exit code {outcome['code']})")
+        lines.extend(f"   ✗ {r}" for r in outcome.get("reasons", ()))
+        lines.extend(f"   note: {n}" for n in outcome.get("notes", ()))
     return "\n".join(lines) + "\n"
 
 

@@ -78,31 +78,113 @@ def test_resume_subtracts_done_iterations() -> None:
     assert out["c"] == next(s for s in seg if s.scenario == "c")
 
 
-def _delta(lag: float, cpu: float) -> Any:
+def _delta(lag: float, cpu: float, wall: float = 0.0, errors: Any = None) -> Any:
     return {
         "series": [],
-        "scenarios": {"c": {"active": 2, "allocated": 2, "iterations": 5, "dropped": 0}},
-        "errors": {},
+        "scenarios": {
+            "c": {"active": 2, "allocated": 2, "iterations": 5, "dropped": 0, "undelivered": 0}
+        },
+        "errors": errors or {},
         "lag_ms": [lag],
         "cpu": cpu,
-        "wall": 0.0,
+        "wall": wall,
         "done": False,
         "started": True,
+        "end": None,
     }
 
 
-def test_generator_health_flags_saturated_actors_by_name() -> None:
+def _two_actor_run() -> MergedRun:
     opts = _opts()
     run = MergedRun(opts, BUILTIN_METRICS, make_plan(opts.scenarios, 2))
     for i in range(2):
         run.add_actor(i, {"node_id": f"n{i}", "address": f"10.0.0.{i}", "pid": 1}, run.plan[i])
-    for k in range(10):
-        run.merge(0, _delta(2.0, 0.3))
-        run.merge(1, _delta(80.0 if k < 2 else 1.0, 0.5))  # 20 % of intervals lagging
+    return run
+
+
+def test_generator_health_flags_saturated_actors_by_name() -> None:
+    run = _two_actor_run()
+    for k in range(11):  # 10 one-second intervals after the first pull
+        run.merge(0, _delta(2.0, 0.3, float(k)))
+        run.merge(1, _delta(80.0 if 2 <= k < 5 else 1.0, 0.5, float(k)))  # 3 s of 10 late
     health = run.generator_health()
     assert health["saturated"] is True
     assert [a["id"] for a in health["actors"]] == [1]
     assert health["actors"][0]["address"] == "10.0.0.1"
+    assert health["actors"][0]["saturated_s"] == pytest.approx(3.0)
+    assert health["actors"][0]["saturated_share"] == pytest.approx(0.3)
+
+
+@pytest.mark.parametrize(
+    ("walls", "lags", "saturated"),
+    [
+        # A loop blocked 5 s answers one pull: it counts as 5 s of 10, not 1 interval of 6.
+        ([0, 1, 2, 7, 8, 9, 10], [1, 1, 1, 4900, 1, 1, 1], True),
+        # One 1-s start-up hiccup in a short run is not saturation (under SATURATED_MIN_S).
+        ([0, 1, 2, 3, 4], [1, 120, 1, 1, 1], False),
+        # Late in 1 of 20 seconds: 5 %, under SATURATED_SHARE.
+        (list(range(21)), [1] * 5 + [300] + [1] * 15, False),
+    ],
+)
+def test_saturation_weighs_intervals_by_time(
+    walls: list[int], lags: list[float], saturated: bool
+) -> None:
+    run = _two_actor_run()
+    for wall, lag in zip(walls, lags, strict=True):
+        run.merge(0, _delta(lag, 0.2, float(wall)))
+    assert run.generator_health()["saturated"] is saturated
+
+
+def test_a_pegged_core_with_timers_on_time_is_busy_not_saturated() -> None:
+    run = _two_actor_run()
+    for k in range(11):
+        run.merge(0, _delta(3.0, 0.99, float(k)))
+    health = run.generator_health()
+    assert health["saturated"] is False
+    assert [a["id"] for a in health["busy_actors"]] == [0]
+
+
+def test_distinct_error_messages_are_capped_cluster_wide() -> None:
+    from veza_ray.runner import MAX_ERROR_MESSAGES, OTHER_ERRORS
+
+    run = _two_actor_run()
+    for actor in range(2):
+        errors = {f"actor {actor} error {n}": 2 for n in range(MAX_ERROR_MESSAGES)}
+        run.merge(actor, _delta(1.0, 0.1, 1.0, errors))
+    assert len(run.errors) == MAX_ERROR_MESSAGES + 1
+    assert run.errors[OTHER_ERRORS] == 2 * MAX_ERROR_MESSAGES
+    assert sum(run.errors.values()) == 4 * MAX_ERROR_MESSAGES
+
+
+def test_lease_expiry_is_undelivered_load() -> None:
+    opts = parse_options(
+        {
+            "scenarios": {
+                "c": {"executor": "constant-vus", "vus": 4, "duration": "10s"},
+                "s": {"executor": "shared-iterations", "vus": 2, "iterations": 100},
+            }
+        }
+    )
+    run = MergedRun(opts, BUILTIN_METRICS, make_plan(opts.scenarios, 2))
+    for i in range(2):
+        run.add_actor(i, {"node_id": "n", "address": "10.0.0.1", "pid": i}, run.plan[i])
+    start = 1000.0
+    ended = _delta(1.0, 0.1, start + 4.0)
+    ended["end"] = {"reason": "lease", "at": start + 4.0}
+    ended["scenarios"]["s"] = {
+        "active": 0, "allocated": 1, "iterations": 20, "dropped": 0, "undelivered": 30
+    }
+    run.merge(0, ended)
+    fine = _delta(1.0, 0.1, start + 10.0)
+    fine["end"] = {"reason": "plan", "at": start + 10.0}
+    run.merge(1, fine)
+    cut = run.cut_short(10.0, start)
+    assert [(c["actor"], c["at_s"]) for c in cut] == [(0, 4.0)]
+    assert "lease expired" in cut[0]["why"]
+    # Actor 0 had 2 of the 4 constant VUs: 6 s of them were not delivered; the
+    # shared-iterations segment is counted in iterations, not in VU-seconds.
+    assert run.undelivered_vu_seconds(cut) == pytest.approx(2 * 6.0)
+    assert run.undelivered_iterations(cut) == 30
 
 
 def test_lost_vu_seconds_counts_the_gap_only() -> None:

@@ -122,9 +122,13 @@ def render_junit(summary: Mapping[str, Any]) -> str:
     case = ET.SubElement(
         run, "testcase", {"classname": "run", "name": "planned load delivered", "time": "0"}
     )
-    lost = [x for x in r.verdict.reasons if x.startswith("load lost")]
+    # Thresholds have their own cases; anything else that failed the run fails this one.
+    lost = [x for x in r.verdict.reasons if not x.startswith("threshold crossed")]
     if lost:
-        ET.SubElement(case, "failure", {"type": "LostLoad", "message": _x(lost[0])}).text = _x(
+        kind = {103: "LostLoad", 105: "Stopped", 112: "GeneratorSaturated"}.get(
+            r.verdict.exit_code, "RunFailed"
+        )
+        ET.SubElement(case, "failure", {"type": kind, "message": _x(lost[0])}).text = _x(
             "\n".join(lost)
         )
     notes = list(r.verdict.warnings)

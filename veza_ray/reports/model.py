@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from veza_ray import exitcodes
+from veza_ray.outcome import Outcome
 from veza_ray.reports import fmt
 
 _EXPR_RE = re.compile(
@@ -23,7 +25,6 @@ _EXPR_RE = re.compile(
 )
 LATENCY_METRIC = "http_req_duration"
 FAILED_METRIC = "http_req_failed"
-EXIT_OK, EXIT_THRESHOLDS, EXIT_LOST = 0, 99, 103
 
 
 # ---- small defensive readers -----------------------------------------------------------
@@ -236,6 +237,14 @@ def build(summary: Mapping[str, Any]) -> Report:
         key=lambda kv: -kv[1],
     )
     verdict = _verdict(thresholds, checks, health, lost, lost_vus)
+    saved = Outcome.from_wire(vr.get("outcome"))
+    if saved is not None:  # the run's own decision; older summaries fall back to the above
+        verdict = Verdict(
+            ok=saved.ok,
+            exit_code=saved.code,
+            reasons=list(saved.reasons),
+            warnings=list(saved.notes) + [w for w in verdict.warnings if "saturated" not in w],
+        )
     trend_stats = [_str(s) for s in _list(_map(summary.get("options")).get("summaryTrendStats"))]
     return Report(
         verdict=verdict,
@@ -453,7 +462,8 @@ def _verdict(
     lost: Sequence[Mapping[str, Any]],
     lost_vu_seconds: float,
 ) -> Verdict:
-    """Mirror the driver's exit code: crossed thresholds 99, else lost load 103, else 0."""
+    """For a summary saved before outcomes were recorded: crossed thresholds 99, else lost
+    load 103, else 0. A summary with ``veza_ray.outcome`` is shown as the run decided."""
     reasons: list[str] = []
     warnings: list[str] = []
     crossed = [t for t in thresholds if not t.ok]
@@ -486,5 +496,9 @@ def _verdict(
         )
     if not thresholds:
         warnings.append("no thresholds were defined: PASS only means the run completed")
-    code = EXIT_THRESHOLDS if crossed else (EXIT_LOST if reasons else EXIT_OK)
+    code = (
+        exitcodes.THRESHOLDS_FAILED
+        if crossed
+        else (exitcodes.LOST_LOAD if reasons else exitcodes.OK)
+    )
     return Verdict(ok=not reasons, exit_code=code, reasons=reasons, warnings=warnings)

@@ -1,0 +1,244 @@
+"""Verdicts that tell the truth, through the real CLI on a real local Ray cluster.
+
+Each case is one a capacity gate must not turn green: a paused driver, a blocked
+generator, a script that exits at import, Ctrl-C during start-up, outputs that cannot be
+written, a flow flooding distinct errors. Every report must show the process's code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from servers import KnownServer, veza, write_script
+
+from veza_ray import exitcodes
+
+CONSTANT = """
+from veza_ray import env
+
+options = {
+    "scenarios": {
+        "c": {"executor": "constant-vus", "vus": 2, "duration": "%(duration)s", "exec": "flow"},
+    },
+    "thresholds": {"http_req_failed": ["rate<0.5"]},
+}
+
+async def flow(vu):
+    await vu.http.get(env("URL") + "/fast")
+    await vu.sleep(0.1)
+"""
+
+
+def _popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "veza_ray.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def _wait_for_line(proc: subprocess.Popen[str], needle: str, seen: list[str]) -> None:
+    """Read stderr until a line containing ``needle`` (the process is bounded by its plan)."""
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        seen.append(line)
+        if needle in line:
+            return
+    raise AssertionError(f"{needle!r} never printed: {''.join(seen)}")
+
+
+@pytest.mark.ray
+def test_paused_driver_is_undelivered_load_103(tmp_path: Path, known_server: KnownServer) -> None:
+    script = write_script(tmp_path, CONSTANT % {"duration": "14s"})
+    out = tmp_path / "summary.json"
+    proc = _popen(
+        "run", script, "--actors", "2", "-e", f"URL={known_server.url}",
+        "--summary-export", str(out), "--quiet",
+    )
+    seen: list[str] = []
+    _wait_for_line(proc, "actor(s) on", seen)
+    time.sleep(3.0)  # VUs running
+    proc.send_signal(signal.SIGSTOP)
+    time.sleep(7.0)  # longer than the 5 s lease: every actor stops its VUs by itself
+    proc.send_signal(signal.SIGCONT)
+    stdout, rest = proc.communicate()
+    stderr = "".join(seen) + rest
+    assert proc.returncode == exitcodes.LOST_LOAD, stderr
+    summary = json.loads(out.read_text())
+    vr = summary["veza_ray"]
+    delivery = vr["delivery"]
+    assert delivery["undelivered_vu_seconds"] > 0
+    assert {c["actor"] for c in delivery["cut_short"]} == {0, 1}
+    assert all("lease expired" in c["why"] for c in delivery["cut_short"])
+    outcome = vr["outcome"]
+    assert outcome["code"] == exitcodes.LOST_LOAD
+    assert any("paused" in r for r in outcome["reasons"]), outcome
+    assert "RESULT: FAIL (exit code 103)" in stdout
+
+
+BLOCKING = """
+import time
+from veza_ray import env
+
+options = {
+    "scenarios": {"b": {"executor": "constant-vus", "vus": 1, "duration": "8s"}},
+    "thresholds": {"http_req_failed": ["rate<0.5"]},
+}
+
+async def default(vu):
+    await vu.http.get(env("URL") + "/fast")
+    time.sleep(1.5)  # blocks the actor's event loop: the generator cannot keep its plan
+"""
+
+
+@pytest.mark.ray
+def test_blocked_generator_is_not_a_pass(tmp_path: Path, known_server: KnownServer) -> None:
+    script = write_script(tmp_path, BLOCKING)
+    out = tmp_path / "summary.json"
+    junit = tmp_path / "junit.xml"
+    md = tmp_path / "step.md"
+    args = ["run", script, "--actors", "1", "-e", f"URL={known_server.url}", "--quiet"]
+    res = veza(*args, "--summary-export", str(out), "--junit", str(junit), "--markdown", str(md))
+    assert res.returncode == exitcodes.GENERATOR_SATURATED, res.stderr
+    summary = json.loads(out.read_text())
+    outcome = summary["veza_ray"]["outcome"]
+    assert outcome["code"] == exitcodes.GENERATOR_SATURATED
+    assert any("saturated" in r for r in outcome["reasons"])
+    assert summary["veza_ray"]["generator_health"]["actors"][0]["saturated_s"] >= 1.5
+    # Every report shows the code the process exited with.
+    assert f"(exit {exitcodes.GENERATOR_SATURATED})" in md.read_text()
+    assert f'name="exit_code" value="{exitcodes.GENERATOR_SATURATED}"' in junit.read_text()
+    assert 'type="GeneratorSaturated"' in junit.read_text()
+
+    allowed = veza(*args, "--allow-saturated", "--summary-export", str(out))
+    assert allowed.returncode == exitcodes.OK, allowed.stderr
+    notes = json.loads(out.read_text())["veza_ray"]["outcome"]["notes"]
+    assert any("--allow-saturated" in n for n in notes)
+
+
+@pytest.mark.parametrize("exit_call", ["sys.exit(0)", "sys.exit('bye')", "raise KeyboardInterrupt"])
+def test_exit_at_import_is_107(tmp_path: Path, exit_call: str) -> None:
+    script = write_script(tmp_path, f"import sys\n{exit_call}\n")
+    res = veza("run", script)
+    assert res.returncode == exitcodes.SCRIPT_ERROR, res.stderr
+    assert "error while loading" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def _ray_procs(marker: str) -> list[str]:
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info.get("cmdline") or [])
+        if marker in cmd:
+            found.append(cmd[:120])
+    return found
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize(("sig", "after_s"), [(signal.SIGINT, 1.0), (signal.SIGTERM, 3.0)])
+def test_stop_during_start_up_is_105_and_leaves_no_ray(
+    tmp_path: Path, known_server: KnownServer, sig: signal.Signals, after_s: float
+) -> None:
+    script = write_script(tmp_path, CONSTANT % {"duration": "30s"})
+    ray_tmp = Path(tempfile.mkdtemp(prefix="vr", dir="/tmp"))  # AF_UNIX paths are short
+    proc = _popen(
+        "run", script, "-e", f"URL={known_server.url}", "--quiet",
+        env={"RAY_TMPDIR": str(ray_tmp)},
+    )
+    time.sleep(after_s)
+    proc.send_signal(sig)
+    _, stderr = proc.communicate()
+    assert proc.returncode == exitcodes.EXTERNAL_ABORT, stderr
+    assert "Traceback" not in stderr
+    # Every Ray process this run started is gone within 15 s (they carry its temp dir).
+    left = _ray_procs(str(ray_tmp))
+    for _ in range(30):
+        if not left:
+            break
+        time.sleep(0.5)
+        left = _ray_procs(str(ray_tmp))
+    assert not left, left
+    shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_unwritable_outputs_are_refused_before_load(
+    tmp_path: Path, known_server: KnownServer
+) -> None:
+    script = write_script(tmp_path, CONSTANT % {"duration": "3s"})
+    for flag in (["--summary-export", "/nodir/x.json"], ["--out", "json=/nodir/x"],
+                 ["--html", str(tmp_path)], ["--junit", "/nodir/j.xml"]):
+        res = veza("run", script, "-e", f"URL={known_server.url}", *flag)
+        assert res.returncode == exitcodes.INVALID_CONFIG, (flag, res.stderr)
+        assert flag[0] in res.stderr, res.stderr
+    assert known_server.total == 0
+
+
+ERRORS = """
+import sys
+from veza_ray import env
+
+options = {
+    "scenarios": {
+        "e": {
+            "executor": "shared-iterations", "vus": 2, "iterations": 10000, "exec": "boom",
+            "startTime": "2s",  # after the sys.exit() ones, so those are kept verbatim
+        },
+        "x": {"executor": "per-vu-iterations", "vus": 1, "iterations": 3, "exec": "leave"},
+    },
+}
+
+async def boom(vu):
+    raise ValueError(f"distinct message {vu.id}-{vu.iteration}")
+
+async def leave(vu):
+    await vu.http.get(env("URL") + "/fast")
+    sys.exit(3)  # an iteration error in k6 terms, never a dead actor
+"""
+
+
+@pytest.mark.ray
+def test_distinct_errors_are_bounded_and_exit_is_an_iteration_error(
+    tmp_path: Path, known_server: KnownServer
+) -> None:
+    script = write_script(tmp_path, ERRORS)
+    out = tmp_path / "summary.json"
+    res = veza(
+        "run", script, "--actors", "1", "-e", f"URL={known_server.url}",
+        "--summary-export", str(out), "--quiet",
+    )
+    assert res.returncode == exitcodes.OK, res.stderr
+    vr = json.loads(out.read_text())["veza_ray"]
+    errors = vr["errors"]
+    assert len(errors) <= 102
+    assert sum(errors.values()) == 10000 + 3
+    assert errors.get("SystemExit: 3 (line 20)", 0) == 3, list(errors)[:5]
+    assert vr["lost_actors"] == []
+    assert known_server.counts["fast"] == 3
+    assert res.stderr.count("iteration error:") <= 102
+
+
+@pytest.mark.ray
+def test_more_vus_than_memory_is_refused_with_the_estimate(
+    tmp_path: Path, known_server: KnownServer
+) -> None:
+    script = write_script(
+        tmp_path,
+        CONSTANT.replace('"vus": 2', '"vus": 10_000_000') % {"duration": "3s"},
+    )
+    res = veza("run", script, "--actors", "1", "-e", f"URL={known_server.url}", "--quiet")
+    assert res.returncode == exitcodes.INVALID_CONFIG, res.stderr
+    assert "10000000 VUs on 1 actor(s) need about" in res.stderr
+    assert known_server.total == 0
