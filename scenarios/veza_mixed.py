@@ -323,12 +323,18 @@ def _text_summary(data):
         lines.append(f"  {name:<10} p95={_ms(vals.get('p(95)'))}  p99={_ms(vals.get('p(99)'))}")
     reqs = metrics.get("http_reqs", {}).get("values", {}).get("count", 0)
     failed = metrics.get("http_req_failed", {}).get("values", {}).get("rate", 0.0)
+    # The run's own decision (exit code and reasons: lost load, saturation, Ctrl-C...);
+    # the thresholds alone are not the whole verdict.
+    outcome = data.get("veza_ray", {}).get("outcome") or {
+        "status": "PASS" if all_ok else "FAIL", "code": 0 if all_ok else 99, "reasons": []
+    }
     lines += [
         "",
         f"http_reqs={reqs:.0f}  http_req_failed={failed * 100:.2f}%",
-        f"verdict: {'PASS' if all_ok else 'FAIL'}",
-        "",
+        f"verdict: {outcome['status']} (exit code {outcome['code']})",
     ]
+    lines += [f"  - {reason}" for reason in outcome.get("reasons", [])]
+    lines.append("")
     return "\n".join(lines)
 
 

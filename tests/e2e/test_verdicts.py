@@ -7,6 +7,7 @@ written, a flow flooding distinct errors. Every report must show the process's c
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from servers import KnownServer, veza, write_script
@@ -136,14 +138,19 @@ def test_exit_at_import_is_107(tmp_path: Path, exit_call: str) -> None:
     assert "Traceback" not in res.stderr
 
 
-def _ray_procs(marker: str) -> list[str]:
+def _ray_procs(marker: str) -> list[Any]:
+    """Processes of one test's Ray: each inherits its RAY_TMPDIR (Ray's workers and agents
+    rename themselves, so the command line alone does not tell)."""
     import psutil
 
     found = []
     for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info.get("cmdline") or [])
-        if marker in cmd:
-            found.append(cmd[:120])
+        try:
+            env = p.environ()
+        except psutil.Error:
+            continue
+        if env.get("RAY_TMPDIR") == marker or marker in " ".join(p.info.get("cmdline") or []):
+            found.append(p)
     return found
 
 
@@ -170,7 +177,7 @@ def test_stop_during_start_up_is_105_and_leaves_no_ray(
             break
         time.sleep(0.5)
         left = _ray_procs(str(ray_tmp))
-    assert not left, left
+    assert not left, [p.info.get('cmdline') for p in left]
     shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
@@ -242,3 +249,42 @@ def test_more_vus_than_memory_is_refused_with_the_estimate(
     assert res.returncode == exitcodes.INVALID_CONFIG, res.stderr
     assert "10000000 VUs on 1 actor(s) need about" in res.stderr
     assert known_server.total == 0
+
+
+@pytest.mark.ray
+def test_an_existing_local_cluster_is_used(tmp_path: Path, known_server: KnownServer) -> None:
+    """`ray start --head` already ran here: the run attaches to it (as ray.init() does)
+    instead of failing or starting a second Ray on the same cores."""
+    import socket
+
+    ray_tmp = Path(tempfile.mkdtemp(prefix="vr", dir="/tmp"))
+    env = {**os.environ, "RAY_TMPDIR": str(ray_tmp)}
+    env.pop("RAY_ADDRESS", None)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    started = subprocess.run(
+        ["ray", "start", "--head", f"--port={port}", "--num-cpus=2",
+         "--include-dashboard=false", "--disable-usage-stats"],
+        capture_output=True, text=True, env=env,
+    )
+    try:
+        assert started.returncode == 0, started.stderr
+        script = write_script(tmp_path, CONSTANT % {"duration": "2s"})
+        out = tmp_path / "summary.json"
+        res = veza(
+            "run", script, "--actors", "1", "-e", f"URL={known_server.url}",
+            "--summary-export", str(out), "--quiet", env={"RAY_TMPDIR": str(ray_tmp)},
+        )
+        assert res.returncode == exitcodes.OK, res.stderr
+        assert "using the Ray cluster already running on this machine" in res.stderr
+        assert json.loads(out.read_text())["metrics"]["http_reqs"]["values"]["count"] > 0
+        # The cluster is still up after the run: it was not ours to stop.
+        assert _ray_procs(str(ray_tmp))
+    finally:
+        import psutil
+
+        for p in _ray_procs(str(ray_tmp)):
+            with contextlib.suppress(psutil.Error):
+                p.kill()
+        shutil.rmtree(ray_tmp, ignore_errors=True)
