@@ -205,6 +205,81 @@ def _run(cfg: RunConfig, interrupts: Interrupts | None) -> None:
 
 
 @app.command()
+def inspect(
+    script: Annotated[str, typer.Argument(help="Scenario file (.py) to inspect.")],
+    env: Annotated[
+        list[str], typer.Option("-e", "--env", help="NAME=VALUE, read by env(); repeatable.")
+    ] = [],  # noqa: B006
+    actors: Annotated[
+        int | None,
+        typer.Option("--actors", min=1, help="Plan for N actors (default: --address's CPUs)."),
+    ] = None,
+    address: Annotated[
+        str | None,
+        typer.Option("--address", help="Count the CPUs of this Ray cluster (sends no load)."),
+    ] = None,
+    allow_host: Annotated[
+        list[str], typer.Option("--allow-host", help="As for run; repeatable.")
+    ] = [],  # noqa: B006
+    from_summary: Annotated[
+        str | None,
+        typer.Option(
+            "--from-summary",
+            help="A previous run's summary JSON: measured requests/s per VU per scenario.",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Parse a script and its options, print the plan and per-actor estimates; no load.
+
+    Exit 0 for a valid script, 104 for invalid options, 107 for a script that does not
+    load: the "script parses clean" step of a CI job, like `k6 inspect`.
+    """
+    import orjson
+
+    from veza_ray.driver import RunConfig, RunError, prepare
+    from veza_ray.inspect import build_report, calibration, render
+    from veza_ray.plan import make_plan
+
+    cfg = RunConfig(script_path=script, env_overrides=_parse_env(env), allow_hosts=allow_host)
+    try:
+        prep = prepare(cfg)
+    except RunError as exc:
+        _fail(exc.code, str(exc))
+        return
+    rates: dict[str, float] = {}
+    if from_summary:
+        try:
+            with open(from_summary, "rb") as fh:
+                rates = calibration(orjson.loads(fh.read()))
+        except (OSError, orjson.JSONDecodeError) as exc:
+            _fail(exitcodes.INVALID_CONFIG, f"--from-summary {from_summary!r}: {exc}")
+    n = actors or (_cluster_cpus(address) if address else (os.cpu_count() or 1))
+    report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates)
+    if as_json:
+        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    else:
+        typer.echo(prep.redact(render(report)))
+
+
+def _cluster_cpus(address: str) -> int:
+    """Alive CPUs of a Ray cluster, for inspect's default plan (starts no actor)."""
+    import logging
+
+    import ray
+
+    try:
+        ray.init(address=address, logging_level=logging.ERROR, log_to_driver=False)
+        cpus = int(ray.cluster_resources().get("CPU", 1))  # type: ignore[no-untyped-call]
+    except Exception as exc:
+        _fail(exitcodes.CLUSTER_ERROR, f"could not connect to {address}: {exc}")
+        return 1
+    finally:
+        ray.shutdown()
+    return max(1, cpus)
+
+
+@app.command()
 def report(
     summary: Annotated[str, typer.Argument(help="A summary JSON from --summary-export.")],
     html: Annotated[str | None, typer.Option("--html", help="HTML report path.")] = None,
