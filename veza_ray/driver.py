@@ -89,6 +89,7 @@ class RunConfig:
     silent_s: float = 8.0
     abort_eval_s: float = 2.0
     ndjson_path: str | None = None
+    prometheus_url: str | None = None
     html: str | None = None
     junit: str | None = None
     markdown: str | None = None
@@ -144,6 +145,13 @@ def prepare(cfg: RunConfig) -> Prepared:
         refusal = host_refusal(base_url, allowed)
         if refusal:
             errors.append(refusal)
+    if cfg.prometheus_url:
+        from veza_ray.outputs.prometheus import PrometheusConfigError, parse_config
+
+        try:
+            parse_config(cfg.prometheus_url, env, allowed)
+        except PrometheusConfigError as exc:
+            errors.extend(exc.errors)
     secrets = tuple(secret_values(env, cfg.env_overrides))
     if allowed:
         # Actors enforce the same list on every request they send.
@@ -302,6 +310,12 @@ def _run(
     t_prev = time.time()
     broken = ""
     stream = open(cfg.ndjson_path, "ab") if cfg.ndjson_path else None  # noqa: SIM115
+    prom = None
+    if cfg.prometheus_url:
+        from veza_ray.outputs import prometheus
+
+        prom = prometheus.from_config(cfg.prometheus_url, prep.env, prep.allowed_hosts, err)
+        prom.start(prometheus.default_test_id(prep.options.tags, cfg.script_path, start_epoch))
     try:
         while fleet.live:
             time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
@@ -337,6 +351,8 @@ def _run(
                 stream.write(orjson.dumps(redact_obj(point, prep.secrets)) + b"\n")
                 stream.flush()
             verdicts_now = evaluate(state.total, prep.thresholds, elapsed)
+            if prom is not None:
+                prom.interval(state.total, now, state, verdicts_now)
             rows = progress_rows(names, state.stats_by_scenario(), state.last_point(), dt)
             where_now = (
                 f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
@@ -389,6 +405,8 @@ def _run(
     ]
     extras["distributions"] = state.distributions()
     extras["scenarios"] = [sc.name for sc in prep.options.scenarios]
+    if prom is not None:
+        extras["outputs"] = {"prometheus": prom.end(time.time())}
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
