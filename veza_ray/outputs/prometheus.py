@@ -547,11 +547,13 @@ class Sender:
             self._wake.notify()
         self._thread.join(wait + 0.1)
         with self._wake:
+            # The endpoint's own error, when there was one, says more than "ran out of time".
+            late = "" if self.stats.last_error else "not delivered when the run ended"
             if self._current is not None:
-                self._give_up(self._current, "still being sent when the run ended")
+                self._give_up(self._current, late)
                 self._current = None
             while self._waiting:
-                self._give_up(self._waiting.popleft(), "not sent when the run ended")
+                self._give_up(self._waiting.popleft(), late)
             self._books_closed = True
             return SendStats(**vars(self.stats))
 
