@@ -40,6 +40,7 @@ class Prometheus:
         return self.base + "/api/v1/write"
 
     def __enter__(self) -> Prometheus:
+        self.tmp.mkdir(parents=True, exist_ok=True)
         config = self.tmp / "prometheus.yml"
         config.write_text("global:\n  scrape_interval: 1m\n")
         self.log = open(self.tmp / "prometheus.log", "wb")
@@ -92,3 +93,63 @@ class Prometheus:
         result = self.query(promql)
         assert len(result) == 1, (promql, result)
         return float(result[0]["value"][1])
+
+
+class HeldEndpoint:
+    """A remote-write endpoint that never answers in time: each request is held until the
+    test ends (at most 60 s), like a Prometheus stuck on a slow disk."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.release = threading.Event()
+        self.requests = 0
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                outer.requests += 1
+                self.rfile.read(int(self.headers["Content-Length"]))
+                outer.release.wait(60)
+                self.send_response(204)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/write"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> HeldEndpoint:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+DASHBOARD = Path(__file__).resolve().parent.parent / "grafana" / "veza-gate-dashboard.json"
+
+
+def dashboard_exprs() -> list[str]:
+    """Every PromQL expression in the dashboard: panel targets and template queries."""
+    dash = json.loads(DASHBOARD.read_text())
+    out = [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+    for var in dash["templating"]["list"]:
+        q = var.get("query")
+        if isinstance(q, dict):
+            out.append(q["query"])
+    return out
+
+
+def dashboard_metric_names() -> set[str]:
+    """The k6_* metric names the dashboard's PromQL reads."""
+    import re
+
+    return {m for e in dashboard_exprs() for m in re.findall(r"\bk6_[A-Za-z0-9_]+", e)}

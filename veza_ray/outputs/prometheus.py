@@ -62,6 +62,21 @@ MAX_ATTEMPTS = 5
 # Prometheus' staleness marker (value.StaleNaN): a NaN with this exact bit pattern.
 STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 
+# veza-ray's own series, each as OWN_PREFIX + name (docs/prometheus.md describes them).
+OWN_SERIES: tuple[str, ...] = (
+    "scenario_vus",
+    "scenario_iterations_total",
+    "scenario_http_req_duration_p95",
+    "scenario_http_req_duration_p99",
+    "threshold_observed",
+    "threshold_bound",
+    "threshold_ok",
+    "generator_loop_lag_p99_seconds",
+    "generator_cpu_ratio",
+    "generator_saturated",
+    "actors_lost",
+)
+
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|sum|p\((\d+(?:\.\d+)?)\))$")
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_]")
 
@@ -321,6 +336,7 @@ class SeriesMapper:
 
     def own(self, name: str, value: float, **labels: str) -> Point:
         """One of veza-ray's own series (k6_veza_ray_*): bounded by config, never capped."""
+        assert name in OWN_SERIES, name
         base = dict(labels)
         base.setdefault("testid", self.test_id)
         for k, v in self.cfg.labels:
