@@ -34,6 +34,7 @@ from veza_ray.outputs.prometheus import (
     prom_names,
     series_labels,
     stat_suffix,
+    verdict_points,
 )
 
 DEFS = {
@@ -357,3 +358,47 @@ def test_a_slow_endpoint_is_abandoned_after_the_bounded_wait() -> None:
     assert stats.sent_batches == 0
     assert stats.failed_batches + stats.skipped_batches == 1
     assert stats.dropped_samples == 1
+
+
+def test_thresholds_are_series_in_k6_units() -> None:
+    from veza_ray.thresholds import judge, parse_thresholds
+
+    ths = parse_thresholds(
+        {
+            "http_req_duration{scenario:browse}": ["p(95)<400"],
+            "http_req_failed": ["rate<0.01"],
+            "http_reqs": ["count>5"],
+            "checkout_p95_ms": ["p(95)<800"],
+        },
+        DEFS,
+    )
+    observed = {"p(95)<400": 250.0, "rate<0.01": 0.02, "count>5": 8.0}
+    verdicts = [judge(th, observed.get(th.condition.source)) for th in ths]
+    mapper = SeriesMapper(PrometheusConfig(url="http://127.0.0.1:1/"), "t")
+    got: dict[tuple[str, str], float] = {}
+    for labels, value in verdict_points(mapper, MetricStore(DEFS), verdicts):
+        d = dict(labels)
+        assert d["testid"] == "t"
+        got[(d["__name__"].removeprefix("k6_veza_ray_threshold_"), d["condition"])] = value
+    assert got[("observed", "p(95)<400")] == 0.25 and got[("bound", "p(95)<400")] == 0.4
+    assert got[("ok", "p(95)<400")] == 1.0
+    assert got[("observed", "rate<0.01")] == 0.02 and got[("ok", "rate<0.01")] == 0.0
+    assert got[("bound", "count>5")] == 5.0 and got[("observed", "count>5")] == 8.0
+    # A trend that is not time-typed keeps its own unit; no samples, no observed series.
+    assert got[("bound", "p(95)<800")] == 800.0
+    assert ("observed", "p(95)<800") not in got
+
+
+def test_stale_markers_follow_the_last_values() -> None:
+    store = _store()
+    with _Endpoint() as ep:
+        out = PrometheusOutput(
+            PrometheusConfig(url=ep.url, stale_markers=True), lambda s: None, flush_wait=30.0
+        )
+        out.start("t")
+        out.interval(store, 1000.0)
+        report = out.end(1001.0)
+    assert report["sent_batches"] == 2 and report["dropped_samples"] == 0
+    last, stale = decode(ep.bodies[0]), decode(ep.bodies[1])
+    assert [labels for labels, _ in stale] == [labels for labels, _ in last]
+    assert all(math.isnan(s[0][0]) and s[0][1] == 1_000_001 for _, s in stale)

@@ -65,7 +65,6 @@ STALE_NAN = struct.unpack("<d", struct.pack("<Q", 0x7FF0000000000002))[0]
 # veza-ray's own series, each as OWN_PREFIX + name (docs/prometheus.md describes them).
 OWN_SERIES: tuple[str, ...] = (
     "scenario_vus",
-    "scenario_iterations_total",
     "scenario_http_req_duration_p95",
     "scenario_http_req_duration_p99",
     "threshold_observed",
@@ -354,11 +353,6 @@ def run_points(mapper: SeriesMapper, store: MetricStore, run: MergedRun) -> list
     for sc in run.options.scenarios:
         st = by_sc.get(sc.name, {})
         out.append(mapper.own("scenario_vus", float(st.get("active", 0)), scenario=sc.name))
-        out.append(
-            mapper.own(
-                "scenario_iterations_total", float(st.get("iterations", 0)), scenario=sc.name
-            )
-        )
         sink = store.aggregate("http_req_duration", (("scenario", sc.name),))
         if isinstance(sink, TrendSink) and not sink.empty():
             d = sink.digest
