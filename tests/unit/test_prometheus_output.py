@@ -218,6 +218,11 @@ def test_encode_round_trips_through_protobuf_and_snappy() -> None:
         ("http://127.0.0.1/w", {"VEZA_RAY_PROMETHEUS_MAX_SERIES": "0"}, "MAX_SERIES"),
         ("http://127.0.0.1/w", {"K6_PROMETHEUS_RW_LABELS": "novalue"}, "novalue"),
         ("http://127.0.0.1/w", {"K6_PROMETHEUS_RW_STALE_MARKERS": "yes"}, "STALE_MARKERS"),
+        (
+            "http://127.0.0.1/w",
+            {"K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM": "true"},
+            "NATIVE_HISTOGRAM: not supported",
+        ),
     ],
 )
 def test_bad_config_is_named(url: str, env: dict[str, str], needle: str) -> None:

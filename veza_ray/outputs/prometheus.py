@@ -76,6 +76,14 @@ OWN_SERIES: tuple[str, ...] = (
     "actors_lost",
 )
 
+# k6 settings this output does not implement: refused rather than silently ignored.
+UNSUPPORTED = (
+    "K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM",
+    "K6_PROMETHEUS_RW_INSECURE_SKIP_TLS_VERIFY",
+    "K6_PROMETHEUS_RW_CLIENT_CERTIFICATE",
+    "K6_PROMETHEUS_RW_SIGV4_REGION",
+)
+
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|sum|p\((\d+(?:\.\d+)?)\))$")
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_]")
 
@@ -165,6 +173,12 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
     stale = (env.get("K6_PROMETHEUS_RW_STALE_MARKERS") or "false").strip().lower()
     if stale not in ("true", "false", "1", "0"):
         errors.append(f"K6_PROMETHEUS_RW_STALE_MARKERS={stale!r}: must be true or false")
+    for name in UNSUPPORTED:
+        value = (env.get(name) or "").strip().lower()
+        if value and value not in ("false", "0"):
+            errors.append(
+                f"{name}: not supported by veza-ray's prometheus output (docs/prometheus.md)"
+            )
     headers, header_errors = _headers(env)
     errors.extend(header_errors)
     if errors:
