@@ -407,3 +407,13 @@ def test_stale_markers_follow_the_last_values() -> None:
     last, stale = decode(ep.bodies[0]), decode(ep.bodies[1])
     assert [labels for labels, _ in stale] == [labels for labels, _ in last]
     assert all(math.isnan(s[0][0]) and s[0][1] == 1_000_001 for _, s in stale)
+
+
+def test_user_info_in_the_url_becomes_basic_auth_and_is_never_shown() -> None:
+    cfg = parse_config("http://perf:p%40ss@127.0.0.1:9090/api/v1/write", {}, LOOPBACK)
+    assert cfg.url == "http://127.0.0.1:9090/api/v1/write"
+    assert cfg.shown_url == "http://127.0.0.1:9090/api/v1/write"
+    assert ("Authorization", "Basic cGVyZjpwQHNz") in cfg.headers  # perf:p@ss
+    with pytest.raises(PrometheusConfigError) as exc:
+        parse_config("http://perf:hunter2@example.com/api/v1/write", {}, LOOPBACK)
+    assert "hunter2" not in str(exc.value) and "example.com" in str(exc.value)

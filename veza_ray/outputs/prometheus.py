@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from veza_ray.guards import host_refusal
 from veza_ray.metric_types import MetricType, Tags, ValueType
@@ -86,6 +86,7 @@ UNSUPPORTED = (
 
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|sum|p\((\d+(?:\.\d+)?)\))$")
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_]")
+_USERINFO = re.compile(r"//[^/@\s]*@")
 
 Labels = tuple[tuple[str, str], ...]
 Point = tuple[Labels, float]
@@ -134,7 +135,8 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
     errors: list[str] = []
     refusal = host_refusal(url, allowed)
     if refusal:
-        errors.append(f"--out prometheus={url}: {refusal.replace('BASE_URL ', '')}")
+        msg = f"--out prometheus={url}: {refusal.replace('BASE_URL ', '')}"
+        errors.append(_USERINFO.sub("//***@", msg))  # a password in the URL is not shown
     stats = DEFAULT_TREND_STATS
     raw_stats = env.get("K6_PROMETHEUS_RW_TREND_STATS")
     if raw_stats is not None:
@@ -181,6 +183,7 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
             )
     headers, header_errors = _headers(env)
     errors.extend(header_errors)
+    url, headers = _userinfo_to_header(url, headers)
     if errors:
         raise PrometheusConfigError(errors)
     return PrometheusConfig(
@@ -223,6 +226,23 @@ def _headers(env: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...], list[
         cred = base64.b64encode(f"{user or ''}:{password or ''}".encode()).decode()
         out.append(("Authorization", f"Basic {cred}"))
     return tuple(out), errors
+
+
+def _userinfo_to_header(
+    url: str, headers: tuple[tuple[str, str], ...]
+) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """``http://user:pass@host/...``: basic authentication, and the URL without it."""
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return url, headers
+    if p.username is None and p.password is None:
+        return url, headers
+    netloc = p.netloc.rpartition("@")[2]
+    cred = f"{unquote(p.username or '')}:{unquote(p.password or '')}"
+    auth = ("Authorization", "Basic " + base64.b64encode(cred.encode()).decode())
+    rest = tuple(h for h in headers if h[0].lower() != "authorization")
+    return p._replace(netloc=netloc).geturl(), (*rest, auth)
 
 
 def default_test_id(tags: Iterable[tuple[str, str]], script_path: str, epoch: float) -> str:
@@ -530,9 +550,10 @@ class Sender:
         headers: Sequence[tuple[str, str]],
         log: Callable[[str], None],
         timeout: float = REQUEST_TIMEOUT_S,
-        post: Callable[[bytes], None] | None = None,
+        shown_url: str = "",
     ) -> None:
         self.url = url
+        self.shown_url = shown_url or url
         self.headers = dict(headers)
         self.log = log
         self.timeout = timeout
@@ -547,7 +568,6 @@ class Sender:
         self._warned = False
         # No proxy: the URL passed the host guard; a proxy would send elsewhere.
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        self._post = post or self._http_post
         self._thread = threading.Thread(target=self._loop, name="veza-ray-prometheus", daemon=True)
         self._thread.start()
 
@@ -621,7 +641,7 @@ class Sender:
                 self.stats.last_error = error
                 if not self._warned:
                     self._warned = True
-                    self.log(f"prometheus output: could not push to {self.url}: {error}")
+                    self.log(f"prometheus output: could not push to {self.shown_url}: {error}")
                 if not retry or batch.attempts >= MAX_ATTEMPTS:
                     self._give_up(batch, error)
                     self._current = None
@@ -637,7 +657,7 @@ class Sender:
     def _send(self, batch: _Batch) -> tuple[str, bool]:
         """Encode and post one batch: ("", False) when delivered, else (why, retryable)."""
         try:
-            self._post(encode(batch.points, batch.ts_ms))
+            self._http_post(encode(batch.points, batch.ts_ms))
         except _SendError as exc:
             return str(exc), exc.retry
         except Exception as exc:  # never let the thread die silently
@@ -696,7 +716,9 @@ class PrometheusOutput:
     def start(self, test_id: str) -> None:
         self.test_id = test_id
         self.mapper = SeriesMapper(self.cfg, test_id)
-        self.sender = Sender(self.cfg.url, self.cfg.headers, self.log, self.timeout)
+        self.sender = Sender(
+            self.cfg.url, self.cfg.headers, self.log, self.timeout, self.cfg.shown_url
+        )
         self.log(f"veza-ray: pushing merged series to {self.cfg.shown_url} (testid={test_id})")
 
     def interval(
