@@ -35,10 +35,24 @@ def _ndjson_path(outs: list[str]) -> str | None:
     path = None
     for item in outs:
         kind, sep, value = item.partition("=")
-        if kind != "json" or not sep or not value:
-            _fail(exitcodes.INVALID_CONFIG, f"--out {item!r}: only json=PATH is supported")
-        path = value
+        if kind not in ("json", "prometheus") or not sep or not value:
+            _fail(
+                exitcodes.INVALID_CONFIG,
+                f"--out {item!r}: use json=PATH or prometheus=URL (a remote-write endpoint)",
+            )
+        if kind == "json":
+            path = value
     return path
+
+
+def _prometheus_url(outs: list[str]) -> str | None:
+    """The remote-write URL of ``-o prometheus=URL`` (validated by the driver's prepare)."""
+    url = None
+    for item in outs:
+        kind, _, value = item.partition("=")
+        if kind == "prometheus":
+            url = value
+    return url
 
 
 def _fail(code: int, message: str) -> None:
@@ -110,7 +124,9 @@ def run(
             "--out",
             "-o",
             help="json=PATH: one NDJSON line per interval with the "
-            "merged per-scenario metrics (for Grafana, Loki, notebooks).",
+            "merged per-scenario metrics (for Grafana, Loki, notebooks). "
+            "prometheus=URL: push the merged series each interval to a Prometheus "
+            "remote-write endpoint, named as k6's experimental-prometheus-rw output.",
         ),
     ] = [],  # noqa: B006
     html: Annotated[
@@ -156,6 +172,7 @@ def run(
         actors_per_node=actors_per_node,
         replace_lost=replace_lost,
         ndjson_path=_ndjson_path(out),
+        prometheus_url=_prometheus_url(out),
         html=html,
         junit=junit,
         markdown=markdown,

@@ -92,6 +92,7 @@ class RunConfig:
     silent_s: float = 8.0
     abort_eval_s: float = 2.0
     ndjson_path: str | None = None
+    prometheus_url: str | None = None
     html: str | None = None
     junit: str | None = None
     markdown: str | None = None
@@ -159,6 +160,13 @@ def prepare(cfg: RunConfig) -> Prepared:
         refusal = host_refusal(base_url, allowed)
         if refusal:
             errors.append(refusal)
+    if cfg.prometheus_url:
+        from veza_ray.outputs.prometheus import PrometheusConfigError, parse_config
+
+        try:
+            parse_config(cfg.prometheus_url, env, allowed)
+        except PrometheusConfigError as exc:
+            errors.extend(exc.errors)
     secrets = tuple(secret_values(env, cfg.env_overrides))
     if allowed:
         # Actors enforce the same list on every request they send.
@@ -418,6 +426,12 @@ def _drive(
             stream = open(cfg.ndjson_path, "ab")  # noqa: SIM115
     except OSError as exc:
         output_failures.append(f"--out json={cfg.ndjson_path}: {exc.strerror}")
+    prom = None
+    if cfg.prometheus_url:
+        from veza_ray.outputs import prometheus
+
+        prom = prometheus.from_config(cfg.prometheus_url, prep.env, prep.allowed_hosts, err)
+        prom.start(prometheus.default_test_id(prep.options.tags, cfg.script_path, start_epoch))
     try:
         while fleet.live:
             time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
@@ -463,6 +477,8 @@ def _drive(
                     stream.close()
                     stream = None
             verdicts_now = evaluate(state.total, prep.thresholds, elapsed)
+            if prom is not None:
+                prom.interval(state.total, now, state, verdicts_now)
             rows = progress_rows(names, state.stats_by_scenario(), state.last_point(), dt)
             where_now = (
                 f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
@@ -515,6 +531,15 @@ def _drive(
     ]
     extras["distributions"] = state.distributions()
     extras["scenarios"] = [sc.name for sc in prep.options.scenarios]
+    if prom is not None:
+        pushed = prom.end(time.time())
+        extras["outputs"] = {"prometheus": pushed}
+        if pushed.get("failed_batches") or pushed.get("dropped_samples"):
+            output_failures.append(
+                f"--out prometheus: {pushed.get('failed_batches', 0)} batch(es) not accepted, "
+                f"{pushed.get('dropped_samples', 0)} sample(s) dropped"
+                + (f" ({pushed['last_error']})" if pushed.get("last_error") else "")
+            )
     facts = _facts(state, verdicts, extras, planned, start_epoch, duration)
     facts = replace(
         facts,
