@@ -28,8 +28,8 @@ from veza_ray.options import Options, ScenarioConfig
 from veza_ray.plan import Segment
 from veza_ray.scenario import LoadedScript, describe_exception
 from veza_ray.schedule import (
-    arrival_offsets,
-    constant_arrival_stages,
+    constant_arrival_offsets,
+    ramping_arrival_offsets,
     ramping_vus_changes,
     segment_share,
 )
@@ -450,10 +450,18 @@ class Runner:
 
     async def _run_arrival(self, s: _Scenario, t0: float) -> None:
         cfg, seg = s.cfg, s.seg
+        if seg.max_vus == 0:
+            return  # k6: a segment with no VU has no part of the rate
+        # k6's schedules: constant starts global iteration g at g * period, ramping when
+        # the planned count reaches g + 1; this actor runs the g its stripe owns.
         if cfg.executor == "constant-arrival-rate":
-            start_rate, stages = cfg.rate, constant_arrival_stages(cfg.rate, cfg.duration)
+            offsets = constant_arrival_offsets(
+                int(cfg.rate), cfg.time_unit, cfg.duration, seg.iteration_stripe
+            )
         else:
-            start_rate, stages = cfg.start_rate, list(cfg.stages)
+            offsets = ramping_arrival_offsets(
+                int(cfg.start_rate), cfg.stages, cfg.time_unit, seg.iteration_stripe
+            )
         end = t0 + cfg.run_duration
         idle: collections.deque[VU] = collections.deque(self._new_vu(s, i) for i in range(seg.vus))
         dropped = s.rec.store.sink("dropped_iterations", s.rec.base_tags)
@@ -466,7 +474,7 @@ class Runner:
                 s.active -= 1
                 idle.append(vu)
 
-        for off in arrival_offsets(start_rate, stages, cfg.time_unit, seg.index, seg.count):
+        for off in offsets:
             at = t0 + off
             if self._late and at < self.clock.now() - 0.5:
                 continue
