@@ -241,6 +241,8 @@ def execute(prep: Prepared, cfg: RunConfig, out: Callable[[str], None] = print) 
         out(prep.redact(s))
 
     preflight(prep, cfg)
+    for warning in prep.options.warnings:
+        err(f"warning: {warning}")
     ray, owned = _connect(cfg, cfg.actors)
     try:
         return _run(ray, prep, cfg, safe_out, err)
