@@ -165,6 +165,9 @@ class SegmentSequence:
         self.segments = tuple(segments)
         self.lcd = math.lcm(*(s.length.denominator for s in self.segments))
         self._positions = self._stripe()
+        # value -> (re-cut sequence, new index of each old segment or -1); every actor of
+        # a plan asks for the same re-cut, and striping a big one takes a while
+        self._recut: dict[int, tuple[SegmentSequence, list[int]]] = {}
 
     @classmethod
     def parse(cls, text: str) -> SegmentSequence:
@@ -248,20 +251,23 @@ class SegmentSequence:
             return None
         if value % self.lcd == 0:
             return self, tracked
-        new: list[ExecutionSegment] = []
-        new_index = -1
-        prev = 0
-        for i in range(len(self.segments)):
-            share = self.scale(i, value)
-            if share == 0:
-                continue
-            if i == tracked:
-                new_index = len(new)
-            new.append(ExecutionSegment(Fraction(prev, value), Fraction(prev + share, value)))
-            prev += share
-        if new_index < 0:
+        if value not in self._recut:
+            new: list[ExecutionSegment] = []
+            where: list[int] = []
+            prev = 0
+            for i in range(len(self.segments)):
+                share = self.scale(i, value)
+                where.append(len(new) if share else -1)
+                if share:
+                    new.append(
+                        ExecutionSegment(Fraction(prev, value), Fraction(prev + share, value))
+                    )
+                    prev += share
+            self._recut[value] = (SegmentSequence(new), where)
+        sequence, where = self._recut[value]
+        if where[tracked] < 0:
             return None
-        return SegmentSequence(new), new_index
+        return sequence, where[tracked]
 
 
 @dataclass(frozen=True)
