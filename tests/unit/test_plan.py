@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from veza_ray.fleet import resume_segments
 from veza_ray.options import ScenarioConfig, parse_options
 from veza_ray.plan import Segment, make_plan, planned_iterations, planned_vu_seconds, segment_for
 
@@ -318,3 +319,20 @@ def test_plan_properties(specs: list[dict], actors: int) -> None:
             assert sum(shares) == sc.max_vus_needed
         assert max(shares) - min(shares) <= 1  # as even as integers allow
         assert shares == sorted(shares, reverse=True)  # earlier actors take the extra units
+
+
+def test_replacement_keeps_the_lost_actors_share() -> None:
+    """A lost actor's replacement runs the rest of the same share: iteration budgets less
+    what was done, and for arrival rates the same stripe of the global iterations."""
+    specs = {
+        "si": {"executor": "shared-iterations", "vus": 20, "iterations": 50},
+        "car": {"executor": "constant-arrival-rate", "rate": 50, "duration": "1s",
+                "preAllocatedVUs": 20},
+    }  # fmt: skip
+    scenarios = _scenarios(specs)
+    plan = make_plan(scenarios, 3)
+    executors = {sc.name: sc.executor for sc in scenarios}
+    si, car = resume_segments(plan[1], {"si": 5, "car": 4}, executors)
+    assert si.iterations == 17 - 5
+    assert car == plan[1][1]
+    assert Segment.from_wire(car.to_wire()) == car
