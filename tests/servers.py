@@ -64,6 +64,7 @@ class KnownServer:
         app.router.add_get("/slow", self._delay(0.200, "slow"))
         app.router.add_post("/echo", self._echo)
         app.router.add_get("/status/{code}", self._status)
+        app.router.add_get("/hit/{name}", self._hit)
         app.router.add_get("/hang", self._delay(3600.0, "hang"))
         app.router.add_get("/huge", self._huge)
         app.router.add_get("/reset", self._reset)
@@ -92,6 +93,11 @@ class KnownServer:
     async def _echo(self, request: web.Request) -> web.Response:
         self.counts["echo"] += 1
         return web.Response(body=await request.read(), content_type="application/json")
+
+    async def _hit(self, request: web.Request) -> web.Response:
+        """Counts under "hit:<name>", so one server tells scenarios apart."""
+        self.counts["hit:" + request.match_info["name"]] += 1
+        return web.Response(text="ok")
 
     async def _status(self, request: web.Request) -> web.Response:
         self.counts["status"] += 1

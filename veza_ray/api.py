@@ -116,7 +116,7 @@ class _Metric:
 def _name_problem(name: str, d: MetricDef, known: Mapping[str, MetricDef]) -> str | None:
     if not isinstance(name, str) or not METRIC_NAME_RE.match(name):
         return (
-            f"invalid metric name {name!r}: use 1-128 letters, digits or underscores, "
+            f"invalid metric name {name!r}: use 2-129 letters, digits or underscores, "
             "not starting with a digit"
         )
     if name in BUILTIN_METRICS:

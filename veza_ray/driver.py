@@ -310,6 +310,8 @@ def execute(
     signals = interrupts if interrupts is not None else Interrupts().install()
     ray: Any = None
     owned = False
+    for warning in prep.options.warnings:
+        err(f"warning: {warning}")
     try:
         preflight(prep, cfg)
         ray, owned = _connect(cfg, cfg.actors, err, signals)

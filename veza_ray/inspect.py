@@ -62,8 +62,9 @@ def _budgeted(sc: ScenarioConfig) -> bool:
 
 
 def rate_share(seg: Segment) -> float:
-    """The share of an arrival-rate scenario's iterations this segment starts."""
-    return 1.0 / max(1, seg.count)
+    """The share of an arrival-rate scenario's iterations this segment starts (its stripe:
+    k6's execution-segment split, by the segments' VUs)."""
+    return len(seg.stripe) / max(1, seg.stripe_period) if seg.max_vus else 0.0
 
 
 def _scenario_row(sc: ScenarioConfig) -> dict[str, Any]:

@@ -67,8 +67,9 @@ BUILTIN_METRICS: dict[str, MetricDef] = {
     )
 }
 
-# k6 accepts names of 1-128 ASCII letters, digits and underscores, not starting with a digit.
-METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+# k6 (metrics/registry.go) accepts 2-129 ASCII letters, digits and underscores, not starting
+# with a digit: one leading character and 1 to 128 more.
+METRIC_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{1,128}\Z")
 
 # Tags are kept as a sorted tuple of pairs: hashable, cheap to compare, stable on the wire.
 Tags = tuple[tuple[str, str], ...]

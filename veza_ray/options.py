@@ -49,8 +49,20 @@ _TOP_KEYS = {
     "tags",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?|\.\d+)(ms|us|µs|ns|h|m|s)")
-_UNIT_S = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|μs|ns|h|m|s)")
+# Decimal numbers k6's strconv.ParseFloat accepts as milliseconds (hex floats, inf, nan
+# and negative values, which k6 would parse and then refuse, are left out).
+_DECIMAL_RE = re.compile(r"\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_UNIT_S = {
+    "h": 3600.0,
+    "m": 60.0,
+    "s": 1.0,
+    "ms": 1e-3,
+    "us": 1e-6,
+    "µs": 1e-6,
+    "μs": 1e-6,
+    "ns": 1e-9,
+}
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
 
 
@@ -66,7 +78,12 @@ class OptionsError(ValueError):
 
 
 def parse_duration(value: object) -> float:
-    """k6 duration -> seconds: "30s", "1m30s", "1.5h", "250ms"; a bare number is milliseconds."""
+    """k6 duration -> seconds, as k6's ParseExtendedDuration reads it.
+
+    A number, or a string that is a plain decimal number ("500", "1000.001"), is
+    milliseconds; otherwise Go's units ("30s", "1m30s", "1.5h", "250ms", "100us") with an
+    optional leading day count ("1d12h"). Negative values are refused here.
+    """
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a duration")
     if isinstance(value, (int, float)):
@@ -76,12 +93,16 @@ def parse_duration(value: object) -> float:
     if not isinstance(value, str):
         raise ValueError(f"{value!r} is not a duration")
     text = value.strip()
-    if re.fullmatch(r"\d+", text):
-        return int(text) / 1000.0  # k6 reads a bare numeric string as milliseconds
+    if _DECIMAL_RE.fullmatch(text):
+        return float(text) / 1000.0  # k6 reads a bare numeric string as milliseconds
     pos, total = 0, 0.0
     days = re.match(r"(\d+)d", text)
     if days:
         total, pos = int(days.group(1)) * 86400.0, days.end()
+        if pos == len(text):
+            return total
+    if text[pos:] == "0":
+        return total
     for m in _DURATION_RE.finditer(text, pos):
         if m.start() != pos:
             break
@@ -140,11 +161,12 @@ class ScenarioConfig:
 
     @property
     def end_time(self) -> float:
-        """Latest instant (from test start) this scenario may still run, grace included."""
-        grace = self.graceful_stop
-        if self.executor == "ramping-vus":
-            grace += self.graceful_ramp_down
-        return self.start_time + self.run_duration + grace
+        """Latest instant (from test start) this scenario may still run, grace included.
+
+        As k6: run_duration + gracefulStop for every executor; ramping-vus's
+        gracefulRampDown happens inside that window, it does not extend it.
+        """
+        return self.start_time + self.run_duration + self.graceful_stop
 
 
 @dataclass(frozen=True)
@@ -160,6 +182,7 @@ class Options:
     insecure_skip_tls_verify: bool = False
     tags: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # what k6 would log as a warning, e.g. an ignored `vus`
 
     @property
     def total_duration(self) -> float:
@@ -229,6 +252,8 @@ class _Collector:
         out: list[Stage] = []
         for i, st in enumerate(raw):
             w = f"{where}.stages[{i}]"
+            if isinstance(st, Mapping):
+                st = _unset_none(st)
             if not isinstance(st, Mapping) or "duration" not in st or "target" not in st:
                 self.fail(w, f"{st!r} needs both 'duration' and 'target'")
                 continue
@@ -248,6 +273,7 @@ def _scenario(name: str, raw: object, c: _Collector) -> ScenarioConfig | None:
     if not isinstance(raw, Mapping):
         c.fail(where, f"{raw!r} must be an object")
         return None
+    raw = _unset_none(raw)
     executor = raw.get("executor")
     if executor not in EXECUTORS:
         c.fail(f"{where}.executor", f"{executor!r} is not one of {', '.join(EXECUTORS)}")
@@ -327,22 +353,23 @@ def _scenario(name: str, raw: object, c: _Collector) -> ScenarioConfig | None:
     return ScenarioConfig(
         **common,
         **arrival,
-        start_rate=c.number(raw, "startRate", where, 0.0),
+        start_rate=float(c.integer(raw, "startRate", where, 0)),  # k6: a whole number
         stages=c.stages(raw, where),
     )
 
 
-def _shortcut_scenario(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
-    """k6's top-level vus/duration/iterations/stages become one 'default' scenario."""
+def _shortcut_scenario(
+    raw: Mapping[str, Any], c: _Collector, warnings: list[str]
+) -> dict[str, Any]:
+    """k6 v1.1's DeriveScenariosFromShortcuts: top-level vus/duration/iterations/stages
+    become one 'default' scenario; ``vus`` alone is ignored with a warning, as in k6."""
+    stages = raw.get("stages")
     for other in ("duration", "iterations"):
-        if "stages" in raw and other in raw:
+        if stages and other in raw:
             c.fail(
                 "options",
-                f"using multiple execution config shortcuts (`{other}` and `stages`) "
-                "simultaneously is not allowed",
+                f"using `{other}` and `stages` options simultaneously is not allowed",
             )
-    if "stages" in raw:
-        return {"executor": "ramping-vus", "startVUs": raw.get("vus", 1), "stages": raw["stages"]}
     if "iterations" in raw:
         out = {"executor": "shared-iterations", "iterations": raw["iterations"]}
         out["vus"] = raw.get("vus", 1)
@@ -351,7 +378,25 @@ def _shortcut_scenario(raw: Mapping[str, Any], c: _Collector) -> dict[str, Any]:
         return out
     if "duration" in raw:
         return {"executor": "constant-vus", "vus": raw.get("vus", 1), "duration": raw["duration"]}
-    return {"executor": "per-vu-iterations", "vus": raw.get("vus", 1), "iterations": 1}
+    if stages:
+        return {"executor": "ramping-vus", "startVUs": raw.get("vus", 1), "stages": stages}
+    vus = raw.get("vus")
+    if vus is not None and vus != 1:
+        warnings.append(
+            f"`vus={vus}` option will be ignored, it only works in conjunction with "
+            "`iterations`, `duration`, or `stages`"
+        )
+    if stages is not None:
+        warnings.append(
+            "`stages` was explicitly set to an empty value, running the script with "
+            "1 iteration in 1 VU"
+        )
+    return {"executor": "per-vu-iterations", "vus": 1, "iterations": 1}
+
+
+def _unset_none(d: Mapping[str, Any]) -> dict[str, Any]:
+    """k6 reads a null option as 'not set': drop None values so defaults apply."""
+    return {k: v for k, v in d.items() if v is not None}
 
 
 def parse_options(raw: object) -> Options:
@@ -361,13 +406,16 @@ def parse_options(raw: object) -> Options:
         raw = {}
     if not isinstance(raw, Mapping):
         raise OptionsError([f"options: {type(raw).__name__} given, a dict is needed"])
+    given = raw
+    raw = _unset_none(raw)
+    warnings: list[str] = []
     for key in sorted(set(raw) - _TOP_KEYS):
         c.fail(f"options.{key}", "is not an option veza-ray knows")
     scen_raw = raw.get("scenarios")
     if scen_raw is None:
-        scen_raw = {"default": _shortcut_scenario(raw, c)}
-    elif any(k in raw for k in ("vus", "duration", "iterations", "stages")):
-        c.fail("options", "use either scenarios or the vus/duration/iterations/stages shortcuts")
+        scen_raw = {"default": _shortcut_scenario(raw, c, warnings)}
+    elif any(k in raw for k in ("duration", "iterations")) or raw.get("stages"):
+        c.fail("options", "use either scenarios or the duration/iterations/stages shortcuts")
     scenarios: list[ScenarioConfig] = []
     if not isinstance(scen_raw, Mapping) or not scen_raw:
         c.fail("options.scenarios", "must be a non-empty object of named scenarios")
@@ -408,16 +456,19 @@ def parse_options(raw: object) -> Options:
         no_connection_reuse=bool(flags["noConnectionReuse"]),
         insecure_skip_tls_verify=bool(flags["insecureSkipTLSVerify"]),
         tags=top_tags,
-        raw=dict(raw),
+        raw=dict(given),
+        warnings=tuple(warnings),
     )
 
 
 def parse_trend_stats(value: object, c: _Collector | None = None) -> tuple[str, ...]:
     """summaryTrendStats / --summary-trend-stats: avg, min, med, max, count, p(N)."""
     own = c or _Collector()
-    items = value.split(",") if isinstance(value, str) else value
+    items = value.split(",") if isinstance(value, str) and value.strip() else value
+    if isinstance(value, str) and not value.strip():
+        items = []  # k6: `--summary-trend-stats ""` shows no trend stats
     out: list[str] = []
-    if not isinstance(items, (list, tuple)) or not items:
+    if not isinstance(items, (list, tuple)):
         own.fail("summaryTrendStats", f"{value!r} must be a list of stats")
     else:
         for item in items:

@@ -28,8 +28,8 @@ from veza_ray.options import Options, ScenarioConfig
 from veza_ray.plan import Segment
 from veza_ray.scenario import LoadedScript, describe_exception
 from veza_ray.schedule import (
-    arrival_offsets,
-    constant_arrival_stages,
+    constant_arrival_offsets,
+    ramping_arrival_offsets,
     ramping_vus_changes,
     segment_share,
 )
@@ -497,10 +497,18 @@ class Runner:
 
     async def _run_arrival(self, s: _Scenario, t0: float) -> None:
         cfg, seg = s.cfg, s.seg
+        if seg.max_vus == 0:
+            return  # k6: a segment with no VU has no part of the rate
+        # k6's schedules: constant starts global iteration g at g * period, ramping when
+        # the planned count reaches g + 1; this actor runs the g its stripe owns.
         if cfg.executor == "constant-arrival-rate":
-            start_rate, stages = cfg.rate, constant_arrival_stages(cfg.rate, cfg.duration)
+            offsets = constant_arrival_offsets(
+                int(cfg.rate), cfg.time_unit, cfg.duration, seg.iteration_stripe
+            )
         else:
-            start_rate, stages = cfg.start_rate, list(cfg.stages)
+            offsets = ramping_arrival_offsets(
+                int(cfg.start_rate), cfg.stages, cfg.time_unit, seg.iteration_stripe
+            )
         end = t0 + cfg.run_duration
         idle: collections.deque[VU] = collections.deque(self._new_vu(s, i) for i in range(seg.vus))
         dropped = s.rec.store.sink("dropped_iterations", s.rec.base_tags)
@@ -513,8 +521,8 @@ class Runner:
                 s.active -= 1
                 idle.append(vu)
 
-        offsets = arrival_offsets(start_rate, stages, cfg.time_unit, seg.index, seg.count)
-        for off in offsets:
+        starts = iter(offsets)
+        for off in starts:
             at = t0 + off
             if self._late and at < self.clock.now() - 0.5:
                 continue
@@ -522,7 +530,7 @@ class Runner:
                 await self.clock.sleep_until(at)
             if s.stopping:
                 # This one and every later planned start will not happen.
-                s.undelivered += 1 + sum(1 for _ in offsets)
+                s.undelivered += 1 + sum(1 for _ in starts)
                 break
             if idle:
                 vu = idle.popleft()

@@ -11,10 +11,11 @@ instants returned are floats. So 0.1 s at 10 iterations/s is exactly one iterati
 actor, and the actors' shares always add up to the global plan.
 
 Segments. A scenario is cut into ``count`` equal segments, one per actor. Unit ``k`` (the
-k-th VU, or the k-th iteration) belongs to segment ``k % count``. This is k6's striping for
-an equal execution-segment sequence. It means a segment's share is
-ceil((total - index) / count), and raising the total by one adds exactly one unit to
-exactly one segment, so no actor ever has to stop a VU while the global count goes up.
+k-th VU) belongs to segment ``k % count``: this is k6's striping for an equal sequence
+(segments.py has the general one). So a segment's share is ceil((total - index) / count),
+and raising the total by one adds exactly one unit to exactly one segment, so no actor ever
+has to stop a VU while the global count goes up. Arrival-rate iterations are dealt out by a
+``Stripe`` that the plan derives from maxVUs, as k6 does.
 """
 
 from __future__ import annotations
@@ -24,11 +25,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+from veza_ray.segments import Stripe
+
 __all__ = [
     "Stage",
-    "arrival_count",
-    "arrival_offsets",
-    "constant_arrival_stages",
+    "constant_arrival_count",
+    "constant_arrival_offsets",
+    "constant_arrival_period_ns",
+    "ramping_arrival_count",
+    "ramping_arrival_offsets",
+    "ramping_arrival_times_ns",
     "ramping_vus_at",
     "ramping_vus_changes",
     "ramping_vus_segment_at",
@@ -73,25 +79,12 @@ def _ceil_div(num: int, den: int) -> int:
     return -((-num) // den)
 
 
-def _ceil_frac(x: Fraction) -> int:
-    return _ceil_div(x.numerator, x.denominator)
-
-
 def _float_at_or_after(num: int, den: int) -> float:
     """Smallest float >= num/den (den > 0): the first float instant at which a change holds."""
     f = num / den  # int / int is correctly rounded
     p, q = f.as_integer_ratio()
     if p * den < num * q:
         f = math.nextafter(f, math.inf)
-    return f
-
-
-def _float_before(num: int, den: int) -> float:
-    """Largest float < num/den (den > 0): the last float instant still inside a stage."""
-    f = num / den
-    p, q = f.as_integer_ratio()
-    if p * den >= num * q:
-        f = math.nextafter(f, -math.inf)
     return f
 
 
@@ -243,124 +236,172 @@ def ramping_vus_segment_changes(
 # --------------------------------------------------------------------------- arrival rate
 
 
-@dataclass(frozen=True)
-class _RateSpan:
-    """One stage of an arrival-rate plan with its exact iteration area before and after it."""
-
-    start_ns: int
-    end_ns: int
-    rate0: Fraction  # iterations per time unit at start_ns
-    rate1: Fraction  # iterations per time unit at end_ns
-    area0: Fraction  # iterations planned before start_ns
-    area1: Fraction  # iterations planned before end_ns
+def _check_rate(value: int, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(
+            f"{name} must be a whole number >= 0 (k6 rates are integers; use a longer "
+            f"timeUnit for a slower pace), got {value!r}"
+        )
 
 
-def _rate_spans(start_rate: float, stages: Sequence[Stage], time_unit: float) -> list[_RateSpan]:
-    if isinstance(start_rate, bool) or not isinstance(start_rate, (int, float)):
-        raise ValueError(f"start_rate must be a number, got {start_rate!r}")
-    if not math.isfinite(start_rate) or start_rate < 0:
-        raise ValueError(f"start_rate must be finite and >= 0, got {start_rate!r}")
+def _unit_ns(time_unit: float) -> int:
     if isinstance(time_unit, bool) or not isinstance(time_unit, (int, float)):
         raise ValueError(f"time_unit must be a number of seconds, got {time_unit!r}")
     if not math.isfinite(time_unit) or time_unit <= 0 or _to_ns(time_unit) == 0:
         raise ValueError(f"time_unit must be finite and at least 1 ns, got {time_unit!r}")
-    unit_ns = _to_ns(time_unit)
-    spans: list[_RateSpan] = []
-    rate0 = Fraction(start_rate)
+    return _to_ns(time_unit)
+
+
+def _duration_ns(seconds: float) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise ValueError(f"duration must be a number of seconds, got {seconds!r}")
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"duration must be finite and >= 0, got {seconds!r}")
+    return _to_ns(seconds)
+
+
+def constant_arrival_period_ns(rate: int, time_unit: float) -> int:
+    """k6's ticker period of constant-arrival-rate: timeUnit / rate, truncated to whole ns.
+
+    k6 converts the exact ratio to the nearest float and truncates it to a
+    ``time.Duration``; ``int / int`` in Python is that same correctly rounded float. A
+    period below 1 ns (over a billion iterations a second) is taken as 1 ns.
+    """
+    _check_rate(rate, "rate")
+    if rate == 0:
+        raise ValueError("rate must be above 0")
+    return max(1, int(_unit_ns(time_unit) / rate))
+
+
+def constant_arrival_offsets(
+    rate: int, time_unit: float, duration: float, stripe: Stripe | None = None
+) -> Iterator[float]:
+    """Start offsets (seconds) of constant-arrival-rate iterations that ``stripe`` owns.
+
+    As in k6: global iteration g starts at ``g * period`` (g = 0, 1, 2, ...; the first at
+    0), and only starts before ``duration`` happen. The stripe is the segment's share of the
+    global sequence (see segments.py); the default owns every iteration. Lazy.
+    """
+    period = constant_arrival_period_ns(rate, time_unit)
+    end = _duration_ns(duration)
+    return _constant_offsets(period, end, stripe or Stripe.every())
+
+
+def _constant_offsets(period: int, end: int, stripe: Stripe) -> Iterator[float]:
+    for g in stripe.indices():
+        t = g * period
+        if t >= end:
+            return
+        yield t / _NS
+
+
+def constant_arrival_count(
+    rate: int, time_unit: float, duration: float, stripe: Stripe | None = None
+) -> int:
+    """How many offsets ``constant_arrival_offsets`` yields, without iterating."""
+    period = constant_arrival_period_ns(rate, time_unit)
+    total = _ceil_div(_duration_ns(duration), period)  # g * period < duration
+    return (stripe or Stripe.every()).count_below(total)
+
+
+def _ramp_time_ns(a: int, b: int, dur: int, unit: int, n: Fraction) -> int:
+    """Whole ns into a stage (rate a -> b per ``unit`` ns over ``dur`` ns) where the
+    iterations planned since the stage began reach ``n`` (0 < n <= the stage's area).
+
+    The area is a*t/unit + (b-a)*t**2/(2*dur*unit). Solved exactly with an integer square
+    root and rounded down, as k6 truncates its float root to a time.Duration.
+    """
+    p, q = n.numerator, n.denominator
+    if a == b:
+        return (p * unit) // (q * a)
+    # t = (-a*dur + sqrt(a^2 dur^2 + 2 (b-a) dur unit n)) / (b - a); scale by q to stay integral
+    xq = (a * a * dur * dur * q + 2 * (b - a) * dur * unit * p) * q
+    s = math.isqrt(xq)
+    c = a * dur * q
+    if b > a:
+        return (s - c) // ((b - a) * q)
+    if s * s != xq:
+        s += 1  # c - sqrt lies strictly between c - s - 1 and c - s
+    return (c - s) // ((a - b) * q)
+
+
+def ramping_arrival_times_ns(
+    start_rate: int, stages: Sequence[Stage], time_unit: float, stripe: Stripe | None = None
+) -> Iterator[int]:
+    """k6's ``cal`` for ramping-arrival-rate: start times (ns) of the iterations ``stripe`` owns.
+
+    The rate moves linearly from ``start_rate`` per ``time_unit`` through each stage's
+    target. Global iteration g (0-based) starts when the planned count, the area under the
+    rate, reaches g + 1: a ramp from 0 to 1/s over 5 s starts its two iterations at
+    sqrt(10) = 3.16 s and sqrt(20) = 4.47 s, and nothing at 0. An iteration whose count is
+    reached exactly at a stage's end belongs to that stage, so the last one may fall on the
+    end of the stages (k6's table lists it; ``ramping_arrival_offsets`` drops it, as k6's
+    run ends there). Exact: areas in fractions, roots by integer square root. Lazy.
+    """
+    _check_rate(start_rate, "start_rate")
+    unit = _unit_ns(time_unit)
+    return _ramping_times(start_rate, stages, unit, stripe or Stripe.every())
+
+
+def _ramping_times(
+    start_rate: int, stages: Sequence[Stage], unit: int, stripe: Stripe
+) -> Iterator[int]:
+    owned = stripe.indices()
+    g = next(owned, None)
+    area = Fraction(0)
+    stage_start = 0
+    a = start_rate
+    for stage in stages:
+        b, dur = stage.target, _to_ns(stage.duration)
+        area_end = area + Fraction(dur * (a + b), 2 * unit)
+        while g is not None and g + 1 <= area_end:
+            yield stage_start + _ramp_time_ns(a, b, dur, unit, g + 1 - area)
+            g = next(owned, None)
+        area, a, stage_start = area_end, b, stage_start + dur
+
+
+def ramping_arrival_offsets(
+    start_rate: int, stages: Sequence[Stage], time_unit: float, stripe: Stripe | None = None
+) -> Iterator[float]:
+    """Start offsets (seconds) of the ramping-arrival-rate iterations that run: those of
+    ``ramping_arrival_times_ns`` before the end of the stages. Arguments are checked at
+    call time, not on the first next()."""
+    _check_rate(start_rate, "start_rate")
+    unit = _unit_ns(time_unit)
+    end = sum(_to_ns(s.duration) for s in stages)
+    return _before(_ramping_times(start_rate, stages, unit, stripe or Stripe.every()), end)
+
+
+def _before(times: Iterator[int], end: int) -> Iterator[float]:
+    for t in times:
+        if t >= end:
+            return
+        yield t / _NS
+
+
+def ramping_arrival_count(
+    start_rate: int, stages: Sequence[Stage], time_unit: float, stripe: Stripe | None = None
+) -> int:
+    """How many offsets ``ramping_arrival_offsets`` yields, in O(stages), not iterating.
+
+    The global count is the whole part of the total area, less the last iteration when it
+    falls exactly on the end; the stripe owns its share of those.
+    """
+    _check_rate(start_rate, "start_rate")
+    unit = _unit_ns(time_unit)
     area = Fraction(0)
     start = 0
+    a = start_rate
+    total = 0
+    last_at = -1
     for stage in stages:
-        dur = _to_ns(stage.duration)
-        rate1 = Fraction(stage.target)
-        area1 = area + dur * (rate0 + rate1) / (2 * unit_ns)
-        spans.append(_RateSpan(start, start + dur, rate0, rate1, area, area1))
-        rate0, area, start = rate1, area1, start + dur
-    return spans
-
-
-def arrival_count(
-    start_rate: float, stages: Sequence[Stage], time_unit: float, index: int = 0, count: int = 1
-) -> int:
-    """How many offsets ``arrival_offsets`` yields, in O(stages) and without iterating.
-
-    Iteration k exists iff the planned area before the end exceeds k, so the global count is
-    ceil(total area). A segment gets the k with k % count == index, which is its
-    ``segment_share`` of that count.
-    """
-    _check_segment(index, count)
-    spans = _rate_spans(start_rate, stages, time_unit)
-    total = _ceil_frac(spans[-1].area1) if spans else 0
-    return segment_share(total, index, count)
-
-
-def arrival_offsets(
-    start_rate: float, stages: Sequence[Stage], time_unit: float, index: int = 0, count: int = 1
-) -> Iterator[float]:
-    """Start offsets (seconds) of the iterations of an arrival-rate executor, lazily.
-
-    The rate is ``start_rate`` per ``time_unit`` at 0 and moves linearly to each stage's
-    target over that stage. Constant-arrival-rate is one stage ``(duration, rate)`` with
-    ``start_rate=rate``. With A(t) the integral of the rate, global iteration k starts at
-    the first instant after which A exceeds k. Where the rate is positive that is the
-    solution of A(t) = k, so the first iteration is at 0 and a constant rate gives k / rate,
-    as in k6's constant-arrival-rate. Where the rate is 0 for a stretch, the iteration waits
-    for the stretch to end, so nothing starts while the rate is 0. Starts at or after the
-    total duration are not produced.
-
-    Segment ``index`` of ``count`` yields only the k with k % count == index, so the
-    segments together produce exactly the global sequence. The inverse of each piecewise
-    quadratic is solved in closed form, with the cancellation-free root. Which k falls in
-    which stage is decided exactly. Arguments are checked at call time, not on first next().
-    """
-    _check_segment(index, count)
-    spans = _rate_spans(start_rate, stages, time_unit)
-    return _offsets(spans, _to_ns(time_unit), index, count)
-
-
-def _offsets(spans: list[_RateSpan], unit_ns: int, index: int, count: int) -> Iterator[float]:
-    prev = 0.0
-    for span in spans:
-        if span.area1 == span.area0:  # zero duration, or the rate is 0 throughout
-            continue
-        first = _ceil_frac(span.area0)  # iterations k with area0 <= k < area1 start here
-        first += (index - first) % count
-        stop = _ceil_frac(span.area1)
-        if first >= stop:
-            continue
-        base = span.area0.numerator // span.area0.denominator
-        frac = float(span.area0 - base)  # area0 = base + frac, so the remainder stays exact
-        start = span.start_ns / _NS
-        lo = _float_at_or_after(span.start_ns, _NS)
-        hi = _float_before(span.end_ns, _NS)
-        r0 = float(span.rate0 * _NS / unit_ns)  # iterations per second
-        r1 = float(span.rate1 * _NS / unit_ns)
-        if span.rate0 == span.rate1:
-            for k in range(first, stop, count):
-                t = start + (float(k - base) - frac) / r0
-                prev = max(prev, min(max(t, lo), hi))
-                yield prev
-        else:
-            # r0 * tau + slope * tau**2 / 2 = x  ->  tau = 2x / (r0 + sqrt(r0**2 + 2 slope x))
-            slope = (r1 - r0) / ((span.end_ns - span.start_ns) / _NS)
-            for k in range(first, stop, count):
-                x = float(k - base) - frac
-                root = r0 + math.sqrt(max(0.0, r0 * r0 + 2.0 * slope * x))
-                tau = 2.0 * x / root if root > 0.0 else 0.0
-                prev = max(prev, min(max(start + tau, lo), hi))
-                yield prev
-
-
-def constant_arrival_stages(rate: float, duration: float) -> list[Stage]:
-    """Stages of a constant-arrival-rate scenario: use with ``start_rate=rate``.
-
-    k6's ``rate`` is a whole number (a slower pace is a longer ``timeUnit``), and a stage
-    target is an int, so a fractional rate is refused here instead of being rounded.
-    """
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)):
-        raise ValueError(f"rate must be a whole number, got {rate!r}")
-    if not math.isfinite(rate) or rate < 0 or rate != int(rate):
-        raise ValueError(
-            f"rate must be a whole number >= 0 (k6 rates are integers; use a longer timeUnit "
-            f"for a slower pace), got {rate!r}"
-        )
-    return [Stage(duration=duration, target=int(rate))]
+        b, dur = stage.target, _to_ns(stage.duration)
+        area_end = area + Fraction(dur * (a + b), 2 * unit)
+        n = area_end.numerator // area_end.denominator
+        if n > total:  # the latest iteration so far falls in this stage
+            total = n
+            last_at = start + _ramp_time_ns(a, b, dur, unit, n - area)
+        area, a, start = area_end, b, start + dur
+    if total and last_at >= start:
+        total -= 1
+    return (stripe or Stripe.every()).count_below(total)

@@ -218,7 +218,7 @@ def _selector_problems(key: str) -> tuple[Selector | None, list[str]]:
         problems.insert(
             0,
             f"invalid metric name {_q(name)} (letters, digits and _, "
-            "not starting with a digit, at most 128)",
+            "not starting with a digit, 2-129 characters)",
         )
     if problems:
         return None, problems

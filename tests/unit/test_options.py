@@ -10,6 +10,7 @@ import math
 import pytest
 
 from veza_ray.options import (
+    DEFAULT_TREND_STATS,
     EXECUTORS,
     Options,
     OptionsError,
@@ -129,7 +130,7 @@ def test_ramping_vus_defaults() -> None:
     assert sc.graceful_stop == 30.0
     assert sc.max_vus_needed == 5
     assert sc.run_duration == 10.0
-    assert sc.end_time == 70.0  # stages + gracefulRampDown + gracefulStop
+    assert sc.end_time == 40.0  # k6: stages + gracefulStop; gracefulRampDown is inside it
 
 
 @pytest.mark.parametrize("executor", ["per-vu-iterations", "shared-iterations"])
@@ -305,9 +306,20 @@ def test_conflicting_shortcuts_are_an_error(other: dict) -> None:
     assert _has(errors, "stages")
 
 
-def test_shortcuts_and_scenarios_together_are_an_error() -> None:
-    errors = _errors({"vus": 5, "scenarios": {"a": {"executor": "constant-vus", "duration": "1s"}}})
+@pytest.mark.parametrize("shortcut", [{"duration": "10s"}, {"iterations": 10}])
+def test_shortcuts_and_scenarios_together_are_an_error(shortcut: dict) -> None:
+    scenarios = {"a": {"executor": "constant-vus", "duration": "1s"}}
+    errors = _errors({**shortcut, "scenarios": scenarios})
     assert _has(errors, "options", "scenarios")
+
+
+def test_vus_with_scenarios_is_ignored_like_k6() -> None:
+    # k6 v1.1 (checked with `k6 run`): top-level vus next to scenarios is silently ignored
+    opts = parse_options(
+        {"vus": 5, "scenarios": {"a": {"executor": "constant-vus", "duration": "1s"}}}
+    )
+    assert opts.scenarios[0].vus == 1
+    assert opts.warnings == ()
 
 
 # --------------------------------------------------------------------------- errors
@@ -487,7 +499,7 @@ def test_bad_summary_trend_stats(stats: list[str], quoted: str) -> None:
 
 def test_summary_trend_stats_not_a_list() -> None:
     assert _has(_errors({"summaryTrendStats": 5}), "summaryTrendStats", "5")
-    assert _has(_errors({"summaryTrendStats": []}), "summaryTrendStats")
+    assert parse_options({"summaryTrendStats": []}).summary_trend_stats == ()
 
 
 def test_parse_trend_stats_direct() -> None:
@@ -622,3 +634,233 @@ def test_options_are_frozen() -> None:
     opts = parse_options({"vus": 1, "duration": "1s"})
     with pytest.raises(AttributeError):
         opts.scenarios[0].vus = 5  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- k6 tables
+
+# k6 lib/types/types_test.go, TestParseExtendedDuration (negative results, which k6
+# parses and then refuses in validation, are refused here at once).
+K6_DURATIONS_OK = [
+    ("1.12s", 1.12),
+    ("0d1.12s", 1.12),
+    ("10d1.12s", 240 * 3600 + 1.12),
+    ("1s", 1.0),
+    ("1d", 86400.0),
+    ("20d", 480 * 3600.0),
+    ("1d23h", 47 * 3600.0),
+    ("1d24h15m", 48 * 3600 + 15 * 60.0),
+    ("1d25h80m", 50 * 3600 + 20 * 60.0),
+    ("0d25h120m80s", 27 * 3600 + 80.0),
+    ("2d1ns", 48 * 3600 + 1e-9),
+    # k6 types.ParseExtendedDuration: a decimal number without a unit is milliseconds
+    ("1000.001", 1.000001),
+    ("500", 0.5),
+    ("1e3", 1.0),
+    ("5.s", 5.0),
+    ("1μs", 1e-6),
+]
+K6_DURATIONS_BAD = ["", "d", "d2h", "2.1d", "2d-2h", "-2d-2h", "2+d", "2da", "2-d", "-1d2h"]
+
+
+@pytest.mark.parametrize(("text", "seconds"), K6_DURATIONS_OK)
+def test_k6_extended_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == pytest.approx(seconds, abs=1e-12)
+
+
+@pytest.mark.parametrize("text", K6_DURATIONS_BAD)
+def test_k6_extended_durations_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+# k6 lib/executor/executors_test.go, TestConfigMapParsingAndValidation: True means k6
+# accepts the scenario map, False that it reports a parse or validation error.
+K6_CONFIGS: list[tuple[dict, bool]] = [
+    ({"someKey": {}}, False),
+    ({"someKey": {"executor": "constant-blah-blah", "vus": 10, "duration": "60s"}}, False),
+    ({"someKey": {"executor": "constant-vus", "uknownField": "should_error"}}, False),
+    ({"someKey": {"executor": "constant-vus", "vus": 10, "duration": "60s", "env": 123}}, False),
+    ({"aname": {"executor": "constant-vus", "duration": "60s"}}, True),
+    ({"": {"executor": "constant-vus", "vus": 10, "duration": "60s"}}, False),
+    ({"aname": {"executor": "constant-vus"}}, False),
+    ({"aname": {"executor": "constant-vus", "vus": 0.5}}, False),
+    ({"aname": {"executor": "constant-vus", "vus": 10}}, False),
+    ({"aname": {"executor": "constant-vus", "vus": 0, "duration": "60s"}}, False),
+    ({"aname": {"executor": "constant-vus", "vus": -1, "duration": "60s"}}, False),
+    ({"aname": {"executor": "constant-vus", "vus": 10, "duration": "0s"}}, False),
+    ({"aname": {"executor": "constant-vus", "vus": 10, "duration": "10s", "startTime": "-10s"}},
+     False),
+    ({"aname": {"executor": "constant-vus", "vus": 10, "duration": "10s", "exec": ""}}, False),
+    ({"aname": {"executor": "constant-vus", "vus": 10, "duration": "10s", "gracefulStop": "-2s"}},
+     False),
+    ({"varloops": {"executor": "ramping-vus", "startVUs": 20, "gracefulStop": "15s",
+                   "gracefulRampDown": "10s", "startTime": "23s",
+                   "stages": [{"duration": "60s", "target": 30},
+                              {"duration": "130s", "target": 10}]}}, True),
+    ({"varloops": {"executor": "ramping-vus", "startVUs": 0,
+                   "stages": [{"duration": "60s", "target": 0}]}}, False),
+    ({"varloops": {"executor": "ramping-vus", "startVUs": -1,
+                   "stages": [{"duration": "60s", "target": 30}]}}, False),
+    ({"varloops": {"executor": "ramping-vus", "startVUs": 2,
+                   "stages": [{"duration": "-60s", "target": 30}]}}, False),
+    ({"varloops": {"executor": "ramping-vus", "startVUs": 2,
+                   "stages": [{"duration": "60s", "target": -30}]}}, False),
+    ({"varloops": {"executor": "ramping-vus", "stages": [{"duration": "60s"}]}}, False),
+    ({"varloops": {"executor": "ramping-vus", "stages": [{"target": 30}]}}, False),
+    ({"varloops": {"executor": "ramping-vus", "stages": []}}, False),
+    ({"varloops": {"executor": "ramping-vus"}}, False),
+    ({"ishared": {"executor": "shared-iterations"}}, True),
+    ({"ishared": {"executor": "shared-iterations", "iterations": 20}}, True),
+    ({"ishared": {"executor": "shared-iterations", "vus": 10}}, False),
+    ({"ishared": {"executor": "shared-iterations", "iterations": 20, "vus": 10,
+                  "maxDuration": "30m"}}, True),
+    ({"ishared": {"executor": "shared-iterations", "iterations": 20, "vus": 10,
+                  "maxDuration": "-3m"}}, False),
+    ({"ishared": {"executor": "shared-iterations", "iterations": 20, "vus": 10,
+                  "maxDuration": "0s"}}, False),
+    ({"ishared": {"executor": "shared-iterations", "iterations": 20, "vus": -10}}, False),
+    ({"ishared": {"executor": "shared-iterations", "iterations": -1, "vus": 1}}, False),
+    ({"ishared": {"executor": "shared-iterations", "iterations": 20, "vus": 30}}, False),
+    ({"ipervu": {"executor": "per-vu-iterations"}}, True),
+    ({"ipervu": {"executor": "per-vu-iterations", "iterations": 20}}, True),
+    ({"ipervu": {"executor": "per-vu-iterations", "vus": 10}}, True),
+    ({"ipervu": {"executor": "per-vu-iterations", "iterations": 20, "vus": 10}}, True),
+    ({"ipervu": {"executor": "per-vu-iterations", "iterations": 20, "vus": 10,
+                 "maxDuration": "-3m"}}, False),
+    ({"ipervu": {"executor": "per-vu-iterations", "iterations": 20, "vus": 10,
+                 "maxDuration": "0s"}}, False),
+    ({"ipervu": {"executor": "per-vu-iterations", "iterations": 20, "vus": -10}}, False),
+    ({"ipervu": {"executor": "per-vu-iterations", "iterations": -1, "vus": 1}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10m",
+                   "preAllocatedVUs": 20, "maxVUs": 30}}, True),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10m",
+                   "preAllocatedVUs": 20, "maxVUs": 30, "timeUnit": "-1s"}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10m",
+                   "preAllocatedVUs": 20, "maxVUs": 30, "timeUnit": "0s"}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10m",
+                   "maxVUs": 30}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "preAllocatedVUs": 20,
+                   "maxVUs": 30}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "duration": "10m",
+                   "preAllocatedVUs": 20, "maxVUs": 30}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "0m",
+                   "preAllocatedVUs": 20, "maxVUs": 30}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 0, "duration": "10m",
+                   "preAllocatedVUs": 20, "maxVUs": 30}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10m",
+                   "preAllocatedVUs": 20, "maxVUs": 15}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "0s",
+                   "preAllocatedVUs": 20, "maxVUs": 25}}, False),
+    ({"carrival": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10m",
+                   "preAllocatedVUs": -2, "maxVUs": 25}}, False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 20, "maxVUs": 50,
+                   "stages": [{"duration": "5m", "target": 10}]}}, True),
+    ({"varrival": {"executor": "ramping-arrival-rate", "preAllocatedVUs": -20, "maxVUs": 50,
+                   "stages": [{"duration": "5m", "target": 10}]}}, False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "startRate": -1, "preAllocatedVUs": 20,
+                   "maxVUs": 50, "stages": [{"duration": "5m", "target": 10}]}}, False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "maxVUs": 50,
+                   "stages": [{"duration": "5m", "target": 10}]}}, False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 20, "maxVUs": 50}},
+     False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 20, "maxVUs": 50,
+                   "stages": []}}, False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 20, "maxVUs": 50,
+                   "stages": [{"duration": "5m", "target": 10}], "timeUnit": "-1s"}}, False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 20, "maxVUs": 50,
+                   "stages": [{"duration": "5m", "target": 10}], "timeUnit": "0s"}}, False),
+    ({"varrival": {"executor": "ramping-arrival-rate", "preAllocatedVUs": 30, "maxVUs": 20,
+                   "stages": [{"duration": "5m", "target": 10}]}}, False),
+    ({"ui": {"executor": "shared-iterations", "iterations": 22, "vus": 12,
+             "maxDuration": "100s", "options": {"unsupported": {}}}}, False),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("scenarios", "ok"), K6_CONFIGS)
+def test_k6_config_map_parsing_and_validation(scenarios: dict, ok: bool) -> None:
+    if ok:
+        assert parse_options({"scenarios": scenarios}).scenarios
+    else:
+        _errors({"scenarios": scenarios})
+
+
+def test_k6_ramping_vus_end_is_stages_plus_graceful_stop() -> None:
+    # k6 TestConfigMapParsingAndValidation "varloops": end offset 205 s (190 s of stages +
+    # gracefulStop 15 s; gracefulRampDown 10 s does not add), 228 s with startTime 23 s
+    (sc,) = parse_options({"scenarios": K6_CONFIGS[15][0]}).scenarios
+    assert sc.end_time == 228.0
+    assert sc.end_time - sc.start_time == 205.0
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "value"),
+    [({"gracefulStop": None}, "graceful_stop", 30.0), ({"startTime": None}, "start_time", 0.0),
+     ({"vus": None}, "vus", 1), ({"exec": None}, "exec", "default"),
+     ({"tags": None}, "tags", ())],
+)  # fmt: skip
+def test_none_means_unset(raw: dict, key: str, value: object) -> None:
+    """k6 reads a null option as not set (NullDuration/null.Int Valid=false): the default."""
+    sc = _one({"executor": "constant-vus", "duration": "10s", **raw})
+    assert getattr(sc, key) == value
+
+
+def test_none_at_top_level_and_in_stages() -> None:
+    opts = parse_options({"vus": None, "duration": "5s", "summaryTrendStats": None})
+    assert opts.scenarios[0].vus == 1
+    assert opts.summary_trend_stats == DEFAULT_TREND_STATS
+    errors = _errors({"stages": [{"duration": "5s", "target": None}]})
+    assert _has(errors, "stages[0]", "target")
+
+
+# k6 v1.1.0, checked with `k6 run`/`k6 inspect` on a one-line script, and k6
+# lib/executor/execution_config_shortcuts.go DeriveScenariosFromShortcuts.
+SHORTCUTS = [
+    ({"vus": 10}, ("per-vu-iterations", 1, 1), 1),  # `vus=10` option will be ignored
+    ({"vus": 0}, ("per-vu-iterations", 1, 1), 1),
+    ({"vus": 1}, ("per-vu-iterations", 1, 1), 0),
+    ({"stages": []}, ("per-vu-iterations", 1, 1), 1),
+    ({}, ("per-vu-iterations", 1, 1), 0),
+    ({"vus": 10, "iterations": 100}, ("shared-iterations", 10, 100), 0),
+    ({"iterations": 3}, ("shared-iterations", 1, 3), 0),
+    ({"vus": 2, "duration": "1s"}, ("constant-vus", 2, 1), 0),
+    ({"vus": 2, "iterations": 4, "duration": "5s"}, ("shared-iterations", 2, 4), 0),
+]
+
+
+@pytest.mark.parametrize(("raw", "want", "warnings"), SHORTCUTS)
+def test_k6_shortcuts(raw: dict, want: tuple[str, int, int], warnings: int) -> None:
+    opts = parse_options(raw)
+    (sc,) = opts.scenarios
+    assert (sc.executor, sc.vus, sc.iterations) == want
+    assert len(opts.warnings) == warnings
+    if raw.get("vus") not in (None, 1) and warnings:
+        assert f"`vus={raw['vus']}` option will be ignored" in opts.warnings[0]
+
+
+def test_k6_shortcut_errors() -> None:
+    # k6 run: "the number of iterations (5) can't be less than the number of VUs (10)"
+    assert _has(_errors({"vus": 10, "iterations": 5}), "can't be less than")
+    # k6 run: "the number of VUs must be more than 0"
+    assert _errors({"vus": 0, "iterations": 3})
+
+
+# k6 internal/cmd/config_consolidation_test.go, "Test summary trend stats"
+@pytest.mark.parametrize(
+    ("cli", "want"),
+    [("", ()), ("med,avg,p(99.999)", ("med", "avg", "p(99.999)")), ("coun", None),
+     ("med,avg,p(", None), ("med,avg,p(-1)", None), ("med,avg,p(101)", None)],
+)  # fmt: skip
+def test_k6_summary_trend_stats_flag(cli: str, want: tuple[str, ...] | None) -> None:
+    if want is None:
+        with pytest.raises(OptionsError):
+            parse_trend_stats(cli)
+    else:
+        assert parse_trend_stats(cli) == want
+
+
+def test_start_rate_is_a_whole_number_like_k6() -> None:
+    errors = _errors(
+        {"scenarios": {"r": {"executor": "ramping-arrival-rate", "startRate": 1.5,
+                             "preAllocatedVUs": 1, "stages": [{"duration": "1s", "target": 1}]}}}
+    )  # fmt: skip
+    assert _has(errors, "startRate", "1.5")

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from veza_ray.fleet import resume_segments
 from veza_ray.options import ScenarioConfig, parse_options
-from veza_ray.plan import Segment, make_plan, planned_vu_seconds, segment_for
+from veza_ray.plan import Segment, make_plan, planned_iterations, planned_vu_seconds, segment_for
 
 
 def _scenarios(scenarios: dict) -> tuple[ScenarioConfig, ...]:
@@ -61,22 +62,36 @@ def test_thousand_vus_over_three_actors() -> None:
     assert [(seg.index, seg.count) for seg in _column(plan, "a")] == [(0, 3), (1, 3), (2, 3)]
 
 
-def test_shared_iterations_sum_exactly() -> None:
-    (sc,) = _scenarios({"s": {"executor": "shared-iterations", "vus": 10, "iterations": 300}})
-    segs = _column(make_plan([sc], 3), "s")
-    assert sum(seg.iterations for seg in segs) == 300
-    assert [seg.iterations for seg in segs] == [100, 100, 100]
-    assert sum(seg.vus for seg in segs) == 10
+def _split(executor: str, actors: int, **fields: object) -> list[Segment]:
+    (sc,) = _scenarios({"s": {"executor": executor, **fields}})
+    return _column(make_plan([sc], actors), "s")
 
 
-def test_shared_iterations_uneven_and_few() -> None:
-    (sc,) = _scenarios({"s": {"executor": "shared-iterations", "vus": 2, "iterations": 7}})
-    segs = _column(make_plan([sc], 4), "s")
-    assert [seg.iterations for seg in segs] == [2, 2, 2, 1]
-    assert sum(seg.iterations for seg in segs) == 7
-    # no actor holds more VUs than iterations it must run
-    assert all(seg.vus <= seg.iterations for seg in segs)
-    assert sum(seg.vus for seg in segs) == 2
+# Shared iterations go in proportion to each actor's VUs (k6's GetIterations re-cuts the
+# sequence by the VU count): (vus, iterations, actors) -> (VUs, iterations) per actor.
+SHARED_ITERATIONS = [
+    # the issue's example, from k6 lib/execution_segment_test.go TestNewExecutionTuple
+    # ("0,1/3,2/3,1", GetNewExecutionTupleFromValue(20) then ScaleInt64(50): 18/17/15)
+    (20, 50, 3, [7, 7, 6], [18, 17, 15]),
+    (10, 300, 3, [4, 3, 3], [120, 90, 90]),
+    (2, 7, 4, [1, 1, 0, 0], [4, 3, 0, 0]),
+    (1, 6, 3, [1, 0, 0], [6, 0, 0]),  # was 2 of 6 run: VU-less actors held the rest
+    (10, 100, 16, [1] * 10 + [0] * 6, [10] * 10 + [0] * 6),
+    (3, 3, 7, [1, 1, 1, 0, 0, 0, 0], [1, 1, 1, 0, 0, 0, 0]),
+    (7, 10, 7, [1] * 7, [2, 2, 2, 1, 1, 1, 1]),
+]
+
+
+@pytest.mark.parametrize(
+    ("vus", "iterations", "actors", "want_vus", "want_iters"), SHARED_ITERATIONS
+)
+def test_shared_iterations_follow_the_vus(
+    vus: int, iterations: int, actors: int, want_vus: list[int], want_iters: list[int]
+) -> None:
+    segs = _split("shared-iterations", actors, vus=vus, iterations=iterations)
+    assert [s.vus for s in segs] == want_vus
+    assert [s.iterations for s in segs] == want_iters
+    assert sum(s.iterations for s in segs) == iterations
 
 
 def test_per_vu_iterations_keep_the_per_vu_count() -> None:
@@ -118,12 +133,9 @@ def test_arrival_rate_splits_pre_allocated_and_max() -> None:
     assert all(seg.iterations == 0 for seg in segs)
 
 
-def test_arrival_rate_actor_with_no_share_still_gets_one_vu() -> None:
-    """Documented choice (plan.py): an actor owning part of the rate needs a VU to run it.
-
-    This means the cluster can hold more VUs than maxVUs (here 3 for maxVUs 2); k6 would
-    keep maxVUs as a hard cap and drop that segment's iterations instead.
-    """
+def test_arrival_rate_actor_with_no_vu_gets_no_rate() -> None:
+    """As k6 (HasWork is maxVUs > 0): maxVUs stays a hard cap across the cluster, and the
+    iterations go to the actors that hold VUs."""
     (sc,) = _scenarios(
         {
             "c": {
@@ -138,8 +150,49 @@ def test_arrival_rate_actor_with_no_share_still_gets_one_vu() -> None:
     plan = make_plan([sc], 3)
     segs = _column(plan, "c")
     assert [seg.vus for seg in segs] == [1, 0, 0]
-    assert [seg.max_vus for seg in segs] == [1, 1, 1]
+    assert [seg.max_vus for seg in segs] == [1, 1, 0]
+    assert [planned_iterations(sc, s) for s in segs] == [150, 150, 0]
+    assert segs[2].stripe == ()
     _assert_ids_partition(plan)
+
+
+def test_arrival_rate_follows_max_vus() -> None:
+    """The issue's example: 50/s with 20 maxVUs on 3 actors is 18/17/15 iterations in the
+    first second (k6 re-cuts the sequence by maxVUs: "0,7/20,7/10,1", 7+7+6 of every 20)."""
+    for duration, want in (("1s", [18, 17, 15]), ("10s", [175, 175, 150])):
+        spec = {"executor": "constant-arrival-rate", "rate": 50, "duration": duration,
+                "preAllocatedVUs": 20, "maxVUs": 20}  # fmt: skip
+        (sc,) = _scenarios({"s": spec})
+        segs = _column(make_plan([sc], 3), "s")
+        assert [s.max_vus for s in segs] == [7, 7, 6]
+        assert [planned_iterations(sc, s) for s in segs] == want
+
+
+# More actors than VUs, every executor: (executor fields, actors, VUs per actor,
+# iterations each actor plans). Actors with no VU plan nothing; the totals are k6's.
+MORE_ACTORS_THAN_VUS = [
+    ({"executor": "constant-vus", "vus": 2, "duration": "5s"}, 3, [1, 1, 0], None),
+    ({"executor": "per-vu-iterations", "vus": 2, "iterations": 5}, 3, [1, 1, 0], [5, 5, 0]),
+    ({"executor": "shared-iterations", "vus": 2, "iterations": 5}, 7,
+     [1, 1, 0, 0, 0, 0, 0], [3, 2, 0, 0, 0, 0, 0]),
+    ({"executor": "constant-arrival-rate", "rate": 4, "duration": "2s", "preAllocatedVUs": 1,
+      "maxVUs": 2}, 3, [1, 1, 0], [4, 4, 0]),
+    ({"executor": "ramping-arrival-rate", "startRate": 0, "preAllocatedVUs": 1, "maxVUs": 1,
+      "stages": [{"duration": "4s", "target": 4}]}, 2, [1, 0], [7, 0]),
+    ({"executor": "ramping-vus", "startVUs": 0, "stages": [{"duration": "2s", "target": 2}]},
+     3, [1, 1, 0], None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "actors", "vus", "iterations"), MORE_ACTORS_THAN_VUS)
+def test_more_actors_than_vus(
+    spec: dict, actors: int, vus: list[int], iterations: list[int] | None
+) -> None:
+    (sc,) = _scenarios({"s": spec})
+    segs = _column(make_plan([sc], actors), "s")
+    assert [s.max_vus for s in segs] == vus
+    if iterations is not None:
+        assert [planned_iterations(sc, s) for s in segs] == iterations
 
 
 def test_launch_plan_ids_and_totals() -> None:
@@ -219,6 +272,19 @@ scenario_strategy = st.one_of(
         st.integers(0, 300),
         st.integers(1, 300),
     ),
+    st.builds(
+        lambda p, extra, r0, r1: {
+            "executor": "ramping-arrival-rate",
+            "startRate": r0,
+            "stages": [{"duration": "7s", "target": r1}, {"duration": "3s", "target": 0}],
+            "preAllocatedVUs": p,
+            "maxVUs": p + extra,
+        },
+        st.integers(0, 50),
+        st.integers(1, 50),
+        st.integers(0, 30),
+        st.integers(0, 30),
+    ),
 )
 
 
@@ -233,10 +299,18 @@ def test_plan_properties(specs: list[dict], actors: int) -> None:
     for sc in scenarios:
         segs = _column(plan, sc.name)
         assert [s.index for s in segs] == list(range(actors))
+        planned = [planned_iterations(sc, s) for s in segs]
         if sc.is_arrival_rate:
             assert sum(s.vus for s in segs) == sc.pre_allocated_vus
-            assert all(s.max_vus >= max(1, s.vus) for s in segs)
+            assert sum(s.max_vus for s in segs) == sc.max_vus_needed
+            assert all(s.max_vus >= s.vus for s in segs)
+            whole = planned_iterations(sc, make_plan([sc], 1)[0][0])
+            assert sum(p or 0 for p in planned) == whole  # the stripes partition the iterations
+            assert all(p == 0 for s, p in zip(segs, planned, strict=True) if s.max_vus == 0)
             continue
+        assert all(
+            p == 0 for s, p in zip(segs, planned, strict=True) if s.vus == 0 and p is not None
+        )
         shares = [s.max_vus for s in segs]
         if sc.executor == "shared-iterations":
             assert sum(s.iterations for s in segs) == sc.iterations
@@ -245,3 +319,20 @@ def test_plan_properties(specs: list[dict], actors: int) -> None:
             assert sum(shares) == sc.max_vus_needed
         assert max(shares) - min(shares) <= 1  # as even as integers allow
         assert shares == sorted(shares, reverse=True)  # earlier actors take the extra units
+
+
+def test_replacement_keeps_the_lost_actors_share() -> None:
+    """A lost actor's replacement runs the rest of the same share: iteration budgets less
+    what was done, and for arrival rates the same stripe of the global iterations."""
+    specs = {
+        "si": {"executor": "shared-iterations", "vus": 20, "iterations": 50},
+        "car": {"executor": "constant-arrival-rate", "rate": 50, "duration": "1s",
+                "preAllocatedVUs": 20},
+    }  # fmt: skip
+    scenarios = _scenarios(specs)
+    plan = make_plan(scenarios, 3)
+    executors = {sc.name: sc.executor for sc in scenarios}
+    si, car = resume_segments(plan[1], {"si": 5, "car": 4}, executors)
+    assert si.iterations == 17 - 5
+    assert car == plan[1][1]
+    assert Segment.from_wire(car.to_wire()) == car

@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import bisect
 import math
-import types
 from fractions import Fraction
-from itertools import islice, pairwise
+from itertools import pairwise
 
 import pytest
 from hypothesis import given, settings
@@ -17,9 +16,6 @@ from hypothesis import strategies as st
 
 from veza_ray.schedule import (
     Stage,
-    arrival_count,
-    arrival_offsets,
-    constant_arrival_stages,
     ramping_vus_at,
     ramping_vus_changes,
     ramping_vus_segment_at,
@@ -313,176 +309,3 @@ def test_segments_sum_to_global(
                 assert _value_from_changes(seg, t) == ramping_vus_segment_at(
                     start, stages, t, i, count
                 )
-
-
-# --------------------------------------------------------------------------- arrival rate
-
-
-def test_constant_rate_counts_and_offsets() -> None:
-    stages = constant_arrival_stages(100, 10)
-    assert stages == [Stage(10, 100)]
-    offs = list(arrival_offsets(100, stages, 1.0))
-    assert offs == [k / 100 for k in range(1000)]
-    assert arrival_count(100, stages, 1.0) == 1000
-    parts = [list(arrival_offsets(100, stages, 1.0, i, 3)) for i in range(3)]
-    assert [len(p) for p in parts] == [334, 333, 333]
-    assert [arrival_count(100, stages, 1.0, i, 3) for i in range(3)] == [334, 333, 333]
-    for i, p in enumerate(parts):
-        assert p == offs[i::3]
-    assert sorted(x for p in parts for x in p) == offs
-
-
-def test_constant_rate_with_time_unit() -> None:
-    # 30 iterations per minute for 2 minutes: one every 2 s
-    offs = list(arrival_offsets(30, constant_arrival_stages(30.0, 120), 60.0))
-    assert offs == [2.0 * k for k in range(60)]
-
-
-def test_constant_arrival_stages_refuses_fractional_rate() -> None:
-    with pytest.raises(ValueError):
-        constant_arrival_stages(0.5, 10)
-    with pytest.raises(ValueError):
-        constant_arrival_stages(-1, 10)
-
-
-def test_ramp_from_zero() -> None:
-    # 0 -> 100/s over 10 s: A(t) = 5 t**2, so 500 iterations at sqrt(k / 5)
-    offs = list(arrival_offsets(0, [S(10, 100)], 1.0))
-    assert len(offs) == 500 == arrival_count(0, [S(10, 100)], 1.0)
-    assert offs[0] == 0.0
-    for k, t in enumerate(offs):
-        assert t == pytest.approx(math.sqrt(k / 5), abs=1e-12)
-    assert offs[-1] < 10.0
-    # 0 -> 3/s over 1 s: area 1.5, so iterations k = 0 and 1 only
-    assert list(arrival_offsets(0, [S(1, 3)], 1.0)) == pytest.approx([0.0, math.sqrt(2 / 3)])
-
-
-def test_ramp_down_to_zero() -> None:
-    # 100 -> 0/s over 10 s: A(t) = 100 t - 5 t**2
-    offs = list(arrival_offsets(100, [S(10, 0)], 1.0))
-    assert len(offs) == 500
-    for k, t in enumerate(offs):
-        assert t == pytest.approx(10 - math.sqrt(100 - k / 5), abs=1e-9)
-
-
-@given(st.integers(0, 300), st.integers(0, 60), st.integers(1, 7))
-def test_ramp_from_zero_count_is_the_integral(n: int, d: int, count: int) -> None:
-    total = (n * d + 1) // 2  # ceil(n * d / 2): iterations k with k < area
-    assert arrival_count(0, [S(d, n)], 1.0) == total
-    assert sum(arrival_count(0, [S(d, n)], 1.0, i, count) for i in range(count)) == total
-
-
-def test_zero_rate_stretches_yield_nothing() -> None:
-    stages = [S(5, 0), S(0, 10), S(10, 10), S(0, 0), S(5, 0)]
-    offs = list(arrival_offsets(0, stages, 1.0))
-    assert len(offs) == 100 == arrival_count(0, stages, 1.0)
-    assert offs == pytest.approx([5 + k / 10 for k in range(100)], abs=1e-12)
-    assert offs[0] == 5.0
-    assert all(5.0 <= t < 15.0 for t in offs)
-    assert list(arrival_offsets(0, [S(30, 0)], 1.0)) == []
-    assert arrival_count(0, [S(30, 0)], 1.0) == 0
-
-
-def test_leading_zero_then_ramp_starts_when_the_ramp_does() -> None:
-    offs = list(arrival_offsets(0, [S(5, 0), S(10, 100)], 1.0))
-    assert offs[0] == 5.0
-    assert len(offs) == 500
-
-
-def test_iteration_waits_out_a_zero_stretch() -> None:
-    # down to 0 (area 500), 5 s at 0, back up: iteration 500 starts when the rate returns
-    offs = list(arrival_offsets(100, [S(10, 0), S(5, 0), S(10, 100)], 1.0))
-    assert len(offs) == 1000
-    assert offs[499] < 10.0
-    assert offs[500] == 15.0
-
-
-def test_nanosecond_durations_make_counts_exact() -> None:
-    assert list(arrival_offsets(10, constant_arrival_stages(10, 0.1), 1.0)) == [0.0]
-    assert [arrival_count(10, [S(0.1, 10)], 1.0, i, 3) for i in range(3)] == [1, 0, 0]
-    assert arrival_count(3, [S(1, 3)], 0.001) == 3000
-
-
-def test_fractional_start_rate() -> None:
-    assert arrival_count(0.5, [S(10, 0)], 1.0) == 3  # area 2.5
-    assert arrival_count(0.5, [S(10, 1)], 1.0) == 8  # area 7.5
-
-
-def test_no_stages_no_iterations() -> None:
-    assert list(arrival_offsets(10, [], 1.0)) == []
-    assert arrival_count(10, [], 1.0) == 0
-
-
-def test_offsets_are_lazy() -> None:
-    stages = constant_arrival_stages(1_000_000, 86_400)
-    gen = arrival_offsets(1_000_000, stages, 1.0, 1, 4)
-    assert isinstance(gen, types.GeneratorType)
-    assert list(islice(gen, 3)) == [1e-6, 5e-6, 9e-6]
-    assert arrival_count(1_000_000, stages, 1.0) == 86_400_000_000
-
-
-@pytest.mark.parametrize(
-    ("start_rate", "time_unit", "index", "count"),
-    [(-1.0, 1.0, 0, 1), (math.inf, 1.0, 0, 1), (1.0, 0.0, 0, 1), (1.0, 1e-12, 0, 1),
-     (1.0, 1.0, 1, 1), (1.0, 1.0, 0, 0)],
-)  # fmt: skip
-def test_arrival_rejects_at_call_time(
-    start_rate: float, time_unit: float, index: int, count: int
-) -> None:
-    with pytest.raises(ValueError):
-        arrival_offsets(start_rate, [S(1, 1)], time_unit, index, count)  # no next() needed
-    with pytest.raises(ValueError):
-        arrival_count(start_rate, [S(1, 1)], time_unit, index, count)
-
-
-def _rate(start_rate: float, stages: list[Stage], unit: float, t: float) -> tuple[float, float]:
-    """(area up to t, whether the stage holding t has any positive rate), independently.
-
-    Stage edges are exact (durations are whole milliseconds in these tests), so the lookup
-    never puts an offset on the wrong side of a boundary.
-    """
-    s, r0, area = Fraction(0), Fraction(start_rate) / Fraction(unit), Fraction(0)
-    tx = Fraction(t)
-    for stage in stages:
-        d = Fraction(round(stage.duration * 1000), 1000)
-        r1 = Fraction(stage.target) / Fraction(unit)
-        if d > 0 and tx < s + d:
-            tau = tx - s
-            return float(area + r0 * tau + (r1 - r0) * tau * tau / (2 * d)), float(max(r0, r1))
-        area += d * (r0 + r1) / 2
-        s, r0 = s + d, r1
-    return float(area), 0.0
-
-
-arrival_stages = st.lists(
-    st.builds(
-        Stage,
-        duration=st.integers(0, 3000).map(lambda ms: ms / 1000),
-        target=st.one_of(st.just(0), st.integers(0, 40)),
-    ),
-    max_size=5,
-)
-
-
-@settings(deadline=None)
-@given(
-    st.one_of(st.just(0), st.integers(0, 40)),
-    arrival_stages,
-    st.sampled_from([1.0, 0.5, 2.0]),
-    st.integers(1, 5),
-)
-def test_arrival_properties(start_rate: int, stages: list[Stage], unit: float, count: int) -> None:
-    offs = list(arrival_offsets(start_rate, stages, unit))
-    assert len(offs) == arrival_count(start_rate, stages, unit)
-    total = stages_duration(stages)
-    assert all(0.0 <= t < total for t in offs)
-    assert offs == sorted(offs)
-    for k, t in enumerate(offs):
-        area, peak = _rate(start_rate, stages, unit, t)
-        assert area == pytest.approx(k, abs=1e-7)  # the k-th starts where the integral is k
-        assert peak > 0  # never inside a stretch where the rate is 0
-    parts = [list(arrival_offsets(start_rate, stages, unit, i, count)) for i in range(count)]
-    for i, part in enumerate(parts):
-        assert part == offs[i::count]
-        assert len(part) == arrival_count(start_rate, stages, unit, i, count)
-    assert sum(len(p) for p in parts) == len(offs)
