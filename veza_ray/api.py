@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from veza_ray.context import load_context, vu_context
+from veza_ray.guards import SECRETS
 from veza_ray.metric_types import (
     BUILTIN_METRICS,
     METRIC_NAME_RE,
@@ -21,19 +22,23 @@ from veza_ray.metric_types import (
 T = TypeVar("T")
 
 
-def env(name: str, default: str | None = None) -> str | None:
+def env(name: str, default: str | None = None, *, secret: bool = False) -> str | None:
     """k6's ``__ENV[name]``: ``-e NAME=VALUE`` first, then the driver's process environment.
 
     Actors receive the driver's resolved environment, so a flow sees the same value on
-    every node as the driver saw when it read the options.
+    every node as the driver saw when it read the options. ``secret=True`` declares the
+    value a secret (redacted in all output) when its name does not already say so; the
+    script runs in the driver and in every actor, so each process learns it.
     """
     vu = vu_context.get()
     if vu is not None:
-        return vu.env.get(name, default)
-    ctx = load_context.get()
-    if ctx is not None:
-        return ctx.env.get(name, default)
-    return os.environ.get(name, default)
+        value = vu.env.get(name, default)
+    else:
+        ctx = load_context.get()
+        value = ctx.env.get(name, default) if ctx is not None else os.environ.get(name, default)
+    if secret and value:
+        SECRETS.add(value)
+    return value
 
 
 async def sleep(seconds: float) -> None:

@@ -41,7 +41,9 @@ def _ndjson_path(outs: list[str]) -> str | None:
 
 
 def _fail(code: int, message: str) -> None:
-    typer.echo(f"veza-ray: {message}", err=True)
+    from veza_ray.guards import SECRETS
+
+    typer.echo(SECRETS.redact(f"veza-ray: {message}"), err=True)
     raise typer.Exit(code)
 
 
@@ -71,6 +73,14 @@ def run(
     allow_host: Annotated[
         list[str],
         typer.Option("--allow-host", help="Allow load to this non-loopback host; repeatable."),
+    ] = [],  # noqa: B006
+    secret: Annotated[
+        list[str],
+        typer.Option(
+            "--secret",
+            help="Treat this env var's value as a secret (redacted everywhere) even though "
+            "its name does not say so; repeatable.",
+        ),
     ] = [],  # noqa: B006
     no_preflight: Annotated[
         bool, typer.Option("--no-preflight", help="Skip GET {BASE_URL}/api/v1/health.")
@@ -141,6 +151,7 @@ def run(
         trend_stats=summary_trend_stats,
         quiet=quiet,
         allow_hosts=list(allow_host),
+        secret_names=list(secret),
         preflight=not no_preflight,
         log_interval=log_interval,
         spread=spread,

@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 from veza_ray.clock import Clock, MonotonicClock
 from veza_ray.context import vu_context
 from veza_ray.digest import DELTA_MAX_CENTROIDS
-from veza_ray.guards import parse_allowed
+from veza_ray.guards import SECRETS, parse_allowed
 from veza_ray.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
 from veza_ray.metrics import CounterSink, MetricStore, RateSink, SeriesWire, Sink, TrendSink
@@ -387,6 +387,7 @@ class Runner:
         vu.iteration += 1
 
     def _error(self, message: str) -> None:
+        message = SECRETS.redact(message)  # before it is counted, logged or sent anywhere
         self._errors[message] += 1
         if message not in self._seen_errors:
             self._seen_errors.add(message)
