@@ -174,14 +174,18 @@ def secret_values(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str
 
 def header_secret_parts(name: str, value: str) -> list[str]:
     """The secret pieces of one credential header value: the whole value, the credential
-    after its scheme (``Bearer x`` -> ``x``), Basic's decoded ``user:pass`` and password,
-    and each cookie value."""
+    after its scheme (``Bearer x`` -> ``x``), each scheme parameter (Digest, AWS4: the
+    value and its part before a ``/``), Basic's decoded ``user:pass`` and password, and
+    each cookie value."""
     value = value.strip()
     out = [value]
     scheme, _, rest = value.partition(" ")
     rest = rest.strip()
     if rest:
         out.append(rest)
+        # Parameters of schemes such as Digest and AWS4 (k="v", k=v/scope, ...).
+        for m in re.finditer(r"([\w-]+)=\"?([^\",\s]+)", rest):
+            out += [m.group(2), m.group(2).split("/", 1)[0]]
         if scheme.lower() == "basic":
             try:
                 plain = base64.b64decode(rest, validate=True).decode("utf-8")
