@@ -16,6 +16,7 @@ every process seen while it ran. Secrets are passed through the environment, nev
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import json
@@ -249,10 +250,8 @@ class Run:
         while not self._stop.is_set():
             for pid in os.listdir("/proc"):
                 if pid.isdigit():
-                    try:
+                    with contextlib.suppress(OSError):
                         self.cmdlines.add(Path(f"/proc/{pid}/cmdline").read_bytes())
-                    except OSError:
-                        pass
             self._stop.wait(0.2)
 
     def run(self, script: str, *extra: str, sigint_after: str = "") -> tuple[int, str, str]:
@@ -289,10 +288,8 @@ class Run:
         for root in (self.dir, self.ray_tmp):
             for path in root.rglob("*"):
                 if path.is_file() and not path.is_symlink() and path.name != "scenario.py":
-                    try:
+                    with contextlib.suppress(OSError):
                         places.append((str(path), path.read_bytes()))
-                    except OSError:
-                        pass
         places += [("cmdline " + c[:80].decode(errors="replace"), c) for c in self.cmdlines]
         found = []
         for where, data in places:
@@ -370,15 +367,23 @@ def test_canaries_exit_107_in_the_actor(run: Run) -> None:
     [
         pytest.param(DRIVER_107, [], 107, "KeyError", id="107-import"),
         pytest.param(OPTIONS_104, [], 104, "bogus_key", id="104-options"),
-        pytest.param(RUN_0, ["-e", "BASE_URL=http://u:{ui}@127.0.0.1:1/?api_key={hdr}"], 108,
-                     "pre-flight", id="108-preflight"),
-        pytest.param(RUN_0, ["--no-preflight", "--address", "http://u:{ui}@127.0.0.1:1"], 111, "connect",
-                     id="111-address"),
+        pytest.param(
+            RUN_0,
+            ["-e", "BASE_URL=http://u:{ui}@127.0.0.1:1/?api_key={hdr}"],
+            108,
+            "pre-flight",
+            id="108-preflight",
+        ),
+        pytest.param(
+            RUN_0,
+            ["--no-preflight", "--address", "http://u:{ui}@127.0.0.1:1"],
+            111,
+            "connect",
+            id="111-address",
+        ),
     ],
 )
-def test_canaries_refusals(
-    run: Run, script: str, extra: list[str], code: int, needle: str
-) -> None:
+def test_canaries_refusals(run: Run, script: str, extra: list[str], code: int, needle: str) -> None:
     args = [a.format(ui=RUNTIME_SECRETS["ui"], hdr=RUNTIME_SECRETS["hdr"]) for a in extra]
     # The URL canaries here are on the command line by design (the test's own argv):
     # they must not show in any output, but the command-line scan skips them.
@@ -389,7 +394,8 @@ def test_canaries_refusals(
     leaks += [
         x
         for x in run.leaks(out, err)
-        if x.startswith("cmdline") and not any(v in x for v in (RUNTIME_SECRETS["ui"], RUNTIME_SECRETS["hdr"]))
+        if x.startswith("cmdline")
+        and not any(v in x for v in (RUNTIME_SECRETS["ui"], RUNTIME_SECRETS["hdr"]))
     ]
     assert leaks == []
     assert "Traceback" not in err
