@@ -163,7 +163,9 @@ def secret_names(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]
     carried to the actors in VEZA_RAY_SECRETS."""
     wanted = set(names)
     wanted |= {n.strip() for n in env.get(SECRET_NAMES_ENV, "").split(",") if n.strip()}
-    return sorted(k for k in env if k in wanted or is_secret_name(k))
+    return sorted(
+        k for k in env if k != SECRET_NAMES_ENV and (k in wanted or is_secret_name(k))
+    )
 
 
 def secret_values(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]:
@@ -208,8 +210,8 @@ _COOKIE_ATTRS = frozenset(
 
 
 def encodings(value: str) -> set[str]:
-    """The forms a secret takes in output: as is, percent-encoded (quote, quote_plus,
-    lower-case escapes), JSON-, HTML- and repr-escaped, and base64 (a secret inside a
+    """The forms a secret takes in output: as is, percent-encoded (quote, quote_plus; the
+    book matches case-insensitively, so ``%2f`` too), JSON-, HTML- and repr-escaped, and base64 (a secret inside a
     base64 blob, such as Basic's ``user:pass``, shows as one of three aligned fragments)."""
     forms = {
         value,
@@ -221,7 +223,6 @@ def encodings(value: str) -> set[str]:
         html.escape(value),
         repr(value)[1:-1],
     }
-    forms |= {re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), f) for f in list(forms)}
     raw = value.encode("utf-8")
     for k in range(3):
         enc = base64.b64encode(b"\0" * k + raw + b"\0\0").decode()
@@ -340,7 +341,8 @@ class SecretBook:
         if new:
             self._forms |= new
             self._re = re.compile(
-                "|".join(re.escape(f) for f in sorted(self._forms, key=len, reverse=True))
+                "|".join(re.escape(f) for f in sorted(self._forms, key=len, reverse=True)),
+                re.IGNORECASE,
             )
             self._memo.clear()
 
