@@ -163,9 +163,7 @@ def secret_names(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]
     carried to the actors in VEZA_RAY_SECRETS."""
     wanted = set(names)
     wanted |= {n.strip() for n in env.get(SECRET_NAMES_ENV, "").split(",") if n.strip()}
-    return sorted(
-        k for k in env if k != SECRET_NAMES_ENV and (k in wanted or is_secret_name(k))
-    )
+    return sorted(k for k in env if k != SECRET_NAMES_ENV and (k in wanted or is_secret_name(k)))
 
 
 def secret_values(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]:
@@ -211,8 +209,9 @@ _COOKIE_ATTRS = frozenset(
 
 def encodings(value: str) -> set[str]:
     """The forms a secret takes in output: as is, percent-encoded (quote, quote_plus; the
-    book matches case-insensitively, so ``%2f`` too), JSON-, HTML- and repr-escaped, and base64 (a secret inside a
-    base64 blob, such as Basic's ``user:pass``, shows as one of three aligned fragments)."""
+    book matches case-insensitively, so ``%2f`` too), JSON-, HTML- and repr-escaped, and
+    base64 (a secret inside a base64 blob, such as Basic's ``user:pass``, shows as one of
+    three aligned fragments)."""
     forms = {
         value,
         quote(value, safe=""),
