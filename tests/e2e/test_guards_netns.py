@@ -139,6 +139,13 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         subprocess.run(["ip", "netns", "del", NS], capture_output=True, timeout=30)
 
 
+@pytest.fixture
+def capture_log(capture: Path) -> Path:
+    """The capture log, emptied for this test."""
+    capture.write_text("")
+    return capture
+
+
 def _seen(log: Path) -> list[str]:
     time.sleep(0.3)  # let a late connection land in the log
     return [line for line in log.read_text().splitlines() if line]
@@ -193,7 +200,7 @@ class _Redirect:
 
 
 def test_preflight_redirect_to_another_host_sends_nothing_there(
-    tmp_path: Path, capture: Path
+    tmp_path: Path, capture_log: Path
 ) -> None:
     away = f"http://{CAPTURE_IP}:{PORT}/api/v1/health"
     with _Redirect(away) as red:
@@ -201,14 +208,13 @@ def test_preflight_redirect_to_another_host_sends_nothing_there(
         assert res.returncode == 108, res.stderr
         assert f"--allow-host {CAPTURE_IP}" in res.stderr and "redirected" in res.stderr
         assert res.stderr.count("\n") == 1
-        assert _seen(capture) == []
+        assert _seen(capture_log) == []
         # The same hop, allowed: the capture host sees it (so the test above could tell).
         res = _cli(
             write_script(tmp_path, FLOW), "-e", f"BASE_URL={red.url}", "--allow-host", CAPTURE_IP
         )
     assert res.returncode == 108 and "answered 503" in res.stderr, res.stderr
-    assert len(_seen(capture)) == 1
-    capture.write_text("")
+    assert len(_seen(capture_log)) == 1
 
 
 PROXIES = {
@@ -217,7 +223,7 @@ PROXIES = {
 }
 
 
-def test_proxy_env_is_never_used(tmp_path: Path, capture: Path) -> None:
+def test_proxy_env_is_never_used(tmp_path: Path, capture_log: Path) -> None:
     with EmulatorThread(EmulatorConfig(fail_health=True)) as emu:
         res = _cli(
             write_script(tmp_path, FLOW),
@@ -237,10 +243,10 @@ def test_proxy_env_is_never_used(tmp_path: Path, capture: Path) -> None:
     assert probe.returncode == 0, probe.stderr
     got = json.loads(probe.stdout)
     assert [(c, s) for c, _, s, _ in got] == [("lean", 200), ("aiohttp", 200)]
-    assert _seen(capture) == []
+    assert _seen(capture_log) == []
 
 
-def test_vu_redirect_to_another_host_is_refused_on_both_paths(capture: Path) -> None:
+def test_vu_redirect_to_another_host_is_refused_on_both_paths(capture_log: Path) -> None:
     away = f"http://{CAPTURE_IP}:{PORT}/x"
     with _Redirect(away) as red:
         probe = subprocess.run(
@@ -254,7 +260,7 @@ def test_vu_redirect_to_another_host_is_refused_on_both_paths(capture: Path) -> 
         ("lean", 0, 1111),
         ("aiohttp", 0, 1111),
     ]
-    assert _seen(capture) == []
+    assert _seen(capture_log) == []
 
 
 def _in_private_hosts(tmp_path: Path, argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -272,7 +278,7 @@ def _in_private_hosts(tmp_path: Path, argv: list[str]) -> subprocess.CompletedPr
 
 
 def test_localhost_name_resolving_elsewhere_is_refused_before_connecting(
-    tmp_path: Path, capture: Path
+    tmp_path: Path, capture_log: Path
 ) -> None:
     # The resolution is real: inside, the name does point at the capture host.
     got = _in_private_hosts(tmp_path, ["getent", "hosts", "evil.localhost"])
@@ -298,4 +304,4 @@ def test_localhost_name_resolving_elsewhere_is_refused_before_connecting(
         ("lean", 0, 1111),
         ("aiohttp", 0, 1111),
     ]
-    assert _seen(capture) == []
+    assert _seen(capture_log) == []
