@@ -374,7 +374,7 @@ class SecretBook:
         out = redact_url(out) if ("@" in out or "=" in out) else out
         out = _pair_sub(out)
         out = _BEARER_RE.sub(lambda m: m.group(1) + " " + REDACTED, out)
-        if len(self._memo) < 10_000:
+        if len(text) < 2000 and len(self._memo) < 10_000:
             self._memo[text] = out
         return out
 
