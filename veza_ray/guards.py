@@ -351,10 +351,13 @@ class SecretBook:
 
     def learn_headers(self, headers: Iterable[tuple[str, str]]) -> None:
         """Remember the credential values among request or response headers."""
+        checked = self._checked
         for name, value in headers:
-            if value not in self._checked and is_secret_header(name):
-                if len(self._checked) < 100_000:
-                    self._checked.add(value)
+            if value in checked:
+                continue  # the hot path: a value seen before, secret or not
+            if len(checked) < 100_000:
+                checked.add(value)
+            if is_secret_header(name):
                 for part in header_secret_parts(name, value):
                     self.add(part)
 

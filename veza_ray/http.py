@@ -774,7 +774,7 @@ def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags
     ***) and the other request tags, redacted and sorted once per distinct tags dict
     rather than on every request."""
     if not tags:
-        return _url_name(url), ()
+        return _NAMES.get(url) or _url_name(url), ()
     key = tuple(tags.items())
     hit = _TAGSETS.get(key)
     if hit is None:
