@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals hold the env: never print them
     help="k6-style load scenarios spread over a Ray cluster, judged on the merged numbers.",
 )
 
@@ -72,7 +73,10 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     allow_host: Annotated[
         list[str],
-        typer.Option("--allow-host", help="Allow load to this non-loopback host; repeatable."),
+        typer.Option(
+            "--allow-host",
+            help="Allow load to this non-loopback host name or address; repeatable.",
+        ),
     ] = [],  # noqa: B006
     secret: Annotated[
         list[str],
