@@ -152,6 +152,16 @@ def is_secret_header(name: str) -> bool:
     return hit
 
 
+def is_secret_key(name: str) -> bool:
+    """A key in text or JSON whose value is a credential (``Authorization``,
+    ``USER_TOKEN``, ``api_key``, ``X-Auth-Token``), narrower than ``is_secret_name`` so
+    that fields such as ``metric_key`` or ``author`` keep their values."""
+    low = name.lower()
+    if low in SECRET_HEADERS:
+        return True
+    return bool(_KEY_RE.search(low)) and not low.endswith(("error", "errors"))
+
+
 def is_secret_param(name: str) -> bool:
     """A query parameter whose value is hidden in url/name tags (token, api_key, sig...)."""
     low = name.lower()
@@ -239,11 +249,15 @@ _USERINFO_RE = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*:(?://|\\/\\/))([^/\s@'\"<>]
 # A query or form parameter: name=value.
 _PARAM_RE = re.compile(r"([?&;]|&amp;)([\w.\-\[\]]+)=([^&#\s'\"<>;]*)")
 # A credential header or secret-named key written as text, a dict/JSON pair or a tuple.
+_KEY_WORDS = (
+    r"authorization|cookie|token|secret|passw(?:or)?d|credential|api[-_]?key|access[-_]?key"
+    r"|private[-_]?key|secret[-_]?key|session[-_]?id"
+)
 _PAIR_RE = re.compile(
-    r"(?i)(?P<name>\b[\w-]*(?:authorization|cookie|token|secret|passw(?:or)?d|credential"
-    r"|api[-_]?key|access[-_]?key|private[-_]?key|[-_]key|[-_]auth|auth[-_])[\w-]*)"
+    rf"(?i)(?P<name>\b[\w-]*(?:{_KEY_WORDS}|auth)[\w-]*)"
     r"(?P<sep>\\?[\"']\s*[:=,]\s*|\s*[:=]\s*)(?P<q>\\?[\"'])?"
 )
+_KEY_RE = re.compile(rf"(?i)(?:{_KEY_WORDS})|(?:^|[-_])auth(?:[-_]|$)")
 _BEARER_RE = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}")
 
 
@@ -287,9 +301,7 @@ def _pair_sub(text: str) -> str:
         if m.start() < pos:
             continue
         name = m.group("name")
-        if not (is_secret_header(name) or is_secret_name(name)) or name.lower().endswith(
-            ("error", "errors")
-        ):
+        if not is_secret_key(name):
             continue
         q = m.group("q")
         start = m.end()
@@ -390,7 +402,7 @@ class SecretBook:
             out = {}
             for k, v in obj.items():
                 key = self.redact(k) if isinstance(k, str) else k
-                secret_key = isinstance(k, str) and (is_secret_header(k) or is_secret_name(k))
+                secret_key = isinstance(k, str) and is_secret_key(k)
                 if secret_key and isinstance(v, str) and len(v) >= MIN_SECRET_LEN:
                     out[key] = REDACTED
                 else:

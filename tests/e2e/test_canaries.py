@@ -323,6 +323,10 @@ def test_canaries_exit_99_every_output(run: Run, server: KnownServer) -> None:
     summary = json.loads((run.dir / "out" / "summary.json").read_text())
     # Ordinary -e values are shown as given.
     assert "p(95)<1500" in summary["metrics"]["http_req_duration"]["thresholds"]
+    assert [v["metric_key"] for v in summary["veza_ray"]["verdicts"]] == [
+        "http_req_duration",
+        "checks",
+    ]
     errors = json.dumps(summary["veza_ray"]["errors"])
     assert f"leak? {server.url}/ok ***" in errors
     assert f"plain values: {server.url}/ok limit 1500" in out + err

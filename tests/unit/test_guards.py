@@ -184,7 +184,14 @@ def test_credential_shaped_text_is_redacted_without_knowing_the_value(
 
 
 @pytest.mark.parametrize(
-    "text", ["KeyError: 'user_id'", "p(95)<1500", "token expired after 5s", "limit=5&page=2"]
+    "text",
+    [
+        "KeyError: 'user_id'",
+        "p(95)<1500",
+        "token expired after 5s",
+        "limit=5&page=2",
+        '{"metric_key": "http_req_duration", "author": "bob", "session_count": 3}',
+    ],
 )
 def test_ordinary_text_is_left_alone(text: str) -> None:
     assert SECRETS.redact(text) == text
