@@ -14,6 +14,7 @@ import pytest
 from servers import KnownServer, veza, write_script
 
 from veza_ray.emulator import EmulatorConfig, EmulatorThread
+from veza_ray.preflight import PreflightFailed, check
 
 FLOW = """
 from veza_ray import env
@@ -197,3 +198,21 @@ def test_preflight_redirect_loop_is_bounded(tmp_path: Path) -> None:
     assert res.returncode == 108, res.stderr
     assert "more than 10 redirects" in res.stderr
     assert srv.connections == 11
+
+
+def test_preflight_accepts_a_2xx_with_many_headers() -> None:
+    """urllib refused more than 100 headers with a traceback; a 2xx is a 2xx."""
+
+    def ok(conn: socket.socket) -> None:
+        lines = b"".join(b"X-H%d: v\r\n" % i for i in range(150))
+        conn.sendall(b"HTTP/1.1 200 OK\r\n" + lines + b"Content-Length: 2\r\n\r\nok")
+
+    with RawServer(ok) as srv:
+        check(srv.url + "/api/v1/health", frozenset(), 5.0)
+    assert srv.connections == 1
+
+
+def test_preflight_deadline_covers_the_whole_exchange() -> None:
+    with RawServer(_trickle) as srv, pytest.raises(PreflightFailed) as info:
+        check(srv.url + "/api/v1/health", frozenset(), 1.0)
+    assert "no complete answer within 1s" in str(info.value)
