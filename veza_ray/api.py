@@ -81,7 +81,11 @@ def _check_tags(name: str, tags: Mapping[str, str] | None) -> Tags:
     key = (name, tuple(tags.items()) if tags else None)
     hit = _CHECK_TAGS.get(key)
     if hit is None:
-        hit = make_tags({**(tags or {}), "check": name})
+        # Redacted here, in the process that knows every secret its VUs sent.
+        given = {**(tags or {}), "check": name}
+        hit = make_tags(
+            {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in given.items()}
+        )
         if len(_CHECK_TAGS) < 10_000:
             _CHECK_TAGS[key] = hit
     return hit

@@ -80,6 +80,7 @@ async def leak(vu):
     host = base.split("//", 1)[1]
     await vu.http.get(base + "/fast", headers={
         "X-Api-Key": HDR, "Authorization": "Bearer " + env("USER_TOKEN")})
+    check(1, {"sent " + HDR: lambda x: True})  # a check name holding a learned secret
     await vu.http.get(
         f"http://bob:{UI}@{host}/fast?sig={SIG}&limit=5",
         headers=[("Authorization", f"AWS4-HMAC-SHA256 Credential={AWS}/s3, Signature=ab12"),
