@@ -115,7 +115,10 @@ class _Metric:
             raise RuntimeError(f"{self.name}.add() can only be called while a VU runs a flow")
         extra: Tags | None = None
         if tags:
-            extra = make_tags(dict(tags))
+            # Redacted in the actor, where the secrets its VUs sent are known (memoised).
+            extra = make_tags(
+                {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in tags.items()}
+            )
         vu.record(self.name, float(value), extra)
 
     def __repr__(self) -> str:
