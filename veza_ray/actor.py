@@ -18,7 +18,7 @@ import ray
 
 from veza_ray.clock import epoch_to_monotonic
 from veza_ray.digest import BINARY_FORMAT
-from veza_ray.guards import RedactingWriter, redact, secret_values
+from veza_ray.guards import SECRETS, RedactingWriter
 from veza_ray.metrics import encode_delta
 from veza_ray.options import parse_options
 from veza_ray.plan import Segment, SegmentWire
@@ -34,6 +34,10 @@ class ActorInfo(TypedDict):
     hostname: str
 
 
+class ActorLoadError(Exception):
+    """The scenario failed to load in an actor; the message is already redacted."""
+
+
 class LoadActor:
     """One actor = one process = one event loop running many VUs."""
 
@@ -47,14 +51,21 @@ class LoadActor:
         lease_s: float = 5.0,
     ) -> None:
         self.actor_id = actor_id
-        self.secrets = secret_values(env)
-        if self.secrets and not isinstance(sys.stdout, RedactingWriter):
-            sys.stdout = RedactingWriter(sys.stdout, self.secrets)
-            sys.stderr = RedactingWriter(sys.stderr, self.secrets)
-        script = load_script(script_path, env, source=source)
-        options = parse_options(script.raw_options)
-        segs = [Segment.from_wire(w) for w in segments]
-        self.runner = build_runner(script, options, segs, env, log=self._log)
+        # Secrets first, and the writers always: headers, cookies and URLs teach the book
+        # more as VUs run, and Ray copies this process's output into its log files.
+        SECRETS.add_env(env)
+        if not isinstance(sys.stdout, RedactingWriter):
+            sys.stdout = RedactingWriter(sys.stdout)
+            sys.stderr = RedactingWriter(sys.stderr)
+        try:
+            script = load_script(script_path, env, source=source)
+            options = parse_options(script.raw_options)
+            segs = [Segment.from_wire(w) for w in segments]
+            self.runner = build_runner(script, options, segs, env, log=self._log)
+        except Exception as exc:
+            # Ray logs and ships a creation error with its traceback and message: both
+            # must be clean before they leave this process, so no chained original.
+            raise ActorLoadError(SECRETS.redact(f"{type(exc).__name__}: {exc}")) from None
         self.lease_s = lease_s
         self.last_contact = time.monotonic()
         self._task: asyncio.Task[None] | None = None
@@ -62,7 +73,7 @@ class LoadActor:
         self.failure = ""
 
     def _log(self, message: str) -> None:
-        print(redact(f"[actor {self.actor_id}] {message}", self.secrets), flush=True)
+        print(SECRETS.redact(f"[actor {self.actor_id}] {message}"), flush=True)
 
     async def info(self) -> ActorInfo:
         ctx = ray.get_runtime_context()
@@ -83,7 +94,8 @@ class LoadActor:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
-            self.failure = f"{type(task.exception()).__name__}: {task.exception()}"
+            exc = task.exception()
+            self.failure = SECRETS.redact(f"{type(exc).__name__}: {exc}")
             self._log(f"runner failed: {self.failure}")
             self.runner.end = {"reason": "crashed: " + self.failure, "at": time.time()}
             self.runner.done = True

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from veza_ray.context import load_context, vu_context
+from veza_ray.guards import SECRETS
 from veza_ray.metric_types import (
     BUILTIN_METRICS,
     METRIC_NAME_RE,
@@ -21,19 +22,23 @@ from veza_ray.metric_types import (
 T = TypeVar("T")
 
 
-def env(name: str, default: str | None = None) -> str | None:
+def env(name: str, default: str | None = None, *, secret: bool = False) -> str | None:
     """k6's ``__ENV[name]``: ``-e NAME=VALUE`` first, then the driver's process environment.
 
     Actors receive the driver's resolved environment, so a flow sees the same value on
-    every node as the driver saw when it read the options.
+    every node as the driver saw when it read the options. ``secret=True`` declares the
+    value a secret (redacted in all output) when its name does not already say so; the
+    script runs in the driver and in every actor, so each process learns it.
     """
     vu = vu_context.get()
     if vu is not None:
-        return vu.env.get(name, default)
-    ctx = load_context.get()
-    if ctx is not None:
-        return ctx.env.get(name, default)
-    return os.environ.get(name, default)
+        value = vu.env.get(name, default)
+    else:
+        ctx = load_context.get()
+        value = ctx.env.get(name, default) if ctx is not None else os.environ.get(name, default)
+    if secret and value:
+        SECRETS.add(value)
+    return value
 
 
 async def sleep(seconds: float) -> None:
@@ -76,7 +81,11 @@ def _check_tags(name: str, tags: Mapping[str, str] | None) -> Tags:
     key = (name, tuple(tags.items()) if tags else None)
     hit = _CHECK_TAGS.get(key)
     if hit is None:
-        hit = make_tags({**(tags or {}), "check": name})
+        # Redacted here, in the process that knows every secret its VUs sent.
+        given = {**(tags or {}), "check": name}
+        hit = make_tags(
+            {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in given.items()}
+        )
         if len(_CHECK_TAGS) < 10_000:
             _CHECK_TAGS[key] = hit
     return hit
@@ -106,7 +115,10 @@ class _Metric:
             raise RuntimeError(f"{self.name}.add() can only be called while a VU runs a flow")
         extra: Tags | None = None
         if tags:
-            extra = make_tags(dict(tags))
+            # Redacted in the actor, where the secrets its VUs sent are known (memoised).
+            extra = make_tags(
+                {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in tags.items()}
+            )
         vu.record(self.name, float(value), extra)
 
     def __repr__(self) -> str:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals hold the env: never print them
     help="k6-style load scenarios spread over a Ray cluster, judged on the merged numbers.",
 )
 
@@ -56,7 +57,9 @@ def _prometheus_url(outs: list[str]) -> str | None:
 
 
 def _fail(code: int, message: str) -> None:
-    typer.echo(f"veza-ray: {message}", err=True)
+    from veza_ray.guards import SECRETS
+
+    typer.echo(SECRETS.redact(f"veza-ray: {message}"), err=True)
     raise typer.Exit(code)
 
 
@@ -86,7 +89,18 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
     allow_host: Annotated[
         list[str],
-        typer.Option("--allow-host", help="Allow load to this non-loopback host; repeatable."),
+        typer.Option(
+            "--allow-host",
+            help="Allow load to this non-loopback host name or address; repeatable.",
+        ),
+    ] = [],  # noqa: B006
+    secret: Annotated[
+        list[str],
+        typer.Option(
+            "--secret",
+            help="Treat this env var's value as a secret (redacted everywhere) even though "
+            "its name does not say so; repeatable.",
+        ),
     ] = [],  # noqa: B006
     no_preflight: Annotated[
         bool, typer.Option("--no-preflight", help="Skip GET {BASE_URL}/api/v1/health.")
@@ -166,6 +180,7 @@ def run(
         trend_stats=summary_trend_stats,
         quiet=quiet,
         allow_hosts=list(allow_host),
+        secret_names=list(secret),
         preflight=not no_preflight,
         log_interval=log_interval,
         spread=spread,

@@ -14,8 +14,6 @@ import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -30,7 +28,7 @@ from veza_ray.fleet import (
     cpu_nodes,
     resume_segments,
 )
-from veza_ray.guards import host_refusal, parse_allowed, redact, redact_obj, secret_values
+from veza_ray.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
 from veza_ray.http import HTTP_CLIENTS
 from veza_ray.interrupts import Interrupts, StopRequested, kill_children
 from veza_ray.live import LiveView, progress_rows
@@ -96,6 +94,7 @@ class RunConfig:
     html: str | None = None
     junit: str | None = None
     markdown: str | None = None
+    secret_names: list[str] = field(default_factory=list)
     allow_saturated: bool = False
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
 
@@ -121,12 +120,18 @@ class Prepared:
     secrets: tuple[str, ...] = ()
 
     def redact(self, text: str) -> str:
-        return redact(text, self.secrets)
+        return SECRETS.redact(text)
 
 
 def prepare(cfg: RunConfig) -> Prepared:
     """Load and validate everything; raise RunError (104/107) before any traffic."""
     env = {**os.environ, **cfg.env_overrides}
+    # Secrets are known before the scenario loads: its import errors may quote them.
+    SECRETS.add_env(env, cfg.secret_names)
+    if cfg.secret_names:
+        # The actors learn the same --secret names (their env is this one).
+        named = {n for n in env.get(SECRET_NAMES_ENV, "").split(",") if n}
+        env[SECRET_NAMES_ENV] = ",".join(sorted(named | set(cfg.secret_names)))
     try:
         script = load_script(cfg.script_path, env)
     except ScriptError as exc:
@@ -167,7 +172,7 @@ def prepare(cfg: RunConfig) -> Prepared:
             parse_config(cfg.prometheus_url, env, allowed)
         except PrometheusConfigError as exc:
             errors.extend(exc.errors)
-    secrets = tuple(secret_values(env, cfg.env_overrides))
+    secrets = SECRETS.values
     if allowed:
         # Actors enforce the same list on every request they send.
         env["VEZA_RAY_ALLOW_HOSTS"] = ",".join(sorted(allowed))
@@ -176,32 +181,25 @@ def prepare(cfg: RunConfig) -> Prepared:
         if refusal:
             errors.append(refusal)
     if errors:
-        raise RunError(exitcodes.INVALID_CONFIG, redact("; ".join(errors), secrets))
+        raise RunError(exitcodes.INVALID_CONFIG, SECRETS.redact("; ".join(errors)))
     return Prepared(script, options, thresholds, env, stats, allowed, secrets)
 
 
 def preflight(prep: Prepared, cfg: RunConfig, timeout: float = 5.0) -> None:
-    """GET {BASE_URL}{health_path} once before any VU starts; RunError(108) if it fails."""
+    """GET {BASE_URL}{health_path} once before any VU starts, through the host guard,
+    within ``timeout`` seconds in all; RunError(108) with one line if it fails."""
+    from veza_ray.preflight import PreflightFailed, check, health_url
+
     base_url = prep.env.get("BASE_URL")
     if not cfg.preflight or not base_url:
         return
-    url = base_url.rstrip("/") + cfg.health_path
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        status = exc.code
-    except (urllib.error.URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
+        check(health_url(base_url, cfg.health_path), prep.allowed_hosts, timeout)
+    except PreflightFailed as exc:
         raise RunError(
             exitcodes.PREFLIGHT_FAILED,
-            f"pre-flight health check failed: GET {url}: {reason}; no load was sent",
-        ) from exc
-    if not 200 <= status < 300:
-        raise RunError(
-            exitcodes.PREFLIGHT_FAILED,
-            f"pre-flight health check failed: GET {url} answered {status}; no load was sent",
-        )
+            f"pre-flight health check failed: {exc}; no load was sent",
+        ) from None
 
 
 def evaluate(store: MetricStore, thresholds: list[Threshold], duration_s: float) -> list[Verdict]:
@@ -472,7 +470,7 @@ def _drive(
             if stream is not None:
                 point = {"time": now, **state.series[-1]}
                 try:
-                    stream.write(orjson.dumps(redact_obj(point, prep.secrets)) + b"\n")
+                    stream.write(orjson.dumps(SECRETS.redact_obj(point)) + b"\n")
                     stream.flush()
                 except OSError as exc:
                     output_failures.append(f"--out json={cfg.ndjson_path}: {exc.strerror}")
@@ -557,8 +555,7 @@ def _drive(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
     summary["veza_ray"]["outcome"] = outcome.to_wire()
-    if prep.secrets:
-        summary = redact_obj(summary, prep.secrets)
+    summary = SECRETS.redact_obj(summary)
     text = render_text(summary, verdicts)
     _emit(prep, cfg, summary, text, out, err)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
@@ -745,6 +742,7 @@ def _emit(
         return
     for key, value in result.items():
         data = value if isinstance(value, str) else orjson.dumps(value).decode()
+        data = SECRETS.redact(data)  # handle_summary may add what the summary had not
         if key == "stdout":
             out(data)
         elif key == "stderr":

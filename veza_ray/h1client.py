@@ -11,13 +11,13 @@ this path or aiohttp serves it.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 import ssl
 from time import monotonic, perf_counter
 from typing import Any
 
 from veza_ray.h1 import MAX_HEAD_BYTES, ChunkedBody, H1Error, ResponseHead, parse_head
+from veza_ray.netguard import resolve_checked
 
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 DNS_TTL_S = 300.0
@@ -240,7 +240,10 @@ class Timed:
 class H1Pool:
     """Idle keep-alive connections per (scheme, host, port), shared by an actor's VUs."""
 
-    def __init__(self, no_reuse: bool = False, insecure: bool = False) -> None:
+    def __init__(
+        self, no_reuse: bool = False, insecure: bool = False, allowed: frozenset[str] = frozenset()
+    ) -> None:
+        self._allowed = allowed  # non-loopback hosts/addresses this pool may connect to
         self._idle: dict[Key, list[H1Conn]] = {}
         self._all: set[H1Conn] = set()
         self._no_reuse = no_reuse
@@ -366,20 +369,15 @@ class H1Pool:
         return conn
 
     async def _resolve(self, host: str, port: int) -> list[Any]:
-        try:
-            ip = ipaddress.ip_address(host.strip("[]"))
-        except ValueError:
-            pass
-        else:
-            family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
-            return [(family, socket.SOCK_STREAM, 0, "", (str(ip), port))]
+        """The host's addresses, checked by the guard (``netguard``): the connection is
+        opened to exactly these, so a second lookup can never lead elsewhere."""
         now = monotonic()
         hit = self._dns.get((host, port))
         if hit is not None and hit[0] > now:
             return hit[1]
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        self._dns[(host, port)] = (now + DNS_TTL_S, list(infos))
-        return list(infos)
+        infos = await resolve_checked(host, port, self._allowed)
+        self._dns[(host, port)] = (now + DNS_TTL_S, infos)
+        return infos
 
     def _ssl_context(self) -> ssl.SSLContext:
         if self._ssl is None:

@@ -24,10 +24,11 @@ import orjson
 from aiohttp.client_reqrep import ClientRequest
 from yarl import URL
 
-from veza_ray.guards import host_refusal
+from veza_ray.guards import SECRETS, host_refusal
 from veza_ray.h1 import H1Error, build_head
 from veza_ray.h1client import ConnectFailed, H1Pool, Key
 from veza_ray.metric_types import Tags
+from veza_ray.netguard import GuardedResolver, HostRefused
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
@@ -52,13 +53,10 @@ class _Phase:
 _phase: ContextVar[_Phase | None] = ContextVar("veza_ray_http_phase", default=None)
 
 
-class HostRefused(Exception):
-    """A request to a host the guard refuses, met where aiohttp follows a redirect."""
-
-
 class TimedConnector(aiohttp.TCPConnector):
     """A TCPConnector that notes when a connection is ready and how long opening it took,
-    and asks the host guard about every request, redirect hops included."""
+    and asks the host guard about every request, redirect hops included: by name here
+    (IP literals never reach a resolver), by address in its ``GuardedResolver``."""
 
     guard: HostGuard | None = None
 
@@ -285,7 +283,14 @@ def new_connector(
     no_reuse: bool = False, insecure: bool = False, guard: HostGuard | None = None
 ) -> TimedConnector:
     """One pool per actor; VUs keep their own cookies but share keep-alive connections."""
-    conn = TimedConnector(limit=0, force_close=no_reuse, ssl=not insecure, ttl_dns_cache=300)
+    guard = guard or HostGuard(frozenset())
+    conn = TimedConnector(
+        limit=0,
+        force_close=no_reuse,
+        ssl=not insecure,
+        ttl_dns_cache=300,
+        resolver=GuardedResolver(guard.allowed),
+    )
     conn.guard = guard
     return conn
 
@@ -304,6 +309,7 @@ def new_session(
         auto_decompress=True,
         skip_auto_headers=("Accept-Encoding",),
         cookie_jar=cookie_jar,
+        trust_env=False,  # never a proxy from http_proxy & co: it would bypass the guard
     )
 
 
@@ -321,7 +327,8 @@ class ClientHub:
         lean: bool = True,
         guard: HostGuard | None = None,
     ) -> None:
-        self.pool = H1Pool(no_reuse, insecure) if lean else None
+        allowed = guard.allowed if guard is not None else frozenset()
+        self.pool = H1Pool(no_reuse, insecure, allowed) if lean else None
         self._guard = guard
         self.user_agent = user_agent or DEFAULT_USER_AGENT
         self._no_reuse = no_reuse
@@ -455,6 +462,8 @@ class HttpClient:
                 return self._refused(method, url, tags, refusal)
         body: Any = data
         hdrs: dict[str, str] | None = dict(headers) if headers else None
+        if hdrs:
+            SECRETS.learn_headers(hdrs.items())  # so this actor's messages never show them
         if json is not None:
             body = orjson.dumps(json)
             hdrs = hdrs or {}
@@ -577,6 +586,7 @@ class HttpClient:
 
     def _store_cookies(self, values: list[str], url: URL) -> None:
         jar = self.cookie_jar
+        SECRETS.learn_headers(("Set-Cookie", v) for v in values)
         for v in values:
             c: SimpleCookie = SimpleCookie()
             try:
@@ -609,6 +619,10 @@ class HttpClient:
                 t_head = perf_counter()
                 status = resp.status
                 resp_headers = resp.headers.items()
+                if "Set-Cookie" in resp.headers:
+                    SECRETS.learn_headers(
+                        ("Set-Cookie", v) for v in resp.headers.getall("Set-Cookie")
+                    )
                 if keep:
                     kept = await resp.read()
                     received = len(kept)
@@ -672,10 +686,10 @@ class HostGuard:
     Verdicts are cached per scheme://authority prefix so the hot path pays one dict lookup.
     """
 
-    __slots__ = ("_allowed", "_cache")
+    __slots__ = ("_cache", "allowed")
 
     def __init__(self, allowed: frozenset[str]) -> None:
-        self._allowed = allowed
+        self.allowed = allowed
         self._cache: dict[str, str | None] = {}
 
     def refusal(self, url: str) -> str | None:
@@ -684,7 +698,7 @@ class HostGuard:
         try:
             return self._cache[prefix]
         except KeyError:
-            verdict = host_refusal(prefix + "/", self._allowed)
+            verdict = host_refusal(prefix + "/", self.allowed)
             self._cache[prefix] = verdict
             return verdict
 
@@ -756,17 +770,36 @@ def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
 
 
 def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
-    """The ``name`` tag (default: the URL) and the other request tags, sorted once per
-    distinct tags dict rather than on every request."""
+    """The ``name`` tag (default: the URL, with its userinfo and secret query values as
+    ***) and the other request tags, redacted and sorted once per distinct tags dict
+    rather than on every request."""
     if not tags:
-        return url, ()
+        return _NAMES.get(url) or _url_name(url), ()
     key = tuple(tags.items())
     hit = _TAGSETS.get(key)
     if hit is None:
-        hit = (tags.get("name"), tuple(sorted((k, v) for k, v in key if k != "name")))
+        name = tags.get("name")
+        hit = (
+            SECRETS.redact(name) if name else None,
+            tuple(sorted((k, SECRETS.redact(v)) for k, v in key if k != "name")),
+        )
         if len(_TAGSETS) < 10_000:  # bounded: tags built from data must not grow it forever
             _TAGSETS[key] = hit
-    return (hit[0] or url), hit[1]
+    return (hit[0] or _url_name(url)), hit[1]
+
+
+_NAMES: dict[str, str] = {}
+
+
+def _url_name(url: str) -> str:
+    """A URL as a tag value: its secrets learned, then redacted (memoised per URL)."""
+    name = _NAMES.get(url)
+    if name is None:
+        SECRETS.learn_url(url)
+        name = SECRETS.redact(url)
+        if len(_NAMES) < 10_000:
+            _NAMES[url] = name
+    return name
 
 
 def _body_len(body: Any) -> int:

@@ -20,7 +20,7 @@ from typing import Any, TypedDict
 from veza_ray.clock import Clock, MonotonicClock
 from veza_ray.context import vu_context
 from veza_ray.digest import DELTA_MAX_CENTROIDS
-from veza_ray.guards import parse_allowed
+from veza_ray.guards import SECRETS, parse_allowed
 from veza_ray.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
 from veza_ray.metrics import CounterSink, MetricStore, RateSink, SeriesWire, Sink, TrendSink
@@ -425,6 +425,7 @@ class Runner:
     def _error(self, message: str) -> None:
         """Count an iteration error; only the first MAX_ERROR_MESSAGES distinct messages are
         kept (and logged) verbatim, so a flow raising a new message each time stays bounded."""
+        message = SECRETS.redact(message)  # before it is counted, logged or sent anywhere
         if message not in self._seen_errors:
             if len(self._seen_errors) >= MAX_ERROR_MESSAGES:
                 if self._other_errors == 0:

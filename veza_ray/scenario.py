@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from veza_ray.context import LoadContext, load_context
+from veza_ray.guards import SECRETS
 from veza_ray.interrupts import StopRequested
 from veza_ray.metric_types import BUILTIN_METRICS, MetricDef
 
@@ -91,7 +92,8 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
         raise
     except BaseException as exc:  # sys.exit() and KeyboardInterrupt raised by the script too
         sys.modules.pop(name, None)
-        raise ScriptError(f"error while loading {path}: {describe_exception(exc, path)}") from exc
+        why = SECRETS.redact(describe_exception(exc, path))  # the exception may quote one
+        raise ScriptError(f"error while loading {path}: {why}") from None
     finally:
         load_context.reset(token)
         if added:

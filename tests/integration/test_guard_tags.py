@@ -1,0 +1,61 @@
+"""Secrets on the request path, both clients, against a real loopback server: URL tags
+carry no userinfo or secret query values, and header/cookie values a VU sends or
+receives are known to the process's redactor from then on."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+from servers import KnownServer
+
+from veza_ray.guards import SECRETS
+from veza_ray.http import ClientHub, HostGuard, HttpClient
+from veza_ray.metric_types import Tags
+
+
+@pytest.fixture(autouse=True)
+def clean_book() -> Iterator[None]:
+    SECRETS.clear()
+    yield
+    SECRETS.clear()
+
+
+@pytest.mark.parametrize("lean", [True, False], ids=["lean", "aiohttp"])
+def test_url_tags_and_learned_headers(known_server: KnownServer, lean: bool) -> None:
+    names: list[str] = []
+    extras: list[Tags] = []
+
+    def record(
+        method: str, name: str, status: int, ok: bool, code: int, extra: Tags, *rest: object
+    ) -> None:
+        names.append(name)
+        extras.append(extra)
+
+    async def main() -> None:
+        hub = ClientHub(lean=lean, guard=HostGuard(frozenset()))
+        client = HttpClient(hub, record, True, timeout=5, guard=HostGuard(frozenset()))
+        host = known_server.url.split("//", 1)[1]
+        await client.get(
+            f"http://bob:pw-in-url-{lean}@{host}/fast?api_key=k-in-query-{lean}&page=2",
+            headers=[("X-Api-Key", f"hdr-key-{lean}"), ("Cookie", f"sid=ck-{lean}-value")],
+        )
+        await client.get(
+            known_server.url + "/fast",
+            headers={"Authorization": f'Digest username="bob", response="dg-{lean}-resp"'},
+            tags={"team": f"hdr-key-{lean}"},
+        )
+        await hub.close()
+
+    asyncio.run(main())
+    assert names[0] == f"http://***@{host_of(known_server)}/fast?api_key=***&page=2"
+    assert names[1] == known_server.url + "/fast"
+    assert extras[1] == (("team", "***"),)
+    text = f"pw-in-url-{lean} k-in-query-{lean} hdr-key-{lean} ck-{lean}-value dg-{lean}-resp"
+    assert SECRETS.redact(text) == "*** *** *** *** ***"
+    assert known_server.counts["fast"] == 2
+
+
+def host_of(server: KnownServer) -> str:
+    return server.url.split("//", 1)[1]
