@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from veza_ray.durations import parse_k6_duration
 from veza_ray.schedule import Stage
 
 EXECUTORS = (
@@ -49,20 +50,6 @@ _TOP_KEYS = {
     "tags",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
-_DURATION_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|us|µs|μs|ns|h|m|s)")
-# Decimal numbers k6's strconv.ParseFloat accepts as milliseconds (hex floats, inf, nan
-# and negative values, which k6 would parse and then refuse, are left out).
-_DECIMAL_RE = re.compile(r"\+?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_UNIT_S = {
-    "h": 3600.0,
-    "m": 60.0,
-    "s": 1.0,
-    "ms": 1e-3,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ns": 1e-9,
-}
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
 
 
@@ -78,39 +65,20 @@ class OptionsError(ValueError):
 
 
 def parse_duration(value: object) -> float:
-    """k6 duration -> seconds, as k6's ParseExtendedDuration reads it.
+    """k6 duration -> seconds, as k6's ParseExtendedDuration reads it (``durations``).
 
     A number, or a string that is a plain decimal number ("500", "1000.001"), is
     milliseconds; otherwise Go's units ("30s", "1m30s", "1.5h", "250ms", "100us") with an
     optional leading day count ("1d12h"). Negative values are refused here.
     """
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
-    if isinstance(value, (int, float)):
-        if value < 0 or not math.isfinite(value):
-            raise ValueError(f"{value!r} is not a duration")
-        return float(value) / 1000.0
-    if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a duration")
-    text = value.strip()
-    if _DECIMAL_RE.fullmatch(text):
-        return float(text) / 1000.0  # k6 reads a bare numeric string as milliseconds
-    pos, total = 0, 0.0
-    days = re.match(r"(\d+)d", text)
-    if days:
-        total, pos = int(days.group(1)) * 86400.0, days.end()
-        if pos == len(text):
-            return total
-    if text[pos:] == "0":
-        return total
-    for m in _DURATION_RE.finditer(text, pos):
-        if m.start() != pos:
-            break
-        total += float(m.group(1)) * _UNIT_S[m.group(2)]
-        pos = m.end()
-    if pos != len(text) or not text:
-        raise ValueError(f'"{value}" is not a duration (write it as k6 does: "30s", "5m", "1m30s")')
-    return total
+    try:
+        return parse_k6_duration(value)
+    except ValueError:
+        raise ValueError(
+            f'"{value}" is not a duration (write it as k6 does: "30s", "5m", "1m30s")'
+            if isinstance(value, str)
+            else f"{value!r} is not a duration"
+        ) from None
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,11 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from veza_ray.durations import parse_go_float, parse_k6_duration
 from veza_ray.metric_types import METRIC_NAME_RE, MetricDef, MetricType, Tags, make_tags
 
 __all__ = [
@@ -85,23 +85,6 @@ _FITS: dict[MetricType, tuple[str, ...]] = {
 _THRESHOLD_OBJECT_KEYS = ("threshold", "abortOnFail", "delayAbortEval")
 
 # Go's strconv.ParseFloat syntax. "_" only between digits (or right after a hex prefix).
-_DEC_DIGITS = r"[0-9](?:_?[0-9])*"
-_HEX_DIGITS = r"[0-9a-fA-F](?:_?[0-9a-fA-F])*"
-_GO_FLOAT_RE = re.compile(
-    rf"""
-    (?P<sign>[+-])?
-    (?:
-        (?P<hex>0[xX](?:_?{_HEX_DIGITS}(?:\.(?:{_HEX_DIGITS})?)?|\.{_HEX_DIGITS})
-            [pP][+-]?{_DEC_DIGITS})
-      | (?P<dec>(?:{_DEC_DIGITS}(?:\.(?:{_DEC_DIGITS})?)?|\.{_DEC_DIGITS})
-            (?:[eE][+-]?{_DEC_DIGITS})?)
-      | (?P<inf>(?i:infinity|inf))
-      | (?P<nan>(?i:nan))
-    )
-    """,
-    re.VERBOSE,
-)
-
 _PERCENTILE_RE = re.compile(r"p\s*\(\s*(?P<n>.*?)\s*\)", re.DOTALL)
 
 
@@ -113,31 +96,6 @@ def _q(text: str) -> str:
 def _hint(word: str, candidates: Sequence[str]) -> str:
     close = difflib.get_close_matches(word, candidates, n=1)
     return f"; did you mean {_q(close[0])}?" if close else ""
-
-
-def _parse_go_float(text: str) -> float:
-    """Parse a number as Go's strconv.ParseFloat would (k6 uses it); NaN is refused.
-
-    Raises ValueError with a reason that does not repeat the text (callers quote it).
-    """
-    m = _GO_FLOAT_RE.fullmatch(text)
-    if m is None:
-        raise ValueError("is not a number")
-    if m["nan"] is not None:
-        raise ValueError("is NaN, which no measurement can be compared against")
-    negative = m["sign"] == "-"
-    if m["inf"] is not None:
-        return -math.inf if negative else math.inf
-    try:
-        if m["hex"] is not None:
-            value = float.fromhex(m["hex"].replace("_", ""))
-        else:
-            value = float(m["dec"].replace("_", ""))
-    except OverflowError:
-        value = math.inf
-    if math.isinf(value):
-        raise ValueError("is out of the float64 range")
-    return -value if negative else value
 
 
 def _go_g(x: float) -> str:
@@ -302,7 +260,7 @@ def _parse_aggregation(text: str) -> tuple[str, float | None]:
         )
     number = m["n"]
     try:
-        pct = _parse_go_float(number)
+        pct = parse_go_float(number)
     except ValueError as exc:
         raise ValueError(f"percentile {_q(number)} in {_q(text)} {exc}") from None
     if not 0.0 <= pct <= 100.0:
@@ -316,7 +274,7 @@ def _condition_or_reason(expr: str) -> Condition | str:
         lhs, operator, rhs = _scan_condition(expr)
         aggregation, percentile = _parse_aggregation(lhs)
         try:
-            bound = _parse_go_float(rhs)
+            bound = parse_go_float(rhs)
         except ValueError as exc:
             raise ValueError(f"bound {_q(rhs)} {exc}") from None
     except ValueError as exc:
@@ -349,72 +307,6 @@ def _fit_problem(condition: Condition, metric: MetricDef) -> str | None:
         f"aggregation {_q(condition.aggregation)} does not apply to {_q(metric.name)}, "
         f"a {metric.type.value} metric (it supports: {listed})"
     )
-
-
-# --------------------------------------------------------------------------- durations
-
-_GO_DURATION_UNITS = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,  # micro sign
-    "\u03bcs": 1e-6,  # Greek mu
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_GO_DURATION_PART_RE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-_DAYS_RE = re.compile(r"([+-]?\d+)d(.*)", re.DOTALL)
-
-
-def _parse_go_duration(text: str) -> float:
-    """Go's time.ParseDuration, in seconds: "1h30m", "1.5s", "500ms", bare "0"."""
-    body = text[1:] if text[:1] in "+-" else text
-    negative = text[:1] == "-"
-    if body == "0":
-        return 0.0
-    pos, total = 0, 0.0
-    if not body:
-        raise ValueError("is not a duration")
-    while pos < len(body):
-        m = _GO_DURATION_PART_RE.match(body, pos)
-        if m is None:
-            raise ValueError('is not a duration (expected e.g. "500ms", "10s", "1m30s", "1h")')
-        total += float(m[1]) * _GO_DURATION_UNITS[m[2]]
-        pos = m.end()
-    return -total if negative else total
-
-
-def _parse_delay(raw: object) -> float:
-    """Read ``delayAbortEval`` the way k6's types.Duration does, in seconds.
-
-    A string is a Go duration ("10s", "1m30s"), a k6 day form ("1d12h"), or a bare number
-    of milliseconds ("500"); a JSON number is milliseconds too. Negative or infinite is refused.
-    Raises ValueError with a reason that does not repeat the value (callers quote it).
-    """
-    if isinstance(raw, bool) or not isinstance(raw, (str, int, float)):
-        raise ValueError(f'must be a duration string such as "10s", not {type(raw).__name__}')
-    if isinstance(raw, (int, float)):
-        seconds = float(raw) / 1000.0
-    else:
-        text = raw.strip()
-        try:
-            seconds = _parse_go_float(text) / 1000.0
-        except ValueError:
-            days = _DAYS_RE.fullmatch(text)
-            if days is None:
-                seconds = _parse_go_duration(text)
-            else:
-                rest = _parse_go_duration(days[2]) if days[2] else 0.0
-                if rest < 0:
-                    raise ValueError("has a negative part after the days") from None
-                day_count = int(days[1])
-                seconds = day_count * 86400.0 + (-rest if day_count < 0 else rest)
-    if not math.isfinite(seconds):
-        raise ValueError("is not a finite duration")
-    if seconds < 0:
-        raise ValueError("is negative")
-    return seconds
 
 
 # --------------------------------------------------------------------------- thresholds
@@ -484,7 +376,7 @@ def _read_item(
     raw_delay = item.get("delayAbortEval")
     if raw_delay is not None:
         try:
-            delay = _parse_delay(raw_delay)
+            delay = parse_k6_duration(raw_delay)
         except ValueError as exc:
             shown = raw_delay if isinstance(raw_delay, str) else repr(raw_delay)
             errors.append(f'{where}: "delayAbortEval" {_q(shown)} {exc}')

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from veza_ray.durations import parse_k6_duration as _parse_delay
 from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, ValueType
 from veza_ray.thresholds import (
     Condition,
@@ -16,7 +17,6 @@ from veza_ray.thresholds import (
     Threshold,
     ThresholdError,
     Verdict,
-    _parse_delay,
     judge,
     parse_condition,
     parse_selector,
