@@ -33,7 +33,6 @@ from veza_ray.http import HTTP_CLIENTS
 from veza_ray.interrupts import Interrupts, StopRequested, kill_children
 from veza_ray.live import LiveView, progress_rows
 from veza_ray.merge import MergedRun
-from veza_ray.metrics import MetricStore
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
 from veza_ray.outcome import ActorCutShort, Outcome, RunFacts, decide, outcome_line
 from veza_ray.plan import Segment, make_plan
@@ -50,7 +49,7 @@ from veza_ray.thresholds import (
     Threshold,
     ThresholdError,
     Verdict,
-    judge,
+    evaluate,
     parse_thresholds,
     should_abort,
 )
@@ -200,19 +199,6 @@ def preflight(prep: Prepared, cfg: RunConfig, timeout: float = 5.0) -> None:
             exitcodes.PREFLIGHT_FAILED,
             f"pre-flight health check failed: {exc}; no load was sent",
         ) from None
-
-
-def evaluate(store: MetricStore, thresholds: list[Threshold], duration_s: float) -> list[Verdict]:
-    """Judge every threshold on the merged data."""
-    out = []
-    for th in thresholds:
-        sink = store.aggregate(th.selector.metric, th.selector.tags)
-        observed: float | None = None
-        if sink is not None and not sink.empty():
-            agg = th.condition.aggregation
-            observed = sink.values(duration_s, (agg,) if sink.kind.value == "trend" else ())[agg]
-        out.append(judge(th, observed))
-    return out
 
 
 def _connect(

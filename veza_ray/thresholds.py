@@ -42,6 +42,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from veza_ray.durations import parse_go_float, parse_k6_duration
 from veza_ray.metric_types import METRIC_NAME_RE, MetricDef, MetricType, Tags, make_tags
@@ -463,6 +464,28 @@ def judge(threshold: Threshold, observed: float | None) -> Verdict:
     else:
         ok = threshold.condition.check(0.0)
     return Verdict(threshold=threshold, observed=observed, ok=ok)
+
+
+class Aggregates(Protocol):
+    """What judging needs of a metric store: a merged sink per (metric, tags) selector."""
+
+    def aggregate(self, name: str, tags: Tags = ()) -> Any: ...
+
+
+def evaluate(
+    store: Aggregates, thresholds: Sequence[Threshold], duration_s: float
+) -> list[Verdict]:
+    """Judge every threshold on merged data: read each selector's aggregation, compare."""
+    out = []
+    for th in thresholds:
+        sink = store.aggregate(th.selector.metric, th.selector.tags)
+        observed: float | None = None
+        if sink is not None and not sink.empty():
+            agg = th.condition.aggregation
+            stats = (agg,) if sink.kind is MetricType.TREND else ()
+            observed = sink.values(duration_s, stats)[agg]
+        out.append(judge(th, observed))
+    return out
 
 
 def should_abort(verdicts: Sequence[Verdict], elapsed: float) -> list[Verdict]:

@@ -22,7 +22,7 @@ from veza_ray.summary import (
     render_text,
     selector_text,
 )
-from veza_ray.thresholds import Verdict, judge, parse_thresholds
+from veza_ray.thresholds import Verdict, evaluate, parse_thresholds
 
 STATS = ("avg", "min", "med", "max", "p(90)", "p(95)")
 DEFS = {
@@ -33,17 +33,8 @@ DEFS = {
 
 
 def _evaluate(store: MetricStore, raw: dict, duration_s: float) -> list[Verdict]:
-    """What the driver does: aggregate each selector, read the aggregation, judge."""
-    out = []
-    for th in parse_thresholds(raw, store.defs):
-        sink = store.aggregate(th.selector.metric, th.selector.tags)
-        observed = None
-        if sink is not None and not sink.empty():
-            agg = th.condition.aggregation
-            stats = (agg,) if sink.kind is MetricType.TREND else ()
-            observed = sink.values(duration_s, stats)[agg]
-        out.append(judge(th, observed))
-    return out
+    """What the driver does: parse, then thresholds.evaluate on the merged store."""
+    return evaluate(store, parse_thresholds(raw, store.defs), duration_s)
 
 
 def _store() -> MetricStore:
