@@ -164,6 +164,7 @@ def run(
         bool,
         typer.Option(
             "--allow-saturated",
+            envvar="VEZA_RAY_ALLOW_SATURATED",
             help="Do not fail the run (exit 112) when the load generators were saturated.",
         ),
     ] = False,

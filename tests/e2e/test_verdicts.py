@@ -111,7 +111,11 @@ def test_blocked_generator_is_not_a_pass(tmp_path: Path, known_server: KnownServ
     junit = tmp_path / "junit.xml"
     md = tmp_path / "step.md"
     args = ["run", script, "--actors", "1", "-e", f"URL={known_server.url}", "--quiet"]
-    res = veza(*args, "--summary-export", str(out), "--junit", str(junit), "--markdown", str(md))
+    strict = {"VEZA_RAY_ALLOW_SATURATED": "0"}  # the suite allows it elsewhere (conftest)
+    res = veza(
+        *args, "--summary-export", str(out), "--junit", str(junit), "--markdown", str(md),
+        env=strict,
+    )
     assert res.returncode == exitcodes.GENERATOR_SATURATED, res.stderr
     summary = json.loads(out.read_text())
     outcome = summary["veza_ray"]["outcome"]
@@ -123,7 +127,7 @@ def test_blocked_generator_is_not_a_pass(tmp_path: Path, known_server: KnownServ
     assert f'name="exit_code" value="{exitcodes.GENERATOR_SATURATED}"' in junit.read_text()
     assert 'type="GeneratorSaturated"' in junit.read_text()
 
-    allowed = veza(*args, "--allow-saturated", "--summary-export", str(out))
+    allowed = veza(*args, "--allow-saturated", "--summary-export", str(out), env=strict)
     assert allowed.returncode == exitcodes.OK, allowed.stderr
     notes = json.loads(out.read_text())["veza_ray"]["outcome"]["notes"]
     assert any("--allow-saturated" in n for n in notes)
