@@ -47,11 +47,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
         patches.apply(args.patch)
 
-    from veza_ray.metrics import MetricStore, TrendSink, decode_delta, encode_delta
+    from veza_ray.metrics import MetricStore, TrendSink
     from veza_ray.options import parse_options
     from veza_ray.plan import make_plan
     from veza_ray.runner import build_runner
     from veza_ray.scenario import load_script
+    from veza_ray.wire import decode_delta, encode_delta
 
     env = dict(kv.split("=", 1) for kv in args.env)
     script = load_script(args.script, env)

@@ -19,11 +19,11 @@ import ray
 from veza_ray.clock import epoch_to_monotonic
 from veza_ray.digest import BINARY_FORMAT
 from veza_ray.guards import SECRETS, RedactingWriter
-from veza_ray.metrics import encode_delta
 from veza_ray.options import parse_options
 from veza_ray.plan import Segment, SegmentWire
 from veza_ray.runner import build_runner
 from veza_ray.scenario import load_script
+from veza_ray.wire import encode_delta
 
 
 class ActorInfo(TypedDict):

@@ -16,9 +16,8 @@ from typing import Any
 
 from veza_ray import exitcodes
 from veza_ray.digest import BINARY_FORMAT
-from veza_ray.metrics import decode_delta
 from veza_ray.plan import Segment
-from veza_ray.runner import ActorDelta
+from veza_ray.wire import ActorDelta, decode_delta
 
 
 class PlacementError(Exception):

@@ -7,8 +7,9 @@ by feeding it deltas.
 
 from __future__ import annotations
 
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from veza_ray.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
@@ -16,13 +17,12 @@ from veza_ray.metric_types import MetricDef
 from veza_ray.metrics import MetricStore, TrendSink
 from veza_ray.options import Options
 from veza_ray.plan import Segment, planned_vu_seconds
-from veza_ray.runner import (
+from veza_ray.wire import (
     MAX_ERROR_MESSAGES,
     OTHER_ERRORS,
     ActorDelta,
     ActorEnd,
     ScenarioStats,
-    lag_p99,
 )
 
 # A generator is saturated in an interval when its event loop's timers fire more than
@@ -39,6 +39,14 @@ SATURATED_SHARE = 0.10
 SATURATED_MIN_S = 1.5
 # The per-interval series needs only these; the other trends go to the cumulative store.
 INTERVAL_METRICS = frozenset({"http_reqs", "http_req_duration", "http_req_failed"})
+
+
+def lag_p99(samples: Sequence[float]) -> float:
+    """The p99 of one interval's loop-lag samples (nearest rank; a few dozen samples)."""
+    if not samples:
+        return 0.0
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 class MergedRun:

@@ -9,11 +9,8 @@ are exactly what one big process would have measured; gauges keep the newest val
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict, cast
-
-import orjson
 
 from veza_ray.digest import DEFAULT_MAX_CENTROIDS, Digest, DigestBatch, DigestWire
 from veza_ray.metric_types import MetricDef, MetricType, Tags
@@ -381,18 +378,3 @@ class MetricStore:
                 out = new_sink(d.type)
             out.merge(s)  # type: ignore[arg-type]
         return out
-
-
-def encode_delta(delta: object) -> bytes:
-    """An actor's pull as bytes. Pickle, because fastdigest bytes cannot cross JSON and
-    pickle reads a 50-series delta in ~60 us where orjson took ~1 ms over dict centroids.
-    Ray unpickles whatever an actor returns anyway, so this trusts nothing new."""
-    return pickle.dumps(delta, protocol=5)
-
-
-def decode_delta(data: bytes) -> Any:
-    """Read ``encode_delta``'s bytes. JSON (what actors before WIRE_VERSION 2 sent) is read
-    too, so that their digests are refused by version, with a clear message."""
-    if data[:1] == b"{":
-        return orjson.loads(data)
-    return pickle.loads(data)

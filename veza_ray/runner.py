@@ -11,11 +11,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import gc
-import math
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypedDict
+from typing import Any
 
 from veza_ray.clock import Clock, MonotonicClock
 from veza_ray.context import vu_context
@@ -23,7 +22,7 @@ from veza_ray.digest import DELTA_MAX_CENTROIDS
 from veza_ray.guards import SECRETS, parse_allowed
 from veza_ray.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
-from veza_ray.metrics import CounterSink, MetricStore, RateSink, SeriesWire, Sink, TrendSink
+from veza_ray.metrics import CounterSink, MetricStore, RateSink, Sink, TrendSink
 from veza_ray.options import Options, ScenarioConfig
 from veza_ray.plan import Segment
 from veza_ray.scenario import LoadedScript, describe_exception
@@ -33,43 +32,15 @@ from veza_ray.schedule import (
     ramping_vus_changes,
     segment_share,
 )
+from veza_ray.wire import (
+    MAX_ERROR_MESSAGES,
+    OTHER_ERRORS,
+    ActorDelta,
+    ActorEnd,
+    ScenarioStats,
+)
 
 Flow = Callable[["VU"], Awaitable[Any]]
-
-# Distinct iteration-error messages kept verbatim per actor (and cluster-wide by the
-# driver); the rest are counted under OTHER_ERRORS.
-MAX_ERROR_MESSAGES = 100
-OTHER_ERRORS = "(other errors: distinct messages beyond the first 100, counted here)"
-
-
-class ScenarioStats(TypedDict):
-    active: int
-    allocated: int
-    iterations: int
-    dropped: int
-    undelivered: int  # planned iterations never started because the run stopped early
-
-
-class ActorEnd(TypedDict):
-    """When and why this actor's VUs stopped: the driver counts undelivered load from it."""
-
-    reason: str  # "plan" (ran to its end), "stopped" (asked), "lease", "crashed"
-    at: float  # wall-clock epoch of the stop (the stop request, not the last VU's exit)
-
-
-class ActorDelta(TypedDict):
-    """What an actor reports at each pull: metric deltas plus its own state."""
-
-    series: list[SeriesWire]
-    scenarios: dict[str, ScenarioStats]
-    errors: dict[str, int]
-    lag_ms: list[float]
-    cpu: float
-    wall: float
-    done: bool
-    started: bool
-    end: ActorEnd | None
-
 
 class _HttpSinks:
     """Direct references to the sinks one (name, method, status, ...) combination feeds."""
@@ -586,13 +557,6 @@ def _cancel_if_retired(task: asyncio.Task[None], vu: VU, target: list[int]) -> N
     """gracefulRampDown is over: a VU above the target still busy is interrupted."""
     if vu.slot >= target[0] and not task.done():
         task.cancel()
-
-
-def lag_p99(samples: Sequence[float]) -> float:
-    if not samples:
-        return 0.0
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
 
 def build_runner(

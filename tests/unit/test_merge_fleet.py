@@ -17,9 +17,10 @@ from veza_ray.digest import BINARY_FORMAT, DELTA_MAX_CENTROIDS
 from veza_ray.fleet import PlacementError, PlacementRequest, plan_placement, resume_segments
 from veza_ray.merge import MergedRun
 from veza_ray.metric_types import BUILTIN_METRICS
-from veza_ray.metrics import MetricStore, TrendSink, decode_delta, encode_delta
+from veza_ray.metrics import MetricStore, TrendSink
 from veza_ray.options import parse_options
 from veza_ray.plan import make_plan
+from veza_ray.wire import decode_delta, encode_delta
 
 
 def _nodes(*cpus: float) -> list[dict[str, Any]]:
@@ -145,7 +146,7 @@ def test_a_pegged_core_with_timers_on_time_is_busy_not_saturated() -> None:
 
 
 def test_distinct_error_messages_are_capped_cluster_wide() -> None:
-    from veza_ray.runner import MAX_ERROR_MESSAGES, OTHER_ERRORS
+    from veza_ray.wire import MAX_ERROR_MESSAGES, OTHER_ERRORS
 
     run = _two_actor_run()
     for actor in range(2):
@@ -310,3 +311,21 @@ def test_actor_pull_sends_bytes_only_to_a_driver_that_reads_them(tmp_path: Path)
     merged = run.total.aggregate("http_req_duration")
     assert isinstance(merged, TrendSink)
     assert (merged.digest.count, merged.digest.sum) == (9, 18.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"end": "plan"}, "'end' as str"),
+        ({"cpu": True}, "'cpu' as bool"),
+        ({"series": None}, "'series' as NoneType"),
+    ],
+)
+def test_a_pull_of_the_wrong_shape_is_refused_by_name(change: dict[str, Any], words: str) -> None:
+    bad = {**_delta(1.0, 0.1), **change}
+    with pytest.raises(ValueError, match=words):
+        decode_delta(encode_delta(bad))
+    missing = _delta(1.0, 0.1)
+    del missing["end"]
+    with pytest.raises(ValueError, match="has no 'end'"):
+        decode_delta(encode_delta(missing))

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import pickle
 import random
+from typing import Any
 
 import numpy as np
 import orjson
@@ -25,11 +27,10 @@ from veza_ray.metrics import (
     MetricStore,
     RateSink,
     TrendSink,
-    decode_delta,
-    encode_delta,
     new_sink,
     trend_stat,
 )
+from veza_ray.wire import decode_delta, encode_delta
 
 DEFS: dict[str, MetricDef] = {
     **BUILTIN_METRICS,
@@ -238,7 +239,7 @@ def _via(wire: list, codec: str) -> list:
     """A drained delta as the driver receives it: JSON (tools, older actors) or a pull."""
     if codec == "json":
         return orjson.loads(orjson.dumps(wire))
-    return decode_delta(encode_delta({"series": wire}))["series"]
+    return pickle.loads(pickle.dumps(wire, protocol=5))  # as a pull carries them
 
 
 @settings(deadline=None, max_examples=120)
@@ -419,7 +420,7 @@ def _actor_deltas(rng: np.random.Generator, actors: int, n: int) -> tuple[list, 
             assert isinstance(sink, TrendSink)
             sink.buffer.extend(values.tolist())
             store.sink("c", tags).add(float(n))
-        deltas.append(decode_delta(encode_delta({"series": store.drain()}))["series"])
+        deltas.append(pickle.loads(pickle.dumps(store.drain(), protocol=5)))
     return deltas, np.concatenate(raw)
 
 
@@ -507,11 +508,21 @@ def test_a_store_nobody_reads_folds_in_bounded_batches(monkeypatch: pytest.Monke
 
 
 def test_decode_delta_reads_pickle_and_older_json() -> None:
-    delta = {"series": [{"m": "c", "t": (("a", "1"),), "s": {"total": 1.0}}], "done": False}
-    assert decode_delta(encode_delta(delta)) == delta
-    assert decode_delta(orjson.dumps(delta)) == {
-        "series": [{"m": "c", "t": [["a", "1"]], "s": {"total": 1.0}}],
+    delta: dict[str, Any] = {
+        "series": [{"m": "c", "t": (("a", "1"),), "s": {"total": 1.0}}],
+        "scenarios": {},
+        "errors": {},
+        "lag_ms": [],
+        "cpu": 0.0,
+        "wall": 1.0,
         "done": False,
+        "started": True,
+        "end": None,
+    }
+    assert decode_delta(encode_delta(delta)) == delta  # type: ignore[arg-type]
+    assert decode_delta(orjson.dumps(delta)) == {
+        **delta,
+        "series": [{"m": "c", "t": [["a", "1"]], "s": {"total": 1.0}}],
     }
 
 
