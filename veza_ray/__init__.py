@@ -8,4 +8,10 @@ and the driver load scenario files, and so do plain unit tests.
 from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, sleep
 
 __all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "sleep"]
-__version__ = "0.1.0"
+
+try:  # the version the package was installed as, so reports and summaries name it right
+    from importlib.metadata import PackageNotFoundError, version
+
+    __version__ = version("veza-ray")
+except PackageNotFoundError:  # a source tree that was never installed
+    __version__ = "0.0.0+unknown"

@@ -20,7 +20,7 @@ two modes is interpolated into the gap (see docs/reports.md and the bimodal test
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from typing import TypedDict, cast
 
@@ -144,12 +144,6 @@ class Digest:
             return self.max
         value = float(self._td.quantile(q))
         return min(max(value, self.min), self.max)
-
-    def cdf(self, x: float) -> float:
-        """Fraction of mass at or below x (used by accuracy tests and reports)."""
-        if self._td is None or self.count == 0:
-            return 0.0
-        return float(self._td.cdf(x))
 
     def centroids(self) -> list[tuple[float, float]]:
         """(mean, weight) pairs, for reports that draw the distribution."""
@@ -300,19 +294,6 @@ class DigestBatch:
         if tds:
             out._td = _merge_tree(tds, self.max_centroids)
         return out
-
-
-def merge_all(digests: Iterable[Digest], max_centroids: int = DEFAULT_MAX_CENTROIDS) -> Digest:
-    """One digest holding the mass of all the given ones, at ``max_centroids``.
-
-    Count, min and max are exact, the sum is ``math.fsum`` of the parts' sums; the
-    t-digests are merged as a tree (see the module docstring), which compresses each
-    sample fewer times than merging one by one.
-    """
-    batch = DigestBatch(max_centroids)
-    for d in digests:
-        batch.add(d)
-    return batch.merged()
 
 
 def _merge_tree(tds: list[TDigest], max_centroids: int) -> TDigest:

@@ -12,6 +12,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from veza_ray import __version__
 from veza_ray.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
 from veza_ray.metric_types import MetricDef
 from veza_ray.metrics import MetricStore, TrendSink
@@ -326,7 +327,7 @@ class MergedRun:
             )
             node["actors"].append({"id": i, "vus": segs})
         return {
-            "version": "0.1.0",
+            "version": __version__,
             "actors": actors,
             "nodes": list(nodes.values()),
             "digest": {

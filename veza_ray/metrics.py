@@ -357,10 +357,6 @@ class MetricStore:
                 s.flush()
         self._rounds.clear()
 
-    def merge_store(self, other: MetricStore) -> None:
-        for key, s in other.series.items():
-            self.sink(*key).merge(s)  # type: ignore[arg-type]
-
     def names(self) -> list[str]:
         return sorted({name for name, _ in self.series})
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from veza_ray.durations import parse_k6_duration
+from veza_ray.metrics import DEFAULT_TREND_STATS
 from veza_ray.schedule import Stage
 
 EXECUTORS = (
@@ -53,7 +54,6 @@ _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
 
 
-DEFAULT_TREND_STATS: tuple[str, ...] = ("avg", "min", "med", "max", "p(90)", "p(95)")
 
 
 class OptionsError(ValueError):
@@ -151,10 +151,6 @@ class Options:
     tags: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # what k6 would log as a warning, e.g. an ignored `vus`
-
-    @property
-    def total_duration(self) -> float:
-        return max((s.end_time for s in self.scenarios), default=0.0)
 
 
 class _Collector:

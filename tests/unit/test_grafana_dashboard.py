@@ -8,13 +8,13 @@ import json
 from prom import DASHBOARD, dashboard_exprs, dashboard_metric_names
 
 from veza_ray.metric_types import BUILTIN_METRICS
-from veza_ray.outputs.prometheus import DEFAULT_TREND_STATS, OWN_PREFIX, OWN_SERIES, prom_names
+from veza_ray.outputs.prometheus import OWN_PREFIX, OWN_SERIES, PRW_DEFAULT_TREND_STATS, prom_names
 
 
 def produced_names() -> set[str]:
     names = {OWN_PREFIX + n for n in OWN_SERIES}
     for d in BUILTIN_METRICS.values():
-        names.update(prom_names(d.name, d.type, DEFAULT_TREND_STATS))
+        names.update(prom_names(d.name, d.type, PRW_DEFAULT_TREND_STATS))
     return names
 
 

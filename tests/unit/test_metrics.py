@@ -303,14 +303,15 @@ def test_merge_is_associative_and_commutative(
     backwards = fresh(wires[::-1])
     shuffled = list(wires)
     random.Random(order_seed).shuffle(shuffled)
-    # tree: merge neighbours into intermediate stores, then those into a root
+    # tree: neighbours drained into intermediate stores (as a per-node aggregator would
+    # hand its merged delta on), then those into a root
     level = [fresh([w]) for w in shuffled]
     while len(level) > 1:
         nxt = []
         for i in range(0, len(level), 2):
             node = MetricStore(DEFS)
             for s in level[i : i + 2]:
-                node.merge_store(s)
+                node.merge_wire(s.drain())
             nxt.append(node)
         level = nxt
     tree = level[0]

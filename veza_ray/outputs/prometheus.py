@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 PREFIX = "k6_"
 OWN_PREFIX = "k6_veza_ray_"
 # k6: defaultTrendStats = []string{"p(99)"} (prometheusrw/remotewrite/config.go).
-DEFAULT_TREND_STATS: tuple[str, ...] = ("p(99)",)
+PRW_DEFAULT_TREND_STATS: tuple[str, ...] = ("p(99)",)
 # Series past this many are not sent (k6 has no cap; a `name` full of ids would grow
 # the series count without bound). VEZA_RAY_PROMETHEUS_MAX_SERIES changes it.
 DEFAULT_MAX_SERIES = 2000
@@ -105,7 +105,7 @@ class PrometheusConfig:
     """What the output needs, read once from the URL and the environment."""
 
     url: str
-    trend_stats: tuple[str, ...] = DEFAULT_TREND_STATS
+    trend_stats: tuple[str, ...] = PRW_DEFAULT_TREND_STATS
     labels: Labels = ()
     max_series: int = DEFAULT_MAX_SERIES
     stale_markers: bool = False
@@ -137,7 +137,7 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
     if refusal:
         msg = f"--out prometheus={url}: {refusal.replace('BASE_URL ', '')}"
         errors.append(_USERINFO.sub("//***@", msg))  # a password in the URL is not shown
-    stats = DEFAULT_TREND_STATS
+    stats = PRW_DEFAULT_TREND_STATS
     raw_stats = env.get("K6_PROMETHEUS_RW_TREND_STATS")
     if raw_stats is not None:
         items = [s.strip() for s in raw_stats.split(",") if s.strip()]

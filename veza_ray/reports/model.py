@@ -9,20 +9,14 @@ verdict, the thresholds and the per-scenario numbers because they all read this 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from veza_ray import exitcodes
+from veza_ray import exitcodes, thresholds
 from veza_ray.outcome import Outcome
 from veza_ray.reports import fmt
 
-_EXPR_RE = re.compile(
-    r"^\s*(?P<agg>[A-Za-z_]+(?:\(\s*[0-9.]+\s*\))?)\s*"
-    r"(?P<op><=|>=|===|==|!=|<|>)\s*"
-    r"(?P<bound>[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?)\s*$"
-)
 LATENCY_METRIC = "http_req_duration"
 FAILED_METRIC = "http_req_failed"
 
@@ -50,27 +44,23 @@ def _str(value: Any) -> str:
 
 
 def parse_selector(key: str) -> tuple[str, tuple[tuple[str, str], ...]]:
-    """``metric{tag:value,...}`` -> (metric, tags); a plain name has no tags."""
-    name, brace, rest = key.partition("{")
-    if not brace or not rest.endswith("}"):
+    """``metric{tag:value,...}`` -> (metric, tags), by the thresholds' own grammar; a key
+    that grammar refuses (a hand-edited summary) is shown as a plain name."""
+    try:
+        sel = thresholds.parse_selector(key)
+    except thresholds.ThresholdError:
         return key.strip(), ()
-    tags = []
-    for part in rest[:-1].split(","):
-        k, _, v = part.partition(":")
-        if k.strip():
-            tags.append((k.strip(), v.strip()))
-    return name.strip(), tuple(tags)
+    return sel.metric, sel.tags
 
 
 def parse_expression(expr: str) -> tuple[str, str, float | None]:
-    """``p(95)<500`` -> ("p(95)", "<", 500.0); unparseable -> (expr, "", None)."""
-    m = _EXPR_RE.match(expr)
-    if not m:
+    """``p(95)<500`` -> ("p(95)", "<", 500.0) by the thresholds' own grammar;
+    unparseable -> (expr, "", None), so a report still shows what it cannot read."""
+    try:
+        cond = thresholds.parse_condition(expr)
+    except thresholds.ThresholdError:
         return expr.strip(), "", None
-    agg = re.sub(r"\s+", "", m.group("agg"))
-    if agg.startswith("p("):
-        agg = f"p({float(agg[2:-1]):g})"
-    return agg, m.group("op"), float(m.group("bound"))
+    return cond.aggregation, cond.operator, cond.bound
 
 
 # ---- the model -------------------------------------------------------------------------
