@@ -31,10 +31,11 @@ from veza_ray.fleet import (
 from veza_ray.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
 from veza_ray.http import HTTP_CLIENTS
 from veza_ray.interrupts import Interrupts, StopRequested, kill_children
-from veza_ray.live import LiveView, progress_rows
 from veza_ray.merge import MergedRun
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
 from veza_ray.outcome import ActorCutShort, Outcome, RunFacts, decide, outcome_line
+from veza_ray.outputs.base import Interval, Output, OutputEnd, RunStart
+from veza_ray.outputs.streams import AbortCheck, LiveOutput, NdjsonOutput
 from veza_ray.plan import Segment, make_plan
 from veza_ray.scenario import (
     LoadedScript,
@@ -51,7 +52,6 @@ from veza_ray.thresholds import (
     Verdict,
     evaluate,
     parse_thresholds,
-    should_abort,
 )
 
 
@@ -376,6 +376,24 @@ def _check_memory(ray: Any, prep: Prepared, request: PlacementRequest) -> None:
         raise RunError(exitcodes.INVALID_CONFIG, refusal + "; nothing was sent")
 
 
+def _outputs(
+    prep: Prepared,
+    cfg: RunConfig,
+    err: Callable[[str], None],
+    abort: AbortCheck,
+) -> list[Output]:
+    """Every output the run feeds each interval; adding one is one line here."""
+    outputs: list[Output] = [LiveOutput(not cfg.quiet, cfg.log_interval, err), abort]
+    if cfg.ndjson_path:
+        outputs.append(NdjsonOutput(cfg.ndjson_path))
+    if cfg.prometheus_url:
+        from veza_ray.outputs import prometheus
+
+        out = prometheus.from_config(cfg.prometheus_url, prep.env, prep.allowed_hosts, err)
+        outputs.append(prometheus.PrometheusPush(out))
+    return outputs
+
+
 def _drive(
     ray: Any,
     prep: Prepared,
@@ -389,35 +407,39 @@ def _drive(
     infos: list[dict[str, Any]],
     start_epoch: float,
 ) -> int:
-    """The loop while VUs run, then the one outcome decision and the end-of-test outputs."""
+    """The pipeline while VUs run: pull -> MergedRun.tick -> evaluate -> every output;
+    then the one outcome decision and the end-of-test outputs."""
     nodes = {info["node_id"] for info in infos}
     err(
         f"veza-ray: {len(ids)} actor(s) on {len(nodes)} node(s): "
         + ", ".join(f"{addr} x{n}" for addr, n in _count_by_address(infos).items())
     )
     planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
-    view = LiveView(not cfg.quiet, planned, plain_every=cfg.log_interval, write=err)
-    names = [sc.name for sc in prep.options.scenarios]
-    last_eval = 0.0
-    stopping = False
-    aborted = False
+    stopping = [False]
+
+    def abort_run(crossing: list[Verdict]) -> None:
+        crossed = ", ".join(
+            f"{v.threshold.selector.source}: '{v.threshold.condition.source}'" for v in crossing
+        )
+        err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
+        fleet.stop(0.0)
+        stopping[0] = True
+
+    abort = AbortCheck(cfg.abort_eval_s, abort_run, blocked=lambda: stopping[0])
+    outputs = _outputs(prep, cfg, err, abort)
+    run_start = RunStart(
+        prep.script.path,
+        start_epoch,
+        planned,
+        tuple(sc.name for sc in prep.options.scenarios),
+        tuple(prep.options.tags),
+    )
+    for output in outputs:
+        output.start(run_start)
     next_id = len(ids)
     t_prev = time.time()
     broken = ""
     pauses: list[tuple[float, float]] = []
-    output_failures: list[str] = []
-    stream = None
-    try:
-        if cfg.ndjson_path:
-            stream = open(cfg.ndjson_path, "ab")  # noqa: SIM115
-    except OSError as exc:
-        output_failures.append(f"--out json={cfg.ndjson_path}: {exc.strerror}")
-    prom = None
-    if cfg.prometheus_url:
-        from veza_ray.outputs import prometheus
-
-        prom = prometheus.from_config(cfg.prometheus_url, prep.env, prep.allowed_hosts, err)
-        prom.start(prometheus.default_test_id(prep.options.tags, cfg.script_path, start_epoch))
     try:
         while fleet.live:
             time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
@@ -430,16 +452,14 @@ def _drive(
                 pauses.append((round(elapsed - dt, 1), round(dt, 1)))
                 err(f"the driver was paused or unreachable for {dt:.1f} s")
             deltas, lost = fleet.pull(cfg.pull_wait)
-            for i, delta in deltas.items():
-                state.merge(i, delta)
+            state.tick(deltas, lost, elapsed, dt)
             for i, why in lost.items():
-                state.lose(i, elapsed, why)
                 where = state.infos[i]["address"]
                 err(
                     f"lost actor {i} on {where} ({why}): keeping what it reported, "
                     "carrying on with the others"
                 )
-                if cfg.replace_lost and not stopping:
+                if cfg.replace_lost and not stopping[0]:
                     next_id = _replace(
                         ray,
                         fleet,
@@ -452,51 +472,31 @@ def _drive(
                         elapsed,
                         err,
                     )
-            state.close_interval(elapsed, dt)
-            if stream is not None:
-                point = {"time": now, **state.series[-1]}
-                try:
-                    stream.write(orjson.dumps(SECRETS.redact_obj(point)) + b"\n")
-                    stream.flush()
-                except OSError as exc:
-                    output_failures.append(f"--out json={cfg.ndjson_path}: {exc.strerror}")
-                    stream.close()
-                    stream = None
-            verdicts_now = evaluate(state.total, prep.thresholds, elapsed)
-            if prom is not None:
-                prom.interval(state.total, now, state, verdicts_now)
-            rows = progress_rows(names, state.stats_by_scenario(), state.last_point(), dt)
-            where_now = (
+            iv = Interval(
+                now,
+                elapsed,
+                dt,
+                state.series[-1],
+                state.stats_by_scenario(),
+                evaluate(state.total, prep.thresholds, elapsed),
                 f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
-                f"{len(fleet.live)} actor(s)"
+                f"{len(fleet.live)} actor(s)",
+                state,
             )
-            view.update(elapsed, rows, verdicts_now, where_now)
-            if signals.received and not stopping:
+            for output in outputs:
+                output.interval(iv)
+            if signals.received and not stopping[0]:
                 err(f"{signals.first}: stopping all VUs gracefully")
                 fleet.stop(cfg.sigint_grace)
-                stopping = True
-            if not stopping and elapsed - last_eval >= cfg.abort_eval_s and prep.thresholds:
-                last_eval = elapsed
-                crossing = should_abort(verdicts_now, elapsed)
-                if crossing:
-                    crossed = ", ".join(
-                        f"{v.threshold.selector.source}: '{v.threshold.condition.source}'"
-                        for v in crossing
-                    )
-                    err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
-                    fleet.stop(0.0)
-                    stopping = aborted = True
+                stopping[0] = True
     except Exception as exc:
         broken = f"{type(exc).__name__}: {exc}"
         err(f"the driver failed mid-run ({broken}); stopping actors, reporting what was measured")
         with contextlib.suppress(Exception):
             fleet.stop(0.0)
     finally:
-        view.close()
         fleet.close()
-        if stream is not None:
-            with contextlib.suppress(OSError):
-                stream.close()
+        ends = [_end(output, err) for output in outputs]
     end = time.time()
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
@@ -517,19 +517,14 @@ def _drive(
     ]
     extras["distributions"] = state.distributions()
     extras["scenarios"] = [sc.name for sc in prep.options.scenarios]
-    if prom is not None:
-        pushed = prom.end(time.time())
-        extras["outputs"] = {"prometheus": pushed}
-        if pushed.get("failed_batches") or pushed.get("dropped_samples"):
-            output_failures.append(
-                f"--out prometheus: {pushed.get('failed_batches', 0)} batch(es) not accepted, "
-                f"{pushed.get('dropped_samples', 0)} sample(s) dropped"
-                + (f" ({pushed['last_error']})" if pushed.get("last_error") else "")
-            )
+    pushed = {e.name: e.summary for e in ends if e.summary is not None}
+    if pushed:
+        extras["outputs"] = pushed
+    output_failures = [f for e in ends for f in e.failures]
     facts = _facts(state, verdicts, extras, planned, start_epoch, duration)
     facts = replace(
         facts,
-        aborted_on_fail=aborted,
+        aborted_on_fail=abort.aborted,
         stop_signal=signals.first,
         driver_failure=broken,
         driver_pauses=tuple(pauses),
@@ -546,6 +541,15 @@ def _drive(
     _emit(prep, cfg, summary, text, out, err)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
     return outcome.code
+
+
+def _end(output: Output, err: Callable[[str], None]) -> OutputEnd:
+    """An output's end; one that fails there is reported, never the end of the run."""
+    try:
+        return output.end()
+    except Exception as exc:
+        err(f"output {output.name} failed at the end: {type(exc).__name__}: {exc}")
+        return OutputEnd(output.name, failures=[f"{output.name}: {exc}"])
 
 
 def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> tuple[Any, ...]:

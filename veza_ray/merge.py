@@ -105,6 +105,17 @@ class MergedRun:
         if end:
             self.ends[actor] = end
 
+    def tick(
+        self, deltas: Mapping[int, ActorDelta], lost: Mapping[int, str], elapsed: float, dt: float
+    ) -> None:
+        """One driver round: fold every actor's delta, record the losses, close the interval
+        (the per-scenario point and the vus gauges). Pure: no Ray, no clock of its own."""
+        for actor, delta in deltas.items():
+            self.merge(actor, delta)
+        for actor, why in lost.items():
+            self.lose(actor, elapsed, why)
+        self.close_interval(elapsed, dt)
+
     def lose(self, actor: int, at: float, why: str) -> None:
         """Keep what the actor reported; remember when and why it was lost."""
         self.lost[actor] = {"at_s": round(at, 3), "why": why, "replaced_by": None}

@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit
 from veza_ray.guards import host_refusal
 from veza_ray.metric_types import MetricType, Tags, ValueType
 from veza_ray.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
+from veza_ray.outputs.base import Interval, OutputEnd, RunStart
 
 if TYPE_CHECKING:
     from veza_ray.merge import MergedRun
@@ -795,3 +796,29 @@ def from_config(
 ) -> PrometheusOutput:
     """The output for ``-o prometheus=URL`` (raises PrometheusConfigError)."""
     return PrometheusOutput(parse_config(url, env, allowed), log)
+
+
+class PrometheusPush:
+    """``PrometheusOutput`` behind the driver's output protocol (``outputs.base``)."""
+
+    name = "prometheus"
+
+    def __init__(self, output: PrometheusOutput) -> None:
+        self.output = output
+
+    def start(self, run: RunStart) -> None:
+        self.output.start(default_test_id(run.tags, run.script_path, run.start_epoch))
+
+    def interval(self, iv: Interval) -> None:
+        self.output.interval(iv.run.total, iv.now, iv.run, iv.verdicts)
+
+    def end(self) -> OutputEnd:
+        pushed = self.output.end(time.time())
+        failures = []
+        if pushed.get("failed_batches") or pushed.get("dropped_samples"):
+            failures.append(
+                f"--out prometheus: {pushed.get('failed_batches', 0)} batch(es) not accepted, "
+                f"{pushed.get('dropped_samples', 0)} sample(s) dropped"
+                + (f" ({pushed['last_error']})" if pushed.get("last_error") else "")
+            )
+        return OutputEnd(self.name, pushed, failures)
