@@ -167,9 +167,36 @@ def _run_cli(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def extract(log: str, folder: str) -> int:
+    """``--extract DIR``: a job log (stdin) -> the files in DIR; the run's exit code.
+
+    For a job someone else submitted (KubeRay's RayJob): ``kubectl logs job/NAME |
+    python3 -m veza_ray.jobrun --extract out/`` gives CI the run's verdict and reports.
+    """
     try:
-        collect, run_argv = parse_argv(sys.argv[1:] if argv is None else argv)
+        result = decode_frame(log)
+    except FrameError as exc:
+        print(f"veza-ray job: {exc}", file=sys.stderr)
+        return 111
+    os.makedirs(folder, exist_ok=True)
+    for flag, data in sorted(result.files.items()):
+        path = os.path.join(folder, COLLECTABLE.get(flag, "unknown.bin"))
+        with open(path, "wb") as fh:
+            fh.write(data)
+        print(f"veza-ray job: wrote {flag.rstrip('=')} to {path}", file=sys.stderr)
+    print(f"veza-ray job: the run exited {result.code}", file=sys.stderr)
+    return result.code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["--extract"]:
+        if len(args) != 2:
+            print("usage: python -m veza_ray.jobrun --extract DIR < job.log", file=sys.stderr)
+            return 104
+        return extract(sys.stdin.read(), args[1])
+    try:
+        collect, run_argv = parse_argv(args)
         secret_args = secret_env_args(os.environ.pop(ENV_VAR, None))
     except ValueError as exc:
         print(f"veza-ray job: {exc}", file=sys.stderr)

@@ -34,7 +34,11 @@ from veza_ray.jobrun import ENV_VAR, FrameError, FrameFilter, decode_frame
 
 PYTHON = "python3"  # the interpreter on the cluster's nodes (rayproject images have it)
 EXCLUDES = [".git", "__pycache__", "*.pyc", ".venv", "node_modules"]
-STOP_WAIT_S = 60.0  # after stop_job: Ray waits 3 s, then SIGKILLs the entrypoint
+# After stop_job, Ray SIGTERMs the entrypoint and SIGKILLs it RAY_JOB_STOP_WAIT_TIME_S later
+# (3 s by default). The job supervisor reads that variable from the job's own runtime_env,
+# so a job can ask for the time a graceful stop needs (VUs' gracefulStop, then the summary).
+JOB_STOP_WAIT_S = 60
+STOP_WAIT_S = JOB_STOP_WAIT_S + 30.0
 # Options of `run` that submit handles itself rather than passing on as they are.
 _HANDLED = {"script", "env", "address", "summary_export", "html", "junit", "markdown", "out"}
 
@@ -126,7 +130,7 @@ def plan_job(
     run_args += _flag_args(command, params)
     collect = [arg for flag in outputs for arg in ("--collect", flag)]
     entrypoint = shlex.join([PYTHON, "-m", "veza_ray.jobrun", *collect, "--", "run", *run_args])
-    env_vars: dict[str, str] = {}
+    env_vars = {"RAY_JOB_STOP_WAIT_TIME_S": str(JOB_STOP_WAIT_S)}
     if hidden:
         env_vars[ENV_VAR] = json.dumps(hidden)
     if local_env.get("VEZA_RAY_ALLOW_HOSTS"):
@@ -222,9 +226,11 @@ class Submitter:
         self.job_id = f"veza-ray-{uuid.uuid4().hex[:12]}"
 
     def submit(self) -> None:
-        runtime_env: dict[str, Any] = {"working_dir": self.plan.working_dir, "excludes": EXCLUDES}
-        if self.plan.env_vars:
-            runtime_env["env_vars"] = dict(self.plan.env_vars)
+        runtime_env: dict[str, Any] = {
+            "working_dir": self.plan.working_dir,
+            "excludes": EXCLUDES,
+            "env_vars": dict(self.plan.env_vars),
+        }
         self.client.submit_job(
             entrypoint=self.plan.entrypoint,
             submission_id=self.job_id,
