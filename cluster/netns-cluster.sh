@@ -217,6 +217,10 @@ start_ray() {  # namespace, role
         --object-store-memory "$OBJECT_STORE_BYTES" --disable-usage-stats)
     if [[ $role == head ]]; then
         args+=(--head --port "$GCS_PORT" --system-config "$SYSTEM_CONFIG")
+        # The head's Ray Client server (:10001, for ray:// drivers on the host) starts one
+        # server process per client and gives it 30 s to come up; on a loaded 2-core machine
+        # with ten nodes that is not always enough. A hang guard, not a performance limit.
+        export RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S=120
         if [[ $DASHBOARD == 1 ]]; then
             args+=(--include-dashboard=true --dashboard-host "$HEAD_IP"
                 --dashboard-port "$DASHBOARD_PORT")

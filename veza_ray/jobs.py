@@ -311,7 +311,7 @@ def submit(
     run_command: Any,
     args: Sequence[str],
     interrupts: Interrupts | None,
-    out: Callable[[str], None] = print,
+    out: Callable[[str], None] = lambda s: print(s, flush=True),
     err: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
 ) -> int:
     """`veza-ray submit ARGS`: the exit code of the run the job carried (or 104/105/111)."""

@@ -102,6 +102,9 @@ def _host_env(c: NetnsCluster) -> dict[str, str]:
     env.update(RAY_AUTH_MODE="token", RAY_AUTH_TOKEN=c.env["RAY_AUTH_TOKEN"])
     env.pop("RAY_ADDRESS", None)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Ray Client's first connection waits 5+10+15 s by default; a busy 2-core CI box can
+    # need longer to start the client's server process on the head (a hang guard only).
+    env["RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S"] = "30"
     return env
 
 
@@ -258,6 +261,25 @@ def test_ctrl_c_on_the_submitting_side_stops_the_job(cluster: NetnsCluster, tmp_
     # the job still handed back what it measured before it stopped
     data = json.loads(summary.read_text())
     assert data["veza_ray"]["outcome"]["code"] == 105
+
+
+def test_a_wrong_token_is_refused_clearly_and_never_printed(
+    cluster: NetnsCluster, tmp_path: Path
+) -> None:
+    wrong = "0" * 64
+    env = {**_host_env(cluster), "RAY_AUTH_TOKEN": wrong}
+    proc = subprocess.run(
+        _veza(cluster, "submit", GATE, *SMALL_GATE),
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,  # a hang guard
+    )
+    assert proc.returncode == 111, proc.stderr[-3000:]
+    assert "Jobs API" in proc.stderr and "uthentication" in proc.stderr
+    assert wrong not in proc.stdout + proc.stderr
+    assert cluster.env["RAY_AUTH_TOKEN"] not in proc.stdout + proc.stderr
 
 
 def test_ray_client_carries_a_run_from_the_host(cluster: NetnsCluster, tmp_path: Path) -> None:

@@ -259,3 +259,13 @@ def test_rayjob_cluster_matches_the_raycluster_manifest_and_keeps_secrets_in_sec
     for group in cluster_spec["workerGroupSpecs"]:
         cpus = group["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
         assert group["rayStartParams"]["num-cpus"] == str(cpus)
+
+
+def test_netns_script_refuses_a_bad_dashboard_switch_before_touching_anything() -> None:
+    env = {**os.environ, "VZR_DASHBOARD": "yes", "VZR_STATE_DIR": "/nonexistent/vzr-state"}
+    proc = subprocess.run(
+        ["bash", str(NETNS_SCRIPT), "up", "1"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "VZR_DASHBOARD must be 0 or 1, got 'yes'" in proc.stderr
+    assert not Path("/nonexistent/vzr-state").exists()
