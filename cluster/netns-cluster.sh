@@ -26,6 +26,7 @@
 #   netns-cluster.sh kill-node N   SIGKILL every process in vzr-wN (node death)
 #   netns-cluster.sh cut-node N    set vzr-wN's bridge-side veth down (network partition)
 #   netns-cluster.sh heal-node N   set it up again
+#   netns-cluster.sh rss           memory (PSS, MiB) and process count of every namespace
 # NODE is one of head, target, wK, or the namespace name (vzr-head, vzr-target, vzr-wK).
 #
 # Environment:
@@ -34,6 +35,8 @@
 #   VZR_OBJECT_STORE_BYTES  --object-store-memory per node (default 268435456 = 256 MiB)
 #   VZR_NODE_TIMEOUT    seconds to wait for each node to show up alive (default 180)
 #   VZR_SYSTEM_CONFIG   JSON for the head's --system-config (default: tuned health checks)
+#   VZR_DASHBOARD       1: start the head's dashboard on $HEAD_IP:8265 (the Ray Jobs API, for
+#                       `veza-ray submit`); default 0 (it costs ~0.2 GB RSS and a few seconds)
 #   VZR_RAY, VZR_PYTHON the `ray` CLI and the python that has ray (default: from PATH)
 #
 # Exit codes: 0 ok, 1 failure, 2 usage, 3 `up` refused because a vzr cluster (or leftovers)
@@ -52,6 +55,7 @@ readonly TARGET_NS=vzr-target
 readonly HEAD_IP=$SUBNET.10
 readonly TARGET_IP=$SUBNET.100
 readonly GCS_PORT=6379
+readonly DASHBOARD_PORT=8265
 readonly MAX_WORKERS=32            # .11 .. .42; far below .100 (the target)
 # The GCS marks a node DEAD after failure_threshold failed health checks in a row, one every
 # period_ms, each failing after timeout_ms at most: a killed node (connection refused) after
@@ -63,6 +67,7 @@ STATE_DIR=${VZR_STATE_DIR:-/tmp/vzr-cluster}
 CPUS=${VZR_CPUS_PER_NODE:-1}
 OBJECT_STORE_BYTES=${VZR_OBJECT_STORE_BYTES:-268435456}
 NODE_TIMEOUT=${VZR_NODE_TIMEOUT:-180}
+DASHBOARD=${VZR_DASHBOARD:-0}
 SYSTEM_CONFIG=${VZR_SYSTEM_CONFIG:-$DEFAULT_SYSTEM_CONFIG}
 RAY_BIN=${VZR_RAY:-}
 PY_BIN=${VZR_PYTHON:-}
@@ -211,8 +216,17 @@ start_ray() {  # namespace, role
     local -a args=(start --node-ip-address "$ip" --num-cpus "$CPUS"
         --object-store-memory "$OBJECT_STORE_BYTES" --disable-usage-stats)
     if [[ $role == head ]]; then
-        args+=(--head --port "$GCS_PORT" --include-dashboard=false
-            --system-config "$SYSTEM_CONFIG")
+        args+=(--head --port "$GCS_PORT" --system-config "$SYSTEM_CONFIG")
+        # The head's Ray Client server (:10001, for ray:// drivers on the host) starts one
+        # server process per client and gives it 30 s to come up; on a loaded 2-core machine
+        # with ten nodes that is not always enough. A hang guard, not a performance limit.
+        export RAY_CLIENT_SERVER_CHECK_CHANNEL_TIMEOUT_S=120
+        if [[ $DASHBOARD == 1 ]]; then
+            args+=(--include-dashboard=true --dashboard-host "$HEAD_IP"
+                --dashboard-port "$DASHBOARD_PORT")
+        else
+            args+=(--include-dashboard=false)
+        fi
     else
         args+=(--address "$HEAD_IP:$GCS_PORT")
     fi
@@ -233,6 +247,7 @@ cmd_up() {
     check_positive_int VZR_CPUS_PER_NODE "$CPUS"
     check_positive_int VZR_OBJECT_STORE_BYTES "$OBJECT_STORE_BYTES"
     check_positive_int VZR_NODE_TIMEOUT "$NODE_TIMEOUT"
+    [[ $DASHBOARD == 0 || $DASHBOARD == 1 ]] || die "VZR_DASHBOARD must be 0 or 1, got '$DASHBOARD'"
     require_root
     resolve_tools
     "$PY_BIN" -c 'import json, sys; json.loads(sys.argv[1])' "$SYSTEM_CONFIG" 2>/dev/null ||
@@ -439,6 +454,24 @@ cmd_heal_node() {
     log "$ns reconnected"
 }
 
+cmd_rss() {
+    require_root
+    local ns pid kib n total=0
+    while read -r ns; do
+        [[ -n $ns ]] || continue
+        kib=0 n=0
+        # PSS, not RSS: Ray's Python processes share most of their pages (libraries, the
+        # forkserver's children), and RSS would count those once per process.
+        for pid in $(ip netns pids "$ns" 2>/dev/null); do
+            kib=$((kib + $(awk '/^Pss:/ {print $2}' "/proc/$pid/smaps_rollup" 2>/dev/null || echo 0)))
+            n=$((n + 1))
+        done
+        total=$((total + kib))
+        printf '%-11s %6d MiB PSS  %3d processes\n' "$ns" $((kib / 1024)) "$n"
+    done < <(our_namespaces | sort -V)
+    printf '%-11s %6d MiB PSS\n' total $((total / 1024))
+}
+
 cmd_nodes() {
     require_root
     resolve_tools
@@ -456,6 +489,7 @@ main() {
         exec) cmd_exec "$@" ;;
         env) cmd_env ;;
         nodes) cmd_nodes ;;
+        rss) cmd_rss ;;
         kill-node) cmd_kill_node "$@" ;;
         cut-node) cmd_cut_node "$@" ;;
         heal-node) cmd_heal_node "$@" ;;

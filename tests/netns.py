@@ -36,6 +36,8 @@ TARGET_NS = "vzr-target"
 HEAD_IP = f"{SUBNET}.10"
 TARGET_IP = f"{SUBNET}.100"
 GCS_PORT = 6379
+DASHBOARD_PORT = 8265  # the head's dashboard and its Ray Jobs API (when started)
+CLIENT_PORT = 10001  # the head's Ray Client server (ray start --head starts it)
 DEFAULT_STATE_DIR = Path("/tmp/vzr-cluster")
 EXIT_BUSY = 3  # the script's exit code when a cluster (or leftovers) already exists
 
@@ -114,6 +116,7 @@ class NetnsCluster:
         node_timeout_s: int = 180,
         system_config: str | None = None,
         script: Path = SCRIPT,
+        dashboard: bool = False,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
@@ -129,6 +132,9 @@ class NetnsCluster:
         self.worker_ips = [f"{SUBNET}.{10 + i}" for i in range(1, workers + 1)]
         self.target_ip = TARGET_IP
         self.address = f"{HEAD_IP}:{GCS_PORT}"
+        self.dashboard = dashboard
+        self.dashboard_url = f"http://{HEAD_IP}:{DASHBOARD_PORT}"  # reachable from the host
+        self.client_address = f"ray://{HEAD_IP}:{CLIENT_PORT}"  # Ray Client, from the host
         self.env: dict[str, str] = {}
         self._up = False
 
@@ -139,6 +145,7 @@ class NetnsCluster:
         env["VZR_CPUS_PER_NODE"] = str(self.cpus_per_node)
         env["VZR_STATE_DIR"] = str(self.state_dir)
         env["VZR_NODE_TIMEOUT"] = str(self.node_timeout_s)
+        env["VZR_DASHBOARD"] = "1" if self.dashboard else "0"
         if self.system_config is not None:
             env["VZR_SYSTEM_CONFIG"] = self.system_config
         return env

@@ -312,6 +312,35 @@ def _cluster_cpus(address: str) -> int:
     return max(1, cpus)
 
 
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def submit(ctx: typer.Context) -> None:
+    """Run a scenario as a Ray Job: SCRIPT, run's options, --address http://HEAD:8265.
+
+    The script's directory is the job's working dir; the progress lines are shown live;
+    the summary and report files come back to the paths given here; the exit code is the
+    run's own. Ctrl-C stops the job (105). Token auth: RAY_AUTH_MODE/RAY_AUTH_TOKEN.
+    """
+    from veza_ray.jobs import SubmitError
+    from veza_ray.jobs import submit as submit_job
+
+    if not ctx.args or ctx.args[0] in ("--help", "-h"):
+        typer.echo(ctx.get_help())
+        typer.echo("\nEvery `veza-ray run` option is accepted (see `veza-ray run --help`).")
+        raise typer.Exit(0)
+    run_command = typer.main.get_command(app).get_command(ctx, "run")  # type: ignore[attr-defined]
+    interrupts = ctx.obj if isinstance(ctx.obj, Interrupts) else None
+    try:
+        code = submit_job(run_command, list(ctx.args), interrupts)
+    except SubmitError as exc:
+        if str(exc):
+            _fail(exc.code, str(exc))
+        raise typer.Exit(exc.code) from None
+    raise typer.Exit(code)
+
+
 @app.command()
 def report(
     summary: Annotated[str, typer.Argument(help="A summary JSON from --summary-export.")],

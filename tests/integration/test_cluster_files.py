@@ -168,3 +168,104 @@ def test_netns_script_stays_in_its_reserved_subnet() -> None:
     assert "readonly SUBNET=10.231.77" in text
     addresses = set(re.findall(r"\b\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}\b", text))
     assert all(a.startswith("10.231.77.") for a in addresses), addresses
+
+
+# -- KubeRay RayJob ----------------------------------------------------------------------------
+
+RAYJOB_YAML = ROOT / "cluster" / "kuberay-rayjob.yaml"
+RAYJOB_SCHEMA = ROOT / "tests" / "fixtures" / "kuberay_rayjob_v1_schema.json"
+
+
+def _closed(schema: Any) -> Any:
+    """The schema with unknown fields made errors (the API server would silently drop them)."""
+    if isinstance(schema, list):
+        return [_closed(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    out = {k: _closed(v) for k, v in schema.items()}
+    if (
+        "properties" in schema
+        and "additionalProperties" not in schema
+        and not schema.get("x-kubernetes-preserve-unknown-fields")
+    ):
+        out["additionalProperties"] = False
+    return out
+
+
+def _rayjob() -> Any:
+    docs = [d for d in yaml.safe_load_all(RAYJOB_YAML.read_text()) if d]
+    assert len(docs) == 1
+    return docs[0]
+
+
+def test_rayjob_validates_against_kuberays_crd_schema() -> None:
+    schema = _closed(json.loads(RAYJOB_SCHEMA.read_text()))
+    rayjob = _rayjob()
+    jsonschema.validate(rayjob, schema)
+    # the schema is not vacuous: a misspelt field and a wrong type are refused
+    bad = copy.deepcopy(rayjob)
+    bad["spec"]["shutdownAfterJobFinish"] = True
+    with pytest.raises(jsonschema.ValidationError, match="shutdownAfterJobFinish"):
+        jsonschema.validate(bad, schema)
+    bad = copy.deepcopy(rayjob)
+    bad["spec"]["backoffLimit"] = "none"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(bad, schema)
+
+
+def test_rayjob_runs_the_gate_through_the_job_wrapper_with_run_options_veza_ray_accepts() -> None:
+    import shlex
+
+    import typer
+
+    from veza_ray.cli import app
+    from veza_ray.jobrun import COLLECTABLE, parse_argv
+
+    rayjob = _rayjob()
+    assert rayjob["apiVersion"] == "ray.io/v1" and rayjob["kind"] == "RayJob"
+    spec = rayjob["spec"]
+    argv = shlex.split(spec["entrypoint"])
+    assert argv[:3] == ["python3", "-m", "veza_ray.jobrun"]
+    collect, run_argv = parse_argv(argv[3:])
+    assert set(collect) <= set(COLLECTABLE) and "--summary-export" in collect
+    run = typer.main.get_command(app).get_command(None, "run")  # type: ignore[attr-defined]
+    params = run.make_context("run", run_argv[1:]).params
+    assert params["script"].endswith("/veza_mixed.py")
+    assert params["allow_host"], "a non-loopback BASE_URL needs --allow-host"
+    assert spec["backoffLimit"] == 0, "a load test must never be re-run on its own"
+    assert spec["shutdownAfterJobFinishes"] is True
+    stop_wait = yaml.safe_load(spec["runtimeEnvYAML"])["env_vars"]["RAY_JOB_STOP_WAIT_TIME_S"]
+    assert int(stop_wait) >= 30
+    assert rayjob["metadata"]["annotations"]["ray.io/overwrite-container-cmd"] == "true"
+
+
+def test_rayjob_cluster_matches_the_raycluster_manifest_and_keeps_secrets_in_secrets() -> None:
+    cluster_spec = _rayjob()["spec"]["rayClusterSpec"]
+    raycluster = _load(KUBERAY_YAML)["spec"]
+    assert cluster_spec["rayVersion"] == raycluster["rayVersion"]
+    head = cluster_spec["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert (
+        head["image"] == raycluster["headGroupSpec"]["template"]["spec"]["containers"][0]["image"]
+    )
+    env = {e["name"]: e for e in head["env"]}
+    assert env["RAY_AUTH_MODE"]["value"] == "token"
+    for name in ("RAY_AUTH_TOKEN", "USER_TOKEN"):
+        ref = env[name]["valueFrom"]["secretKeyRef"]
+        assert ref["name"] and ref["key"] and "value" not in env[name]
+    assert {k: int(env[f"RAY_{k}"]["value"]) for k in HEALTH_KEYS} == (
+        _script_default_system_config()
+    )
+    assert "USER_TOKEN" not in _rayjob()["spec"]["entrypoint"]
+    for group in cluster_spec["workerGroupSpecs"]:
+        cpus = group["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"]
+        assert group["rayStartParams"]["num-cpus"] == str(cpus)
+
+
+def test_netns_script_refuses_a_bad_dashboard_switch_before_touching_anything() -> None:
+    env = {**os.environ, "VZR_DASHBOARD": "yes", "VZR_STATE_DIR": "/nonexistent/vzr-state"}
+    proc = subprocess.run(
+        ["bash", str(NETNS_SCRIPT), "up", "1"], env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 1
+    assert "VZR_DASHBOARD must be 0 or 1, got 'yes'" in proc.stderr
+    assert not Path("/nonexistent/vzr-state").exists()
