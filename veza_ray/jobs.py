@@ -104,7 +104,8 @@ def plan_job(
 ) -> JobPlan:
     """The entrypoint, env and outputs of the job for parsed `run` options. Pure."""
     script = os.path.abspath(str(params["script"]))
-    secrets = tuple(secret_values(env_pairs))
+    # Name-based secrets and those named with --secret stay off the entrypoint.
+    secrets = tuple(secret_values(env_pairs, params.get("secret") or ()))
     public = [f"{k}={v}" for k, v in env_pairs.items() if v not in secrets]
     hidden = [f"{k}={v}" for k, v in env_pairs.items() if v in secrets]
     outputs: dict[str, str] = {}
