@@ -6,8 +6,9 @@ fact here, and ``decide`` is the only place that turns facts into an exit code. 
 summary JSON carries the result (``veza_ray.outcome``) and the text summary, the live view
 and every report read it instead of working the code out again.
 
-Precedence, most specific verdict first: a crossed threshold (99, as k6) wins over a stop
-signal (105), which wins over undelivered load (103), which wins over saturated
+Precedence: a stop signal (105) wins, as in k6, whose run/abort error is kept over the
+thresholds' ("Crossed thresholds, but test already exited with another error", k6
+cmd/run.go); then a crossed threshold (99), then undelivered load (103), then saturated
 generators (112). Every reason that applies is listed whatever the code.
 """
 
@@ -144,8 +145,8 @@ def decide(f: RunFacts) -> Outcome:
 
 
 _PRECEDENCE = [
-    exitcodes.THRESHOLDS_FAILED,
     exitcodes.EXTERNAL_ABORT,
+    exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,
     exitcodes.GENERATOR_SATURATED,
 ]
