@@ -1,7 +1,7 @@
 """`veza-ray submit` before any cluster: the result frame, the job plan, bad input.
 
 No Ray cluster here: everything that decides 104/107 runs before a connection, and the
-frame and plan are pure. The end-to-end runs are in tests/e2e/test_jobs.py.
+frame and plan are pure. The end-to-end runs are in tests/e2e/test_jobs_e2e.py.
 """
 
 from __future__ import annotations
