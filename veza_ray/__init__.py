@@ -5,7 +5,7 @@ metric classes. Importing this package must stay cheap and must not import Ray: 
 and the driver load scenario files, and so do plain unit tests.
 """
 
-from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, sleep
+from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, file, sleep
 
-__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "sleep"]
+__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "sleep"]
 __version__ = "0.1.0"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from veza_ray.context import load_context, vu_context
+from veza_ray.h1 import FileData
 from veza_ray.metric_types import (
     BUILTIN_METRICS,
     METRIC_NAME_RE,
@@ -34,6 +35,14 @@ def env(name: str, default: str | None = None) -> str | None:
     if ctx is not None:
         return ctx.env.get(name, default)
     return os.environ.get(name, default)
+
+
+def file(
+    data: bytes | str, filename: str | None = None, content_type: str = "application/octet-stream"
+) -> FileData:
+    """k6's ``http.file()``: a file part for a multipart form, sent when a dict body
+    (``data={"upload": file(b"...", "a.bin")}``) holds one; also ``vu.http.file``."""
+    return FileData(data, filename, content_type)
 
 
 async def sleep(seconds: float) -> None:

@@ -68,7 +68,7 @@ class ResponseHead:
     @property
     def headers(self) -> list[tuple[str, str]]:
         """(name, value) pairs in the order received, names as sent."""
-        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw]
+        return [(n.decode("latin-1"), v.strip(b" \t").decode("latin-1")) for n, v in self.raw]
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
@@ -76,7 +76,7 @@ class ResponseHead:
     def values(self, name: str) -> list[str]:
         """Every value of one header (case-insensitive), e.g. each Set-Cookie."""
         low = name.lower().encode("latin-1")
-        return [v.decode("latin-1") for n, v in self.raw if n.lower() == low]
+        return [v.strip(b" \t").decode("latin-1") for n, v in self.raw if n.lower() == low]
 
 
 class _Stop(Exception):
@@ -362,3 +362,35 @@ def _multipart(data: Mapping[str, Any]) -> tuple[bytes, str]:
         out += b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+
+
+def parse_size(value: object) -> int:
+    """A byte count: an int, or a string such as "32MiB", "500kB", "1GB" (kB/MB/GB are
+    powers of 1000, KiB/MiB/GiB of 1024). ValueError names what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a size")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        m = _SIZE_RE.match(value.lower())
+        if m is None or m.group(2) not in _SIZE_UNITS:
+            raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
+        n = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    else:
+        raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
+    if n <= 0:
+        raise ValueError(f"{value!r} must be more than 0 bytes")
+    return n

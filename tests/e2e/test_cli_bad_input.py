@@ -72,11 +72,11 @@ CASES = [
     ),
     pytest.param(
         "options = {}",
-        ["-e", "VEZA_RAY_HTTP_CLIENT=aiohtp"],
+        ["-e", "VEZA_RAY_HTTP_CLIENT=aiohttp"],
         104,
-        # -e values are redacted like secrets; the name and the choices are what help
-        "VEZA_RAY_HTTP_CLIENT='***': must be one of lean, aiohttp",
-        id="unknown-http-client",
+        # the aiohttp client path is gone: the variable is refused, not silently ignored
+        "VEZA_RAY_HTTP_CLIENT is no longer supported",
+        id="removed-http-client",
     ),
 ]
 
