@@ -150,7 +150,9 @@ class ResponseReader:
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             self._stale_parser = True
-            if isinstance(cause, _Stop):
+            if isinstance(cause, _Stop):  # a HEAD response: bytes after its head?
+                end = _HEAD_END.search(data)
+                self.trailing = end is None or end.end() < len(data)
                 return self.complete
             if isinstance(cause, _Trailing):
                 self.trailing = True

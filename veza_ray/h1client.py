@@ -154,9 +154,10 @@ class H1Conn(asyncio.Protocol):
         return fut
 
     def partial(self) -> bytes | None:
-        """The body bytes kept so far (after a failure), None when none were kept."""
+        """What arrived of the body before a failure (k6 keeps it); None when not even the
+        head had arrived."""
         r = self._reader
-        return r.body() if r.parts else None
+        return r.body() if r.head is not None or r.parts else None
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark."""

@@ -159,7 +159,7 @@ class HostRefused(Exception):
 # OpenSSL's verify codes (X509_V_ERR_*): an issuer we do not trust, or a certificate
 # for another name. Go reports these as x509 errors, k6 as 1310 and 1311.
 _UNTRUSTED = frozenset({2, 18, 19, 20, 21, 27})
-_HOSTNAME_MISMATCH = 62
+_HOSTNAME_MISMATCH = frozenset({62, 63, 64})  # host name, e-mail, IP address
 
 
 def classify_error(exc: BaseException) -> tuple[int, str]:
@@ -198,7 +198,7 @@ def classify_error(exc: BaseException) -> tuple[int, str]:
 
 def _tls_error(exc: ssl.SSLError) -> tuple[int, str]:
     code = getattr(exc, "verify_code", None)
-    if code == _HOSTNAME_MISMATCH:
+    if code in _HOSTNAME_MISMATCH:
         return 1311, "x509: certificate doesn't match hostname"
     if code in _UNTRUSTED:
         return 1310, "x509: unknown authority"
@@ -392,6 +392,8 @@ class HttpClient:
         pool = self._hub.pool
         method, url, hdrs, payload, params = c.method, c.url, c.hdrs, c.payload, c.params
         hops = 0
+        # A Referer the caller set is kept on every hop; else each names the hop before.
+        referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
         while True:
             try:
                 target = _target(url, params)
@@ -418,18 +420,20 @@ class HttpClient:
                 if isinstance(exc, Failed):
                     received = exc.received
                     if keep and code != BODY_TOO_LARGE_CODE:
-                        kept = exc.body if exc.body is not None else b""
+                        kept = exc.body
             else:
                 rh = ex.head
                 status = rh.status
                 received = ex.received
                 resp_headers = rh
-                if keep:
-                    kept = ex.body
+                if status >= 400:
+                    code = 1000 + status  # k6's error_code for an HTTP error status
+                if keep and (status >= 200 or status == 101) and status not in (204, 304):
+                    kept = ex.body  # k6 has no body (null) for 1xx, 204 and 304
                     if kept:
-                        kept, status, code, err = _decoded(
-                            rh.values("content-encoding"), kept, status, limit
-                        )
+                        kept, dcode, derr = _decoded(rh.values("content-encoding"), kept, limit)
+                        if dcode:
+                            status, code, err = 0, dcode, derr
                 cookies = rh.values("set-cookie")
                 if cookies:
                     self._store_cookies(cookies, target.url)
@@ -463,10 +467,9 @@ class HttpClient:
                 hdrs = {k: v for k, v in hdrs.items() if k.lower() not in _CREDENTIALS}
             else:
                 hdrs = {k: v for k, v in hdrs.items() if k.lower() not in ("cookie", "cookie2")}
-            if not (target.key[0] == "https" and nxt.startswith("http:")) and not any(
-                k.lower() == "referer" for k in hdrs
-            ):
-                hdrs["Referer"] = target.referer
+            hdrs = {k: v for k, v in hdrs.items() if k.lower() != "referer"}
+            if not (target.key[0] == "https" and nxt.startswith("http:")):
+                hdrs["Referer"] = referer or target.referer
             url, params = nxt, None
             if self._guard is not None:
                 refusal = self._guard.refusal(url)
@@ -571,20 +574,16 @@ class _Call:
         self.seconds = seconds
 
 
-def _decoded(
-    codings: list[str], body: bytes, status: int, limit: int
-) -> tuple[bytes | None, int, int, str]:
+def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None, int, str]:
     """The body with its Content-Encoding undone, as k6 gives it; a body that does not
     decode fails the request (status 0, k6's 1701), one decoding past the limit 1702."""
     if not codings:
-        return body, status, 0, ""
+        return body, 0, ""
     try:
-        return decode_body(body, ",".join(codings), limit), status, 0, ""
-    except DecodeError as exc:
+        return decode_body(body, ",".join(codings), limit), 0, ""
+    except (DecodeError, BodyTooLarge) as exc:
         code, err = classify_error(exc)
-    except BodyTooLarge as exc:
-        code, err = classify_error(exc)
-    return None, 0, code, err
+    return None, code, err
 
 
 def _has_idempotency_key(hdrs: Mapping[str, str] | None) -> bool:
