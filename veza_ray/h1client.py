@@ -266,7 +266,8 @@ class H1Pool:
             except Exception as exc:
                 conn.abort()
                 self._all.discard(conn)
-                raise Failed(exc, conn.partial(), conn._received) from exc
+                kept = None if isinstance(exc, BodyTooLarge) else conn.partial()
+                raise Failed(exc, kept, conn._received) from exc
             except BaseException:
                 conn.abort()
                 self._all.discard(conn)

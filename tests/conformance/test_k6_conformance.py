@@ -75,7 +75,9 @@ def _view(
     }
 
 
-def _run_k6(spec: Path, tmp: Path, env: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _run_k6(
+    spec: Path, tmp: Path, env: dict[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     console, summary = tmp / "k6-console.log", tmp / "k6-summary.json"
     proc = subprocess.run(
         [
@@ -102,7 +104,9 @@ def _run_k6(spec: Path, tmp: Path, env: dict[str, str]) -> tuple[list[dict[str, 
     return lines, json.loads(summary.read_text())
 
 
-def _run_veza(spec: Path, tmp: Path, env: dict[str, str]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _run_veza(
+    spec: Path, tmp: Path, env: dict[str, str]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     results, summary = tmp / "vr-results.jsonl", tmp / "vr-summary.json"
     proc = subprocess.run(
         [

@@ -90,7 +90,9 @@ class Conn:
 Serve = Callable[[Conn, Seen], Awaitable[None]]
 
 
-async def _read_request(reader: asyncio.StreamReader) -> tuple[str, str, list[tuple[str, str]], bytes]:
+async def _read_request(
+    reader: asyncio.StreamReader,
+) -> tuple[str, str, list[tuple[str, str]], bytes]:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head[:-4].decode("latin-1").split("\r\n")
     method, target, _ = lines[0].split(" ", 2)
@@ -169,7 +171,12 @@ class CaseServer:
 
 def response(body: bytes = b"ok", status: str = "200 OK", headers: bytes = b"") -> bytes:
     return (
-        b"HTTP/1.1 " + status.encode() + b"\r\nContent-Length: %d\r\n" % len(body) + headers + b"\r\n" + body
+        b"HTTP/1.1 "
+        + status.encode()
+        + b"\r\nContent-Length: %d\r\n" % len(body)
+        + headers
+        + b"\r\n"
+        + body
     )
 
 
@@ -268,7 +275,9 @@ def cases() -> list[Case]:
         # -- framing (llhttp decides) --
         Case("content_length", [Req()], answer(response(b"hello"))),
         Case("chunked_with_extension_and_trailer", [Req()], answer(CHUNKED)),
-        Case("close_delimited", [Req()], answer_then(b"HTTP/1.1 200 OK\r\n\r\nuntil close", "close")),
+        Case(
+            "close_delimited", [Req()], answer_then(b"HTTP/1.1 200 OK\r\n\r\nuntil close", "close")
+        ),
         Case(
             "reset_mid_close_delimited_body",
             [Req()],
@@ -300,7 +309,9 @@ def cases() -> list[Case]:
         Case(
             "repeated_headers_joined",
             [Req(show=["X-Dup", "Content-Type"])],
-            answer(response(b"ok", headers=b"X-Dup: a\r\nx-dup: b\r\ncontent-type: text/plain\r\n")),
+            answer(
+                response(b"ok", headers=b"X-Dup: a\r\nx-dup: b\r\ncontent-type: text/plain\r\n")
+            ),
         ),
         Case("no_reason_phrase", [Req()], answer(b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok")),
         Case("malformed_status_line", [Req()], answer_then(b"HTTP/1.1 2x0 OK\r\n\r\n", "close")),
@@ -377,7 +388,11 @@ def cases() -> list[Case]:
         Case("str_body_no_content_type", [Req("POST", body="hello")], answer(response())),
         Case("post_without_body", [Req("POST")], answer(response())),
         Case("query_sent_as_written", [Req(url="/p%2Fq?a=%2Fb&c=d+e&f=%7e")], answer(response())),
-        Case("url_credentials_basic_auth", [Req(url="http://us%40r:pa%20ss@{host}/auth")], answer(response())),
+        Case(
+            "url_credentials_basic_auth",
+            [Req(url="http://us%40r:pa%20ss@{host}/auth")],
+            answer(response()),
+        ),
         Case(
             "explicit_authorization_wins_over_url",
             [Req(url="http://user:pass@{host}/", headers={"Authorization": "Bearer t"})],
@@ -515,7 +530,9 @@ def make_tls(tmp: Path) -> tuple[dict[str, ssl.SSLContext], Path]:
     def name(cn: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
-    def cert(subject: str, san: x509.GeneralName, issuer: Any, issuer_key: Any, key: Any, ca: bool) -> Any:
+    def cert(
+        subject: str, san: x509.GeneralName, issuer: Any, issuer_key: Any, key: Any, ca: bool
+    ) -> Any:
         b = (
             x509.CertificateBuilder()
             .subject_name(name(subject))
@@ -531,7 +548,9 @@ def make_tls(tmp: Path) -> tuple[dict[str, ssl.SSLContext], Path]:
         return b.sign(issuer_key, hashes.SHA256())
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_cert = cert("conformance CA", x509.DNSName("ca"), name("conformance CA"), ca_key, ca_key, True)
+    ca_cert = cert(
+        "conformance CA", x509.DNSName("ca"), name("conformance CA"), ca_key, ca_key, True
+    )
     loopback = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
     contexts = {}
     for kind in ("trusted", "mismatch", "untrusted"):
