@@ -25,7 +25,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from wire import Case, Servers, cases, make_tls, normalise_seen  # noqa: E402
+from wire import Case, Servers, cases, make_tls, normalise_seen
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -155,6 +155,8 @@ def test_veza_ray_matches_k6_case_by_case(tmp_path: Path) -> None:
         k6v = _view(case, k6_res, k6_seen, k6_summary)
         vrv = _view(case, vr_res, vr_seen, vr_summary)
         assert k6v["responses"], f"{case.name}: k6 made no request"
+        for v in (k6v, vrv):  # the per-case metrics are there: nothing compares as None
+            assert v["http_reqs"] >= 1 and v["http_req_failed"] is not None, (case.name, v)
         assert len(vrv["responses"]) == len(case.reqs), f"{case.name}: veza-ray results missing"
         for key in k6v:
             same = k6v[key] == vrv[key]

@@ -313,6 +313,24 @@ def cases() -> list[Case]:
                 response(b"ok", headers=b"X-Dup: a\r\nx-dup: b\r\ncontent-type: text/plain\r\n")
             ),
         ),
+        Case(
+            "chunked_and_content_length",
+            [Req()],
+            answer(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"2\r\nok\r\n0\r\n\r\n"
+            ),
+        ),
+        Case(
+            "space_before_header_colon",
+            [Req(show=["X-A"])],
+            answer_then(b"HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok", "close"),
+        ),
+        Case(
+            "bytes_after_the_body",
+            [Req(), Req()],
+            answer(response(b"ok") + b"garbage"),
+        ),
         Case("no_reason_phrase", [Req()], answer(b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok")),
         Case("malformed_status_line", [Req()], answer_then(b"HTTP/1.1 2x0 OK\r\n\r\n", "close")),
         Case(
@@ -394,6 +412,11 @@ def cases() -> list[Case]:
             answer(response()),
         ),
         Case(
+            "url_credentials_not_carried_by_redirect",
+            [Req(url="http://user:pass@{host}/start")],
+            _redirect(302),
+        ),
+        Case(
             "explicit_authorization_wins_over_url",
             [Req(url="http://user:pass@{host}/", headers={"Authorization": "Bearer t"})],
             answer(response()),
@@ -417,6 +440,15 @@ def cases() -> list[Case]:
                 )
             ],
             answer(response()),
+        ),
+        Case(
+            "form_null_value",
+            [Req("POST", body={"form": {"a": "1", "c": None}})],
+            answer(response()),
+            differs={
+                "requests": "a null form value is sent empty (c=), as k6 does since v1.2 "
+                "(grafana/k6#1185); k6 v1.1 sends c=%3Cnil%3E"
+            },
         ),
         Case(
             "form_with_explicit_content_type",

@@ -136,7 +136,7 @@ def test_endless_chunked_body_fails_with_1702_and_memory_stays_flat() -> None:
 
 
 def test_per_request_limit_overrides_the_runs() -> None:
-    results, rec, srv, _ = run_requests(1 << 20, DEFAULT_MAX_BODY, 2)
+    results, _, srv, _ = run_requests(1 << 20, DEFAULT_MAX_BODY, 2)
     assert [r.error_code for r in results] == [BODY_TOO_LARGE_CODE] * 2
     assert all("larger than 1048576 bytes" in r.error for r in results)
     assert all(s < 64 << 20 for s in srv.sent)

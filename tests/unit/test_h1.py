@@ -77,6 +77,16 @@ def read(raw: bytes, method: str = "GET", step: int = 0, limit: int = 1 << 20) -
         ),
         # bare LF line ends, as Go accepts them
         (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "GET", 200, b"ok", True),
+        # chunked wins over a Content-Length beside it; space before a colon is accepted
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nok\r\n0\r\n\r\n",
+            "GET",
+            200,
+            b"ok",
+            True,
+        ),
+        (b"HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok", "GET", 200, b"ok", True),
     ],
 )
 def test_framing(
@@ -119,6 +129,13 @@ def test_headers_in_order_case_kept_values_trimmed_and_folds_unfolded() -> None:
     assert r.head.values("x-fold") == ["a b"]
 
 
+def test_a_header_with_space_before_its_colon_is_dropped_not_fatal() -> None:
+    # Go files it under "X-A " (which no script reads); llhttp would refuse the response
+    r = read(b"HTTP/1.1 200 OK\r\nX-A : b\r\nX-B: c\r\nContent-Length: 2\r\n\r\nok", step=3)
+    assert r.complete and r.head is not None and r.body() == b"ok"
+    assert r.head.headers == [("X-B", "c"), ("Content-Length", "2")]
+
+
 def test_bytes_after_a_response_mark_the_stream_untrusted() -> None:
     r = read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n")
     assert r.complete and r.trailing and r.body() == b"ok"
@@ -139,9 +156,9 @@ def test_the_reader_is_reused_after_a_head_response() -> None:
         b"ICY 200 OK\r\n\r\n",
         b"HTTP/1.1 2x0 OK\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-A\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     ],
 )
