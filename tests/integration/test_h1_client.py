@@ -1,11 +1,10 @@
-"""HttpClient end to end on 127.0.0.1: the lean HTTP/1.1 path and the aiohttp fallback.
+"""HttpClient end to end on 127.0.0.1 (the one HTTP/1.1 client; its k6 parity case by
+case against real k6 is tests/conformance/).
 
 Real servers only, no mocks: an aiohttp app that notes every request it served (method,
 target, headers, body, client port) and a raw ``asyncio.start_server`` target that writes
-exact bytes, for the framing cases the lean client parses itself. Each test runs its own
-event loop with ``asyncio.run``; servers and clients share it. Where k6's semantics are
-the same on both paths the test runs on both; where only the lean path promises it
-(its own framing, one sample per redirect hop, TLS timings) it runs on the lean one.
+exact bytes, for the framing cases. Each test runs its own event loop with
+``asyncio.run``; servers and clients share it.
 """
 
 from __future__ import annotations
