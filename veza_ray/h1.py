@@ -155,16 +155,22 @@ class ResponseReader:
             if self._pending:
                 data = self._pending + data
                 self._pending = b""
-            a, b = data.find(b"\n\r\n"), data.find(b"\n\n")
-            cut = a if b < 0 or 0 <= a < b else b
+            cut = data.find(b"\r\n\r\n")
+            if cut < 0:  # bare LF line ends, or not all of the head yet
+                end = _HEAD_END.search(data)
+                cut = -1 if end is None else end.start()
             if cut < 0:
                 if len(data) <= MAX_HEAD_BYTES:
                     self._pending = data
                     return False
-            else:
-                head = data[: cut + 1]  # every header line with its line end
-                if b"\n " in head or b"\n\t" in head or b" :" in head:
-                    data = _NAME_SPACE.sub(b"", _FOLD.sub(b" ", head)) + data[cut + 1 :]
+            elif (
+                data.find(b"\n ", 0, cut) >= 0
+                or data.find(b"\n\t", 0, cut) >= 0
+                or data.find(b" :", 0, cut) >= 0
+            ):
+                # every header line with its line end, mended
+                head = _NAME_SPACE.sub(b"", _FOLD.sub(b" ", data[: cut + 1] + b"\n"))
+                data = head[:-1] + data[cut + 1 :]
         try:
             self._p.feed_data(data)
         except httptools.HttpParserCallbackError as exc:

@@ -138,8 +138,8 @@ class H1Conn(asyncio.Protocol):
             fut.set_exception(exc)  # a reset, even mid close-delimited body (k6: 1220)
         elif self._reader.ends_at_close():
             self._finish()  # a close-delimited body ends here
-        else:
-            fut.set_exception(UnexpectedEOF("unexpected EOF"))
+        else:  # Go's words: "EOF" before any byte, "unexpected EOF" after some
+            fut.set_exception(UnexpectedEOF("unexpected EOF" if self._received else "EOF"))
 
     # ---- used by the pool ------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from veza_ray.h1 import (
     DecodeError,
     FileData,
     H1Error,
+    UnexpectedEOF,
     build_head,
     decode_body,
     encode_form,
@@ -181,8 +182,10 @@ def classify_error(exc: BaseException) -> tuple[int, str]:
         return BODY_TOO_LARGE_CODE, str(exc)
     if isinstance(exc, DecodeError):
         return DECOMPRESSION_CODE, f"error decompressing response body ({exc})"
+    if isinstance(exc, UnexpectedEOF):
+        return 1000, str(exc)
     if isinstance(exc, H1Error):
-        return 1000, str(exc) if str(exc) == "unexpected EOF" else f"malformed response: {exc}"
+        return 1000, f"malformed response: {exc}"
     if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
         return 1201, "write: broken pipe"
     if isinstance(exc, ConnectionResetError) or (
@@ -391,6 +394,9 @@ class HttpClient:
         per hop."""
         pool = self._hub.pool
         method, url, hdrs, payload, params = c.method, c.url, c.hdrs, c.payload, c.params
+        if c.ctype and not (hdrs and any(k.lower() == "content-type" for k in hdrs)):
+            # Part of the headers, as k6 sets it: a redirect turned GET keeps it (Go does).
+            hdrs = {**(hdrs or {}), "Content-Type": c.ctype}
         hops = 0
         # A Referer the caller set is kept on every hop; else each names the hop before.
         referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
@@ -400,9 +406,7 @@ class HttpClient:
             except ValueError as exc:
                 return self._failed(method, url, c.tags, 1020, f"invalid URL: {exc}")
             try:
-                head = self._head(
-                    method, target, hdrs, c.ctype if payload is not None else None, payload
-                )
+                head = self._head(method, target, hdrs, payload)
             except ValueError as exc:  # a line break in a header: never sent
                 return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
             status, kept, received = 0, None, 0
@@ -481,7 +485,6 @@ class HttpClient:
         method: str,
         target: _Target,
         hdrs: dict[str, str] | None,
-        ctype: str | None,
         payload: bytes | None,
     ) -> bytes:
         """The request head as k6 sends it (Host, User-Agent, the caller's headers; no
@@ -494,7 +497,6 @@ class HttpClient:
             target.host,
             target.auth,
             ua,
-            ctype,
             tuple(hdrs.items()) if hdrs else None,
         )
         fixed = _HEADS.get(key)
@@ -503,8 +505,6 @@ class HttpClient:
                 "host": ("Host", target.host),
                 "user-agent": ("User-Agent", ua),
             }
-            if ctype is not None:
-                merged["content-type"] = ("Content-Type", ctype)
             if target.auth:
                 merged["authorization"] = ("Authorization", target.auth)
             if hdrs:
@@ -629,9 +629,7 @@ class HostGuard:
             return verdict
 
 
-_HEADS: dict[
-    tuple[str, str, str, str, str, str | None, tuple[tuple[str, str], ...] | None], bytes
-] = {}
+_HEADS: dict[tuple[str, str, str, str, str, tuple[tuple[str, str], ...] | None], bytes] = {}
 _TARGETS: dict[str, _Target] = {}
 # Characters a URL may hold as written; anything else (space, non-ASCII) is %-encoded as
 # Go encodes a path. Escapes already there stay as written: ``?a=%2Fb`` is sent so.

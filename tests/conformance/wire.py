@@ -482,6 +482,11 @@ def cases() -> list[Case]:
             [Req("POST", "/start", body="payload", headers=REDIRECT_HEADERS)],
             _redirect(308),
         ),
+        Case(
+            "redirect_302_form_post_becomes_get",
+            [Req("POST", "/start", body={"form": {"a": "1"}})],
+            _redirect(302),
+        ),
         Case("redirect_302_head_stays_head", [Req("HEAD", "/start")], _redirect(302)),
         Case("redirect_query_as_written", [Req(url="/start")], _redirect(302, b"/after?x=%2Fy")),
         Case(
