@@ -171,6 +171,7 @@ class H1Conn(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
+        self._reader.parts = []  # what a failed exchange kept is not needed any more
         if self.transport is not None:
             self.transport.abort()
 
@@ -193,10 +194,16 @@ class H1Conn(asyncio.Protocol):
             self.transport.close()
 
     def _fail(self, exc: Exception) -> None:
+        """Fail the exchange and drop the connection; what arrived of the body stays for
+        ``partial`` (k6 keeps it), unless it is what broke the limit."""
         fut = self._fut
         if fut is not None and not fut.done():
             fut.set_exception(exc)
-        self.abort()
+        if isinstance(exc, BodyTooLarge):
+            self._reader.parts = []
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class Timed:
@@ -264,9 +271,9 @@ class H1Pool:
                     raise Failed(exc, None, 0) from exc
                 continue
             except Exception as exc:
+                kept = None if isinstance(exc, BodyTooLarge) else conn.partial()
                 conn.abort()
                 self._all.discard(conn)
-                kept = None if isinstance(exc, BodyTooLarge) else conn.partial()
                 raise Failed(exc, kept, conn._received) from exc
             except BaseException:
                 conn.abort()
@@ -274,6 +281,10 @@ class H1Pool:
                 raise
             finally:
                 timer.cancel()
+                # The future holds the exception, whose traceback holds this frame and so
+                # the connection: a cycle that would keep a failed body's buffers (up to
+                # the limit) alive until the cyclic GC, which runs seldom in an actor.
+                conn._fut = None
             self._give_back(conn)
             return ex, t
         raise AssertionError("unreachable")
