@@ -156,7 +156,7 @@ class ResponseReader:
                 data = self._pending + data
                 self._pending = b""
             cut = data.find(b"\r\n\r\n")
-            if cut < 0:  # bare LF line ends, or not all of the head yet
+            if cut < 0 or data.find(b"\n\n", 0, cut) >= 0:  # bare LF, or head incomplete
                 end = _HEAD_END.search(data)
                 cut = -1 if end is None else end.start()
             if cut < 0:

@@ -77,6 +77,14 @@ def read(raw: bytes, method: str = "GET", step: int = 0, limit: int = 1 << 20) -
         ),
         # bare LF line ends, as Go accepts them
         (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "GET", 200, b"ok", True),
+        # ... whose body is never mended as if it were the head
+        (
+            b"HTTP/1.1 200 OK\nContent-Length: 10\n\na\n b :\r\n\r\n",
+            "GET",
+            200,
+            b"a\n b :\r\n\r\n",
+            True,
+        ),
         # chunked wins over a Content-Length beside it; space before a colon is accepted
         (
             b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
