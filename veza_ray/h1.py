@@ -52,35 +52,59 @@ class DecodeError(Exception):
 
 
 class ResponseHead:
-    """Status, version, keep-alive verdict and the header lines as received (bytes);
-    decoded to text only when asked for (most responses never are)."""
+    """Status, keep-alive verdict and the head as received (bytes, status line first);
+    split into header lines only when asked for: most responses are only asked whether
+    they set a cookie, which one ``find`` answers."""
 
-    __slots__ = ("keep_alive", "raw", "status", "version")
+    __slots__ = ("_low", "_raw", "block", "keep_alive", "status")
 
-    def __init__(
-        self, status: int, version: str, raw: list[tuple[bytes, bytes]], keep_alive: bool
-    ) -> None:
+    def __init__(self, status: int, block: bytes, keep_alive: bool) -> None:
         self.status = status
-        self.version = version
-        self.raw = raw
+        self.block = block
         self.keep_alive = keep_alive
+        self._low: bytes | None = None
+        self._raw: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def version(self) -> str:
+        return self.block[5:8].decode("latin-1")
+
+    @property
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """(name, value) pairs as bytes, values trimmed, in the order received."""
+        if self._raw is None:
+            pairs = []
+            for line in self.block.split(b"\n")[1:]:
+                name, _, value = line.rstrip(b"\r").partition(b":")
+                pairs.append((name, value.strip(b" \t")))
+            self._raw = pairs
+        return self._raw
 
     @property
     def headers(self) -> list[tuple[str, str]]:
         """(name, value) pairs in the order received, names as sent."""
-        return [(n.decode("latin-1"), v.strip(b" \t").decode("latin-1")) for n, v in self.raw]
+        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw]
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
 
     def values(self, name: str) -> list[str]:
         """Every value of one header (case-insensitive), e.g. each Set-Cookie."""
-        low = name.lower().encode("latin-1")
-        return [v.strip(b" \t").decode("latin-1") for n, v in self.raw if n.lower() == low]
+        low = self._low
+        if low is None:
+            low = self._low = self.block.lower()
+        key = name.lower().encode("latin-1")
+        if b"\n" + key + b":" not in low:
+            return []
+        return [v.decode("latin-1") for n, v in self.raw if n.lower() == key]
 
 
 class _Stop(Exception):
     """Raised from a parser callback to stop llhttp (a HEAD response's end)."""
+
+
+class _Interim(Exception):
+    """Raised from a parser callback at a 1xx response's end: the real one follows."""
 
 
 class _Trailing(Exception):
@@ -102,12 +126,12 @@ class ResponseReader:
     counts the body and keeps it (bounded) when asked. ``start`` arms it for a request."""
 
     __slots__ = (
-        "_interim",
+        "_block",
+        "_cut_end",
         "_limit",
         "_method",
         "_p",
         "_pending",
-        "_raw",
         "_stale_parser",
         "body_size",
         "complete",
@@ -136,9 +160,9 @@ class ResponseReader:
         self._method = method
         self.keep = keep
         self._limit = limit
-        self._raw: list[tuple[bytes, bytes]] = []
         self._pending = b""
-        self._interim = False
+        self._block = b""
+        self._cut_end = 0
         self.head: ResponseHead | None = None
         self.parts: list[bytes] = []
         self.body_size = 0
@@ -155,31 +179,36 @@ class ResponseReader:
             if self._pending:
                 data = self._pending + data
                 self._pending = b""
-            cut = data.find(b"\r\n\r\n")
-            if cut < 0 or data.find(b"\n\n", 0, cut) >= 0:  # bare LF, or head incomplete
-                end = _HEAD_END.search(data)
-                cut = -1 if end is None else end.start()
+            cut, end = _head_end(data)
             if cut < 0:
                 if len(data) <= MAX_HEAD_BYTES:
                     self._pending = data
                     return False
-            elif (
-                data.find(b"\n ", 0, cut) >= 0
-                or data.find(b"\n\t", 0, cut) >= 0
-                or data.find(b" :", 0, cut) >= 0
-            ):
-                # every header line with its line end, mended
-                head = _NAME_SPACE.sub(b"", _FOLD.sub(b" ", data[: cut + 1] + b"\n"))
-                data = head[:-1] + data[cut + 1 :]
+            else:
+                if (
+                    data.find(b"\n ", 0, cut) >= 0
+                    or data.find(b"\n\t", 0, cut) >= 0
+                    or data.find(b" :", 0, cut) >= 0
+                ):
+                    # every header line with its line end, mended
+                    head = _NAME_SPACE.sub(b"", _FOLD.sub(b" ", data[: cut + 1] + b"\n"))
+                    data = head[:-1] + data[cut + 1 :]
+                    cut, end = _head_end(data)
+                self._block = data[:cut]
+                self._cut_end = end
         try:
             self._p.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
             cause = exc.__context__
             self._stale_parser = True
             if isinstance(cause, _Stop):  # a HEAD response: bytes after its head?
-                end = _HEAD_END.search(data)
-                self.trailing = end is None or end.end() < len(data)
+                self.trailing = self._cut_end < len(data)
                 return self.complete
+            if isinstance(cause, _Interim):  # the real head follows the interim one
+                rest = data[self._cut_end :]
+                self._p = self._parser()
+                self._stale_parser = False
+                return self.feed(rest) if rest else False
             if isinstance(cause, _Trailing):
                 self.trailing = True
                 return self.complete
@@ -222,22 +251,17 @@ class ResponseReader:
         if self.complete:
             raise _Trailing
 
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._raw.append((name, value))
-
     def on_headers_complete(self) -> None:
         p = self._p
         status = p.get_status_code()
         if 100 <= status < 200 and status != 101:
-            self._interim = True  # llhttp ends it at its blank line; the real one follows
-            self._raw = []
-            return
-        version = p.get_http_version()
+            raise _Interim
+        block = self._block
         if self._method == "HEAD":
-            self.head = ResponseHead(status, version, self._raw, _keep_alive(version, self._raw))
+            self.head = ResponseHead(status, block, _keep_alive(block))
             self.complete = True
             raise _Stop  # llhttp would wait for the Content-Length bytes HEAD never gets
-        self.head = ResponseHead(status, version, self._raw, p.should_keep_alive())
+        self.head = ResponseHead(status, block, p.should_keep_alive())
 
     def on_body(self, chunk: bytes) -> None:
         n = self.body_size + len(chunk)
@@ -248,15 +272,23 @@ class ResponseReader:
             self.parts.append(chunk)
 
     def on_message_complete(self) -> None:
-        if self._interim:
-            self._interim = False
-            return
         self.complete = True
 
 
-def _keep_alive(version: str, raw: list[tuple[bytes, bytes]]) -> bool:
-    conn = b",".join(v for n, v in raw if n.lower() == b"connection").lower()
-    return b"close" not in conn if version == "1.1" else b"keep-alive" in conn
+def _keep_alive(block: bytes) -> bool:
+    conn = b",".join(v for n, v in ResponseHead(0, block, True).raw if n.lower() == b"connection")
+    low = conn.lower()
+    return b"close" not in low if block[5:8] == b"1.1" else b"keep-alive" in low
+
+
+def _head_end(data: bytes) -> tuple[int, int]:
+    """Where the first head in ``data`` ends: (its blank line's start, the body's start),
+    or (-1, -1) when it has not all arrived."""
+    cut = data.find(b"\r\n\r\n")
+    if cut >= 0 and data.find(b"\n\n", 0, cut) < 0:
+        return cut, cut + 4
+    end = _HEAD_END.search(data)  # bare LF line ends
+    return (-1, -1) if end is None else (end.start(), end.end())
 
 
 def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
