@@ -6,8 +6,9 @@ as fast as they can through one shared ClientSession for ``--duration`` seconds.
 
 ``--record`` appends each latency to a list (the cheapest instrumentation there is);
 ``--session-per-vu`` gives every coroutine its own ClientSession over one shared
-connector, as veza-ray does (VUs keep separate cookie jars); ``--veza connector,session,
-timeout,iter_any`` adopts veza-ray's aiohttp choices one by one. Prints one JSON line.
+connector (VUs keep separate cookie jars); ``--veza timeout,iter_any`` adopts the choices
+veza-ray's old aiohttp path made (the path itself is gone: docs/http-client.md). Prints one
+JSON line.
 """
 
 from __future__ import annotations
@@ -21,13 +22,9 @@ import time
 async def _main(args: argparse.Namespace) -> dict[str, object]:
     import aiohttp
 
-    from veza_ray import http as vh
-
-    conn = vh.new_connector() if "connector" in args.veza else aiohttp.TCPConnector(limit=0)
+    conn = aiohttp.TCPConnector(limit=0)
 
     def session() -> aiohttp.ClientSession:
-        if "session" in args.veza:
-            return vh.new_session(conn, None)
         return aiohttp.ClientSession(connector=conn, connector_owner=False)
 
     shared = session()
@@ -79,8 +76,7 @@ def main() -> None:
     p.add_argument(
         "--veza",
         default="",
-        help="comma list of veza-ray's choices to adopt: connector (TimedConnector),"
-        " session (TimedRequest, User-Agent, skip_auto_headers), timeout (a"
+        help="comma list of the old aiohttp path's choices to adopt: timeout (a"
         " ClientTimeout per request), iter_any (discarded body read in chunks)",
     )
     args = p.parse_args()

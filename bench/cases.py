@@ -184,7 +184,6 @@ def run_vr_inproc(
     loop: str = "uvloop",
     patches: list[str] | None = None,
     timeout: float | None = None,
-    client: str = "lean",
 ) -> tuple[H.RunResult, dict[str, Any]]:
     argv = [
         PY,
@@ -197,8 +196,6 @@ def run_vr_inproc(
         f"VUS={vus}",
         "-e",
         f"DURATION={int(dur)}s",
-        "-e",
-        f"VEZA_RAY_HTTP_CLIENT={client}",
         "--loop",
         loop,
     ]
@@ -262,7 +259,6 @@ THROUGHPUT_TOOLS = [
     "k6_check_trend",
     "locust_fast",
     "vr_runner",
-    "vr_runner_aiohttp",
     "vr_cli",
 ]
 
@@ -303,8 +299,6 @@ def _throughput_one(tool: str, url: str, vus: int, dur: float) -> dict[str, Any]
         r, p = run_locust(url, vus, dur)
     elif tool == "vr_runner":
         r, p = run_vr_inproc("vr_check_trend.py", url, vus, dur)
-    elif tool == "vr_runner_aiohttp":
-        r, p = run_vr_inproc("vr_check_trend.py", url, vus, dur, client="aiohttp")
     elif tool == "vr_cli":
         return _throughput_vr_cli(url, vus, dur)
     else:

@@ -1,14 +1,14 @@
-"""veza-ray's own cost per iteration, without aiohttp's or the kernel's: a steadier figure
-than req/s on a shared box, for comparing candidate changes.
+"""veza-ray's own cost per iteration, without the kernel's: a steadier figure than req/s
+on a shared box, for comparing candidate changes.
 
-    python -m bench.micro [--client lean|aiohttp] [--patch NAME ...] [--iters 20000]
+    python -m bench.micro [--patch NAME ...] [--iters 20000]
                           [--repeat 7]
 
 Builds a real runner for bench/scripts/vr_check_trend.py (a GET with a tag, a check() and
 a Trend.add) and runs ``Runner._iteration`` in a loop with the network replaced by a stub
-that answers at once (status 200, 2-byte body, nginx's headers): for ``lean`` (the
-default) the pool's ``exchange``, which leaves the request head building, URL cache,
-response parsing and timings to veza-ray's code; for ``aiohttp`` the VU's aiohttp session.
+that answers at once (status 200, 2-byte body, nginx's headers): the pool's ``exchange``,
+which leaves the request head building, URL cache, response parsing (llhttp) and timings
+to veza-ray's code.
 What is timed is everything veza-ray does around the request (VU context, HttpClient's
 bookkeeping and timings, the recorder's sinks, check(), the Trend, iteration metrics) plus
 a drain every 1,000 iterations, as an actor's pull would. Prints the best of ``--repeat``
@@ -34,60 +34,32 @@ RAW_HEADERS = (
 )
 
 
-class _Content:
-    def __init__(self) -> None:
-        self._chunks = [b"ok"]
-        self.total_raw_bytes = 2
-
-    def at_eof(self) -> bool:
-        return not self._chunks
-
-    async def readany(self) -> bytes:
-        return self._chunks.pop() if self._chunks else b""
-
-    def iter_any(self) -> Any:
-        return self._iter()
-
-    async def _iter(self) -> Any:
-        while self._chunks:
-            yield self._chunks.pop()
-
-
-class _Resp:
-    status = 200
-    raw_headers = RAW_HEADERS
-
-    def __init__(self) -> None:
-        self.content = _Content()
-        self.headers = {k.decode(): v.decode() for k, v in RAW_HEADERS}
-
-    async def read(self) -> bytes:
-        return b"ok"
-
-    async def __aenter__(self) -> _Resp:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-class _StubSession:
-    def request(self, method: str, url: str, **kw: Any) -> _Resp:
-        return _Resp()
-
-
 _NGINX_HEAD = b"HTTP/1.1 200 OK\r\n" + b"\r\n".join(k + b": " + v for k, v in RAW_HEADERS)
+_NGINX_RESPONSE = _NGINX_HEAD + b"\r\n\r\nok"
 
 
-async def _exchange(key: Any, method: str, head: bytes, body: Any, keep: bool, t: float) -> Any:
-    """The lean pool's exchange with the socket taken out: the head is still parsed."""
-    from veza_ray.h1 import parse_head
+_READER: Any = None
+
+
+async def _exchange(
+    key: Any, method: str, head: bytes, body: Any, keep: bool, t: float, *a: Any
+) -> Any:
+    """The lean pool's exchange with the socket taken out: the response is still parsed
+    (by llhttp, as on a connection)."""
+    from veza_ray.h1 import ResponseReader
     from veza_ray.h1client import Exchange, Timed
 
+    global _READER
+    if _READER is None:
+        _READER = ResponseReader()
     timed = Timed()
     timed.sent = time.perf_counter()
-    rh = parse_head(_NGINX_HEAD, method)
-    return Exchange(rh, b"ok" if keep else None, len(_NGINX_HEAD) + 6, time.perf_counter()), timed
+    r = _READER
+    r.start(method, keep, 1 << 20)
+    r.feed(_NGINX_RESPONSE)
+    assert r.head is not None
+    body_out = r.body() if keep else None
+    return Exchange(r.head, body_out, len(_NGINX_RESPONSE), time.perf_counter()), timed
 
 
 async def _measure(iters: int, repeat: int, client: str) -> list[float]:
@@ -103,12 +75,10 @@ async def _measure(iters: int, repeat: int, client: str) -> list[float]:
     runner = build_runner(
         script, options, make_plan(options.scenarios, 1)[0], env, log=lambda m: None
     )
-    runner._hub = hub = ClientHub(lean=client == "lean")
-    if hub.pool is not None:
-        hub.pool.exchange = _exchange  # type: ignore[method-assign]
+    runner._hub = hub = ClientHub()
+    hub.pool.exchange = _exchange  # type: ignore[method-assign]
     s = runner.scenarios[0]
     vu = runner._new_vu(s, 0)
-    vu.http._session = _StubSession()  # type: ignore[assignment]
     best: list[float] = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -124,7 +94,7 @@ async def _measure(iters: int, repeat: int, client: str) -> list[float]:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m bench.micro")
-    p.add_argument("--client", choices=("lean", "aiohttp"), default="lean")
+    p.add_argument("--client", choices=("lean",), default="lean")  # the only client now
     p.add_argument("--patch", action="append", default=[])
     p.add_argument("--iters", type=int, default=20000)
     p.add_argument("--repeat", type=int, default=7)

@@ -74,20 +74,8 @@ def gc_freeze() -> None:
 
 @patch
 def plain_connector() -> None:
-    """NOT a proposal (it loses http_req_blocked/connecting): aiohttp's own TCPConnector
-    instead of TimedConnector, to measure what the connector override costs."""
-    import aiohttp
-
-    import veza_ray.http as h
-    import veza_ray.runner as r
-
-    def new_connector(no_reuse: bool = False, insecure: bool = False) -> Any:
-        return aiohttp.TCPConnector(
-            limit=0, force_close=no_reuse, ssl=not insecure, ttl_dns_cache=300
-        )
-
-    h.new_connector = new_connector
-    r.new_connector = new_connector
+    """Kept as a no-op for old lists: it swapped the aiohttp path's connector, and that
+    path is gone (docs/http-client.md)."""
 
 
 @patch

@@ -3,11 +3,11 @@ candidate changes in bench/patches.py buy.
 
 1. py-spy records case 1's veza-ray runner (50 VUs, check + Trend, nginx on core 1) and the
    collapsed stacks are folded into top self and inclusive costs (Python frames).
-2. End to end (5 s runs, alternating): the runner on uvloop and on asyncio, on its aiohttp
-   fallback, and a bare aiohttp loop with no metrics.
+2. End to end (5 s runs, alternating): the runner on uvloop and on asyncio, and a bare
+   aiohttp loop with no metrics.
 3. 10,000 sleeping VUs: the cyclic GC's share.
-4. ``bench.micro``: veza-ray's own µs per iteration (network stubbed out), lean client and
-   aiohttp path: the figure other sessions' load disturbs least.
+4. ``bench.micro``: veza-ray's own µs per iteration (network stubbed out): the figure
+   other sessions' load disturbs least.
 5. The driver's merge (case 4 at 64 actors), as is and with 100-centroid deltas.
 Writes bench/results/profile.json (and profile.svg / profile.raw.txt, not committed).
 """
@@ -24,12 +24,11 @@ from bench import harness as H
 from bench import targets
 from bench.cases import PY, SCRIPTS, _cmd_text, run_vr_inproc
 
-# End to end (case 1's shape): the runner on both loops and on its aiohttp fallback, and a
-# bare aiohttp loop (no metrics at all) as the reference for what aiohttp allows.
+# End to end (case 1's shape): the runner on both loops, and a bare aiohttp loop (no
+# metrics at all) as a reference.
 E2E: list[tuple[str, list[str]]] = [
     ("veza-ray runner, lean client, uvloop (baseline)", ["vr", "uvloop", "lean"]),
     ("veza-ray runner, lean client, default asyncio loop", ["vr", "asyncio", "lean"]),
-    ("veza-ray runner, aiohttp fallback, uvloop", ["vr", "uvloop", "aiohttp"]),
     ("bare aiohttp loop, uvloop, no metrics", ["bare", "uvloop", ""]),
 ]
 
@@ -38,7 +37,6 @@ E2E: list[tuple[str, list[str]]] = [
 # the record.
 MICRO: list[tuple[str, str]] = [
     ("current code", "lean"),
-    ("current code, aiohttp path", "aiohttp"),
 ]
 
 # The one digest candidate left: 100-centroid deltas (cheaper merge, coarser p99.9).
@@ -141,10 +139,10 @@ def _pyspy(data: dict[str, Any], url: str, dur: float) -> None:
 def _e2e(data: dict[str, Any], url: str, reps: int) -> None:
     e2e: dict[str, list[dict[str, Any]]] = {name: [] for name, _ in E2E}
     for rep in range(reps):
-        for name, (kind, loop, extra) in E2E:
+        for name, (kind, loop, _extra) in E2E:
             H.log(f"profile e2e rep {rep + 1}/{reps}: {name}")
             if kind == "vr":
-                r, p = run_vr_inproc("vr_check_trend.py", url, 50, 5, loop=loop, client=extra)
+                r, p = run_vr_inproc("vr_check_trend.py", url, 50, 5, loop=loop)
                 rps = p.get("rps")
             else:
                 argv = [PY, "-m", "bench.bare_aiohttp", url, "--duration", "5", "--loop", loop]

@@ -5,9 +5,9 @@ metric classes. Importing this package must stay cheap and must not import Ray: 
 and the driver load scenario files, and so do plain unit tests.
 """
 
-from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, sleep
+from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, file, sleep
 
-__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "sleep"]
+__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "sleep"]
 
 try:  # the version the package was installed as, so reports and summaries name it right
     from importlib.metadata import PackageNotFoundError, version

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from veza_ray.context import load_context, vu_context
 from veza_ray.guards import SECRETS
+from veza_ray.h1 import FileData
 from veza_ray.metric_types import (
     BUILTIN_METRICS,
     METRIC_NAME_RE,
@@ -39,6 +40,14 @@ def env(name: str, default: str | None = None, *, secret: bool = False) -> str |
     if secret and value:
         SECRETS.add(value)
     return value
+
+
+def file(
+    data: bytes | str, filename: str | None = None, content_type: str = "application/octet-stream"
+) -> FileData:
+    """k6's ``http.file()``: a file part for a multipart form, sent when a dict body
+    (``data={"upload": file(b"...", "a.bin")}``) holds one; also ``vu.http.file``."""
+    return FileData(data, filename, content_type)
 
 
 async def sleep(seconds: float) -> None:

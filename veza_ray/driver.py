@@ -29,7 +29,7 @@ from veza_ray.fleet import (
     resume_segments,
 )
 from veza_ray.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
-from veza_ray.http import HTTP_CLIENTS
+from veza_ray.http import client_choice_problem
 from veza_ray.interrupts import Interrupts, StopRequested, kill_children
 from veza_ray.merge import MergedRun
 from veza_ray.options import Options, OptionsError, parse_options, parse_trend_stats
@@ -155,9 +155,9 @@ def prepare(cfg: RunConfig) -> Prepared:
             stats = parse_trend_stats(cfg.trend_stats)
         except OptionsError as exc:
             errors.extend(f"--summary-trend-stats: {e}" for e in exc.errors)
-    client = env.get("VEZA_RAY_HTTP_CLIENT")
-    if client and client not in HTTP_CLIENTS:
-        errors.append(f"VEZA_RAY_HTTP_CLIENT={client!r}: must be one of {', '.join(HTTP_CLIENTS)}")
+    client = client_choice_problem(env.get("VEZA_RAY_HTTP_CLIENT"))
+    if client:
+        errors.append(client)
     allowed = parse_allowed(cfg.allow_hosts, env.get("VEZA_RAY_ALLOW_HOSTS"))
     base_url = env.get("BASE_URL")
     if base_url:

@@ -1,81 +1,294 @@
-"""HTTP/1.1 message framing, pure: request heads out, response heads and bodies in.
+"""HTTP/1.1 messages, pure: request heads and bodies out, responses in (framed by llhttp).
 
-Why our own: aiohttp spends most of a small request in Python bookkeeping (see
-docs/BENCHMARKS.md), while a keep-alive GET needs only a pre-built head, one ``find`` for
-the end of the response head and a byte count. This module holds the byte-level rules
-(RFC 9112) with no sockets, so they are tested as tables; ``h1client`` does the I/O.
-
-Covered: Content-Length, chunked (trailers skipped), read-until-close, bodiless responses
-(HEAD, 1xx, 204, 304), ``Connection: close`` and HTTP/1.0 keep-alive rules. Not covered
-(the caller falls back to aiohttp): request compression, ``Expect: 100-continue``,
-HTTP/2, upgrades.
+Response framing is llhttp's (through ``httptools``, the parser Node.js ships): status
+line, headers, Content-Length, chunked, close-delimited bodies, 1xx interim responses,
+204/304, bare LF line ends. What llhttp cannot know (the request was a HEAD, a body ends
+at a clean close, the caller keeps only so many body bytes) and what k6 adds on top
+(decoding gzip/deflate/br/zstd bodies, form and multipart request bodies) is here, with
+no sockets, so it is tested as tables; ``h1client`` does the I/O.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+from urllib.parse import quote_plus
 
-MAX_HEAD_BYTES = 64 * 1024
+import brotli
+import httptools
+
+try:  # Python 3.14's compression.zstd, or its maintained backport
+    from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+except ImportError:  # pragma: no cover - depends on the Python version
+    from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+MAX_HEAD_BYTES = 1024 * 1024  # Go's default MaxResponseHeaderBytes
+# Kept response bodies past this fail with BODY_TOO_LARGE_CODE (docs/http-client.md).
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+BODY_TOO_LARGE_CODE = 1702  # k6 reserves 17xx for content errors; 1702 is unused by k6
+DECOMPRESSION_CODE = 1701  # k6's responseDecompressionErrorCode
 
 
 class H1Error(Exception):
     """A response that breaks HTTP/1.1 framing (k6 reports these as code 1000)."""
 
 
+class UnexpectedEOF(H1Error):
+    """The server closed cleanly before the response was complete (Go: unexpected EOF)."""
+
+
+class BodyTooLarge(Exception):
+    """A kept body grew past its limit: the request fails, the connection is dropped."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"response body larger than {limit} bytes")
+        self.limit = limit
+
+
+class DecodeError(Exception):
+    """A Content-Encoding the body does not decode with (k6 code 1701)."""
+
+
 class ResponseHead:
-    """The parsed status line, how the body is delimited, and the header block; header
-    lines are split into pairs only when asked for (most responses never are)."""
+    """Status, keep-alive verdict and the head as received (bytes, status line first);
+    split into header lines only when asked for: most responses are only asked whether
+    they set a cookie, which one ``find`` answers."""
 
-    __slots__ = ("_block", "_low", "chunked", "keep_alive", "length", "reason", "status", "version")
+    __slots__ = ("_low", "_raw", "block", "keep_alive", "status")
 
-    def __init__(
-        self,
-        status: int,
-        reason: str,
-        version: str,
-        block: str,
-        length: int,
-        chunked: bool,
-        keep_alive: bool,
-    ) -> None:
+    def __init__(self, status: int, block: bytes, keep_alive: bool) -> None:
         self.status = status
-        self.reason = reason
-        self.version = version
-        self._block = block  # "\r\nName: value..." as received, or ""
-        self._low = block.lower()
-        # Body bytes still expected: -1 means "until the connection closes".
-        self.length = length
-        self.chunked = chunked
+        self.block = block
         self.keep_alive = keep_alive
+        self._low: bytes | None = None
+        self._raw: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def version(self) -> str:
+        return self.block[5:8].decode("latin-1")
+
+    @property
+    def raw(self) -> list[tuple[bytes, bytes]]:
+        """(name, value) pairs as bytes, values trimmed, in the order received."""
+        if self._raw is None:
+            pairs = []
+            for line in self.block.split(b"\n")[1:]:
+                name, _, value = line.rstrip(b"\r").partition(b":")
+                pairs.append((name, value.strip(b" \t")))
+            self._raw = pairs
+        return self._raw
 
     @property
     def headers(self) -> list[tuple[str, str]]:
         """(name, value) pairs in the order received, names as sent."""
-        out = []
-        for line in self._block.split("\r\n")[1:]:
-            name, _, value = line.partition(":")
-            out.append((name, value.strip(" \t")))
-        return out
+        return [(n.decode("latin-1"), v.decode("latin-1")) for n, v in self.raw]
 
     def __iter__(self) -> Iterator[tuple[str, str]]:
         return iter(self.headers)
 
     def values(self, name: str) -> list[str]:
         """Every value of one header (case-insensitive), e.g. each Set-Cookie."""
-        tag = "\r\n" + name.lower() + ":"
-        low, out = self._low, []
-        i = low.find(tag)
-        while i >= 0:
-            j = low.find("\r\n", i + len(tag))
-            out.append(self._block[i + len(tag) : j if j >= 0 else None].strip(" \t"))
-            i = low.find(tag, i + len(tag))
-        return out
+        low = self._low
+        if low is None:
+            low = self._low = self.block.lower()
+        key = name.lower().encode("latin-1")
+        if b"\n" + key + b":" not in low:
+            return []
+        return [v.decode("latin-1") for n, v in self.raw if n.lower() == key]
 
 
-# A header line with no colon (searched in the block with "\r\n" appended). Lenient on
-# white space before the colon, which RFC 9112 asks servers, not clients, to refuse.
-_BAD_LINE = re.compile(r"\r\n[^:\r\n]*\r\n")
+class _Stop(Exception):
+    """Raised from a parser callback to stop llhttp (a HEAD response's end)."""
+
+
+class _Interim(Exception):
+    """Raised from a parser callback at a 1xx response's end: the real one follows."""
+
+
+class _Trailing(Exception):
+    """Bytes after a complete response: the stream cannot be trusted for another."""
+
+
+# obs-fold: a header line continued on the next one (RFC 9112 5.2); Go unfolds it into
+# one space, llhttp refuses it unless lenient about everything in header values.
+_FOLD = re.compile(rb"\r?\n[ \t]+")
+# White space between a header's name and its colon: llhttp refuses the response; Go's
+# client accepts it and files the header under the name with the space, which no script
+# asks for (k6's res.headers["X-A"] is undefined for "X-A : b"). Such lines are dropped.
+_NAME_SPACE = re.compile(rb"(?<=\n)[!#$%&'*+.^_`|~0-9A-Za-z-]+[ \t]+:[^\r\n]*\r?\n")
+_HEAD_END = re.compile(rb"\r?\n\r?\n")  # (also after a HEAD response's head)
+
+
+class ResponseReader:
+    """The responses of one connection, in order: llhttp frames them, this keeps the head,
+    counts the body and keeps it (bounded) when asked. ``start`` arms it for a request."""
+
+    __slots__ = (
+        "_block",
+        "_cut_end",
+        "_limit",
+        "_method",
+        "_p",
+        "_pending",
+        "_stale_parser",
+        "body_size",
+        "complete",
+        "head",
+        "keep",
+        "parts",
+        "trailing",
+    )
+
+    def __init__(self) -> None:
+        self._p = self._parser()
+        self._stale_parser = False
+        self.start("GET", False, DEFAULT_MAX_BODY)
+
+    def _parser(self) -> httptools.HttpResponseParser:
+        p = httptools.HttpResponseParser(self)
+        # As Go's client: bare LF line ends; chunked wins over a Content-Length beside it.
+        p.set_dangerous_leniencies(lenient_optional_cr_before_lf=True, lenient_chunked_length=True)
+        return p
+
+    def start(self, method: str, keep: bool, limit: int) -> None:
+        """Expect the response to ``method``; keep up to ``limit`` body bytes if ``keep``."""
+        if self._stale_parser:
+            self._p = self._parser()
+            self._stale_parser = False
+        self._method = method
+        self.keep = keep
+        self._limit = limit
+        self._pending = b""
+        self._block = b""
+        self._cut_end = 0
+        self.head: ResponseHead | None = None
+        self.parts: list[bytes] = []
+        self.body_size = 0
+        self.complete = False
+        self.trailing = False
+
+    def feed(self, data: bytes) -> bool:
+        """Parse ``data``; True once the response is complete. Raises H1Error on broken
+        framing and BodyTooLarge past the limit."""
+        if self.head is None:
+            # The head goes to llhttp whole, so that what Go tolerates and llhttp does not
+            # (folded lines, space before a colon) can be mended first, wherever the
+            # packets split it.
+            if self._pending:
+                data = self._pending + data
+                self._pending = b""
+            cut, end = _head_end(data)
+            if cut < 0:
+                if len(data) <= MAX_HEAD_BYTES:
+                    self._pending = data
+                    return False
+            else:
+                if (
+                    data.find(b"\n ", 0, cut) >= 0
+                    or data.find(b"\n\t", 0, cut) >= 0
+                    or data.find(b" :", 0, cut) >= 0
+                ):
+                    # every header line with its line end, mended
+                    head = _NAME_SPACE.sub(b"", _FOLD.sub(b" ", data[: cut + 1] + b"\n"))
+                    data = head[:-1] + data[cut + 1 :]
+                    cut, end = _head_end(data)
+                self._block = data[:cut]
+                self._cut_end = end
+        try:
+            self._p.feed_data(data)
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            self._stale_parser = True
+            if isinstance(cause, _Stop):  # a HEAD response: bytes after its head?
+                self.trailing = self._cut_end < len(data)
+                return self.complete
+            if isinstance(cause, _Interim):  # the real head follows the interim one
+                rest = data[self._cut_end :]
+                self._p = self._parser()
+                self._stale_parser = False
+                return self.feed(rest) if rest else False
+            if isinstance(cause, _Trailing):
+                self.trailing = True
+                return self.complete
+            if isinstance(cause, BodyTooLarge):
+                raise cause from None
+            raise H1Error(str(cause or exc)) from None
+        except httptools.HttpParserError as exc:
+            self._stale_parser = True
+            if self.complete:  # garbage after a response that said "close"
+                self.trailing = True
+                return True
+            raise H1Error(str(exc) or "malformed response") from None
+        except httptools.HttpParserUpgrade:
+            self._stale_parser = True
+            self.trailing = True
+        return self.complete
+
+    def ends_at_close(self) -> bool:
+        """At a clean close: whether the response ends there (a body delimited by the
+        close, RFC 9112 6.3 rule 8), in which case it is now complete."""
+        head = self.head
+        if head is None or self.complete:
+            return self.complete
+        for name, value in head.raw:
+            low = name.lower()
+            if low == b"content-length":
+                return False
+            if low == b"transfer-encoding" and value.lower().rstrip().endswith(b"chunked"):
+                return False
+        self.complete = True
+        return True
+
+    def body(self) -> bytes:
+        parts = self.parts
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    # ---- llhttp callbacks ------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        if self.complete:
+            raise _Trailing
+
+    def on_headers_complete(self) -> None:
+        p = self._p
+        status = p.get_status_code()
+        if 100 <= status < 200 and status != 101:
+            raise _Interim
+        block = self._block
+        if self._method == "HEAD":
+            self.head = ResponseHead(status, block, _keep_alive(block))
+            self.complete = True
+            raise _Stop  # llhttp would wait for the Content-Length bytes HEAD never gets
+        self.head = ResponseHead(status, block, p.should_keep_alive())
+
+    def on_body(self, chunk: bytes) -> None:
+        n = self.body_size + len(chunk)
+        self.body_size = n
+        if self.keep:
+            if n > self._limit:
+                raise BodyTooLarge(self._limit)
+            self.parts.append(chunk)
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+
+
+def _keep_alive(block: bytes) -> bool:
+    conn = b",".join(v for n, v in ResponseHead(0, block, True).raw if n.lower() == b"connection")
+    low = conn.lower()
+    return b"close" not in low if block[5:8] == b"1.1" else b"keep-alive" in low
+
+
+def _head_end(data: bytes) -> tuple[int, int]:
+    """Where the first head in ``data`` ends: (its blank line's start, the body's start),
+    or (-1, -1) when it has not all arrived."""
+    cut = data.find(b"\r\n\r\n")
+    if cut >= 0 and data.find(b"\n\n", 0, cut) < 0:
+        return cut, cut + 4
+    end = _HEAD_END.search(data)  # bare LF line ends
+    return (-1, -1) if end is None else (end.start(), end.end())
 
 
 def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> bytes:
@@ -90,106 +303,154 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
     return "".join(parts).encode("utf-8")
 
 
-def parse_head(raw: bytes, method: str) -> ResponseHead:
-    """Parse a response head (without its final blank line) sent for ``method``.
-
-    The framing headers are found with a few ``find`` calls on the lower-cased block
-    rather than a loop over every line: this runs once per response on the hot path.
-    """
-    text = raw.decode("latin-1")
-    eol = text.find("\r\n")
-    first = text if eol < 0 else text[:eol]
-    if not first.startswith("HTTP/1.") or len(first) < 12 or first[8] != " ":
-        raise H1Error(f"malformed status line {first[:60]!r}")
-    version = first[5:8]
-    try:
-        status = int(first[9:12])
-    except ValueError:
-        raise H1Error(f"malformed status line {first[:60]!r}") from None
-    if not 100 <= status <= 599:
-        raise H1Error(f"status {status} out of range")
-    block = "" if eol < 0 else text[eol:]
-    bad = _BAD_LINE.search(block + "\r\n")
-    if bad is not None or "\r\n:" in block:
-        line = block[bad.start() + 2 :] if bad is not None else block[block.find("\r\n:") + 2 :]
-        raise H1Error(f"malformed header line {line.split(chr(13), 1)[0][:60]!r}")
-    head = ResponseHead(status, first[13:], version, block, -1, False, True)
-    length = -1
-    for value in head.values("content-length"):
-        if not value.isdigit():
-            raise H1Error(f"bad Content-Length {value[:30]!r}")
-        if length >= 0 and int(value) != length:
-            raise H1Error("conflicting Content-Length headers")
-        length = int(value)
-    chunked = False
-    if "\r\ntransfer-encoding:" in head._low:
-        te = head.values("transfer-encoding")[-1].lower()
-        chunked = te.rsplit(",", 1)[-1].strip() == "chunked"
-    conn = ",".join(head.values("connection")).lower() if "\r\nconnection:" in head._low else ""
-    keep_alive = "close" not in conn if version == "1.1" else "keep-alive" in conn
-    if method == "HEAD" or status < 200 or status in (204, 304):
-        length, chunked = 0, False
-    elif chunked:
-        length = 0  # chunked wins over Content-Length (RFC 9112 6.3)
-    elif length < 0:
-        keep_alive = False  # delimited by close
-    head.length, head.chunked, head.keep_alive = length, chunked, keep_alive
-    return head
+# ---- response bodies: k6 decodes what the server encoded ---------------------------------
 
 
-class ChunkedBody:
-    """A chunked-body decoder fed arbitrary slices; keeps the payload only when asked."""
+def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
+    """Undo Content-Encoding as k6 does (last applied first; gzip, deflate as zlib, br,
+    zstd; unknown codings left as they are), never producing more than ``limit`` bytes."""
+    for coding in reversed(content_encoding.split(",")):
+        c = coding.strip().lower()
+        try:
+            if c in ("gzip", "x-gzip"):
+                body = _zlib(body, 16 + zlib.MAX_WBITS, limit)
+            elif c == "deflate":
+                body = _zlib(body, zlib.MAX_WBITS, limit)
+            elif c == "br":
+                dec = brotli.Decompressor()
+                out = dec.process(body, output_buffer_limit=limit + 1)
+                if len(out) > limit:
+                    raise BodyTooLarge(limit)
+                if not dec.is_finished():
+                    raise DecodeError("brotli: truncated input")
+                body = out
+            elif c == "zstd":
+                zd = zstd.ZstdDecompressor()
+                out = zd.decompress(body, max_length=limit + 1)
+                if len(out) > limit:
+                    raise BodyTooLarge(limit)
+                if not zd.eof:
+                    raise DecodeError("zstd: truncated input")
+                body = out
+        except (zlib.error, brotli.error, zstd.ZstdError) as exc:
+            raise DecodeError(f"{c}: {exc}") from None
+    return body
 
-    __slots__ = ("_line", "_state", "done", "keep", "parts", "remaining", "size")
 
-    # states: 0 size line, 1 chunk data, 2 CRLF after data, 3 trailer lines
-    def __init__(self, keep: bool) -> None:
-        self.keep = keep
-        self.parts: list[bytes] = []
-        self.size = 0  # payload bytes seen
-        self.remaining = 0
-        self.done = False
-        self._state = 0
-        self._line = b""
+def _zlib(body: bytes, wbits: int, limit: int) -> bytes:
+    d = zlib.decompressobj(wbits)
+    out = d.decompress(body, limit + 1)
+    if len(out) > limit:
+        raise BodyTooLarge(limit)
+    if not d.eof:
+        raise DecodeError("unexpected EOF")
+    return out
 
-    def feed(self, data: bytes, start: int = 0) -> int:
-        """Consume from ``data[start:]``; return the index after the last byte used."""
-        i, n = start, len(data)
-        while i < n and not self.done:
-            if self._state == 1:
-                take = min(self.remaining, n - i)
-                if self.keep:
-                    self.parts.append(data[i : i + take])
-                self.size += take
-                self.remaining -= take
-                i += take
-                if self.remaining == 0:
-                    self._state = 2
-                continue
-            j = data.find(b"\n", i)
-            if j < 0:
-                self._line += data[i:]
-                if len(self._line) > 4096:
-                    raise H1Error("chunk line too long")
-                return n
-            line = (self._line + data[i:j]).rstrip(b"\r")
-            self._line = b""
-            i = j + 1
-            if self._state == 0:
-                try:
-                    self.remaining = int(line.split(b";", 1)[0].strip(), 16)
-                except ValueError:
-                    raise H1Error(f"bad chunk size {line[:20]!r}") from None
-                if self.remaining < 0:
-                    raise H1Error("negative chunk size")
-                self._state = 1 if self.remaining else 3
-            elif self._state == 2:
-                if line:
-                    raise H1Error("chunk data longer than its size")
-                self._state = 0
-            elif not line:  # end of trailers
-                self.done = True
-        return i
 
-    def body(self) -> bytes:
-        return b"".join(self.parts)
+# ---- request bodies: k6's form and multipart encodings ------------------------------------
+
+
+class FileData:
+    """k6's ``http.file()``: bytes (or text) sent as a file part of a multipart body."""
+
+    __slots__ = ("content_type", "data", "filename")
+
+    def __init__(
+        self,
+        data: bytes | str,
+        filename: str | None = None,
+        content_type: str = "application/octet-stream",
+    ) -> None:
+        if not isinstance(data, (bytes, bytearray, str)):
+            raise TypeError(f"invalid type {type(data).__name__}, expected str or bytes")
+        self.data = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        self.filename = filename if filename is not None else _default_filename()
+        self.content_type = content_type
+
+    def __repr__(self) -> str:
+        return f"FileData({self.filename!r}, {len(self.data)} bytes, {self.content_type!r})"
+
+
+def _default_filename() -> str:
+    import time
+
+    return str(time.time_ns())  # k6: the current time in nanoseconds
+
+
+def _form_value(v: Any) -> str:
+    """A form value as k6 writes it: null as empty, nested objects as empty."""
+    if v is None or isinstance(v, (Mapping, list, tuple)):
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def encode_form(data: Mapping[str, Any]) -> tuple[bytes, str]:
+    """A dict as k6 sends it: urlencoded (keys sorted, as Go's url.Values), or
+    multipart/form-data when a value is a FileData. Returns (body, Content-Type)."""
+    if any(isinstance(v, FileData) for v in data.values()):
+        return _multipart(data)
+    pairs: list[str] = []
+    for k in sorted(data):
+        v = data[k]
+        vals = v if isinstance(v, (list, tuple)) else [v]
+        pairs.extend(f"{quote_plus(str(k))}={quote_plus(_form_value(x))}" for x in vals)
+    return "&".join(pairs).encode(), "application/x-www-form-urlencoded"
+
+
+def _quote(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _multipart(data: Mapping[str, Any]) -> tuple[bytes, str]:
+    import os
+
+    boundary = os.urandom(30).hex()  # Go's multipart.Writer: 30 random bytes in hex
+    out = bytearray()
+    for k, v in data.items():
+        out += f"--{boundary}\r\n".encode()
+        if isinstance(v, FileData):
+            out += (
+                f'Content-Disposition: form-data; name="{_quote(k)}"; '
+                f'filename="{_quote(v.filename)}"\r\nContent-Type: {v.content_type}\r\n\r\n'
+            ).encode()
+            out += v.data
+        else:
+            out += f'Content-Disposition: form-data; name="{_quote(k)}"\r\n\r\n'.encode()
+            out += _form_value(v).encode()
+        out += b"\r\n"
+    out += f"--{boundary}--\r\n".encode()
+    return bytes(out), f"multipart/form-data; boundary={boundary}"
+
+
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+
+
+def parse_size(value: object) -> int:
+    """A byte count: an int, or a string such as "32MiB", "500kB", "1GB" (kB/MB/GB are
+    powers of 1000, KiB/MiB/GiB of 1024). ValueError names what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a size")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        m = _SIZE_RE.match(value.lower())
+        if m is None or m.group(2) not in _SIZE_UNITS:
+            raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
+        n = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    else:
+        raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
+    if n <= 0:
+        raise ValueError(f"{value!r} must be more than 0 bytes")
+    return n

@@ -2,10 +2,10 @@
 
 Why: a small request through aiohttp costs ~70 µs of Python on this hardware, most of it
 bookkeeping a load generator does not need; here a request is a pre-built head written to
-the transport and a response read by ``veza_ray.h1``'s framing rules, and every k6 phase
+the transport and a response framed by llhttp (``veza_ray.h1``), and every k6 phase
 falls out of timestamps taken where the events happen (connection opened, TLS done, head
-written, first byte read, last byte read). ``veza_ray.http`` decides per request whether
-this path or aiohttp serves it.
+written, first byte read, last byte read). ``veza_ray.http`` builds the requests and
+adds k6's semantics (redirects, cookies, decoding, error codes).
 """
 
 from __future__ import annotations
@@ -16,10 +16,19 @@ import ssl
 from time import monotonic, perf_counter
 from typing import Any
 
-from veza_ray.h1 import MAX_HEAD_BYTES, ChunkedBody, H1Error, ResponseHead, parse_head
+from veza_ray.h1 import (
+    DEFAULT_MAX_BODY,
+    MAX_HEAD_BYTES,
+    BodyTooLarge,
+    H1Error,
+    ResponseHead,
+    ResponseReader,
+    UnexpectedEOF,
+)
 from veza_ray.netguard import resolve_checked
 
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# Go resends these (and requests with an Idempotency-Key) after a stale keep-alive close.
+REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 DNS_TTL_S = 300.0
 
 Key = tuple[str, str, int]  # scheme, host, port
@@ -38,6 +47,21 @@ class ConnectFailed(Exception):
 class StaleConnection(ConnectionResetError):
     """A reused connection closed before any byte of the response came back."""
 
+    def __init__(self, cause: BaseException | None) -> None:
+        super().__init__("keep-alive connection closed by the server")
+        self.cause = cause  # None: a clean close (Go: EOF); else the reset
+
+
+class Failed(Exception):
+    """An exchange that ended without a complete response; what arrived is kept, as k6
+    keeps the partial body of a request that timed out or was reset mid-body."""
+
+    def __init__(self, cause: BaseException, body: bytes | None, received: int) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.body = body
+        self.received = received
+
 
 class Exchange:
     """One response read off a connection, with the times of its first and last byte."""
@@ -53,7 +77,8 @@ class Exchange:
 
 
 class H1Conn(asyncio.Protocol):
-    """One connection; at most one request in flight (no pipelining)."""
+    """One connection; at most one request in flight (no pipelining). llhttp frames the
+    responses (``h1.ResponseReader``); this adds the timestamps and what a close means."""
 
     def __init__(self, key: Key) -> None:
         self.key = key
@@ -61,13 +86,7 @@ class H1Conn(asyncio.Protocol):
         self.closed = False
         self.uses = 0
         self._fut: asyncio.Future[Exchange] | None = None
-        self._method = "GET"
-        self._keep = False
-        self._buf = b""
-        self._head: ResponseHead | None = None
-        self._left = 0
-        self._chunks: ChunkedBody | None = None
-        self._parts: list[bytes] = []
+        self._reader = ResponseReader()
         self._received = 0
         self._t_first = 0.0
         self._drain: asyncio.Future[None] | None = None
@@ -89,33 +108,20 @@ class H1Conn(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         fut = self._fut
         if fut is None or fut.done():
-            self._fail(H1Error("data arrived with no request in flight"))
+            self.abort()  # bytes nobody asked for: this stream cannot be trusted again
             return
         if not self._received:
             self._t_first = perf_counter()
         self._received += len(data)
         try:
-            while self._head is None:
-                if self._buf:
-                    data = self._buf + data
-                    self._buf = b""
-                end = data.find(b"\r\n\r\n")
-                if end < 0:
-                    if len(data) > MAX_HEAD_BYTES:
-                        raise H1Error("response head larger than 64 KiB")
-                    self._buf = data
-                    return
-                head = parse_head(data[:end], self._method)
-                data = data[end + 4 :]
-                if 100 <= head.status < 200 and head.status != 101:
-                    continue  # an interim response: the real one follows
-                self._head = head
-                self._left = head.length
-                if head.chunked:
-                    self._chunks = ChunkedBody(self._keep)
-            self._body(data)
-        except H1Error as exc:
+            done = self._reader.feed(data)
+            if not done and self._reader.head is None and self._received > MAX_HEAD_BYTES:
+                raise H1Error("response head larger than 1 MiB")
+        except (H1Error, BodyTooLarge) as exc:
             self._fail(exc)
+            return
+        if done:
+            self._finish()
 
     def eof_received(self) -> bool | None:
         return False
@@ -126,30 +132,32 @@ class H1Conn(asyncio.Protocol):
         fut = self._fut
         if fut is None or fut.done():
             return
-        head = self._head
-        if head is not None and head.length < 0 and not head.chunked:
+        if not self._received and self.uses > 1:
+            fut.set_exception(StaleConnection(exc))
+        elif exc is not None:
+            fut.set_exception(exc)  # a reset, even mid close-delimited body (k6: 1220)
+        elif self._reader.ends_at_close():
             self._finish()  # a close-delimited body ends here
-        elif not self._received and self.uses > 1:
-            fut.set_exception(StaleConnection("keep-alive connection closed by the server"))
-        else:
-            fut.set_exception(exc or ConnectionResetError("connection closed mid-response"))
+        else:  # Go's words: "EOF" before any byte, "unexpected EOF" after some
+            fut.set_exception(UnexpectedEOF("unexpected EOF" if self._received else "EOF"))
 
     # ---- used by the pool ------------------------------------------------------------
 
-    def begin(self, method: str, keep: bool) -> asyncio.Future[Exchange]:
+    def begin(self, method: str, keep: bool, limit: int) -> asyncio.Future[Exchange]:
         """Arm the parser for the response to a request about to be written."""
         self.uses += 1
-        self._method = method
-        self._keep = keep
-        self._head = None
-        self._chunks = None
-        self._parts = []
+        self._reader.start(method, keep, limit)
         self._received = 0
         self._t_first = 0.0
-        self._buf = b""
         fut: asyncio.Future[Exchange] = asyncio.get_running_loop().create_future()
         self._fut = fut
         return fut
+
+    def partial(self) -> bytes | None:
+        """What arrived of the body before a failure (k6 keeps it); None when not even the
+        head had arrived."""
+        r = self._reader
+        return r.body() if r.head is not None or r.parts else None
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark."""
@@ -163,51 +171,21 @@ class H1Conn(asyncio.Protocol):
 
     def abort(self) -> None:
         self.closed = True
+        self._reader.parts = []  # what a failed exchange kept is not needed any more
         if self.transport is not None:
             self.transport.abort()
 
     # ---- internals -------------------------------------------------------------------
 
-    def _body(self, data: bytes) -> None:
-        head = self._head
-        assert head is not None
-        if self._chunks is not None:
-            used = self._chunks.feed(data)
-            if self._chunks.done:
-                if used < len(data):
-                    head.keep_alive = False  # bytes after the body: do not trust the stream
-                self._finish()
-            return
-        if head.length < 0:  # until close
-            if self._keep and data:
-                self._parts.append(data)
-            return
-        n = len(data)
-        if n >= self._left:
-            if self._keep and self._left:
-                self._parts.append(data[: self._left])
-            if n > self._left:
-                head.keep_alive = False
-            self._left = 0
-            self._finish()
-        else:
-            if self._keep and n:
-                self._parts.append(data)
-            self._left -= n
-
     def _finish(self) -> None:
-        head = self._head
+        r = self._reader
+        head = r.head
         fut = self._fut
         assert head is not None and fut is not None
-        if not self._keep:
-            body = None
-        elif self._chunks is not None:
-            body = self._chunks.body()
-        else:
-            body = self._parts[0] if len(self._parts) == 1 else b"".join(self._parts)
+        body = r.body() if r.keep else None
         fut.set_result(Exchange(head, body, self._received, self._t_first))
-        self._parts = []
-        if not head.keep_alive:
+        r.parts = []
+        if not head.keep_alive or r.trailing:
             self._close()
 
     def _close(self) -> None:
@@ -216,10 +194,16 @@ class H1Conn(asyncio.Protocol):
             self.transport.close()
 
     def _fail(self, exc: Exception) -> None:
+        """Fail the exchange and drop the connection; what arrived of the body stays for
+        ``partial`` (k6 keeps it), unless it is what broke the limit."""
         fut = self._fut
         if fut is not None and not fut.done():
             fut.set_exception(exc)
-        self.abort()
+        if isinstance(exc, BodyTooLarge):
+            self._reader.parts = []
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
 
 
 class Timed:
@@ -259,9 +243,13 @@ class H1Pool:
         body: bytes | None,
         keep: bool,
         timeout: float,
+        replayable: bool = False,
+        limit: int = DEFAULT_MAX_BODY,
     ) -> tuple[Exchange, Timed]:
-        """Send one request and read its response; retries once on a stale keep-alive
-        connection for idempotent methods, as Go's and aiohttp's clients do."""
+        """Send one request and read its response. A reused connection that the server had
+        closed is retried once on a new one when ``replayable`` (Go's rule: GET, HEAD,
+        OPTIONS, TRACE, or an Idempotency-Key header). Anything that goes wrong once the
+        request is on its way raises ``Failed`` with what arrived."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         for attempt in (0, 1):
@@ -269,7 +257,7 @@ class H1Pool:
             conn = self._take(key)
             if conn is None:
                 conn = await self._open(key, t, deadline)
-            fut = conn.begin(method, keep)
+            fut = conn.begin(method, keep, limit)
             timer = loop.call_at(deadline, conn.expire)
             try:
                 transport = conn.transport
@@ -280,17 +268,26 @@ class H1Pool:
                 await conn.drain()
                 t.sent = perf_counter()
                 ex = await fut
-            except StaleConnection:
+            except StaleConnection as exc:
                 self._all.discard(conn)
-                if attempt or method not in IDEMPOTENT:
-                    raise
+                if attempt or not replayable:
+                    raise Failed(exc, None, 0) from exc
                 continue
+            except Exception as exc:
+                kept = None if isinstance(exc, BodyTooLarge) else conn.partial()
+                conn.abort()
+                self._all.discard(conn)
+                raise Failed(exc, kept, conn._received) from exc
             except BaseException:
                 conn.abort()
                 self._all.discard(conn)
                 raise
             finally:
                 timer.cancel()
+                # The future holds the exception, whose traceback holds this frame and so
+                # the connection: a cycle that would keep a failed body's buffers (up to
+                # the limit) alive until the cyclic GC, which runs seldom in an actor.
+                conn._fut = None
             self._give_back(conn)
             return ex, t
         raise AssertionError("unreachable")

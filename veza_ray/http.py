@@ -1,98 +1,61 @@
-"""The VU's HTTP client: aiohttp with k6's timings, tags, failure rule and error codes.
+"""The VU's HTTP client: k6's http module on the lean HTTP/1.1 client (``h1client``).
 
-Cost matters here (see DESIGN.md): no per-request TraceConfig callbacks. Phases come from
-a few timestamps: the connector records when a connection is waited for and when one is
-actually opened; the request class records when the body has been written; the rest is
-the time to the response headers and to the end of the body. Discarded bodies are read
-in chunks and only counted, never joined into one bytes object.
+Here are k6's semantics on top of the wire: how a request is built (headers, bodies,
+forms, multipart files, URL credentials), redirects as Go's client follows them, the
+VU's cookie jar, decoded bodies, the failure rule, error codes and one sample per
+request (each redirect hop is one). The pool, llhttp framing and timestamps are
+``h1client``'s. Checked case by case against real k6: tests/conformance/.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import socket
 import ssl
 from collections.abc import Callable, Collection, Iterable, Mapping
-from contextvars import ContextVar
 from http.cookies import CookieError, SimpleCookie
-from time import perf_counter
 from typing import Any
+from urllib.parse import quote, urljoin
 
 import aiohttp
 import orjson
-from aiohttp.client_reqrep import ClientRequest
 from yarl import URL
 
 from veza_ray.guards import SECRETS, host_refusal
-from veza_ray.h1 import H1Error, build_head
-from veza_ray.h1client import ConnectFailed, H1Pool, Key
+from veza_ray.h1 import (
+    BODY_TOO_LARGE_CODE,
+    DECOMPRESSION_CODE,
+    DEFAULT_MAX_BODY,
+    BodyTooLarge,
+    DecodeError,
+    FileData,
+    H1Error,
+    UnexpectedEOF,
+    build_head,
+    decode_body,
+    encode_form,
+)
+from veza_ray.h1client import REPLAYABLE, ConnectFailed, Failed, H1Pool, Key, StaleConnection
 from veza_ray.metric_types import Tags
-from veza_ray.netguard import GuardedResolver, HostRefused
+from veza_ray.netguard import HostRefused
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
-# VEZA_RAY_HTTP_CLIENT: the lean keep-alive client (default) or aiohttp for everything.
-HTTP_CLIENTS = ("lean", "aiohttp")
 MAX_REDIRECTS = 10  # k6's default maxRedirects
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
-class _Phase:
-    """Timestamps of one request, filled in by the connector and the request class."""
-
-    __slots__ = ("acquired", "asked", "connecting", "sent")
-
-    def __init__(self) -> None:
-        self.asked = 0.0
-        self.acquired = 0.0
-        self.connecting = 0.0
-        self.sent = 0.0
-
-
-_phase: ContextVar[_Phase | None] = ContextVar("veza_ray_http_phase", default=None)
-
-
-class TimedConnector(aiohttp.TCPConnector):
-    """A TCPConnector that notes when a connection is ready and how long opening it took,
-    and asks the host guard about every request, redirect hops included: by name here
-    (IP literals never reach a resolver), by address in its ``GuardedResolver``."""
-
-    guard: HostGuard | None = None
-
-    async def connect(self, req: ClientRequest, traces: Any, timeout: Any) -> Any:
-        if self.guard is not None:
-            refusal = self.guard.refusal(str(req.url))
-            if refusal:
-                raise HostRefused(refusal)
-        ph = _phase.get()
-        if ph is not None:
-            ph.asked = perf_counter()
-        conn = await super().connect(req, traces, timeout)
-        if ph is not None:
-            ph.acquired = perf_counter()
-        return conn
-
-    async def _create_connection(self, req: ClientRequest, traces: Any, timeout: Any) -> Any:
-        t0 = perf_counter()
-        try:
-            return await super()._create_connection(req, traces, timeout)
-        finally:
-            ph = _phase.get()
-            if ph is not None:
-                ph.connecting = perf_counter() - t0
-
-
-class TimedRequest(ClientRequest):
-    """Notes when the request body has been handed to the socket (k6's end of 'sending')."""
-
-    async def write_bytes(self, *args: Any, **kwargs: Any) -> None:
-        try:
-            await super().write_bytes(*args, **kwargs)
-        finally:
-            ph = _phase.get()
-            if ph is not None:
-                ph.sent = perf_counter()
+def client_choice_problem(value: str | None) -> str | None:
+    """``VEZA_RAY_HTTP_CLIENT`` once chose aiohttp instead of the lean client; that path
+    disagreed with k6 on too many cases and is gone, so any value is refused."""
+    if not value:
+        return None
+    return (
+        "VEZA_RAY_HTTP_CLIENT is no longer supported: every request goes through the "
+        "one HTTP client (docs/http-client.md); unset it"
+    )
 
 
 class Timings:
@@ -130,7 +93,8 @@ class Timings:
 
 
 class Response:
-    """What a request returns: status 0 and ``error`` set when there was no response."""
+    """What a request returns: status 0 and ``error`` set when there was no (complete)
+    response; ``body`` then holds what arrived of it when bodies are kept, as in k6."""
 
     __slots__ = (
         "_headers",
@@ -190,35 +154,55 @@ class Response:
         return f"<Response {self.method} {self.url} {self.status}>"
 
 
+# OpenSSL's verify codes (X509_V_ERR_*): an issuer we do not trust, or a certificate
+# for another name. Go reports these as x509 errors, k6 as 1310 and 1311.
+_UNTRUSTED = frozenset({2, 18, 19, 20, 21, 27})
+_HOSTNAME_MISMATCH = frozenset({62, 63, 64})  # host name, e-mail, IP address
+
+
 def classify_error(exc: BaseException) -> tuple[int, str]:
-    """k6's error code and a short message for an exception that left no response."""
+    """k6's error code and a short message for an exception that left no response
+    (k6: lib/netext/httpext/error_codes.go)."""
+    if isinstance(exc, Failed):
+        exc = exc.cause
     if isinstance(exc, asyncio.TimeoutError):
         return 1050, "request timeout"
     if isinstance(exc, HostRefused):
         return 1111, str(exc)
     if isinstance(exc, ConnectFailed):
         return _dial_error(exc.host, exc.port, exc.cause)
+    if isinstance(exc, StaleConnection):
+        if exc.cause is None:
+            return 1000, "EOF"
+        exc = exc.cause
+    if isinstance(exc, BodyTooLarge):
+        return BODY_TOO_LARGE_CODE, str(exc)
+    if isinstance(exc, DecodeError):
+        return DECOMPRESSION_CODE, f"error decompressing response body ({exc})"
+    if isinstance(exc, UnexpectedEOF):
+        return 1000, str(exc)
     if isinstance(exc, H1Error):
-        return 1000, f"malformed HTTP response: {exc}"
-    if isinstance(exc, aiohttp.InvalidURL):
-        return 1020, f"invalid URL: {exc}"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        if isinstance(exc, aiohttp.ClientSSLError):
-            return 1300, f"tls error: {exc.os_error}"
-        return _dial_error(exc.host, exc.port, exc.os_error)
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
+        return 1000, f"malformed response: {exc}"
+    if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+        return 1201, "write: broken pipe"
+    if isinstance(exc, ConnectionResetError) or (
+        isinstance(exc, OSError) and exc.errno == errno.ECONNRESET
+    ):
         return 1220, "read: connection reset by peer"
-    if isinstance(exc, aiohttp.ClientOSError):
-        if exc.errno == errno.EPIPE:
-            return 1201, "write: broken pipe"
-        if exc.errno == errno.ECONNRESET:
-            return 1220, "read: connection reset by peer"
+    if isinstance(exc, ssl.SSLError):
+        return _tls_error(exc)
+    if isinstance(exc, OSError):
         return 1200, f"tcp error: {exc}"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return 1000, f"malformed response body: {exc}"
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return 1000, f"malformed HTTP response: {exc.message}"
     return 1000, f"{type(exc).__name__}: {exc}"
+
+
+def _tls_error(exc: ssl.SSLError) -> tuple[int, str]:
+    code = getattr(exc, "verify_code", None)
+    if code in _HOSTNAME_MISMATCH:
+        return 1311, "x509: certificate doesn't match hostname"
+    if code in _UNTRUSTED:
+        return 1310, "x509: unknown authority"
+    return 1300, f"tls error: {exc}"
 
 
 def _dial_error(host: str, port: int | None, os_err: BaseException) -> tuple[int, str]:
@@ -226,13 +210,15 @@ def _dial_error(host: str, port: int | None, os_err: BaseException) -> tuple[int
     if isinstance(os_err, socket.gaierror):
         return 1101, f"lookup {host}: no such host"
     if isinstance(os_err, ssl.SSLError):
-        return 1300, f"tls error: {os_err}"
+        return _tls_error(os_err)
     if isinstance(os_err, ConnectionRefusedError) or (
         isinstance(os_err, OSError) and os_err.errno == errno.ECONNREFUSED
     ):
         return 1212, f"dial tcp {host}:{port}: connect: connection refused"
     if isinstance(os_err, TimeoutError):
         return 1211, f"dial tcp {host}:{port}: i/o timeout"
+    if isinstance(os_err, ConnectionResetError):
+        return 1220, "read: connection reset by peer"
     reason = os_err.strerror if isinstance(os_err, OSError) and os_err.strerror else os_err
     return 1210, f"dial tcp {host}:{port}: {reason}"
 
@@ -279,112 +265,28 @@ def expected_statuses(*items: int | range | tuple[int, int]) -> frozenset[int]:
     return frozenset(out)
 
 
-def new_connector(
-    no_reuse: bool = False, insecure: bool = False, guard: HostGuard | None = None
-) -> TimedConnector:
-    """One pool per actor; VUs keep their own cookies but share keep-alive connections."""
-    guard = guard or HostGuard(frozenset())
-    conn = TimedConnector(
-        limit=0,
-        force_close=no_reuse,
-        ssl=not insecure,
-        ttl_dns_cache=300,
-        resolver=GuardedResolver(guard.allowed),
-    )
-    conn.guard = guard
-    return conn
-
-
-def new_session(
-    connector: aiohttp.BaseConnector,
-    user_agent: str | None,
-    cookie_jar: aiohttp.abc.AbstractCookieJar | None = None,
-) -> aiohttp.ClientSession:
-    headers = {"User-Agent": user_agent or DEFAULT_USER_AGENT}
-    return aiohttp.ClientSession(
-        connector=connector,
-        connector_owner=False,
-        request_class=TimedRequest,
-        headers=headers,
-        auto_decompress=True,
-        skip_auto_headers=("Accept-Encoding",),
-        cookie_jar=cookie_jar,
-        trust_env=False,  # never a proxy from http_proxy & co: it would bypass the guard
-    )
-
-
 class ClientHub:
-    """What one runner's VUs share: the lean keep-alive pool, and aiohttp's connector and
-    sessions for the requests the lean path leaves to it (``Accept-Encoding``, odd URLs),
-    built only when first needed. ``lean=False`` sends everything through aiohttp (the
-    ``VEZA_RAY_HTTP_CLIENT=aiohttp`` escape hatch)."""
+    """What one runner's VUs share: the keep-alive pool and the request defaults."""
 
     def __init__(
         self,
         no_reuse: bool = False,
         insecure: bool = False,
         user_agent: str | None = None,
-        lean: bool = True,
         guard: HostGuard | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
     ) -> None:
         allowed = guard.allowed if guard is not None else frozenset()
-        self.pool = H1Pool(no_reuse, insecure, allowed) if lean else None
+        self.pool = H1Pool(no_reuse, insecure, allowed)  # checks every resolved address
         self._guard = guard
         self.user_agent = user_agent or DEFAULT_USER_AGENT
-        self._no_reuse = no_reuse
-        self._insecure = insecure
-        self._connector: TimedConnector | None = None
-        self._sessions: list[aiohttp.ClientSession] = []
-
-    def session(self, jar: aiohttp.abc.AbstractCookieJar) -> aiohttp.ClientSession:
-        if self._connector is None:
-            self._connector = new_connector(self._no_reuse, self._insecure, self._guard)
-        sess = new_session(self._connector, self.user_agent, jar)
-        self._sessions.append(sess)
-        return sess
+        self.max_body = max_body
 
     async def close(self) -> None:
-        for sess in self._sessions:
-            await sess.close()
-        self._sessions.clear()
-        if self._connector is not None:
-            await self._connector.close()
-            self._connector = None
-        if self.pool is not None:
-            await self.pool.close()
+        await self.pool.close()
 
 
 Expected = Collection[int] | Callable[[int], bool] | None
-
-
-class _Call:
-    """One request as the caller asked for it, handed to whichever path serves it."""
-
-    __slots__ = ("body", "expected", "hdrs", "keep", "method", "params", "seconds", "tags", "url")
-
-    def __init__(
-        self,
-        method: str,
-        url: str,
-        hdrs: dict[str, str] | None,
-        body: Any,
-        params: Mapping[str, str | int | float] | None,
-        tags: Mapping[str, str] | None,
-        seconds: float,
-        expected: Expected,
-        keep: bool,
-    ) -> None:
-        self.method = method
-        self.url = url
-        self.hdrs = hdrs
-        self.body = body
-        self.params = params
-        self.tags = tags
-        self.seconds = seconds
-        self.expected = expected
-        self.keep = keep
-
-
 RecordFn = Callable[[str, str, int, bool, int, Tags, Timings, int, int], None]
 
 
@@ -394,7 +296,10 @@ class HttpClient:
     One per VU: its own cookie jar (k6's per-VU jar), the runner's shared connections.
     """
 
-    __slots__ = ("_discard", "_guard", "_hub", "_jar", "_record", "_session", "_timeout")
+    __slots__ = ("_discard", "_guard", "_hub", "_jar", "_record", "_timeout")
+
+    # k6's ``http.file(data, filename, contentType)`` for multipart bodies.
+    file = staticmethod(FileData)
 
     def __init__(
         self,
@@ -410,7 +315,6 @@ class HttpClient:
         self._timeout = timeout
         self._guard = guard
         self._jar: aiohttp.CookieJar | None = None
-        self._session: aiohttp.ClientSession | None = None
 
     @property
     def cookie_jar(self) -> aiohttp.CookieJar:
@@ -447,70 +351,96 @@ class HttpClient:
         *,
         headers: Mapping[str, str] | None = None,
         json: Any = None,
-        data: bytes | bytearray | memoryview | str | None = None,
+        data: bytes | bytearray | memoryview | str | Mapping[str, Any] | None = None,
         params: Mapping[str, str | int | float] | None = None,
         tags: Mapping[str, str] | None = None,
         timeout: float | None = None,
         expected_statuses: Collection[int] | Callable[[int], bool] | None = None,
         response_body: bool | None = None,
+        max_response_body_size: int | None = None,
     ) -> Response:
-        """Send one request; never raises for network trouble (status 0 and ``error`` instead)."""
+        """Send one request; never raises for network trouble (status 0 and ``error``
+        instead). ``data`` as a dict is sent as a form (urlencoded, or multipart when a
+        value is ``http.file(...)``), as k6 does with an object body."""
         method = method.upper()
         if self._guard is not None:
             refusal = self._guard.refusal(url)
             if refusal:
                 return self._refused(method, url, tags, refusal)
-        body: Any = data
         hdrs: dict[str, str] | None = dict(headers) if headers else None
         if hdrs:
             SECRETS.learn_headers(hdrs.items())  # so this actor's messages never show them
+        ctype: str | None = None
+        payload: bytes | None
         if json is not None:
-            body = orjson.dumps(json)
-            hdrs = hdrs or {}
-            if not any(k.lower() == "content-type" for k in hdrs):
-                hdrs["Content-Type"] = "application/json"
+            payload, ctype = orjson.dumps(json), "application/json"
+        elif data is None:
+            payload = None
+        elif isinstance(data, str):
+            payload = data.encode("utf-8")
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+        elif isinstance(data, Mapping):
+            payload, ctype = encode_form(data)
+        else:
+            raise TypeError(f"unknown request body type {type(data).__name__}")
         keep = (not self._discard) if response_body is None else response_body
-        seconds = timeout or self._timeout
-        call = _Call(method, url, hdrs, body, params, tags, seconds, expected_statuses, keep)
-        if self._hub.pool is not None and _lean_ok(url, hdrs, body):
-            return await self._lean(call)
-        return await self._aiohttp(call)
+        limit = self._hub.max_body if max_response_body_size is None else max_response_body_size
+        call = _Call(method, url, hdrs, payload, ctype, params, tags, timeout or self._timeout)
+        return await self._send(call, expected_statuses, keep, limit)
 
-    async def _lean(self, c: _Call) -> Response:
-        """The keep-alive fast path; follows redirects itself, one k6 sample per hop."""
-        method, url, hdrs, body, params = c.method, c.url, c.hdrs, c.body, c.params
-        tags, seconds, expected, keep = c.tags, c.seconds, c.expected, c.keep
+    async def _send(self, c: _Call, expected: Expected, keep: bool, limit: int) -> Response:
+        """One request and its redirects as Go's client (so k6) follows them, one sample
+        per hop."""
         pool = self._hub.pool
-        assert pool is not None
-        payload = _body_bytes(body)
+        method, url, hdrs, payload, params = c.method, c.url, c.hdrs, c.payload, c.params
+        if c.ctype and not (hdrs and any(k.lower() == "content-type" for k in hdrs)):
+            # Part of the headers, as k6 sets it: a redirect turned GET keeps it (Go does).
+            hdrs = {**(hdrs or {}), "Content-Type": c.ctype}
         hops = 0
+        # A Referer the caller set is kept on every hop; else each names the hop before.
+        referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
         while True:
             try:
                 target = _target(url, params)
             except ValueError as exc:
-                return self._failed(method, url, tags, 1020, f"invalid URL: {exc}")
+                return self._failed(method, url, c.tags, 1020, f"invalid URL: {exc}")
             try:
-                head = self._head(method, target, hdrs, body, payload)
+                head = self._head(method, target, hdrs, payload)
             except ValueError as exc:  # a line break in a header: never sent
-                return self._failed(method, url, tags, 1000, f"invalid request header: {exc}")
+                return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
             status, kept, received = 0, None, 0
             resp_headers: Iterable[tuple[str, str]] = ()
             err, code = "", 0
             loc = ""
+            replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
             try:
-                ex, t = await pool.exchange(target.key, method, head, payload, keep, seconds)
+                ex, t = await pool.exchange(
+                    target.key, method, head, payload, keep, c.seconds, replayable, limit
+                )
             except Exception as exc:
                 code, err = classify_error(exc)
                 timings = Timings()
+                if isinstance(exc, Failed):
+                    received = exc.received
+                    if keep and code != BODY_TOO_LARGE_CODE:
+                        kept = exc.body
             else:
                 rh = ex.head
                 status = rh.status
                 received = ex.received
                 resp_headers = rh
-                if keep:
-                    kept = ex.body
+                if status >= 400:
+                    code = 1000 + status  # k6's error_code for an HTTP error status
+                if keep and (status >= 200 or status == 101) and status not in (204, 304):
+                    kept = ex.body  # k6 has no body (null) for 1xx, 204 and 304
+                    if kept:
+                        kept, dcode, derr = _decoded(rh.values("content-encoding"), kept, limit)
+                        if dcode:
+                            status, code, err = 0, dcode, derr
                 cookies = rh.values("set-cookie")
                 if cookies:
+                    SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
                     self._store_cookies(cookies, target.url)
                 if status in _REDIRECTS and hops < MAX_REDIRECTS:
                     loc = next(iter(rh.values("location")), "")
@@ -523,54 +453,66 @@ class HttpClient:
                     receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
                 )
             ok = is_expected(status, expected) and not err
-            name, extra = _name_and_extra(url, tags)
+            name, extra = _name_and_extra(url, c.tags)
             sent = len(head) + len(payload or b"")
             self._record(method, name, status, ok, code, extra, timings, sent, received)
             if not loc:
                 return Response(method, url, status, resp_headers, kept, timings, err, code)
-            # Follow as Go's client (k6) does: 303, and 301/302 after a POST, become a GET.
-            nxt = target.url.join(URL(loc))
-            url = str(nxt)
-            params = None
+            # Follow as Go's client does (net/http client.go redirectBehavior): 301, 302
+            # and 303 of anything but GET/HEAD continue as a GET without the body, the
+            # headers kept; 307/308 resend method and body. Referer names the last hop.
+            nxt = urljoin(target.base, loc)
             hops += 1
-            if status == 303 or (status in (301, 302) and method == "POST"):
-                method = "GET" if method != "HEAD" else method
-                body, payload = None, None
-                if hdrs:
-                    hdrs = {k: v for k, v in hdrs.items() if k.lower() != "content-type"}
-            if hdrs and nxt.host != target.key[1]:
+            if status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                method, payload = "GET", None
+            hdrs = dict(hdrs) if hdrs else {}
+            nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
+            if nxt_target_host != target.key[1]:
                 # Credentials are for the host they were given to (Go's rule, so k6's).
                 hdrs = {k: v for k, v in hdrs.items() if k.lower() not in _CREDENTIALS}
+            else:
+                hdrs = {k: v for k, v in hdrs.items() if k.lower() not in ("cookie", "cookie2")}
+            hdrs = {k: v for k, v in hdrs.items() if k.lower() != "referer"}
+            if not (target.key[0] == "https" and nxt.startswith("http:")):
+                hdrs["Referer"] = referer or target.referer
+            url, params = nxt, None
             if self._guard is not None:
                 refusal = self._guard.refusal(url)
                 if refusal:
-                    return self._refused(method, url, tags, refusal)
+                    return self._refused(method, url, c.tags, refusal)
 
     def _head(
         self,
         method: str,
         target: _Target,
         hdrs: dict[str, str] | None,
-        body: Any,
         payload: bytes | None,
     ) -> bytes:
-        """The request head; the fixed part is built once per (method, URL, headers)."""
+        """The request head as k6 sends it (Host, User-Agent, the caller's headers; no
+        default Content-Type or Accept); the fixed part is built once per (method, URL,
+        headers)."""
         ua = self._hub.user_agent
-        kind = 0 if payload is None else (1 if isinstance(body, str) else 2)
-        key = (method, target.path, target.host, ua, kind, tuple(hdrs.items()) if hdrs else None)
+        key = (
+            method,
+            target.path,
+            target.host,
+            target.auth,
+            ua,
+            tuple(hdrs.items()) if hdrs else None,
+        )
         fixed = _HEADS.get(key)
         if fixed is None:
             merged: dict[str, tuple[str, str]] = {
                 "host": ("Host", target.host),
                 "user-agent": ("User-Agent", ua),
-                "accept": ("Accept", "*/*"),
             }
+            if target.auth:
+                merged["authorization"] = ("Authorization", target.auth)
             if hdrs:
                 for k, v in hdrs.items():
-                    merged[k.lower()] = (k, v)
-            if kind and "content-type" not in merged:
-                ctype = "text/plain; charset=utf-8" if kind == 1 else "application/octet-stream"
-                merged["content-type"] = ("Content-Type", ctype)
+                    low = k.lower()
+                    if low != "content-length":  # k6 (Go) writes its own
+                        merged[low] = (k, v)
             fixed = build_head(method, target.path, merged.values())[:-2]
             if len(_HEADS) < 10_000:
                 _HEADS[key] = fixed
@@ -586,7 +528,6 @@ class HttpClient:
 
     def _store_cookies(self, values: list[str], url: URL) -> None:
         jar = self.cookie_jar
-        SECRETS.learn_headers(("Set-Cookie", v) for v in values)
         for v in values:
             c: SimpleCookie = SimpleCookie()
             try:
@@ -594,78 +535,6 @@ class HttpClient:
             except CookieError:
                 continue
             jar.update_cookies(c, url)
-
-    async def _aiohttp(self, c: _Call) -> Response:
-        """aiohttp's path: for what the lean path leaves aside; phases from timestamps."""
-        method, url, hdrs, body, tags, keep = c.method, c.url, c.hdrs, c.body, c.tags, c.keep
-        if self._session is None:
-            self._session = self._hub.session(self.cookie_jar)
-        ph = _Phase()
-        token = _phase.set(ph)
-        status, kept = 0, None
-        resp_headers: Iterable[tuple[str, str]] = ()
-        err, code, received = "", 0, 0
-        t0 = perf_counter()
-        t_head = t_end = t0
-        try:
-            async with self._session.request(
-                method,
-                url,
-                headers=hdrs,
-                data=body,
-                params=c.params,
-                timeout=_client_timeout(c.seconds),
-            ) as resp:
-                t_head = perf_counter()
-                status = resp.status
-                resp_headers = resp.headers.items()
-                if "Set-Cookie" in resp.headers:
-                    SECRETS.learn_headers(
-                        ("Set-Cookie", v) for v in resp.headers.getall("Set-Cookie")
-                    )
-                if keep:
-                    kept = await resp.read()
-                    received = len(kept)
-                else:
-                    # Discarded: drained chunk by chunk and counted on the wire, never joined.
-                    content = resp.content
-                    while not content.at_eof():
-                        await content.readany()
-                    received = content.total_raw_bytes
-                t_end = perf_counter()
-                head = 17
-                for k, v in resp.raw_headers:
-                    head += len(k) + len(v) + 4
-                received += head
-        except Exception as exc:
-            now = perf_counter()
-            if status:
-                # Headers came, the body did not: k6 reports the status it got and an error.
-                t_end = now
-            else:
-                t_head = t_end = now
-            code, err = classify_error(exc)
-        finally:
-            _phase.reset(token)
-        # k6's "blocked" is the wait for a connection slot, measured from when the client
-        # asks the pool; the client's own request preparation before that is not blocking.
-        start = ph.acquired or t0
-        blocked = max(0.0, (start - (ph.asked or t0)) - ph.connecting)
-        sent_at = ph.sent if ph.sent and ph.sent <= t_head else start
-        timings = Timings(
-            blocked=blocked * 1000.0,
-            connecting=ph.connecting * 1000.0,
-            sending=max(0.0, sent_at - start) * 1000.0,
-            waiting=max(0.0, t_head - sent_at) * 1000.0,
-            receiving=max(0.0, t_end - t_head) * 1000.0,
-        )
-        ok = is_expected(status, c.expected) and not err
-        name, extra = _name_and_extra(url, tags)
-        sent_bytes = len(method) + len(url) + 12 + _body_len(body)
-        if hdrs:
-            sent_bytes += sum(len(k) + len(v) + 4 for k, v in hdrs.items())
-        self._record(method, name, status, ok, code, extra, timings, sent_bytes, received)
-        return Response(method, url, status, resp_headers, kept, timings, err, code)
 
     def _failed(
         self, method: str, url: str, tags: Mapping[str, str] | None, code: int, why: str
@@ -678,6 +547,64 @@ class HttpClient:
     def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
         """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
         return self._failed(method, url, tags, 1111, why.replace("BASE_URL", "URL"))
+
+
+class _Call:
+    """One request as the caller asked for it."""
+
+    __slots__ = ("ctype", "hdrs", "method", "params", "payload", "seconds", "tags", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        hdrs: dict[str, str] | None,
+        payload: bytes | None,
+        ctype: str | None,
+        params: Mapping[str, str | int | float] | None,
+        tags: Mapping[str, str] | None,
+        seconds: float,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.hdrs = hdrs
+        self.payload = payload
+        self.ctype = ctype
+        self.params = params
+        self.tags = tags
+        self.seconds = seconds
+
+
+def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None, int, str]:
+    """The body with its Content-Encoding undone, as k6 gives it; a body that does not
+    decode fails the request (status 0, k6's 1701), one decoding past the limit 1702."""
+    if not codings:
+        return body, 0, ""
+    try:
+        return decode_body(body, ",".join(codings), limit), 0, ""
+    except (DecodeError, BodyTooLarge) as exc:
+        code, err = classify_error(exc)
+    return None, code, err
+
+
+def _has_idempotency_key(hdrs: Mapping[str, str] | None) -> bool:
+    if not hdrs:
+        return False
+    return any(k.lower() in ("idempotency-key", "x-idempotency-key") for k in hdrs)
+
+
+def _masked(url: str) -> str:
+    """k6's URL tag hides credentials: http://user:pass@h/ is tagged http://****:****@h/."""
+    if "@" not in url:
+        return url
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    authority = url[start : end if end >= 0 else len(url)]
+    at = authority.rfind("@")
+    if start < 2 or at < 0:
+        return url
+    mask = "****:****" if ":" in authority[:at] else "****"
+    return url[:start] + mask + url[start + at :]
 
 
 class HostGuard:
@@ -703,70 +630,58 @@ class HostGuard:
             return verdict
 
 
-_TIMEOUTS: dict[float, aiohttp.ClientTimeout] = {}
-_HEADS: dict[tuple[str, str, str, str, int, tuple[tuple[str, str], ...] | None], bytes] = {}
+_HEADS: dict[tuple[str, str, str, str, str, tuple[tuple[str, str], ...] | None], bytes] = {}
 _TARGETS: dict[str, _Target] = {}
-# Requests with these headers go through aiohttp, which implements what they ask for.
-_AIOHTTP_HEADERS = frozenset({"accept-encoding", "expect", "transfer-encoding", "upgrade"})
+# Characters a URL may hold as written; anything else (space, non-ASCII) is %-encoded as
+# Go encodes a path. Escapes already there stay as written: ``?a=%2Fb`` is sent so.
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]^_`{|}~"
 
 
 class _Target:
-    """A URL as the lean path needs it: pool key, Host header, request target."""
+    """A URL as a request needs it: pool key, Host header, request target (as written),
+    Basic credentials from its userinfo, and what a redirect resolves against."""
 
-    __slots__ = ("host", "key", "path", "url")
+    __slots__ = ("auth", "base", "host", "key", "path", "referer", "url")
 
-    def __init__(self, url: URL) -> None:
+    def __init__(self, raw: str, params: Mapping[str, str | int | float] | None) -> None:
+        text = (
+            raw
+            if raw.isascii() and raw.isprintable() and " " not in raw
+            else quote(raw, safe=_URL_SAFE)
+        )
+        url = URL(text, encoded=True)
+        if params:
+            url = url.extend_query(params)
         scheme = url.scheme
         if scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"{str(url)[:200]!r} is not an absolute http(s) URL")
+            raise ValueError(f"{raw[:200]!r} is not an absolute http(s) URL")
         port = url.port or (443 if scheme == "https" else 80)
         self.url = url
         self.key: Key = (scheme, url.host, port)
         self.host = url.host_port_subcomponent or url.host
         self.path = url.raw_path_qs or "/"
+        self.auth = ""
+        if url.raw_user is not None:
+            cred = f"{url.user or ''}:{url.password or ''}".encode()
+            self.auth = "Basic " + base64.b64encode(cred).decode()
+        self.base = str(url.with_fragment(None))
+        self.referer = str(url.with_user(None).with_fragment(None))
 
 
 def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target:
     """Parse (and cache, per URL string) what a request line needs; params are not cached."""
     if params:
-        return _Target(URL(url).extend_query(params))
+        return _Target(url, params)
     hit = _TARGETS.get(url)
     if hit is None:
-        hit = _Target(URL(url))
+        hit = _Target(url, None)
         if len(_TARGETS) < 10_000:
             _TARGETS[url] = hit
     return hit
 
 
 _CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
-
-
-def _lean_ok(url: str, hdrs: Mapping[str, str] | None, body: Any) -> bool:
-    """Whether the lean path serves this request; anything unusual goes to aiohttp."""
-    if not url.startswith(("http://", "https://")):
-        return False
-    if body is not None and not isinstance(body, (bytes, bytearray, memoryview, str)):
-        return False
-    return not hdrs or not any(k.lower() in _AIOHTTP_HEADERS for k in hdrs)
-
-
-def _body_bytes(body: Any) -> bytes | None:
-    if body is None:
-        return None
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    return bytes(body)
-
-
 _TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = {}
-
-
-def _client_timeout(seconds: float) -> aiohttp.ClientTimeout:
-    """One ClientTimeout per distinct value, not one object per request (a pure memo)."""
-    t = _TIMEOUTS.get(seconds)
-    if t is None:
-        t = _TIMEOUTS[seconds] = aiohttp.ClientTimeout(total=seconds)
-    return t
 
 
 def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
@@ -792,21 +707,12 @@ _NAMES: dict[str, str] = {}
 
 
 def _url_name(url: str) -> str:
-    """A URL as a tag value: its secrets learned, then redacted (memoised per URL)."""
+    """A URL as a tag value: its secrets learned, its credentials masked as k6 masks them,
+    then redacted (memoised per URL)."""
     name = _NAMES.get(url)
     if name is None:
         SECRETS.learn_url(url)
-        name = SECRETS.redact(url)
+        name = SECRETS.redact(_masked(url))
         if len(_NAMES) < 10_000:
             _NAMES[url] = name
     return name
-
-
-def _body_len(body: Any) -> int:
-    if body is None:
-        return 0
-    if isinstance(body, str):
-        return len(body.encode())
-    if isinstance(body, (bytes, bytearray, memoryview)):
-        return len(body)
-    return 0

@@ -1,11 +1,10 @@
 """The host guard at connect time: resolve once, check every address, connect to those.
 
-Every connection the tool opens (the lean client, aiohttp's connector, redirects, the
-pre-flight) resolves its host through here, so the addresses checked by
-``guards.address_refusal`` are the addresses connected to: there is no second lookup a
-resolver could answer differently. Proxies are never used: the lean client and the
-pre-flight have no proxy support and aiohttp's sessions are built with
-``trust_env=False``, so ``http_proxy`` and friends cannot send a request elsewhere.
+Every connection the tool opens (the VUs' client, each redirect hop, the pre-flight)
+resolves its host through here, so the addresses checked by ``guards.address_refusal``
+are the addresses connected to: there is no second lookup a resolver could answer
+differently. Proxies are never used: the client has no proxy support, so ``http_proxy``
+and friends cannot send a request elsewhere.
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ import asyncio
 import ipaddress
 import socket
 from typing import Any
-
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 from veza_ray.guards import address_refusal, is_loopback
 
@@ -59,26 +55,3 @@ async def resolve_checked(host: str, port: int, allowed: frozenset[str]) -> list
     if why:
         raise HostRefused(why)
     return infos
-
-
-class GuardedResolver(ThreadedResolver):
-    """aiohttp's resolver with the same check: aiohttp connects to what this returns.
-
-    aiohttp does not call a resolver for IP literals; ``http.TimedConnector`` checks
-    those by name (an IP literal's name is its address)."""
-
-    def __init__(self, allowed: frozenset[str]) -> None:
-        super().__init__()
-        self.allowed = allowed
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        why = name_refusal(host, self.allowed)
-        if why:
-            raise HostRefused(why)
-        hosts = await super().resolve(host, port, family)
-        why = address_refusal(host, [h["host"] for h in hosts], self.allowed)
-        if why:
-            raise HostRefused(why)
-        return hosts

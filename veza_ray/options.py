@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from veza_ray.durations import parse_k6_duration
+from veza_ray.h1 import DEFAULT_MAX_BODY, parse_size
 from veza_ray.metrics import DEFAULT_TREND_STATS
 from veza_ray.schedule import Stage
 
@@ -48,6 +49,7 @@ _TOP_KEYS = {
     "userAgent",
     "noConnectionReuse",
     "insecureSkipTLSVerify",
+    "maxResponseBodySize",
     "tags",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
@@ -148,6 +150,7 @@ class Options:
     user_agent: str | None = None
     no_connection_reuse: bool = False
     insecure_skip_tls_verify: bool = False
+    max_response_body_size: int = DEFAULT_MAX_BODY  # kept bodies past it fail (code 1702)
     tags: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # what k6 would log as a warning, e.g. an ignored `vus`
@@ -404,6 +407,12 @@ def parse_options(raw: object) -> Options:
         flags[key] = raw.get(key, False)
         if not isinstance(flags[key], bool):
             c.fail(f"options.{key}", f"{flags[key]!r} must be true or false")
+    max_body = DEFAULT_MAX_BODY
+    if raw.get("maxResponseBodySize") is not None:
+        try:
+            max_body = parse_size(raw["maxResponseBodySize"])
+        except ValueError as exc:
+            c.fail("options.maxResponseBodySize", str(exc))
     top_tags = c.str_map(raw, "tags", "options")
     ua = raw.get("userAgent")
     if ua is not None and not isinstance(ua, str):
@@ -419,6 +428,7 @@ def parse_options(raw: object) -> Options:
         user_agent=ua,
         no_connection_reuse=bool(flags["noConnectionReuse"]),
         insecure_skip_tls_verify=bool(flags["insecureSkipTLSVerify"]),
+        max_response_body_size=max_body,
         tags=top_tags,
         raw=dict(given),
         warnings=tuple(warnings),

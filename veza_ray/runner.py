@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import gc
-import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -356,15 +355,13 @@ class Runner:
             await self._run_arrival(s, t0)
 
     def _new_hub(self) -> ClientHub:
-        """The VUs' shared connections; ``VEZA_RAY_HTTP_CLIENT=aiohttp`` (``-e`` or the
-        environment) sends every request through aiohttp instead of the lean path."""
-        client = self.env.get("VEZA_RAY_HTTP_CLIENT") or os.environ.get("VEZA_RAY_HTTP_CLIENT")
+        """The VUs' shared connections and request defaults."""
         return ClientHub(
             self.options.no_connection_reuse,
             self.options.insecure_skip_tls_verify,
             self.options.user_agent,
-            lean=(client or "lean") != "aiohttp",
             guard=self._guard,
+            max_body=self.options.max_response_body_size,
         )
 
     def _new_vu(self, s: _Scenario, slot: int) -> VU:

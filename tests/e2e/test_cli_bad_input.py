@@ -72,11 +72,11 @@ CASES = [
     ),
     pytest.param(
         "options = {}",
-        ["-e", "VEZA_RAY_HTTP_CLIENT=aiohtp"],
+        ["-e", "VEZA_RAY_HTTP_CLIENT=aiohttp"],
         104,
-        # an ordinary -e value is shown as given (only secrets are redacted)
-        "VEZA_RAY_HTTP_CLIENT='aiohtp': must be one of lean, aiohttp",
-        id="unknown-http-client",
+        # the aiohttp client path is gone: the variable is refused, not silently ignored
+        "VEZA_RAY_HTTP_CLIENT is no longer supported",
+        id="removed-http-client",
     ),
 ]
 

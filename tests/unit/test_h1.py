@@ -1,93 +1,197 @@
-"""HTTP/1.1 framing rules of the lean client, as tables (no sockets)."""
+"""HTTP/1.1 messages of the lean client, as tables (no sockets): llhttp's framing as
+``ResponseReader`` uses it, request heads, decoded bodies, forms and multipart."""
 
 from __future__ import annotations
 
+import gzip
+import re
+import zlib
+
+import brotli
 import pytest
 
-from veza_ray.h1 import ChunkedBody, H1Error, build_head, parse_head
+from veza_ray.h1 import (
+    BodyTooLarge,
+    DecodeError,
+    FileData,
+    H1Error,
+    ResponseReader,
+    build_head,
+    decode_body,
+    encode_form,
+    parse_size,
+)
 
 
+def read(raw: bytes, method: str = "GET", step: int = 0, limit: int = 1 << 20) -> ResponseReader:
+    """Feed ``raw`` whole or in ``step``-byte slices; stops at the first complete response."""
+    r = ResponseReader()
+    r.start(method, True, limit)
+    pieces = [raw] if not step else [raw[i : i + step] for i in range(0, len(raw), step)]
+    for piece in pieces:
+        if r.feed(piece):
+            break
+    return r
+
+
+@pytest.mark.parametrize("step", [0, 1, 3, 7])
 @pytest.mark.parametrize(
-    ("raw", "method", "status", "length", "chunked", "keep_alive"),
+    ("raw", "method", "status", "body", "keep_alive"),
     [
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 2", "GET", 200, 2, False, True),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close", "GET", 200, 2, False, False),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET", 200, b"ok", True),
         (
-            b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 0",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
             "GET",
             200,
-            0,
-            False,
+            b"ok",
             False,
         ),
-        (b"HTTP/1.0 200 OK\r\nContent-Length: 2", "GET", 200, 2, False, False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", "GET", 200, b"ok", False),
         (
-            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2",
+            b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok",
             "GET",
             200,
-            2,
-            False,
+            b"ok",
             True,
         ),
-        # no length, not chunked: the body runs until the server closes
-        (b"HTTP/1.1 200 OK\r\nX-A: b", "GET", 200, -1, False, False),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked", "GET", 200, 0, True, True),
-        # chunked wins over Content-Length
+        # chunked, with an extension and a trailer; chunked wins over Content-Length
         (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\nTransfer-Encoding: gzip, chunked",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n",
             "GET",
             200,
-            0,
-            True,
+            b"Wikipedia",
             True,
         ),
-        # bodiless whatever the headers say
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 50", "HEAD", 200, 0, False, True),
-        (b"HTTP/1.1 204 No Content", "GET", 204, 0, False, True),
-        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50", "GET", 304, 0, False, True),
-        (b"HTTP/1.1 100 Continue", "POST", 100, 0, False, True),
+        # bodiless whatever the headers say: HEAD, 204, 304
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n", "HEAD", 200, b"", True),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", "GET", 204, b"", True),
+        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n", "GET", 304, b"", True),
+        # an interim 100 is skipped, the real response follows
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 1\r\n\r\nx",
+            "POST",
+            201,
+            b"x",
+            True,
+        ),
+        # bare LF line ends, as Go accepts them
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", "GET", 200, b"ok", True),
+        # ... whose body is never mended as if it were the head
+        (
+            b"HTTP/1.1 200 OK\nContent-Length: 10\n\na\n b :\r\n\r\n",
+            "GET",
+            200,
+            b"a\n b :\r\n\r\n",
+            True,
+        ),
+        # chunked wins over a Content-Length beside it; space before a colon is accepted
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nok\r\n0\r\n\r\n",
+            "GET",
+            200,
+            b"ok",
+            True,
+        ),
+        (b"HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok", "GET", 200, b"ok", True),
     ],
 )
-def test_parse_head_framing(
-    raw: bytes, method: str, status: int, length: int, chunked: bool, keep_alive: bool
+def test_framing(
+    raw: bytes, method: str, status: int, body: bytes, keep_alive: bool, step: int
 ) -> None:
-    head = parse_head(raw, method)
-    assert (head.status, head.length, head.chunked, head.keep_alive) == (
-        status,
-        length,
-        chunked,
-        keep_alive,
-    )
+    r = read(raw, method, step)
+    assert r.complete and r.head is not None
+    assert (r.head.status, r.body(), r.head.keep_alive) == (status, body, keep_alive)
 
 
-def test_parse_head_keeps_headers_in_order_and_case() -> None:
-    head = parse_head(
-        b"HTTP/1.1 404 Not Found\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Pad:   v  \r\n"
-        b"Content-Length: 0",
-        "GET",
-    )
-    assert head.reason == "Not Found"
-    assert head.headers[:2] == [("Set-Cookie", "a=1"), ("set-cookie", "b=2")]
-    assert head.values("SET-COOKIE") == ["a=1", "b=2"]
-    assert head.values("x-pad") == ["v"]
+def test_close_delimited_body_ends_only_at_close() -> None:
+    r = read(b"HTTP/1.1 200 OK\r\nX-A: b\r\n\r\nabc")
+    assert not r.complete and r.body() == b"abc"
+    assert r.ends_at_close() and r.complete
+    assert r.head is not None and not r.head.keep_alive
 
 
 @pytest.mark.parametrize(
-    ("raw", "fragment"),
+    "raw",
     [
-        (b"HTTP/2 200 OK", "status line"),
-        (b"ICY 200 OK", "status line"),
-        (b"HTTP/1.1 2x0 OK", "status line"),
-        (b"HTTP/1.1 999 Nope", "out of range"),
-        (b"HTTP/1.1 200 OK\r\nno colon here", "header line"),
-        (b"HTTP/1.1 200 OK\r\n: v", "header line"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1", "Content-Length"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2", "conflicting"),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
+        b"HTTP/1.1 200 OK\r\nContent-Le",
     ],
 )
-def test_parse_head_refuses_broken_heads(raw: bytes, fragment: str) -> None:
-    with pytest.raises(H1Error, match=fragment):
-        parse_head(raw, "GET")
+def test_a_close_does_not_end_a_framed_body(raw: bytes) -> None:
+    r = read(raw)
+    assert not r.ends_at_close() and not r.complete
+
+
+def test_headers_in_order_case_kept_values_trimmed_and_folds_unfolded() -> None:
+    r = read(
+        b"HTTP/1.1 404 Not Found\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Pad:   v  \r\n"
+        b"X-Fold: a\r\n  b\r\nContent-Length: 0\r\n\r\n"
+    )
+    assert r.head is not None
+    assert r.head.headers[:2] == [("Set-Cookie", "a=1"), ("set-cookie", "b=2")]
+    assert r.head.values("SET-COOKIE") == ["a=1", "b=2"]
+    assert r.head.values("x-pad") == ["v"]
+    assert r.head.values("x-fold") == ["a b"]
+
+
+def test_a_header_with_space_before_its_colon_is_dropped_not_fatal() -> None:
+    # Go files it under "X-A " (which no script reads); llhttp would refuse the response
+    r = read(b"HTTP/1.1 200 OK\r\nX-A : b\r\nX-B: c\r\nContent-Length: 2\r\n\r\nok", step=3)
+    assert r.complete and r.head is not None and r.body() == b"ok"
+    assert r.head.headers == [("X-B", "c"), ("Content-Length", "2")]
+
+
+def test_bytes_after_a_response_mark_the_stream_untrusted() -> None:
+    r = read(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n")
+    assert r.complete and r.trailing and r.body() == b"ok"
+
+
+def test_the_reader_is_reused_after_a_head_response() -> None:
+    r = read(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", "HEAD")
+    assert r.complete
+    r.start("GET", True, 100)
+    assert r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc")
+    assert r.body() == b"abc"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"HTTP/2 200 OK\r\n\r\n",
+        b"ICY 200 OK\r\n\r\n",
+        b"HTTP/1.1 2x0 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nno colon here\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX-A\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
+def test_broken_responses_are_h1_errors(raw: bytes) -> None:
+    with pytest.raises(H1Error):
+        read(raw)
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_kept_body_past_the_limit_stops_the_read(chunked: bool) -> None:
+    if chunked:
+        raw = (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + b"10\r\n"
+            + b"x" * 16
+            + b"\r\n"
+        )
+    else:
+        raw = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 16
+    with pytest.raises(BodyTooLarge):
+        read(raw * 1, limit=10)
+    r = ResponseReader()
+    r.start("GET", False, 10)  # a discarded body is counted, never limited
+    r.feed(raw)
+    assert r.body_size == 16 and r.parts == []
 
 
 def test_build_head_layout() -> None:
@@ -103,43 +207,72 @@ def test_build_head_refuses_header_injection(header: tuple[str, str]) -> None:
         build_head("GET", "/", [header])
 
 
-CHUNKED = b"4;ext=1\r\nWiki\r\n5\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nTrailer: x\r\n\r\n"
-
-
-@pytest.mark.parametrize("keep", [True, False])
-@pytest.mark.parametrize("step", [1, 2, 3, 7, len(CHUNKED)])
-def test_chunked_body_in_any_slicing(keep: bool, step: int) -> None:
-    dec = ChunkedBody(keep)
-    tail = b"NEXT"
-    data = CHUNKED + tail
-    used_total = 0
-    for i in range(0, len(data), step):
-        piece = data[i : i + step]
-        used = dec.feed(piece)
-        used_total += used
-        if dec.done:
-            break
-    assert dec.done
-    assert used_total == len(CHUNKED)  # stops right after the body, tail untouched
-    assert dec.size == 23
-    assert dec.body() == (b"Wikipedia in\r\n\r\nchunks." if keep else b"")
-
-
-def test_chunked_body_with_offset_and_uppercase_hex() -> None:
-    dec = ChunkedBody(True)
-    data = b"XXA\r\n0123456789\r\n0\r\n\r\n"
-    assert dec.feed(data, 2) == len(data)
-    assert dec.done and dec.body() == b"0123456789"
+TEXT = b"hello " * 100
 
 
 @pytest.mark.parametrize(
-    ("data", "fragment"),
+    ("coding", "data"),
     [
-        (b"zz\r\n", "bad chunk size"),
-        (b"2\r\nabc\r\n", "longer than its size"),
-        (b"1" * 5000, "too long"),
+        ("gzip", gzip.compress(TEXT)),
+        ("deflate", zlib.compress(TEXT)),
+        ("br", brotli.compress(TEXT)),
+        ("identity", TEXT),
+        ("gzip, br", brotli.compress(gzip.compress(TEXT))),  # last applied undone first
+        ("x-unknown", TEXT),  # left as it is, as k6 does
     ],
 )
-def test_chunked_body_refuses_broken_framing(data: bytes, fragment: str) -> None:
-    with pytest.raises(H1Error, match=fragment):
-        ChunkedBody(True).feed(data)
+def test_decode_body(coding: str, data: bytes) -> None:
+    assert decode_body(data, coding, 1 << 20) == TEXT
+
+
+def test_decode_zstd() -> None:
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
+    assert decode_body(zstd.compress(TEXT), "zstd", 1 << 20) == TEXT
+
+
+def test_decode_errors_and_bombs() -> None:
+    with pytest.raises(DecodeError):
+        decode_body(b"not gzip", "gzip", 100)
+    with pytest.raises(DecodeError):
+        decode_body(gzip.compress(TEXT)[:-12], "gzip", 1 << 20)
+    with pytest.raises(BodyTooLarge):
+        decode_body(gzip.compress(b"\0" * 1_000_000), "gzip", 1000)
+    with pytest.raises(BodyTooLarge):
+        decode_body(brotli.compress(b"\0" * 1_000_000), "br", 1000)
+
+
+def test_form_as_k6_encodes_it() -> None:
+    # k6 (Go url.Values.Encode): keys sorted, lists repeated, space as "+"
+    body, ctype = encode_form({"b": "x y", "a": ["1", "2"], "c": 3, "d": "é/&"})
+    assert ctype == "application/x-www-form-urlencoded"
+    assert body == b"a=1&a=2&b=x+y&c=3&d=%C3%A9%2F%26"
+
+
+def test_multipart_as_k6_writes_it() -> None:
+    body, ctype = encode_form({"f": FileData("abc", "n.txt", "text/plain"), "g": "v"})
+    m = re.fullmatch(r"multipart/form-data; boundary=([0-9a-f]{60})", ctype)
+    assert m is not None
+    b = m.group(1).encode()
+    assert body == (
+        b"--" + b + b'\r\nContent-Disposition: form-data; name="f"; filename="n.txt"\r\n'
+        b"Content-Type: text/plain\r\n\r\nabc\r\n"
+        b"--" + b + b'\r\nContent-Disposition: form-data; name="g"\r\n\r\nv\r\n'
+        b"--" + b + b"--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(1024, 1024), ("32MiB", 32 << 20), ("500kB", 500_000), ("1GB", 10**9), ("2 mib", 2 << 20)],
+)
+def test_parse_size(value: object, expected: int) -> None:
+    assert parse_size(value) == expected
+
+
+@pytest.mark.parametrize("value", [0, -1, "12 parsecs", "", True, 1.5, "MiB"])
+def test_parse_size_refuses(value: object) -> None:
+    with pytest.raises(ValueError):
+        parse_size(value)

@@ -1,0 +1,731 @@
+"""The k6 conformance cases: byte-exact asyncio servers and the requests made to them.
+
+Each case has its own server (``asyncio.start_server``, no framework between the bytes and
+the client) that records every request it reads (method, target, headers, body) and the
+connection it came on, and answers with exact bytes, closes, resets or hangs. The same
+requests are then made by real k6 (``k6_cases.js``) and by veza-ray through its CLI
+(``vr_cases.py``), both reading the cases from one JSON file; ``test_k6_conformance.py``
+compares them case by case.
+
+A case whose behaviour deliberately differs from k6's names the difference in ``differs``
+(the same text is in docs/http-client.md); the test then checks that difference, so it
+cannot drift silently either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import gzip
+import ipaddress
+import re
+import socket
+import ssl
+import struct
+import threading
+import zlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import brotli
+
+try:
+    from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+except ImportError:
+    from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
+
+
+# ---- what a server sees ---------------------------------------------------------------
+
+
+@dataclass
+class Seen:
+    conn: int  # 1-based connection number on this case's server
+    nth: int  # 1-based request number on that connection
+    method: str
+    target: str
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+class Conn:
+    """One accepted connection, as a case's ``serve`` sees it."""
+
+    def __init__(self, n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
+        self.n = n
+        self.reader = reader
+        self.writer = writer
+        self.closed = False
+
+    async def send(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    async def close(self) -> None:
+        """A clean close (FIN) after everything written."""
+        self.closed = True
+        await self.writer.drain()
+        self.writer.close()
+
+    async def reset(self) -> None:
+        """A reset (RST): what was written is given a moment to arrive first."""
+        self.closed = True
+        await self.writer.drain()
+        await asyncio.sleep(0.2)
+        sock = self.writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.writer.transport.abort()
+
+    async def hang(self) -> None:
+        """Say nothing more until the client goes away."""
+        self.closed = True
+        await self.writer.drain()
+        while await self.reader.read(65536):
+            pass
+        self.writer.close()
+
+
+Serve = Callable[[Conn, Seen], Awaitable[None]]
+
+
+async def _read_request(
+    reader: asyncio.StreamReader,
+) -> tuple[str, str, list[tuple[str, str]], bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head[:-4].decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers = []
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers.append((name, value.strip()))
+    body = b""
+    length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
+    if any(k.lower() == "transfer-encoding" for k, _ in headers):
+        while True:
+            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            chunk = await reader.readexactly(size + 2)
+            if not size:
+                break
+            body += chunk[:-2]
+    elif length:
+        body = await reader.readexactly(length)
+    return method, target, headers, body
+
+
+class CaseServer:
+    """One case's server: records what it reads, answers with ``serve``."""
+
+    def __init__(self, serve: Serve, tls: ssl.SSLContext | None) -> None:
+        self.serve = serve
+        self.tls = tls
+        self.seen: list[Seen] = []
+        self.connections = 0
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for t in list(self._tasks):
+            t.cancel()
+
+    def take(self) -> tuple[list[Seen], int]:
+        seen, conns = self.seen, self.connections
+        self.seen, self.connections = [], 0
+        return seen, conns
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self.connections += 1
+        conn = Conn(self.connections, reader, writer)
+        nth = 0
+        try:
+            while not conn.closed:
+                try:
+                    method, target, headers, body = await _read_request(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                nth += 1
+                seen = Seen(conn.n, nth, method, target, headers, body)
+                self.seen.append(seen)
+                await self.serve(conn, seen)
+        except (ConnectionError, ssl.SSLError):
+            pass
+        finally:
+            self._tasks.discard(task)
+            if not writer.is_closing():
+                writer.close()
+
+
+# ---- answers ---------------------------------------------------------------------------
+
+
+def response(body: bytes = b"ok", status: str = "200 OK", headers: bytes = b"") -> bytes:
+    return (
+        b"HTTP/1.1 "
+        + status.encode()
+        + b"\r\nContent-Length: %d\r\n" % len(body)
+        + headers
+        + b"\r\n"
+        + body
+    )
+
+
+def answer(data: bytes) -> Serve:
+    async def serve(conn: Conn, req: Seen) -> None:
+        await conn.send(data)
+
+    return serve
+
+
+def answer_then(data: bytes, end: str) -> Serve:
+    """Write ``data``, then "close", "reset" or "hang"."""
+
+    async def serve(conn: Conn, req: Seen) -> None:
+        await conn.send(data)
+        await getattr(conn, end)()
+
+    return serve
+
+
+def first_only(data: bytes) -> Serve:
+    """Answer the first request on a connection; close (FIN) on the second, unanswered, as
+    a server whose idle timeout fired just as the request arrived."""
+
+    async def serve(conn: Conn, req: Seen) -> None:
+        if req.nth == 1:
+            await conn.send(data)
+        else:
+            await conn.close()
+
+    return serve
+
+
+def routes(table: dict[str, bytes]) -> Serve:
+    """Answer by path (the target without its query); anything else is a 404."""
+
+    async def serve(conn: Conn, req: Seen) -> None:
+        path = req.target.split("?", 1)[0]
+        await conn.send(table.get(path, response(b"no route", "404 Not Found")))
+
+    return serve
+
+
+async def _endless_redirects(conn: Conn, req: Seen) -> None:
+    n = int(req.target.rsplit("/", 1)[-1])
+    await conn.send(response(b"", "302 Found", b"Location: /r/%d\r\n" % (n + 1)))
+
+
+# ---- the cases -------------------------------------------------------------------------
+
+
+@dataclass
+class Req:
+    """One request: ``url`` is relative to the case's server, or absolute with {base},
+    {host} ({base} without the scheme) and {port} filled in."""
+
+    method: str = "GET"
+    url: str = "/"
+    body: Any = None  # str | {"form": {...}} | {"multipart": {"fields": {}, "files": {}}}
+    headers: dict[str, str] = field(default_factory=dict)
+    timeout: float | None = None  # seconds
+    show: list[str] = field(default_factory=list)  # response headers to report
+
+
+@dataclass
+class Case:
+    name: str
+    reqs: list[Req]
+    serve: Serve | None  # None: nothing listens on the port (connection refused)
+    tls: str | None = None  # "trusted", "untrusted" or "mismatch"
+    # A deliberate difference from k6: the compared fields it touches, and why.
+    differs: dict[str, str] = field(default_factory=dict)
+
+
+TEXT = b"The quick brown fox jumps over the lazy dog. " * 20
+CHUNKED = (
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n"
+)
+REDIRECT_HEADERS = {"Content-Type": "text/x-original", "X-Trace": "t1"}
+
+
+def _redirect(code: int, to: bytes = b"/after") -> Serve:
+    return routes(
+        {
+            "/start": response(b"", f"{code} Moved", b"Location: " + to + b"\r\n"),
+            "/after": response(b"landed"),
+        }
+    )
+
+
+def cases() -> list[Case]:
+    """Every case: the rows of issue 12's table, and the framing, redirect, cookie,
+    body and error cases around them."""
+    return [
+        # -- framing (llhttp decides) --
+        Case("content_length", [Req()], answer(response(b"hello"))),
+        Case("chunked_with_extension_and_trailer", [Req()], answer(CHUNKED)),
+        Case(
+            "close_delimited", [Req()], answer_then(b"HTTP/1.1 200 OK\r\n\r\nuntil close", "close")
+        ),
+        Case(
+            "reset_mid_close_delimited_body",
+            [Req()],
+            answer_then(b"HTTP/1.1 200 OK\r\n\r\npartial", "reset"),
+        ),
+        Case(
+            "reset_mid_content_length_body",
+            [Req()],
+            answer_then(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", "reset"),
+        ),
+        Case(
+            "eof_mid_content_length_body",
+            [Req()],
+            answer_then(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", "close"),
+        ),
+        Case("eof_before_response", [Req()], answer_then(b"", "close")),
+        Case("eof_mid_head", [Req()], answer_then(b"HTTP/1.1 200 OK\r\nContent-Le", "close")),
+        Case("reset_before_response", [Req()], answer_then(b"", "reset")),
+        Case(
+            "bare_lf_line_ends",
+            [Req(show=["X-A"])],
+            answer(b"HTTP/1.1 200 OK\nX-A: b\nContent-Length: 2\n\nok"),
+        ),
+        Case(
+            "obs_fold_header",
+            [Req(show=["X-Fold"])],
+            answer(b"HTTP/1.1 200 OK\r\nX-Fold: a\r\n  b\r\nContent-Length: 2\r\n\r\nok"),
+        ),
+        Case(
+            "repeated_headers_joined",
+            [Req(show=["X-Dup", "Content-Type"])],
+            answer(
+                response(b"ok", headers=b"X-Dup: a\r\nx-dup: b\r\ncontent-type: text/plain\r\n")
+            ),
+        ),
+        Case(
+            "chunked_and_content_length",
+            [Req()],
+            answer(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"2\r\nok\r\n0\r\n\r\n"
+            ),
+        ),
+        Case(
+            "space_before_header_colon",
+            [Req(show=["X-A"])],
+            answer_then(b"HTTP/1.1 200 OK\r\nX-A : b\r\nContent-Length: 2\r\n\r\nok", "close"),
+        ),
+        Case(
+            "bytes_after_the_body",
+            [Req(), Req()],
+            answer(response(b"ok") + b"garbage"),
+        ),
+        Case("no_reason_phrase", [Req()], answer(b"HTTP/1.1 200\r\nContent-Length: 2\r\n\r\nok")),
+        Case("malformed_status_line", [Req()], answer_then(b"HTTP/1.1 2x0 OK\r\n\r\n", "close")),
+        Case(
+            "head_with_content_length",
+            [Req("HEAD"), Req("GET")],
+            routes({"/": b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n"}),
+        ),
+        Case(
+            "no_content_204_then_304",
+            [Req(url="/204"), Req(url="/304")],
+            routes(
+                {
+                    "/204": b"HTTP/1.1 204 No Content\r\n\r\n",
+                    "/304": b"HTTP/1.1 304 Not Modified\r\nContent-Length: 50\r\n\r\n",
+                }
+            ),
+        ),
+        Case(
+            "interim_100_continue",
+            [Req("POST", body="data")],
+            answer(b"HTTP/1.1 100 Continue\r\n\r\n" + response(b"after interim")),
+        ),
+        Case("one_megabyte_body", [Req()], answer(response(TEXT * 1200))),
+        Case(
+            "connection_close_then_new_connection",
+            [Req(), Req()],
+            answer_then(response(b"bye", headers=b"Connection: close\r\n"), "close"),
+        ),
+        Case(
+            "http10_without_keep_alive",
+            [Req(), Req()],
+            answer_then(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nold", "close"),
+        ),
+        Case("keep_alive_reused", [Req(), Req(), Req()], answer(response(b"again"))),
+        # -- statuses and errors --
+        Case("status_404_failed", [Req()], answer(response(b"nope", "404 Not Found"))),
+        Case("status_500_failed", [Req()], answer(response(b"boom", "500 Internal Server Error"))),
+        Case("connection_refused", [Req()], None),
+        Case("timeout_before_response", [Req(timeout=1.0)], answer_then(b"", "hang")),
+        Case(
+            "timeout_mid_body",
+            [Req(timeout=1.0)],
+            answer_then(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial", "hang"),
+        ),
+        # -- stale keep-alive connections (Go resends only replayable requests) --
+        Case("stale_keep_alive_get", [Req(), Req()], first_only(response(b"fresh"))),
+        Case("stale_keep_alive_head", [Req("HEAD"), Req("HEAD")], first_only(response(b"fresh"))),
+        Case(
+            "stale_keep_alive_put",
+            [Req("PUT", body="one"), Req("PUT", body="two")],
+            first_only(response(b"fresh")),
+        ),
+        Case(
+            "stale_keep_alive_delete",
+            [Req("DELETE"), Req("DELETE")],
+            first_only(response(b"fresh")),
+        ),
+        Case(
+            "stale_keep_alive_post",
+            [Req("POST", body="one"), Req("POST", body="two")],
+            first_only(response(b"fresh")),
+        ),
+        Case(
+            "stale_keep_alive_post_with_idempotency_key",
+            [
+                Req("POST", body="one", headers={"Idempotency-Key": "k1"}),
+                Req("POST", body="two", headers={"Idempotency-Key": "k2"}),
+            ],
+            first_only(response(b"fresh")),
+        ),
+        # -- what a request sends --
+        Case("get_plain_headers", [Req(headers={"X-Custom": "v 1"})], answer(response())),
+        Case("str_body_no_content_type", [Req("POST", body="hello")], answer(response())),
+        Case("post_without_body", [Req("POST")], answer(response())),
+        Case("query_sent_as_written", [Req(url="/p%2Fq?a=%2Fb&c=d+e&f=%7e")], answer(response())),
+        Case(
+            "url_credentials_basic_auth",
+            [Req(url="http://us%40r:pa%20ss@{host}/auth")],
+            answer(response()),
+        ),
+        Case(
+            "url_credentials_not_carried_by_redirect",
+            [Req(url="http://user:pass@{host}/start")],
+            _redirect(302),
+        ),
+        Case(
+            "explicit_authorization_wins_over_url",
+            [Req(url="http://user:pass@{host}/", headers={"Authorization": "Bearer t"})],
+            answer(response()),
+        ),
+        Case(
+            "form_body",
+            [Req("POST", body={"form": {"b": "x y", "a": ["1", "2"], "c": "é/&"}})],
+            answer(response()),
+        ),
+        Case(
+            "multipart_with_file",
+            [
+                Req(
+                    "POST",
+                    body={
+                        "multipart": {
+                            "fields": {"g": "v"},
+                            "files": {"f": ["file content", "n.txt", "text/plain"]},
+                        }
+                    },
+                )
+            ],
+            answer(response()),
+        ),
+        Case(
+            "form_null_value",
+            [Req("POST", body={"form": {"a": "1", "c": None}})],
+            answer(response()),
+            differs={
+                "requests": "a null form value is sent empty (c=), as k6 does since v1.2 "
+                "(grafana/k6#1185); k6 v1.1 sends c=%3Cnil%3E"
+            },
+        ),
+        Case(
+            "form_with_explicit_content_type",
+            [Req("POST", body={"form": {"a": "1"}}, headers={"Content-Type": "text/x-mine"})],
+            answer(response()),
+        ),
+        # -- redirects, as Go's client follows them --
+        Case("redirect_302_get", [Req(url="/start")], _redirect(302)),
+        Case(
+            "redirect_302_put_becomes_get",
+            [Req("PUT", "/start", body="payload", headers=REDIRECT_HEADERS)],
+            _redirect(302),
+        ),
+        Case(
+            "redirect_301_post_becomes_get",
+            [Req("POST", "/start", body="payload", headers=REDIRECT_HEADERS)],
+            _redirect(301),
+        ),
+        Case(
+            "redirect_303_delete_becomes_get",
+            [Req("DELETE", "/start", headers=REDIRECT_HEADERS)],
+            _redirect(303),
+        ),
+        Case(
+            "redirect_307_put_keeps_method_and_body",
+            [Req("PUT", "/start", body="payload", headers=REDIRECT_HEADERS)],
+            _redirect(307),
+        ),
+        Case(
+            "redirect_308_post_keeps_method_and_body",
+            [Req("POST", "/start", body="payload", headers=REDIRECT_HEADERS)],
+            _redirect(308),
+        ),
+        Case(
+            "redirect_302_form_post_becomes_get",
+            [Req("POST", "/start", body={"form": {"a": "1"}})],
+            _redirect(302),
+        ),
+        Case("redirect_302_head_stays_head", [Req("HEAD", "/start")], _redirect(302)),
+        Case("redirect_query_as_written", [Req(url="/start")], _redirect(302, b"/after?x=%2Fy")),
+        Case(
+            "redirect_sets_cookie_for_next_hop",
+            [Req(url="/start"), Req(url="/after")],
+            routes(
+                {
+                    "/start": response(
+                        b"", "302 Found", b"Location: /after\r\nSet-Cookie: s=1; Path=/\r\n"
+                    ),
+                    "/after": response(b"landed", headers=b"Set-Cookie: t=2; Path=/\r\n"),
+                }
+            ),
+        ),
+        Case("redirect_more_than_ten", [Req(url="/r/0")], _endless_redirects),
+        Case("redirect_without_location", [Req()], answer(response(b"", "302 Found"))),
+        # -- bodies k6 decodes --
+        Case(
+            "gzip_body_decoded",
+            [Req(show=["Content-Encoding"])],
+            answer(response(gzip.compress(TEXT), headers=b"Content-Encoding: gzip\r\n")),
+        ),
+        Case(
+            "deflate_body_decoded",
+            [Req()],
+            answer(response(zlib.compress(TEXT), headers=b"Content-Encoding: deflate\r\n")),
+        ),
+        Case(
+            "br_body_decoded",
+            [Req()],
+            answer(response(brotli.compress(TEXT), headers=b"Content-Encoding: br\r\n")),
+        ),
+        Case(
+            "zstd_body_decoded",
+            [Req()],
+            answer(response(zstd.compress(TEXT), headers=b"Content-Encoding: zstd\r\n")),
+        ),
+        Case(
+            "gzip_chunked_body_decoded",
+            [Req()],
+            answer(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b"%x\r\n" % len(gzip.compress(TEXT))
+                + gzip.compress(TEXT)
+                + b"\r\n0\r\n\r\n"
+            ),
+        ),
+        Case(
+            "unknown_encoding_left_as_is",
+            [Req()],
+            answer(response(b"raw", headers=b"Content-Encoding: x-custom\r\n")),
+        ),
+        Case(
+            "script_asks_for_gzip",
+            [Req(headers={"Accept-Encoding": "gzip"})],
+            answer(response(gzip.compress(TEXT), headers=b"Content-Encoding: gzip\r\n")),
+        ),
+        # -- TLS --
+        Case("tls_trusted", [Req()], answer(response(b"secure")), tls="trusted"),
+        Case("tls_untrusted_certificate", [Req()], answer(response()), tls="untrusted"),
+        Case("tls_host_name_mismatch", [Req()], answer(response()), tls="mismatch"),
+    ]
+
+
+# ---- certificates for the TLS cases ----------------------------------------------------
+
+
+def make_tls(tmp: Path) -> tuple[dict[str, ssl.SSLContext], Path]:
+    """Server contexts for the TLS cases and a CA bundle (SSL_CERT_FILE) that trusts the
+    "trusted" and "mismatch" certificates but not the "untrusted" one."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def cert(
+        subject: str, san: x509.GeneralName, issuer: Any, issuer_key: Any, key: Any, ca: bool
+    ) -> Any:
+        b = (
+            x509.CertificateBuilder()
+            .subject_name(name(subject))
+            .issuer_name(issuer)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            b = b.add_extension(x509.SubjectAlternativeName([san]), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_cert = cert(
+        "conformance CA", x509.DNSName("ca"), name("conformance CA"), ca_key, ca_key, True
+    )
+    loopback = x509.IPAddress(ipaddress.ip_address("127.0.0.1"))
+    contexts = {}
+    for kind in ("trusted", "mismatch", "untrusted"):
+        key = ec.generate_private_key(ec.SECP256R1())
+        if kind == "untrusted":  # self-signed, known to nobody
+            c = cert("127.0.0.1", loopback, name("127.0.0.1"), key, key, False)
+        else:
+            san = loopback if kind == "trusted" else x509.DNSName("other.example")
+            c = cert(kind, san, ca_cert.subject, ca_key, key, False)
+        cert_file, key_file = tmp / f"{kind}.pem", tmp / f"{kind}.key"
+        cert_file.write_bytes(c.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert_file, key_file)
+        ctx.set_alpn_protocols(["http/1.1"])  # k6 would take h2 if offered
+        contexts[kind] = ctx
+    bundle = tmp / "ca.pem"
+    bundle.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    return contexts, bundle
+
+
+# ---- running the servers ---------------------------------------------------------------
+
+
+class Servers:
+    """Every case's server on one event loop in a daemon thread, for subprocess clients."""
+
+    def __init__(self, all_cases: list[Case], tls: dict[str, ssl.SSLContext]) -> None:
+        self.cases = all_cases
+        self._tls = tls
+        self.servers: dict[str, CaseServer] = {}
+        self.ports: dict[str, int] = {}
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> Servers:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(30)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    async def _start(self) -> None:
+        for case in self.cases:
+            if case.serve is None:
+                with socket.socket() as s:  # a port nothing listens on
+                    s.bind(("127.0.0.1", 0))
+                    self.ports[case.name] = s.getsockname()[1]
+                continue
+            srv = CaseServer(case.serve, self._tls.get(case.tls) if case.tls else None)
+            await srv.start()
+            self.servers[case.name] = srv
+            self.ports[case.name] = srv.port
+
+    async def _stop(self) -> None:
+        for srv in self.servers.values():
+            await srv.stop()
+
+    def take(self) -> dict[str, tuple[list[Seen], int]]:
+        """What each server saw since the last call (and forget it)."""
+
+        async def grab() -> dict[str, tuple[list[Seen], int]]:
+            await asyncio.sleep(0.3)  # let the last closes land
+            return {name: srv.take() for name, srv in self.servers.items()}
+
+        return asyncio.run_coroutine_threadsafe(grab(), self._loop).result(30)
+
+    def spec(self) -> list[dict[str, Any]]:
+        """The cases as the two scripts read them (JSON): absolute URLs, tags."""
+        out = []
+        for case in self.cases:
+            port = self.ports[case.name]
+            scheme = "https" if case.tls else "http"
+            host = f"127.0.0.1:{port}"
+            reqs = []
+            for r in case.reqs:
+                url = r.url.format(base=f"{scheme}://{host}", host=host, port=port)
+                if url.startswith("/"):
+                    url = f"{scheme}://{host}{url}"
+                reqs.append(
+                    {
+                        "method": r.method,
+                        "url": url,
+                        "body": r.body,
+                        "headers": r.headers,
+                        "timeout": r.timeout,
+                        "show": r.show,
+                    }
+                )
+            out.append({"name": case.name, "reqs": reqs})
+        return out
+
+
+# ---- what is compared ------------------------------------------------------------------
+
+_BOUNDARY = re.compile(rb"boundary=([0-9A-Za-z'()+_,./:=?-]+)")
+
+
+def normalise_seen(seen: list[Seen]) -> list[dict[str, Any]]:
+    """What a server saw, made comparable: header names lower-cased and sorted (Go
+    canonicalises and sorts them), a multipart body as its sorted parts (Go writes a form's
+    fields in random map order, with a random boundary)."""
+    out = []
+    for s in seen:
+        headers = sorted((k.lower(), v) for k, v in s.headers)
+        body: Any = s.body.decode("latin-1")
+        ctype = next((v for k, v in headers if k == "content-type"), "")
+        if ctype.startswith("multipart/form-data"):
+            m = _BOUNDARY.search(ctype.encode())
+            assert m is not None
+            boundary = m.group(1)
+            parts = s.body.split(b"--" + boundary)
+            body = sorted(p.strip(b"\r\n").decode("latin-1") for p in parts[1:-1])
+            assert parts[-1].strip() == b"--", "a multipart body ends with the closing boundary"
+            headers = [
+                (k, "multipart/form-data; boundary=<60 hex>" if k == "content-type" else v)
+                for k, v in headers
+            ]
+            assert len(boundary) == 60, boundary
+            headers = [
+                (k, v if k != "content-length" else "<multipart length>") for k, v in headers
+            ]
+        out.append(
+            {
+                "conn": s.conn,
+                "method": s.method,
+                "target": s.target,
+                "headers": headers,
+                "body": body,
+            }
+        )
+    return out
