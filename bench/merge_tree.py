@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
+import sys
 import time
 from typing import Any
 
@@ -173,12 +175,30 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=3, help="timed rounds after the first")
     p.add_argument("--per-series", type=int, default=200)
     p.add_argument("--markdown", action="store_true", help="print the table, not JSON")
+    p.add_argument(
+        "--save", action="store_true", help="also write bench/results/merge_tree.json (report)"
+    )
     args = p.parse_args()
     nodes = [int(x) for x in args.nodes.split(",")]
+    load_start = os.getloadavg()
     rows = [
         run(int(a), nodes, args.rounds, args.per_series, seed=int(a))
         for a in args.actors.split(",")
     ]
+    if args.save:
+        from bench import harness
+
+        harness.write_result(
+            "merge_tree",
+            {
+                "command": "python -m bench.merge_tree " + " ".join(sys.argv[1:]),
+                "nodes": nodes,
+                "rows": rows,
+                "loadavg_start": load_start,
+                "loadavg_end": os.getloadavg(),
+                "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+            },
+        )
     print(table(rows, nodes) if args.markdown else json.dumps(rows), flush=True)
 
 
