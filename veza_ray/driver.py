@@ -476,6 +476,9 @@ def _drive(
                 err(f"the driver was paused or unreachable for {dt:.1f} s")
             deltas, lost = fleet.pull(cfg.pull_wait)
             state.tick(deltas, lost, elapsed, dt)
+            for notice in fleet.notices:
+                err(notice)
+            fleet.notices.clear()
             for i, why in lost.items():
                 where = state.infos[i]["address"]
                 err(

@@ -89,6 +89,7 @@ class Fleet:
         self.agg_pending: dict[str, tuple[Any, float]] = {}
         self.agg_heard: dict[str, float] = {}
         self.tree: dict[str, dict[str, Any]] = {}
+        self.notices: list[str] = []  # what the driver should say about the tree, once
 
     def place(
         self,
@@ -238,6 +239,11 @@ class Fleet:
                     nd = decode_node(self.ray.get(ref))
                 except RayActorError as exc:
                     self._drop_aggregator(nid, f"lost ({_first_line(exc)}): pulled directly")
+                    self.notices.append(
+                        f"the aggregator of node {nid[:12]} died ({_first_line(exc)}): its "
+                        "actors are pulled directly from now on; what it held of the last "
+                        "round is not counted"
+                    )
                     for i in tree_live.get(nid, []):
                         self.last_heard[i] = now
                     continue
