@@ -33,16 +33,10 @@ import numpy as np
 from veza_ray.digest import BINARY_FORMAT
 from veza_ray.merge import MergedRun
 from veza_ray.metric_types import BUILTIN_METRICS, make_tags
-from veza_ray.metrics import (
-    CounterSink,
-    MetricStore,
-    RateSink,
-    TrendSink,
-    decode_delta,
-    encode_delta,
-)
+from veza_ray.metrics import CounterSink, MetricStore, RateSink, TrendSink
 from veza_ray.options import parse_options
 from veza_ray.plan import make_plan
+from veza_ray.wire import decode_delta, encode_delta
 
 NAMES = ["browse_search", "browse_list", "browse_detail", "hls_segment", "checkout_create"]
 HTTP_TRENDS = [

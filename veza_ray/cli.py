@@ -132,6 +132,14 @@ def run(
             help="Start a replacement on a live node for the rest of a lost actor's segment.",
         ),
     ] = False,
+    merge_tree: Annotated[
+        str,
+        typer.Option(
+            "--merge-tree",
+            help="auto: one aggregator per node holding 4+ actors, on multi-node runs; "
+            "on: one on every node; off: the driver merges every actor itself.",
+        ),
+    ] = "auto",
     out: Annotated[
         list[str],
         typer.Option(
@@ -187,6 +195,7 @@ def run(
         spread=spread,
         actors_per_node=actors_per_node,
         replace_lost=replace_lost,
+        merge_tree=merge_tree,
         ndjson_path=_ndjson_path(out),
         prometheus_url=_prometheus_url(out),
         html=html,
@@ -196,6 +205,8 @@ def run(
     )
     if spread not in ("spread", "strict"):
         _fail(exitcodes.INVALID_CONFIG, f"--spread {spread!r}: use 'spread' or 'strict'")
+    if merge_tree not in ("auto", "on", "off"):
+        _fail(exitcodes.INVALID_CONFIG, f"--merge-tree {merge_tree!r}: use auto, on or off")
     if actors_per_node and actors:
         _fail(exitcodes.INVALID_CONFIG, "use either --actors or --actors-per-node, not both")
     emulator = None

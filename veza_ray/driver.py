@@ -96,6 +96,7 @@ class RunConfig:
     secret_names: list[str] = field(default_factory=list)
     allow_saturated: bool = False
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
+    merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
 
     def outputs(self) -> list[tuple[str, str | None]]:
         """Every file the run will write at the end, with the flag that asked for it."""
@@ -352,6 +353,7 @@ def _run(
     state = MergedRun(prep.options, prep.script.all_metrics, plan)
     for i, info in zip(ids, infos, strict=True):
         state.add_actor(i, info, plan[i])
+    _attach_tree(ray, prep, cfg, fleet, ids, infos)
     start_epoch = time.time() + cfg.start_delay
     try:
         fleet.start(ids, start_epoch)
@@ -360,6 +362,27 @@ def _run(
         raise
     with signals.flagging():
         return _drive(ray, prep, cfg, out, err, signals, fleet, state, ids, infos, start_epoch)
+
+
+def _attach_tree(
+    ray: Any, prep: Prepared, cfg: RunConfig, fleet: Fleet, ids: list[int], infos: list[Any]
+) -> None:
+    """The merge tree (aggregator.py): one num_cpus=0 aggregator pinned to each chosen node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from veza_ray.aggregator import remote_aggregator
+
+    cls = remote_aggregator()
+    defs = dict(prep.script.all_metrics)
+
+    def make(node_id: str) -> Any:
+        strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
+        return cls.options(num_cpus=0, scheduling_strategy=strategy).remote(
+            node_id, defs, cfg.silent_s
+        )
+
+    node_of = {i: str(info["node_id"]) for i, info in zip(ids, infos, strict=True)}
+    fleet.attach_tree(node_of, cfg.merge_tree, make)
 
 
 def _check_memory(ray: Any, prep: Prepared, request: PlacementRequest) -> None:
@@ -453,6 +476,9 @@ def _drive(
                 err(f"the driver was paused or unreachable for {dt:.1f} s")
             deltas, lost = fleet.pull(cfg.pull_wait)
             state.tick(deltas, lost, elapsed, dt)
+            for notice in fleet.notices:
+                err(notice)
+            fleet.notices.clear()
             for i, why in lost.items():
                 where = state.infos[i]["address"]
                 err(
@@ -501,6 +527,8 @@ def _drive(
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
     extras = state.extras(start_epoch, end)
+    for node in extras["nodes"]:
+        node["aggregator"] = fleet.tree.get(node["node_id"], {"status": "none: pulled directly"})
     extras["options"] = _jsonable(dict(prep.options.raw))
     extras["verdicts"] = [
         {

@@ -82,6 +82,14 @@ class Fleet:
         self.pending: dict[int, tuple[Any, float]] = {}
         self.last_heard: dict[int, float] = {}
         self.pg: Any = None
+        # The merge tree (aggregator.py): per node with an aggregator, its handle, its
+        # one pull in flight and when it last answered; ``tree`` is what the summary says.
+        self.node_of: dict[int, str] = {}
+        self.aggs: dict[str, Any] = {}
+        self.agg_pending: dict[str, tuple[Any, float]] = {}
+        self.agg_heard: dict[str, float] = {}
+        self.tree: dict[str, dict[str, Any]] = {}
+        self.notices: list[str] = []  # what the driver should say about the tree, once
 
     def place(
         self,
@@ -134,20 +142,62 @@ class Fleet:
         for i in ids:
             self.last_heard[i] = now
 
+    def attach_tree(
+        self, node_of: dict[int, str], mode: str, make_aggregator: Callable[[str], Any]
+    ) -> None:
+        """Start an aggregator on each node ``mode`` picks and hand it that node's actors.
+        A node whose aggregator fails to start is pulled directly, as without the tree."""
+        from veza_ray.aggregator import tree_nodes
+
+        self.node_of = dict(node_of)
+        by_node: dict[str, list[int]] = {}
+        for i, nid in sorted(node_of.items()):
+            by_node.setdefault(nid, []).append(i)
+        started = {nid: make_aggregator(nid) for nid in tree_nodes(by_node, mode)}
+        refs = {
+            nid: h.attach.remote({i: self.handles[i] for i in by_node[nid]})
+            for nid, h in started.items()
+        }
+        now = time.time()
+        for nid, ref in refs.items():
+            try:
+                where = self.ray.get(ref, timeout=60)
+            except Exception as exc:
+                self.tree[nid] = {"status": f"not started ({_first_line(exc)}): pulled directly"}
+                with contextlib.suppress(Exception):
+                    self.ray.kill(started[nid], no_restart=True)
+                continue
+            self.aggs[nid] = started[nid]
+            self.agg_heard[nid] = now
+            self.tree[nid] = {"status": "in use", "pid": where["pid"], "actors": by_node[nid]}
+
     def pull(self, wait_s: float) -> tuple[dict[int, ActorDelta], dict[int, str]]:
-        """Deltas from the actors that answered, and the actors found lost (with why)."""
+        """Deltas from the actors that answered, and the actors found lost (with why).
+
+        Actors on a node with an aggregator are pulled through it: one node delta per
+        node (``aggregator.split_node`` gives them back per actor)."""
         from ray.exceptions import RayActorError
 
         now = time.time()
+        tree_live: dict[str, list[int]] = {}
         for i in self.live:
-            if i not in self.pending:
+            nid = self.node_of.get(i, "")
+            if nid in self.aggs:
+                tree_live.setdefault(nid, []).append(i)
+            elif i not in self.pending:
                 self.pending[i] = (self.handles[i].pull.remote(BINARY_FORMAT), now)
+        for nid in tree_live:
+            if nid not in self.agg_pending:
+                ref = self.aggs[nid].pull.remote(BINARY_FORMAT, wait_s * 0.5)
+                self.agg_pending[nid] = (ref, now)
         refs = [ref for ref, _ in self.pending.values()]
-        ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=wait_s)
+        refs += [ref for ref, _ in self.agg_pending.values()]
+        ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=wait_s) if refs else ([], [])
         ready_set = set(ready)
         deltas: dict[int, ActorDelta] = {}
         lost: dict[int, str] = {}
         now = time.time()
+        self._pull_tree(tree_live, ready_set, now, deltas, lost)
         for i, (ref, _sent) in list(self.pending.items()):
             if ref in ready_set:
                 del self.pending[i]
@@ -165,6 +215,56 @@ class Fleet:
                 self.live.discard(i)
         return deltas, lost
 
+    def _pull_tree(
+        self,
+        tree_live: dict[str, list[int]],
+        ready: set[Any],
+        now: float,
+        deltas: dict[int, ActorDelta],
+        lost: dict[int, str],
+    ) -> None:
+        """Read the aggregators that answered. One that died hands its node back to
+        direct pulls (a dead node then shows as its actors' losses, as without the
+        tree; a lone dead aggregator costs at most the round it held). One silent past
+        ``silent_s`` means its node is cut off: its actors' leases ran out with it, so
+        they are lost."""
+        from ray.exceptions import RayActorError
+
+        from veza_ray.aggregator import decode_node, split_node
+
+        for nid, (ref, _sent) in list(self.agg_pending.items()):
+            if ref in ready:
+                del self.agg_pending[nid]
+                try:
+                    nd = decode_node(self.ray.get(ref))
+                except RayActorError as exc:
+                    self._drop_aggregator(nid, f"lost ({_first_line(exc)}): pulled directly")
+                    self.notices.append(
+                        f"the aggregator of node {nid[:12]} died ({_first_line(exc)}): its "
+                        "actors are pulled directly from now on; what it held of the last "
+                        "round is not counted"
+                    )
+                    for i in tree_live.get(nid, []):
+                        self.last_heard[i] = now
+                    continue
+                self.agg_heard[nid] = now
+                for i in tree_live.get(nid, []):
+                    self.last_heard[i] = now
+                deltas.update(split_node(nd))
+                lost.update({i: why for i, why in nd["lost"].items() if i in self.live})
+            elif now - self.agg_heard.get(nid, now) > self.silent_s:
+                why = f"its node's aggregator: no answer for {self.silent_s:.0f} s"
+                self._drop_aggregator(nid, f"silent: {why}")
+                for i in tree_live.get(nid, []):
+                    lost[i] = f"{why} (node dead or cut off)"
+
+    def _drop_aggregator(self, nid: str, status: str) -> None:
+        self.tree.setdefault(nid, {})["status"] = status
+        self.agg_pending.pop(nid, None)
+        handle = self.aggs.pop(nid, None)
+        with contextlib.suppress(Exception):
+            self.ray.kill(handle, no_restart=True)
+
     def drop(self, actor: int) -> None:
         self.live.discard(actor)
         self.pending.pop(actor, None)
@@ -176,6 +276,8 @@ class Fleet:
             self.handles[i].stop.remote(grace)
 
     def close(self) -> None:
+        for nid in list(self.aggs):
+            self._drop_aggregator(nid, self.tree.get(nid, {}).get("status", "in use"))
         if self.pg is not None:
             from ray.util.placement_group import remove_placement_group
 

@@ -154,6 +154,11 @@ def _validate(params: Mapping[str, Any], env_pairs: dict[str, str]) -> None:
         raise SubmitError(
             exitcodes.INVALID_CONFIG, f"--spread {params['spread']!r}: use 'spread' or 'strict'"
         )
+    if params.get("merge_tree", "auto") not in ("auto", "on", "off"):
+        raise SubmitError(
+            exitcodes.INVALID_CONFIG,
+            f"--merge-tree {params['merge_tree']!r}: use auto, on or off",
+        )
     if params["actors_per_node"] and params["actors"]:
         raise SubmitError(
             exitcodes.INVALID_CONFIG, "use either --actors or --actors-per-node, not both"

@@ -70,6 +70,7 @@ CASES = [
     pytest.param(
         "options = {}", ["--summary-trend-stats", "avg,p(200)"], 104, "p(200)", id="bad-trend-stats"
     ),
+    pytest.param("options = {}", ["--merge-tree", "always"], 104, "--merge-tree", id="merge-tree"),
     pytest.param(
         "options = {}",
         ["-e", "VEZA_RAY_HTTP_CLIENT=aiohttp"],

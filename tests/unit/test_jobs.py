@@ -201,6 +201,7 @@ def test_plan_keeps_secrets_off_the_entrypoint_and_collects_the_outputs(tmp_path
         ([SMOKE, "-e", "NOVALUE"], 104, "NAME=VALUE"),
         ([SMOKE, "-e", "BASE_URL=http://staging.example.com"], 104, "refusing to send load"),
         ([SMOKE, "--spread", "wide"], 104, "--spread"),
+        ([SMOKE, "--merge-tree", "always"], 104, "--merge-tree"),
         ([SMOKE, "--address", "10.0.0.1:6379"], 104, "http://HEAD:8265"),
         ([SMOKE, "--address", "ray://10.0.0.1:10001"], 104, "Ray Jobs API"),
         ([SMOKE, "-o", "csv=x"], 104, "json=PATH"),
