@@ -1,5 +1,6 @@
-"""k6's number and duration grammar, in one place: Go's strconv.ParseFloat and k6's
-types.Duration (a Go duration, a day form, or a bare number of milliseconds).
+"""k6's number, duration and size grammar, in one place: Go's strconv.ParseFloat, k6's
+types.Duration (a Go duration, a day form, or a bare number of milliseconds) and byte
+sizes ("32MiB", "500kB").
 
 Pure. Options (executor durations) and thresholds (``delayAbortEval``, bounds) both read
 through here, so a value means the same thing wherever a script writes it.
@@ -116,3 +117,38 @@ def parse_k6_duration(raw: object) -> float:
     if seconds < 0:
         raise ValueError("is negative")
     return seconds
+
+
+# Kept response bodies past this many bytes fail with code 1702 (maxResponseBodySize):
+# far above real API and page bodies, small enough that an actor survives a hostile one.
+DEFAULT_MAX_BODY = 32 * 1024 * 1024
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
+
+
+def parse_size(value: object) -> int:
+    """A byte count: an int, or a string such as "32MiB", "500kB", "1GB" (kB/MB/GB are
+    powers of 1000, KiB/MiB/GiB of 1024). ValueError names what is wrong."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a size")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, str):
+        m = _SIZE_RE.match(value.lower())
+        if m is None or m.group(2) not in _SIZE_UNITS:
+            raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
+        n = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
+    else:
+        raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
+    if n <= 0:
+        raise ValueError(f"{value!r} must be more than 0 bytes")
+    return n

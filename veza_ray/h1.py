@@ -19,6 +19,8 @@ from urllib.parse import quote_plus
 import brotli
 import httptools
 
+from veza_ray.durations import DEFAULT_MAX_BODY
+
 try:  # Python 3.14's compression.zstd, or its maintained backport
     from compression import zstd  # type: ignore[import-not-found,unused-ignore]
 except ImportError:  # pragma: no cover - depends on the Python version
@@ -26,7 +28,6 @@ except ImportError:  # pragma: no cover - depends on the Python version
 
 MAX_HEAD_BYTES = 1024 * 1024  # Go's default MaxResponseHeaderBytes
 # Kept response bodies past this fail with BODY_TOO_LARGE_CODE (docs/http-client.md).
-DEFAULT_MAX_BODY = 32 * 1024 * 1024
 BODY_TOO_LARGE_CODE = 1702  # k6 reserves 17xx for content errors; 1702 is unused by k6
 DECOMPRESSION_CODE = 1701  # k6's responseDecompressionErrorCode
 
@@ -424,33 +425,3 @@ def _multipart(data: Mapping[str, Any]) -> tuple[bytes, str]:
     return bytes(out), f"multipart/form-data; boundary={boundary}"
 
 
-_SIZE_UNITS = {
-    "": 1,
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$")
-
-
-def parse_size(value: object) -> int:
-    """A byte count: an int, or a string such as "32MiB", "500kB", "1GB" (kB/MB/GB are
-    powers of 1000, KiB/MiB/GiB of 1024). ValueError names what is wrong."""
-    if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a size")
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, str):
-        m = _SIZE_RE.match(value.lower())
-        if m is None or m.group(2) not in _SIZE_UNITS:
-            raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
-        n = int(float(m.group(1)) * _SIZE_UNITS[m.group(2)])
-    else:
-        raise ValueError(f"{value!r} is not a size such as 32MiB, 500kB or 1048576")
-    if n <= 0:
-        raise ValueError(f"{value!r} must be more than 0 bytes")
-    return n

@@ -16,8 +16,8 @@ import ssl
 from time import monotonic, perf_counter
 from typing import Any
 
+from veza_ray.durations import DEFAULT_MAX_BODY
 from veza_ray.h1 import (
-    DEFAULT_MAX_BODY,
     MAX_HEAD_BYTES,
     BodyTooLarge,
     H1Error,

@@ -23,11 +23,11 @@ import aiohttp
 import orjson
 from yarl import URL
 
+from veza_ray.durations import DEFAULT_MAX_BODY
 from veza_ray.guards import SECRETS, host_refusal
 from veza_ray.h1 import (
     BODY_TOO_LARGE_CODE,
     DECOMPRESSION_CODE,
-    DEFAULT_MAX_BODY,
     BodyTooLarge,
     DecodeError,
     FileData,

@@ -13,8 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from veza_ray.durations import parse_k6_duration
-from veza_ray.h1 import DEFAULT_MAX_BODY, parse_size
+from veza_ray.durations import DEFAULT_MAX_BODY, parse_k6_duration, parse_size
 from veza_ray.metrics import DEFAULT_TREND_STATS
 from veza_ray.schedule import Stage
 

@@ -13,7 +13,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from veza_ray.h1 import BODY_TOO_LARGE_CODE, DEFAULT_MAX_BODY
+from veza_ray.durations import DEFAULT_MAX_BODY
+from veza_ray.h1 import BODY_TOO_LARGE_CODE
 from veza_ray.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.metric_types import Tags
 from veza_ray.options import parse_options

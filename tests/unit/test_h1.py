@@ -10,6 +10,7 @@ import zlib
 import brotli
 import pytest
 
+from veza_ray.durations import parse_size
 from veza_ray.h1 import (
     BodyTooLarge,
     DecodeError,
@@ -19,7 +20,6 @@ from veza_ray.h1 import (
     build_head,
     decode_body,
     encode_form,
-    parse_size,
 )
 
 
