@@ -1,11 +1,18 @@
 """veza-ray: k6-style load scenarios spread over a Ray cluster.
 
-The names a scenario file imports live here: ``check``, ``sleep``, ``env`` and the custom
-metric classes. Importing this package must stay cheap and must not import Ray: actors
-and the driver load scenario files, and so do plain unit tests.
+The names a scenario file imports live here: ``check``, ``sleep``, ``env``, ``file`` and
+the custom metric classes. They are loaded on first use (PEP 562), so importing a pure
+module such as ``veza_ray.core.thresholds`` does not bring in the engine or asyncio, and
+importing this package never imports Ray.
 """
 
-from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, file, sleep
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, file, sleep
 
 __all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "sleep"]
 
@@ -15,3 +22,11 @@ try:  # the version the package was installed as, so reports and summaries name 
     __version__ = version("veza-ray")
 except PackageNotFoundError:  # a source tree that was never installed
     __version__ = "0.0.0+unknown"
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        value = getattr(import_module("veza_ray.api"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'veza_ray' has no attribute {name!r}")
