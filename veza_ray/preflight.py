@@ -15,7 +15,7 @@ from yarl import URL
 
 from veza_ray.guards import SECRETS, host_refusal
 from veza_ray.h1 import H1Error, build_head
-from veza_ray.h1client import ConnectFailed, H1Pool
+from veza_ray.h1client import ConnectFailed, Failed, H1Pool
 from veza_ray.netguard import HostRefused
 
 MAX_REDIRECTS = 10
@@ -70,9 +70,12 @@ async def _get(url: str, allowed: frozenset[str], timeout: float) -> None:
                 ],
             )
             try:
-                ex, _ = await pool.exchange(
-                    (scheme, host, port), "GET", head, None, False, deadline - loop.time()
-                )
+                try:
+                    ex, _ = await pool.exchange(
+                        (scheme, host, port), "GET", head, None, False, deadline - loop.time()
+                    )
+                except Failed as wrapped:  # an incomplete exchange: judge by what broke it
+                    raise wrapped.cause from None
             except HostRefused as exc:
                 raise PreflightFailed(str(exc)) from None
             except ConnectFailed as exc:
