@@ -216,13 +216,6 @@ class ScenarioConfig(ABC):
         return None
 
 
-class VUSlot(Protocol):
-    """What an executor reads of a VU: its slot (0-based, within the segment)."""
-
-    @property
-    def slot(self) -> int: ...
-
-
 class TaskHandle(Protocol):
     """A running VU task (an asyncio.Task in the runner)."""
 
