@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from veza_ray import exitcodes
 from veza_ray.digest import BINARY_FORMAT
+from veza_ray.executors import EXECUTORS
 from veza_ray.plan import Segment
 from veza_ray.wire import ActorDelta, decode_delta
 
@@ -290,17 +291,14 @@ def resume_segments(
 ) -> list[Segment]:
     """A lost actor's segments for its replacement: iteration budgets minus what was done.
 
-    Time-based executors need no change: the replacement starts on the original timeline,
-    so it only runs what is left of it.
+    Each executor's config says how (``resume``); time-based executors need no change, as
+    the replacement starts on the original timeline and only runs what is left of it.
     """
     out = []
     for seg in segments:
-        finished = done.get(seg.scenario, 0)
-        executor = executors.get(seg.scenario, "")
-        if executor == "shared-iterations":
-            seg = replace(seg, iterations=max(0, seg.iterations - finished))
-        elif executor == "per-vu-iterations" and seg.vus:
-            seg = replace(seg, iterations=max(0, seg.iterations - finished // seg.vus))
+        pair = EXECUTORS.get(executors.get(seg.scenario, ""))
+        if pair is not None:
+            seg = pair.config.resume(seg, done.get(seg.scenario, 0))
         out.append(seg)
     return out
 

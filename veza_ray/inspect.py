@@ -49,18 +49,6 @@ def calibration(summary: Mapping[str, Any]) -> dict[str, float]:
     return {n: reqs[n] / vu_s[n] for n in reqs if vu_s.get(n, 0.0) > 0}
 
 
-def _rate_per_s(sc: ScenarioConfig) -> float:
-    """The peak iterations per second an arrival-rate scenario plans."""
-    if sc.executor == "constant-arrival-rate":
-        return sc.rate / sc.time_unit
-    peak = max([sc.start_rate, *(st.target for st in sc.stages)])
-    return peak / sc.time_unit
-
-
-def _budgeted(sc: ScenarioConfig) -> bool:
-    return sc.executor in ("shared-iterations", "per-vu-iterations")
-
-
 def rate_share(seg: Segment) -> float:
     """The share of an arrival-rate scenario's iterations this segment starts (its stripe:
     k6's execution-segment split, by the segments' VUs)."""
@@ -77,10 +65,11 @@ def _scenario_row(sc: ScenarioConfig) -> dict[str, Any]:
         "graceful_stop_s": sc.graceful_stop,
         "max_vus": sc.max_vus_needed,
     }
-    if _budgeted(sc):
+    if sc.has_iteration_budget:
         row["iterations"] = sc.iterations
-    if sc.is_arrival_rate:
-        row["peak_iterations_per_s"] = _rate_per_s(sc)
+    rate = sc.peak_iterations_per_s()
+    if rate is not None:
+        row["peak_iterations_per_s"] = rate
     return row
 
 
@@ -103,9 +92,10 @@ def build_report(
         for seg in segs:
             sc = configs[seg.scenario]
             vus += seg.max_vus
-            if sc.is_arrival_rate:
+            rate = sc.peak_iterations_per_s()
+            if rate is not None:
                 # At least one request per iteration; a summary could refine it.
-                rps += _rate_per_s(sc) * rate_share(seg)
+                rps += rate * rate_share(seg)
             elif rps_per_vu and seg.scenario in rps_per_vu:
                 rps += seg.vus * rps_per_vu[seg.scenario]
             elif seg.max_vus:
@@ -118,7 +108,9 @@ def build_report(
                     "scenario": s.scenario,
                     "vus": s.vus,
                     "max_vus": s.max_vus,
-                    "iterations": s.iterations if _budgeted(configs[s.scenario]) else None,
+                    "iterations": (
+                        s.iterations if configs[s.scenario].has_iteration_budget else None
+                    ),
                 }
                 for s in segs
             ],

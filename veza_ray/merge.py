@@ -266,7 +266,7 @@ class MergedRun:
         for c in cut:
             for seg in self.plan[c["actor"]]:
                 sc = configs[seg.scenario]
-                if sc.executor in ("shared-iterations", "per-vu-iterations"):
+                if sc.has_iteration_budget:
                     continue
                 span = sc.run_duration or 1.0
                 begin, end = sc.start_time, sc.start_time + span
@@ -279,18 +279,16 @@ class MergedRun:
         """Iterations planned but never started: what each actor counted when it stopped
         early, plus what a lost (unreplaced) actor still had of an iteration budget."""
         total = sum(self.undelivered_iters.values())
-        executors = {sc.name: sc.executor for sc in self.options.scenarios}
+        configs = {sc.name: sc for sc in self.options.scenarios}
         for c in cut:
             actor = c["actor"]
             if actor not in self.lost or self.lost[actor].get("replaced_by") is not None:
                 continue
             done = self.done_iterations.get(actor, {})
             for seg in self.plan[actor]:
-                kind = executors.get(seg.scenario, "")
-                if kind == "shared-iterations":
-                    total += max(0, seg.iterations - done.get(seg.scenario, 0))
-                elif kind == "per-vu-iterations":
-                    total += max(0, seg.iterations * seg.vus - done.get(seg.scenario, 0))
+                sc = configs.get(seg.scenario)
+                if sc is not None:
+                    total += sc.iterations_left(seg, done.get(seg.scenario, 0))
         return total
 
     def distributions(self) -> dict[str, dict[str, Any]]:

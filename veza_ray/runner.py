@@ -18,6 +18,8 @@ from typing import Any
 from veza_ray.clock import Clock, MonotonicClock
 from veza_ray.context import vu_context
 from veza_ray.digest import DELTA_MAX_CENTROIDS
+from veza_ray.executors import executor
+from veza_ray.executors.base import More
 from veza_ray.guards import SECRETS, parse_allowed
 from veza_ray.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.metric_types import MetricDef, MetricType, Tags, make_tags
@@ -25,12 +27,6 @@ from veza_ray.metrics import CounterSink, MetricStore, RateSink, Sink, TrendSink
 from veza_ray.options import Options, ScenarioConfig
 from veza_ray.plan import Segment
 from veza_ray.scenario import LoadedScript, describe_exception
-from veza_ray.schedule import (
-    constant_arrival_offsets,
-    ramping_arrival_offsets,
-    ramping_vus_changes,
-    segment_share,
-)
 from veza_ray.wire import (
     MAX_ERROR_MESSAGES,
     OTHER_ERRORS,
@@ -183,13 +179,19 @@ class VU:
 
 
 class _Scenario:
-    """Runtime state of one scenario segment inside this runner."""
+    """Runtime state of one scenario segment inside this runner: the ``SegmentRun`` an
+    executor's ``run`` drives (veza_ray/executors/base.py)."""
 
-    def __init__(self, cfg: ScenarioConfig, seg: Segment, flow: Flow, rec: ScenarioRecorder):
+    def __init__(
+        self, cfg: ScenarioConfig, seg: Segment, flow: Flow, rec: ScenarioRecorder, runner: Runner
+    ) -> None:
         self.cfg = cfg
         self.seg = seg
         self.flow = flow
         self.rec = rec
+        self.runner = runner
+        self.run = executor(cfg.executor).run  # a table lookup: an unknown name is refused
+        self.t0 = 0.0
         self.active = 0
         self.allocated = 0
         self.iterations = 0
@@ -197,6 +199,43 @@ class _Scenario:
         self.undelivered = 0
         self.stopping = False
         self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def late(self) -> bool:
+        return self.runner._late
+
+    def now(self) -> float:
+        return self.runner.clock.now()
+
+    def sleep_until(self, t: float) -> Awaitable[None]:
+        return self.runner.clock.sleep_until(t)
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        asyncio.get_running_loop().call_later(delay, fn, *args)
+
+    def new_vu(self, slot: int) -> VU:
+        return self.runner._new_vu(self, slot)
+
+    def spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+        return self.runner._spawn(self, coro)
+
+    def iteration(self, vu: VU) -> Awaitable[None]:
+        return self.runner._iteration(self, vu)
+
+    def vu_loop(
+        self, vu: VU, more: More, end: float, active: Callable[[VU], bool] = lambda vu: True
+    ) -> Awaitable[None]:
+        return self.runner._vu_loop(self, vu, more, end, active)
+
+    def run_vus(self, count: int, more: More, end: float) -> Awaitable[None]:
+        return self.runner._run_vus(self, self.t0, count, more, end)
+
+    def finish(self, end: float) -> Awaitable[None]:
+        return self.runner._finish(self, end)
+
+    def drop(self) -> None:
+        self.dropped += 1
+        self.rec.store.sink("dropped_iterations", self.rec.base_tags).add(1.0)
 
 
 class Runner:
@@ -231,7 +270,7 @@ class Runner:
             base.update(cfg.tags)
             base["scenario"] = cfg.name
             rec = ScenarioRecorder(self.store, base)
-            self.scenarios.append(_Scenario(cfg, seg, flows[cfg.exec], rec))
+            self.scenarios.append(_Scenario(cfg, seg, flows[cfg.exec], rec, self))
         self._hub: ClientHub | None = None
         self._lag: list[float] = []
         self._cpu_mark = (time.monotonic(), time.process_time())
@@ -326,35 +365,12 @@ class Runner:
     # ---- executors ------------------------------------------------------------------
 
     async def _run_scenario(self, s: _Scenario) -> None:
-        cfg = s.cfg
-        t0 = self._start + cfg.start_time
-        await self.clock.sleep_until(t0)
+        """Wait for the scenario's start, then run its executor's ``run`` on the segment."""
+        s.t0 = self._start + s.cfg.start_time
+        await self.clock.sleep_until(s.t0)
         if s.stopping:
             return
-        ex = cfg.executor
-        if ex == "constant-vus":
-            await self._run_vus(s, t0, s.seg.vus, lambda vu, n: True, t0 + cfg.duration)
-        elif ex == "per-vu-iterations":
-            per_vu = s.seg.iterations
-            await self._run_vus(s, t0, s.seg.vus, lambda vu, n: n < per_vu, t0 + cfg.max_duration)
-            if s.stopping:
-                s.undelivered += max(0, per_vu * s.seg.vus - s.iterations)
-        elif ex == "shared-iterations":
-            left = [s.seg.iterations]
-
-            def take(vu: VU, n: int) -> bool:
-                if left[0] <= 0:
-                    return False
-                left[0] -= 1
-                return True
-
-            await self._run_vus(s, t0, s.seg.vus, take, t0 + cfg.max_duration)
-            if s.stopping:
-                s.undelivered += max(0, left[0])
-        elif ex == "ramping-vus":
-            await self._run_ramping(s, t0)
-        else:
-            await self._run_arrival(s, t0)
+        await s.run(s)
 
     def _new_hub(self) -> ClientHub:
         """The VUs' shared connections and request defaults."""
@@ -435,85 +451,6 @@ class Runner:
             self._spawn(s, self._vu_loop(s, vu, more, end))
         await self._finish(s, end)
 
-    async def _run_ramping(self, s: _Scenario, t0: float) -> None:
-        cfg, seg = s.cfg, s.seg
-        end = t0 + sum(st.duration for st in cfg.stages)
-        target = [0]
-        vus: list[VU] = []
-        running: dict[int, asyncio.Task[None]] = {}
-        for t, global_vus in ramping_vus_changes(cfg.start_vus, cfg.stages):
-            mine = segment_share(global_vus, seg.index, seg.count)
-            if mine == target[0] and running:
-                continue
-            await self.clock.sleep_until(t0 + t)
-            if s.stopping or self.clock.now() >= end:
-                break
-            target[0] = mine
-            while len(vus) < mine:
-                vus.append(self._new_vu(s, len(vus)))
-            for vu in vus[:mine]:
-                task = running.get(vu.slot)
-                if task is None or task.done():
-                    running[vu.slot] = self._spawn(
-                        s,
-                        self._vu_loop(s, vu, lambda v, n: True, end, lambda v: v.slot < target[0]),
-                    )
-            for vu in vus[mine:]:
-                task = running.get(vu.slot)
-                if task is not None and not task.done():
-                    asyncio.get_running_loop().call_later(
-                        cfg.graceful_ramp_down, _cancel_if_retired, task, vu, target
-                    )
-        await self._finish(s, end)
-
-    async def _run_arrival(self, s: _Scenario, t0: float) -> None:
-        cfg, seg = s.cfg, s.seg
-        if seg.max_vus == 0:
-            return  # k6: a segment with no VU has no part of the rate
-        # k6's schedules: constant starts global iteration g at g * period, ramping when
-        # the planned count reaches g + 1; this actor runs the g its stripe owns.
-        if cfg.executor == "constant-arrival-rate":
-            offsets = constant_arrival_offsets(
-                int(cfg.rate), cfg.time_unit, cfg.duration, seg.iteration_stripe
-            )
-        else:
-            offsets = ramping_arrival_offsets(
-                int(cfg.start_rate), cfg.stages, cfg.time_unit, seg.iteration_stripe
-            )
-        end = t0 + cfg.run_duration
-        idle: collections.deque[VU] = collections.deque(self._new_vu(s, i) for i in range(seg.vus))
-        dropped = s.rec.store.sink("dropped_iterations", s.rec.base_tags)
-
-        async def one(vu: VU) -> None:
-            s.active += 1
-            try:
-                await self._iteration(s, vu)
-            finally:
-                s.active -= 1
-                idle.append(vu)
-
-        starts = iter(offsets)
-        for off in starts:
-            at = t0 + off
-            if self._late and at < self.clock.now() - 0.5:
-                continue
-            if self.clock.now() < at:
-                await self.clock.sleep_until(at)
-            if s.stopping:
-                # This one and every later planned start will not happen.
-                s.undelivered += 1 + sum(1 for _ in starts)
-                break
-            if idle:
-                vu = idle.popleft()
-            elif s.allocated < seg.max_vus:
-                vu = self._new_vu(s, s.allocated)
-            else:
-                s.dropped += 1
-                dropped.add(1.0)
-                continue
-            self._spawn(s, one(vu))
-        await self._finish(s, end)
-
     def _spawn(self, s: _Scenario, coro: Awaitable[None]) -> asyncio.Task[None]:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         s.tasks.add(task)
@@ -550,12 +487,6 @@ class Runner:
             t = time.monotonic()
             await asyncio.sleep(period)
             self._lag.append(max(0.0, (time.monotonic() - t - period) * 1000.0))
-
-
-def _cancel_if_retired(task: asyncio.Task[None], vu: VU, target: list[int]) -> None:
-    """gracefulRampDown is over: a VU above the target still busy is interrupted."""
-    if vu.slot >= target[0] and not task.done():
-        task.cancel()
 
 
 def build_runner(
