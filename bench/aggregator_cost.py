@@ -16,10 +16,10 @@ import psutil
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from veza_ray.aggregator import remote_aggregator
-from veza_ray.digest import BINARY_FORMAT
-from veza_ray.metric_types import BUILTIN_METRICS
-from veza_ray.wire import encode_delta
+from veza_ray.cluster.aggregator import remote_aggregator
+from veza_ray.core.digest import BINARY_FORMAT
+from veza_ray.core.metric_types import BUILTIN_METRICS
+from veza_ray.core.wire import encode_delta
 
 
 @ray.remote(num_cpus=0)

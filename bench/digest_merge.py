@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from veza_ray.digest import BINARY_FORMAT
-from veza_ray.merge import MergedRun
-from veza_ray.metric_types import BUILTIN_METRICS, make_tags
-from veza_ray.metrics import CounterSink, MetricStore, RateSink, TrendSink
-from veza_ray.options import parse_options
-from veza_ray.plan import make_plan
-from veza_ray.wire import decode_delta, encode_delta
+from veza_ray.core.digest import BINARY_FORMAT
+from veza_ray.core.merge import MergedRun
+from veza_ray.core.metric_types import BUILTIN_METRICS, make_tags
+from veza_ray.core.metrics import CounterSink, MetricStore, RateSink, TrendSink
+from veza_ray.core.options import parse_options
+from veza_ray.core.plan import make_plan
+from veza_ray.core.wire import decode_delta, encode_delta
 
 NAMES = ["browse_search", "browse_list", "browse_detail", "hls_segment", "checkout_create"]
 HTTP_TRENDS = [
@@ -52,9 +52,9 @@ QS = [0.5, 0.9, 0.95, 0.99, 0.999]
 
 
 def actor_store_args() -> tuple[int, ...]:
-    """The actor's store as veza_ray.runner.Runner builds it: with DELTA_MAX_CENTROIDS
+    """The actor's store as veza_ray.engine.runner.Runner builds it: with DELTA_MAX_CENTROIDS
     (read now, so a patch can change it), per-interval deltas use smaller digests."""
-    import veza_ray.digest as dg
+    import veza_ray.core.digest as dg
 
     delta = getattr(dg, "DELTA_MAX_CENTROIDS", None)
     return (delta,) if delta else ()

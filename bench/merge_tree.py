@@ -33,13 +33,13 @@ from typing import Any
 import numpy as np
 
 from bench.digest_merge import actor_store
-from veza_ray.aggregator import decode_node, encode_node, fold_node, split_node
-from veza_ray.merge import MergedRun
-from veza_ray.metric_types import BUILTIN_METRICS
-from veza_ray.metrics import TrendSink
-from veza_ray.options import parse_options
-from veza_ray.plan import make_plan
-from veza_ray.wire import ActorDelta, decode_delta, encode_delta
+from veza_ray.cluster.aggregator import decode_node, encode_node, fold_node, split_node
+from veza_ray.core.merge import MergedRun
+from veza_ray.core.metric_types import BUILTIN_METRICS
+from veza_ray.core.metrics import TrendSink
+from veza_ray.core.options import parse_options
+from veza_ray.core.plan import make_plan
+from veza_ray.core.wire import ActorDelta, decode_delta, encode_delta
 
 QS = [0.95, 0.99, 0.999]
 

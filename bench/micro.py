@@ -46,8 +46,8 @@ async def _exchange(
 ) -> Any:
     """The lean pool's exchange with the socket taken out: the response is still parsed
     (by llhttp, as on a connection)."""
-    from veza_ray.h1 import ResponseReader
-    from veza_ray.h1client import Exchange, Timed
+    from veza_ray.engine.h1 import ResponseReader
+    from veza_ray.engine.h1client import Exchange, Timed
 
     global _READER
     if _READER is None:
@@ -63,11 +63,11 @@ async def _exchange(
 
 
 async def _measure(iters: int, repeat: int, client: str) -> list[float]:
-    from veza_ray.http import ClientHub
-    from veza_ray.options import parse_options
-    from veza_ray.plan import make_plan
-    from veza_ray.runner import build_runner
-    from veza_ray.scenario import load_script
+    from veza_ray.core.options import parse_options
+    from veza_ray.core.plan import make_plan
+    from veza_ray.engine.http import ClientHub
+    from veza_ray.engine.runner import build_runner
+    from veza_ray.engine.scenario import load_script
 
     env = {"URL": "http://127.0.0.1:9/"}
     script = load_script(str(BENCH / "scripts" / "vr_check_trend.py"), env)

@@ -42,12 +42,12 @@ def gc_freeze() -> None:
     container objects per request, so generation-0 collections run hundreds of times a
     second, and every ~100th is a full collection that walks every live object: with
     10,000 VUs (a ClientSession, cookie jar, task and coroutine frames each) that was
-    over half of the process's CPU. Change, in veza_ray/runner.py: in ``Runner.run``,
+    over half of the process's CPU. Change, in veza_ray/engine/runner.py: in ``Runner.run``,
     ``gc.set_threshold(50_000, 20, 100)`` (restore the old thresholds in its finally);
     in ``_run_vus`` (and wherever ``_new_vu`` builds VUs in bulk: ramping, arrival),
     ``gc.freeze()`` right after the VUs are built (O(1): it moves what is tracked into the
     permanent generation, which collections skip; ``gc.unfreeze()`` at the end of run)."""
-    import veza_ray.runner as r
+    import veza_ray.engine.runner as r
 
     orig_run = r.Runner.run
 
@@ -87,10 +87,10 @@ def wire_bin() -> None:
 
 @patch
 def delta_100() -> None:
-    """Per-interval delta digests of 100 centroids instead of 200 (veza_ray.digest
+    """Per-interval delta digests of 100 centroids instead of 200 (veza_ray.core.digest
     DELTA_MAX_CENTROIDS): half the centroids to serialise and parse each second."""
-    import veza_ray.digest as dg
-    import veza_ray.runner as r
+    import veza_ray.core.digest as dg
+    import veza_ray.engine.runner as r
 
     dg.DELTA_MAX_CENTROIDS = 100  # type: ignore[misc]
     if hasattr(r, "DELTA_MAX_CENTROIDS"):

@@ -3,7 +3,7 @@
     python -m bench.vr_inproc SCRIPT [-e NAME=VALUE ...] [--loop uvloop|asyncio]
                               [--patch NAME ...] [--out result.json]
 
-Builds the runner exactly as the actor does (``veza_ray.runner.build_runner``), pulls a
+Builds the runner exactly as the actor does (``veza_ray.engine.runner.build_runner``), pulls a
 delta every second and serialises it as ``LoadActor.pull`` does (``encode_delta``), merges the
 deltas as the driver does, and prints one JSON line: requests, req/s over the scenario
 duration, the CPU share of this process over the run, RSS before the VUs start and at its
@@ -47,12 +47,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
         patches.apply(args.patch)
 
-    from veza_ray.metrics import MetricStore, TrendSink
-    from veza_ray.options import parse_options
-    from veza_ray.plan import make_plan
-    from veza_ray.runner import build_runner
-    from veza_ray.scenario import load_script
-    from veza_ray.wire import decode_delta, encode_delta
+    from veza_ray.core.metrics import MetricStore, TrendSink
+    from veza_ray.core.options import parse_options
+    from veza_ray.core.plan import make_plan
+    from veza_ray.core.wire import decode_delta, encode_delta
+    from veza_ray.engine.runner import build_runner
+    from veza_ray.engine.scenario import load_script
 
     env = dict(kv.split("=", 1) for kv in args.env)
     script = load_script(args.script, env)

@@ -12,7 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from veza_ray.api import Counter, Gauge, Rate, Trend, check, env, file, sleep
+    from veza_ray.engine.api import Counter, Gauge, Rate, Trend, check, env, file, sleep
 
 __all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "sleep"]
 
@@ -26,7 +26,7 @@ except PackageNotFoundError:  # a source tree that was never installed
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        value = getattr(import_module("veza_ray.api"), name)
+        value = getattr(import_module("veza_ray.engine.api"), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'veza_ray' has no attribute {name!r}")

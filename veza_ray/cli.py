@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from veza_ray import exitcodes
-from veza_ray.interrupts import Interrupts, StopRequested
+from veza_ray.cluster.interrupts import Interrupts, StopRequested
+from veza_ray.core import exitcodes
 
 if TYPE_CHECKING:
-    from veza_ray.driver import RunConfig
+    from veza_ray.cluster.driver import RunConfig
 
 app = typer.Typer(
     add_completion=False,
@@ -57,7 +57,7 @@ def _prometheus_url(outs: list[str]) -> str | None:
 
 
 def _fail(code: int, message: str) -> None:
-    from veza_ray.guards import SECRETS
+    from veza_ray.core.guards import SECRETS
 
     typer.echo(SECRETS.redact(f"veza-ray: {message}"), err=True)
     raise typer.Exit(code)
@@ -178,7 +178,7 @@ def run(
     ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
-    from veza_ray.driver import RunConfig
+    from veza_ray.cluster.driver import RunConfig
 
     cfg = RunConfig(
         script_path=script,
@@ -231,7 +231,7 @@ def run(
 
 
 def _run(cfg: RunConfig, interrupts: Interrupts | None) -> None:
-    from veza_ray.driver import RunError, execute, prepare
+    from veza_ray.cluster.driver import RunError, execute, prepare
 
     try:
         prep = prepare(cfg)
@@ -281,9 +281,9 @@ def inspect(
     """
     import orjson
 
-    from veza_ray.driver import RunConfig, RunError, prepare
-    from veza_ray.inspect import build_report, calibration, render
-    from veza_ray.plan import make_plan
+    from veza_ray.cluster.driver import RunConfig, RunError, prepare
+    from veza_ray.core.inspect import build_report, calibration, render
+    from veza_ray.core.plan import make_plan
 
     cfg = RunConfig(script_path=script, env_overrides=_parse_env(env), allow_hosts=allow_host)
     try:
@@ -334,8 +334,8 @@ def submit(ctx: typer.Context) -> None:
     the summary and report files come back to the paths given here; the exit code is the
     run's own. Ctrl-C stops the job (105). Token auth: RAY_AUTH_MODE/RAY_AUTH_TOKEN.
     """
-    from veza_ray.jobs import SubmitError
-    from veza_ray.jobs import submit as submit_job
+    from veza_ray.cluster.jobs import SubmitError
+    from veza_ray.cluster.jobs import submit as submit_job
 
     if not ctx.args or ctx.args[0] in ("--help", "-h"):
         typer.echo(ctx.get_help())
@@ -362,7 +362,7 @@ def report(
     ] = None,
 ) -> None:
     """Render the reports from a saved summary (so CI can render after the run)."""
-    from veza_ray.report_cli import report as render
+    from veza_ray.reports.command import report as render
 
     raise typer.Exit(render(summary, html=html, junit=junit, markdown=markdown))
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from servers import KnownServer, veza, write_script
 
+from veza_ray.cluster.preflight import PreflightFailed, check
 from veza_ray.emulator import EmulatorConfig, EmulatorThread
-from veza_ray.preflight import PreflightFailed, check
 
 FLOW = """
 from veza_ray import env

@@ -65,7 +65,7 @@ async def default(vu):
 # Both client paths, in-process: each URL once; prints [[client, url, status, code], ...].
 PROBE = """
 import asyncio, json, sys
-from veza_ray.http import ClientHub, HostGuard, HttpClient
+from veza_ray.engine.http import ClientHub, HostGuard, HttpClient
 async def main(urls):
     out = []
     for lean in (True,):  # one client since the llhttp work (the aiohttp path is gone)

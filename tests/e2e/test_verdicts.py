@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from servers import KnownServer, veza, write_script
 
-from veza_ray import exitcodes
+from veza_ray.core import exitcodes
 
 CONSTANT = """
 from veza_ray import env

@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from veza_ray.core.metric_types import MetricType, ValueType
 from veza_ray.emulator import EmulatorThread
-from veza_ray.metric_types import MetricType, ValueType
-from veza_ray.scenario import load_script
+from veza_ray.engine.scenario import load_script
 
 pytestmark = pytest.mark.ray
 

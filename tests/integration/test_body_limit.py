@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from veza_ray.durations import DEFAULT_MAX_BODY
-from veza_ray.h1 import BODY_TOO_LARGE_CODE
-from veza_ray.http import ClientHub, HostGuard, HttpClient, Timings
-from veza_ray.metric_types import Tags
-from veza_ray.options import parse_options
+from veza_ray.core.durations import DEFAULT_MAX_BODY
+from veza_ray.core.metric_types import Tags
+from veza_ray.core.options import parse_options
+from veza_ray.engine.h1 import BODY_TOO_LARGE_CODE
+from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Timings
 
 CHUNK = b"x" * 65536
 CAP = 1 << 30  # the server stops after this much per connection: every loop is bounded
@@ -154,7 +154,7 @@ def test_run_option_sets_the_limit() -> None:
 def test_a_bad_size_is_refused_by_name() -> None:
     import pytest
 
-    from veza_ray.options import OptionsError
+    from veza_ray.core.options import OptionsError
 
     with pytest.raises(OptionsError, match=r"options\.maxResponseBodySize.*12 parsecs"):
         parse_options({"vus": 1, "iterations": 1, "maxResponseBodySize": "12 parsecs"})

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 from servers import KnownServer
 
-from veza_ray.guards import SECRETS
-from veza_ray.http import ClientHub, HostGuard, HttpClient
-from veza_ray.metric_types import Tags
+from veza_ray.core.guards import SECRETS
+from veza_ray.core.metric_types import Tags
+from veza_ray.engine.http import ClientHub, HostGuard, HttpClient
 
 
 @pytest.fixture(autouse=True)

@@ -26,8 +26,8 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from veza_ray.http import ClientHub, HostGuard, HttpClient, Response, Timings
-from veza_ray.metric_types import Tags
+from veza_ray.core.metric_types import Tags
+from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Response, Timings
 
 # Once the lean client and an aiohttp path; one client now, the parameter kept for ids.
 BOTH = pytest.mark.parametrize("lean", [True], ids=["lean"])

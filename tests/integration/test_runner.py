@@ -8,11 +8,11 @@ from pathlib import Path
 
 from servers import KnownServer
 
-from veza_ray.metrics import MetricStore
-from veza_ray.options import parse_options
-from veza_ray.plan import make_plan
-from veza_ray.runner import Runner, build_runner
-from veza_ray.scenario import load_script
+from veza_ray.core.metrics import MetricStore
+from veza_ray.core.options import parse_options
+from veza_ray.core.plan import make_plan
+from veza_ray.engine.runner import Runner, build_runner
+from veza_ray.engine.scenario import load_script
 
 
 def _runner(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from veza_ray.core.metrics import MetricStore
+from veza_ray.core.options import parse_options
+from veza_ray.core.plan import make_plan
 from veza_ray.emulator import EmulatorThread
-from veza_ray.metrics import MetricStore
-from veza_ray.options import parse_options
-from veza_ray.plan import make_plan
-from veza_ray.runner import build_runner
-from veza_ray.scenario import load_script
+from veza_ray.engine.runner import build_runner
+from veza_ray.engine.scenario import load_script
 
 SCENARIO = str(Path(__file__).resolve().parents[2] / "scenarios" / "veza_mixed.py")
 

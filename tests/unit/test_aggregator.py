@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from bench.digest_merge import actor_store
-from veza_ray.aggregator import (
+from veza_ray.cluster.aggregator import (
     TREE_MIN_ACTORS,
     decode_node,
     encode_node,
@@ -19,12 +19,12 @@ from veza_ray.aggregator import (
     split_node,
     tree_nodes,
 )
-from veza_ray.merge import MergedRun
-from veza_ray.metric_types import BUILTIN_METRICS, make_tags
-from veza_ray.metrics import GaugeSink, TrendSink
-from veza_ray.options import parse_options
-from veza_ray.plan import make_plan
-from veza_ray.wire import ActorDelta, decode_delta, encode_delta
+from veza_ray.core.merge import MergedRun
+from veza_ray.core.metric_types import BUILTIN_METRICS, make_tags
+from veza_ray.core.metrics import GaugeSink, TrendSink
+from veza_ray.core.options import parse_options
+from veza_ray.core.plan import make_plan
+from veza_ray.core.wire import ActorDelta, decode_delta, encode_delta
 
 ACTORS = 12
 NODES = 3

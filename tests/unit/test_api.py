@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from veza_ray import api
-from veza_ray.api import Counter, Gauge, Rate, Trend, check, env
-from veza_ray.context import LoadContext, load_context, vu_context
-from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, Tags, ValueType
+from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef, MetricType, Tags, ValueType
+from veza_ray.engine import api
+from veza_ray.engine.api import Counter, Gauge, Rate, Trend, check, env
+from veza_ray.engine.context import LoadContext, load_context, vu_context
 
 
 @dataclass

@@ -157,15 +157,15 @@ def test_parse_wrk_latency_distribution() -> None:
 
 def test_fold_collapsed_stacks() -> None:
     raw = (
-        "main (a.py:1);request (veza_ray/http.py:10);write (x.py:3) 6\n"
-        "main (a.py:1);request (veza_ray/http.py:12) 3\n"
+        "main (a.py:1);request (veza_ray/engine/http.py:10);write (x.py:3) 6\n"
+        "main (a.py:1);request (veza_ray/engine/http.py:12) 3\n"
         "main (a.py:1) 1\n"
     )
     total, top_self, top_incl = fold(raw)
     assert total == 10
     assert top_self[0] == {"frame": "write (x.py)", "share": 0.6}
     shares = {r["frame"]: r["share"] for r in top_incl}
-    assert shares["request (veza_ray/http.py)"] == pytest.approx(0.9)
+    assert shares["request (veza_ray/engine/http.py)"] == pytest.approx(0.9)
     assert shares["main (a.py)"] == pytest.approx(1.0)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veza_ray.driver import connect_hint
+from veza_ray.cluster.driver import connect_hint
 
 
 def test_token_mode_points_at_the_token() -> None:

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veza_ray import digest as digest_mod
-from veza_ray.digest import (
+from veza_ray.core import digest as digest_mod
+from veza_ray.core.digest import (
     BINARY_FORMAT,
     DEFAULT_MAX_CENTROIDS,
     WIRE_VERSION,
@@ -105,7 +105,7 @@ def test_bimodal_median_falls_into_the_empty_gap(
     the digest interpolates between the last centroid of the low mode and the first of the
     high mode, so it reports a value that no sample ever had (numpy would report a value at
     a mode's edge). The rank of that value is still right (half the data lies below it);
-    only the value is invented. Documented in veza_ray/digest.py.
+    only the value is invented. Documented in veza_ray/core/digest.py.
     """
     data, fast, slow = bimodal
     merged = _merged(data, 16)

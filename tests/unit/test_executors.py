@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-import veza_ray.executors as executors_pkg
-from veza_ray.executors import EXECUTORS, executor
-from veza_ray.executors.base import Reader, ScenarioConfig, SegmentRun, vu_segment
-from veza_ray.inspect import build_report
-from veza_ray.options import OptionsError, parse_options
-from veza_ray.plan import Segment, make_plan
-from veza_ray.segments import ExecutionTuple
+import veza_ray.core.executors as executors_pkg
+from veza_ray.core.executors import EXECUTORS, executor
+from veza_ray.core.executors.base import Reader, ScenarioConfig, SegmentRun, vu_segment
+from veza_ray.core.inspect import build_report
+from veza_ray.core.options import OptionsError, parse_options
+from veza_ray.core.plan import Segment, make_plan
+from veza_ray.core.segments import ExecutionTuple
 
 PKG = Path(executors_pkg.__file__).parent
 
@@ -97,16 +97,16 @@ def test_executor_modules_import_nothing_of_the_engine(path: Path) -> None:
     """Both halves live in one module, so the module itself must stay pure: the runner
     half is an ``async def`` over the SegmentRun protocol, not over asyncio."""
     bad = {m for m in _imports(path) if m.split(".")[0] in ("asyncio", "aiohttp", "ray")}
-    bad |= {m for m in _imports(path) if m in ("veza_ray.runner", "veza_ray.http", "socket")}
+    bad |= {m for m in _imports(path) if m in ("veza_ray.engine.runner", "veza_ray.engine.http", "socket")}
     assert not bad, f"{path.name} imports {sorted(bad)}"
 
 
 def test_the_config_side_loads_without_the_engine() -> None:
     """In a fresh interpreter: the table, options and plan load no runner, HTTP or Ray."""
     code = (
-        "import sys, veza_ray.executors, veza_ray.options, veza_ray.plan, veza_ray.merge;"
+        "import sys, veza_ray.core.executors, veza_ray.core.options, veza_ray.core.plan, veza_ray.core.merge;"
         "print(','.join(m for m in sys.modules if m in "
-        "('aiohttp', 'ray', 'veza_ray.runner', 'veza_ray.http', 'veza_ray.h1client')))"
+        "('aiohttp', 'ray', 'veza_ray.engine.runner', 'veza_ray.engine.http', 'veza_ray.engine.h1client')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -172,9 +172,9 @@ def test_a_runner_refuses_a_config_whose_executor_is_not_in_the_table() -> None:
     segment's executor up when it is built, before any VU or connection exists."""
     from dataclasses import replace
 
-    from veza_ray.metric_types import BUILTIN_METRICS
-    from veza_ray.options import Options
-    from veza_ray.runner import Runner
+    from veza_ray.core.metric_types import BUILTIN_METRICS
+    from veza_ray.core.options import Options
+    from veza_ray.engine.runner import Runner
 
     opts = parse_options({"scenarios": {"s": {"executor": "constant-vus", "duration": "1s"}}})
     odd = Options(scenarios=(replace(opts.scenarios[0], executor="arrival-rate"),))

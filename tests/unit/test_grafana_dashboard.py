@@ -7,7 +7,7 @@ import json
 
 from prom import DASHBOARD, dashboard_exprs, dashboard_metric_names
 
-from veza_ray.metric_types import BUILTIN_METRICS
+from veza_ray.core.metric_types import BUILTIN_METRICS
 from veza_ray.outputs.prometheus import OWN_PREFIX, OWN_SERIES, PRW_DEFAULT_TREND_STATS, prom_names
 
 

@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from veza_ray.guards import (
+from veza_ray.core.guards import (
     SECRETS,
     SecretBook,
     address_refusal,

@@ -10,8 +10,8 @@ import zlib
 import brotli
 import pytest
 
-from veza_ray.durations import parse_size
-from veza_ray.h1 import (
+from veza_ray.core.durations import parse_size
+from veza_ray.engine.h1 import (
     BodyTooLarge,
     DecodeError,
     FileData,

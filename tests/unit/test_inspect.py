@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from servers import veza, write_script
 
-from veza_ray import exitcodes
-from veza_ray.inspect import ACTOR_RPS_CAPACITY, build_report, calibration
-from veza_ray.options import parse_options
-from veza_ray.plan import make_plan
+from veza_ray.core import exitcodes
+from veza_ray.core.inspect import ACTOR_RPS_CAPACITY, build_report, calibration
+from veza_ray.core.options import parse_options
+from veza_ray.core.plan import make_plan
 
 
 def _report(spec: dict[str, object], actors: int, rates: dict[str, float] | None = None):  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ import pytest
 import typer
 
 from veza_ray.cli import app
-from veza_ray.jobrun import (
+from veza_ray.cluster.jobrun import (
     ENV_VAR,
     FRAME_BEGIN,
     FRAME_END,
@@ -30,7 +30,7 @@ from veza_ray.jobrun import (
     parse_argv,
     secret_env_args,
 )
-from veza_ray.jobs import SubmitError, parse_run_args, plan_job, submit
+from veza_ray.cluster.jobs import SubmitError, parse_run_args, plan_job, submit
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "scenarios" / "smoke.py")
@@ -154,7 +154,7 @@ def test_plan_keeps_secrets_off_the_entrypoint_and_collects_the_outputs(tmp_path
     assert plan.address == "http://head:8265"
     assert plan.working_dir == str(ROOT / "scenarios")
     argv = shlex.split(plan.entrypoint)
-    assert argv[:3] == ["python3", "-m", "veza_ray.jobrun"]
+    assert argv[:3] == ["python3", "-m", "veza_ray.cluster.jobrun"]
     assert "s3cr3t-value" not in plan.entrypoint and "another-one" not in plan.entrypoint
     assert json.loads(plan.env_vars[ENV_VAR]) == ["USER_TOKEN=s3cr3t-value", "API_KEY=another-one"]
     assert plan.env_vars["VEZA_RAY_ALLOW_HOSTS"] == "b.lxd"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from veza_ray.live import LiveView, plain_line, progress_rows
+from veza_ray.outputs.live import LiveView, plain_line, progress_rows
 
 
 def test_rows_turn_interval_counts_into_rates() -> None:
@@ -40,8 +40,8 @@ def test_terminal_mode_draws_a_table_with_verdicts() -> None:
 
     from rich.console import Console
 
-    from veza_ray.metric_types import BUILTIN_METRICS
-    from veza_ray.thresholds import judge, parse_thresholds
+    from veza_ray.core.metric_types import BUILTIN_METRICS
+    from veza_ray.core.thresholds import judge, parse_thresholds
 
     buf = io.StringIO()
     console = Console(file=buf, force_terminal=True, width=120, color_system=None)

@@ -12,15 +12,15 @@ import numpy as np
 import orjson
 import pytest
 
-from veza_ray.actor import LoadActor
-from veza_ray.digest import BINARY_FORMAT, DELTA_MAX_CENTROIDS
-from veza_ray.fleet import PlacementError, PlacementRequest, plan_placement, resume_segments
-from veza_ray.merge import MergedRun
-from veza_ray.metric_types import BUILTIN_METRICS
-from veza_ray.metrics import MetricStore, TrendSink
-from veza_ray.options import parse_options
-from veza_ray.plan import make_plan
-from veza_ray.wire import decode_delta, encode_delta
+from veza_ray.cluster.actor import LoadActor
+from veza_ray.cluster.fleet import PlacementError, PlacementRequest, plan_placement, resume_segments
+from veza_ray.core.digest import BINARY_FORMAT, DELTA_MAX_CENTROIDS
+from veza_ray.core.merge import MergedRun
+from veza_ray.core.metric_types import BUILTIN_METRICS
+from veza_ray.core.metrics import MetricStore, TrendSink
+from veza_ray.core.options import parse_options
+from veza_ray.core.plan import make_plan
+from veza_ray.core.wire import decode_delta, encode_delta
 
 
 def _nodes(*cpus: float) -> list[dict[str, Any]]:
@@ -146,7 +146,7 @@ def test_a_pegged_core_with_timers_on_time_is_busy_not_saturated() -> None:
 
 
 def test_distinct_error_messages_are_capped_cluster_wide() -> None:
-    from veza_ray.wire import MAX_ERROR_MESSAGES, OTHER_ERRORS
+    from veza_ray.core.wire import MAX_ERROR_MESSAGES, OTHER_ERRORS
 
     run = _two_actor_run()
     for actor in range(2):

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veza_ray import metrics as metrics_mod
-from veza_ray.digest import BINARY_FORMAT
-from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, Tags, make_tags
-from veza_ray.metrics import (
+from veza_ray.core import metrics as metrics_mod
+from veza_ray.core.digest import BINARY_FORMAT
+from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef, MetricType, Tags, make_tags
+from veza_ray.core.metrics import (
     CounterSink,
     GaugeSink,
     MetricStore,
@@ -30,7 +30,7 @@ from veza_ray.metrics import (
     new_sink,
     trend_stat,
 )
-from veza_ray.wire import decode_delta, encode_delta
+from veza_ray.core.wire import decode_delta, encode_delta
 
 DEFS: dict[str, MetricDef] = {
     **BUILTIN_METRICS,

@@ -9,7 +9,7 @@ import math
 
 import pytest
 
-from veza_ray.options import (
+from veza_ray.core.options import (
     DEFAULT_TREND_STATS,
     EXECUTORS,
     Options,
@@ -19,7 +19,7 @@ from veza_ray.options import (
     parse_options,
     parse_trend_stats,
 )
-from veza_ray.schedule import Stage
+from veza_ray.core.schedule import Stage
 
 
 def _one(scenario: dict) -> ScenarioConfig:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from veza_ray import exitcodes
-from veza_ray.outcome import ActorCutShort, Outcome, RunFacts, decide
-from veza_ray.sizing import estimate_memory, memory_refusal, output_refusal, peak_vus
+from veza_ray.core import exitcodes
+from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide
+from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal, peak_vus
 
 CUT = ActorCutShort(2, "10.0.0.2", "its lease expired", 9.5)
 
@@ -69,7 +69,7 @@ def test_outcome_round_trips_through_the_summary() -> None:
 
 
 def _scenarios(spec: dict[str, dict[str, object]]) -> list[object]:
-    from veza_ray.options import parse_options
+    from veza_ray.core.options import parse_options
 
     return list(parse_options({"scenarios": spec}).scenarios)
 

@@ -9,9 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veza_ray.fleet import resume_segments
-from veza_ray.options import ScenarioConfig, parse_options
-from veza_ray.plan import Segment, make_plan, planned_iterations, planned_vu_seconds, segment_for
+from veza_ray.cluster.fleet import resume_segments
+from veza_ray.core.options import ScenarioConfig, parse_options
+from veza_ray.core.plan import (
+    Segment,
+    make_plan,
+    planned_iterations,
+    planned_vu_seconds,
+    segment_for,
+)
 
 
 def _scenarios(scenarios: dict) -> tuple[ScenarioConfig, ...]:

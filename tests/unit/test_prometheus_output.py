@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, make_tags
-from veza_ray.metrics import MetricStore
+from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef, MetricType, make_tags
+from veza_ray.core.metrics import MetricStore
 from veza_ray.outputs.prometheus import (
     STALE_NAN,
     PrometheusConfig,
@@ -366,7 +366,7 @@ def test_a_slow_endpoint_is_abandoned_after_the_bounded_wait() -> None:
 
 
 def test_thresholds_are_series_in_k6_units() -> None:
-    from veza_ray.thresholds import judge, parse_thresholds
+    from veza_ray.core.thresholds import judge, parse_thresholds
 
     ths = parse_thresholds(
         {

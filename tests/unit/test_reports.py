@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from veza_ray import exitcodes
-from veza_ray.report_cli import load_summary, report, write_reports
+from veza_ray.core import exitcodes
 from veza_ray.reports import append_step_summary, charts, render_html, render_junit, render_markdown
+from veza_ray.reports.command import load_summary, report, write_reports
 from veza_ray.reports.html import histogram_bins
 from veza_ray.reports.markdown import md_code, md_text
 from veza_ray.reports.model import Distribution, build, parse_expression, parse_selector

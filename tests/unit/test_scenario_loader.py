@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from veza_ray.context import load_context
-from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, ValueType
-from veza_ray.scenario import (
+from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef, MetricType, ValueType
+from veza_ray.engine.context import load_context
+from veza_ray.engine.scenario import (
     LoadedScript,
     ScriptError,
     ScriptOptionsError,
@@ -22,7 +22,7 @@ from veza_ray.scenario import (
 )
 
 GOOD = """
-from veza_ray.api import Counter, Trend, check, env
+from veza_ray.engine.api import Counter, Trend, check, env
 
 BASE = env("BASE_URL", "http://127.0.0.1:8080")
 upload_ms = Trend("upload_ms", time=True)
@@ -107,7 +107,7 @@ def test_no_options_and_no_handle_summary(tmp_path: Path) -> None:
 
 
 def test_two_loads_are_independent_modules(tmp_path: Path) -> None:
-    path = _write(tmp_path, "from veza_ray.api import env\nX = env('X')\nSTATE = []\n")
+    path = _write(tmp_path, "from veza_ray.engine.api import env\nX = env('X')\nSTATE = []\n")
     a = load_script(path, {"X": "a"})
     b = load_script(path, {"X": "b"})
     assert (a.module.X, b.module.X) == ("a", "b")
@@ -190,7 +190,7 @@ def test_metric_redefinition_is_a_script_options_error(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         """
-        from veza_ray.api import Counter, Trend
+        from veza_ray.engine.api import Counter, Trend
         a = Trend("latency_ms")
         b = Counter("latency_ms")
         c = Trend("http_req_duration")

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veza_ray.schedule import (
+from veza_ray.core.schedule import (
     Stage,
     ramping_vus_at,
     ramping_vus_changes,

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from veza_ray.schedule import (
+from veza_ray.core.schedule import (
     Stage,
     constant_arrival_count,
     constant_arrival_offsets,
@@ -25,7 +25,7 @@ from veza_ray.schedule import (
     ramping_arrival_times_ns,
     stages_duration,
 )
-from veza_ray.segments import ExecutionSegment, ExecutionTuple, SegmentSequence, Stripe
+from veza_ray.core.segments import ExecutionSegment, ExecutionTuple, SegmentSequence, Stripe
 
 S = Stage
 

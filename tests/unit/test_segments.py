@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veza_ray.segments import (
+from veza_ray.core.segments import (
     ExecutionSegment,
     ExecutionTuple,
     SegmentSequence,

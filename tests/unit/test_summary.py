@@ -11,9 +11,9 @@ import math
 
 import pytest
 
-from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, ValueType, make_tags
-from veza_ray.metrics import MetricStore
-from veza_ray.summary import (
+from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef, MetricType, ValueType, make_tags
+from veza_ray.core.metrics import MetricStore
+from veza_ray.core.summary import (
     EXPECTED_SUBMETRIC,
     build_summary,
     format_data,
@@ -22,7 +22,7 @@ from veza_ray.summary import (
     render_text,
     selector_text,
 )
-from veza_ray.thresholds import Verdict, evaluate, parse_thresholds
+from veza_ray.core.thresholds import Verdict, evaluate, parse_thresholds
 
 STATS = ("avg", "min", "med", "max", "p(90)", "p(95)")
 DEFS = {

@@ -1,4 +1,4 @@
-"""Unit tests for veza_ray.thresholds: grammar, validation, judging. Pure: no I/O, no sleeping."""
+"""Unit tests for veza_ray.core.thresholds: grammar, validation, judging. Pure: no I/O, no sleeping."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from veza_ray.durations import parse_k6_duration as _parse_delay
-from veza_ray.metric_types import BUILTIN_METRICS, MetricDef, MetricType, ValueType
-from veza_ray.thresholds import (
+from veza_ray.core.durations import parse_k6_duration as _parse_delay
+from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef, MetricType, ValueType
+from veza_ray.core.thresholds import (
     Condition,
     Selector,
     Threshold,

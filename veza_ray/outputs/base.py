@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from veza_ray.merge import MergedRun
-    from veza_ray.thresholds import Verdict
+    from veza_ray.core.merge import MergedRun
+    from veza_ray.core.thresholds import Verdict
 
 
 @dataclass(frozen=True)

@@ -34,15 +34,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from veza_ray.guards import host_refusal
-from veza_ray.metric_types import MetricType, Tags, ValueType
-from veza_ray.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
+from veza_ray.core.guards import host_refusal
+from veza_ray.core.metric_types import MetricType, Tags, ValueType
+from veza_ray.core.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
 from veza_ray.outputs.base import Interval, OutputEnd, RunStart
 
 if TYPE_CHECKING:
-    from veza_ray.merge import MergedRun
-    from veza_ray.metrics import MetricStore
-    from veza_ray.thresholds import Verdict
+    from veza_ray.core.merge import MergedRun
+    from veza_ray.core.metrics import MetricStore
+    from veza_ray.core.thresholds import Verdict
 
 PREFIX = "k6_"
 OWN_PREFIX = "k6_veza_ray_"
@@ -381,7 +381,7 @@ class SeriesMapper:
 def run_points(mapper: SeriesMapper, store: MetricStore, run: MergedRun) -> list[Point]:
     """veza-ray's own series from the merged run: per-scenario VUs and merged p95/p99 of
     http_req_duration, and generator health per actor (docs/prometheus.md)."""
-    from veza_ray.merge import CPU_LIMIT, LAG_P99_LIMIT_MS
+    from veza_ray.core.merge import CPU_LIMIT, LAG_P99_LIMIT_MS
 
     out: list[Point] = []
     by_sc = run.stats_by_scenario()

@@ -8,10 +8,10 @@ from typing import IO, Any
 
 import orjson
 
-from veza_ray.guards import SECRETS
-from veza_ray.live import LiveView, progress_rows
+from veza_ray.core.guards import SECRETS
+from veza_ray.core.thresholds import Verdict, should_abort
 from veza_ray.outputs.base import Interval, OutputEnd, RunStart
-from veza_ray.thresholds import Verdict, should_abort
+from veza_ray.outputs.live import LiveView, progress_rows
 
 
 class LiveOutput:

@@ -1,0 +1,3 @@
+"""The Ray side: the driver's pipeline, actors, placement and pulls, per-node
+aggregators, signals, the pre-flight, Ray Jobs.
+"""

@@ -1,0 +1,783 @@
+"""The driver: validate, place actors, start them together, pull, merge, judge, report.
+
+Validation (``prepare``) needs no Ray and sends nothing, so every bad input is refused
+before a single request. ``execute`` is the I/O loop: one pull per actor about once a
+second, merged into a cumulative store and a per-interval series; thresholds judged on
+the merged data only, abortOnFail about every 2 s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import orjson
+
+from veza_ray.cluster.fleet import (
+    Fleet,
+    PlacementError,
+    PlacementRequest,
+    cpu_nodes,
+    resume_segments,
+)
+from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
+from veza_ray.core import exitcodes
+from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
+from veza_ray.core.merge import MergedRun
+from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
+from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide, outcome_line
+from veza_ray.core.plan import Segment, make_plan
+from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal
+from veza_ray.core.summary import build_summary, render_text
+from veza_ray.core.thresholds import (
+    Threshold,
+    ThresholdError,
+    Verdict,
+    evaluate,
+    parse_thresholds,
+)
+from veza_ray.engine.http import client_choice_problem
+from veza_ray.engine.scenario import (
+    LoadedScript,
+    ScriptError,
+    ScriptOptionsError,
+    check_flows,
+    load_script,
+)
+from veza_ray.outputs.base import Interval, Output, OutputEnd, RunStart
+from veza_ray.outputs.streams import AbortCheck, LiveOutput, NdjsonOutput
+
+
+class RunError(Exception):
+    """A refusal with the exit code it maps to; the message names the bad part."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass
+class RunConfig:
+    """Everything the CLI decided; passed down instead of read from globals."""
+
+    script_path: str
+    env_overrides: dict[str, str] = field(default_factory=dict)
+    actors: int | None = None
+    address: str | None = None
+    summary_export: str | None = None
+    trend_stats: str | None = None
+    quiet: bool = False
+    pull_interval: float = 1.0
+    lease_s: float = 5.0
+    start_delay: float = 1.5
+    sigint_grace: float = 2.0
+    allow_hosts: list[str] = field(default_factory=list)
+    preflight: bool = True
+    health_path: str = "/api/v1/health"
+    log_interval: float = 10.0
+    spread: str = "spread"
+    actors_per_node: int | None = None
+    replace_lost: bool = False
+    pull_wait: float = 0.8
+    silent_s: float = 8.0
+    abort_eval_s: float = 2.0
+    ndjson_path: str | None = None
+    prometheus_url: str | None = None
+    html: str | None = None
+    junit: str | None = None
+    markdown: str | None = None
+    secret_names: list[str] = field(default_factory=list)
+    allow_saturated: bool = False
+    pause_s: float = 3.0  # a gap this long between two driver rounds is reported
+    merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
+
+    def outputs(self) -> list[tuple[str, str | None]]:
+        """Every file the run will write at the end, with the flag that asked for it."""
+        return [
+            ("--summary-export", self.summary_export),
+            ("--out json=", self.ndjson_path),
+            ("--html", self.html),
+            ("--junit", self.junit),
+            ("--markdown", self.markdown),
+        ]
+
+
+@dataclass
+class Prepared:
+    script: LoadedScript
+    options: Options
+    thresholds: list[Threshold]
+    env: dict[str, str]
+    trend_stats: tuple[str, ...]
+    allowed_hosts: frozenset[str] = frozenset()
+    secrets: tuple[str, ...] = ()
+
+    def redact(self, text: str) -> str:
+        return SECRETS.redact(text)
+
+
+def prepare(cfg: RunConfig) -> Prepared:
+    """Load and validate everything; raise RunError (104/107) before any traffic."""
+    env = {**os.environ, **cfg.env_overrides}
+    # Secrets are known before the scenario loads: its import errors may quote them.
+    SECRETS.add_env(env, cfg.secret_names)
+    if cfg.secret_names:
+        # The actors learn the same --secret names (their env is this one).
+        named = {n for n in env.get(SECRET_NAMES_ENV, "").split(",") if n}
+        env[SECRET_NAMES_ENV] = ",".join(sorted(named | set(cfg.secret_names)))
+    try:
+        script = load_script(cfg.script_path, env)
+    except ScriptError as exc:
+        raise RunError(exitcodes.SCRIPT_ERROR, str(exc)) from exc
+    except ScriptOptionsError as exc:
+        raise RunError(exitcodes.INVALID_CONFIG, "; ".join(exc.errors)) from exc
+    try:
+        options = parse_options(script.raw_options)
+    except OptionsError as exc:
+        raise RunError(
+            exitcodes.INVALID_CONFIG, "invalid options: " + "; ".join(exc.errors)
+        ) from exc
+    errors = check_flows(script, {sc.name: sc.exec for sc in options.scenarios})
+    thresholds: list[Threshold] = []
+    try:
+        thresholds = parse_thresholds(dict(options.thresholds), script.all_metrics)
+    except ThresholdError as exc:
+        errors.extend(exc.errors)
+    stats = options.summary_trend_stats
+    if cfg.trend_stats is not None:
+        try:
+            stats = parse_trend_stats(cfg.trend_stats)
+        except OptionsError as exc:
+            errors.extend(f"--summary-trend-stats: {e}" for e in exc.errors)
+    client = client_choice_problem(env.get("VEZA_RAY_HTTP_CLIENT"))
+    if client:
+        errors.append(client)
+    allowed = parse_allowed(cfg.allow_hosts, env.get("VEZA_RAY_ALLOW_HOSTS"))
+    base_url = env.get("BASE_URL")
+    if base_url:
+        refusal = host_refusal(base_url, allowed)
+        if refusal:
+            errors.append(refusal)
+    if cfg.prometheus_url:
+        from veza_ray.outputs.prometheus import PrometheusConfigError, parse_config
+
+        try:
+            parse_config(cfg.prometheus_url, env, allowed)
+        except PrometheusConfigError as exc:
+            errors.extend(exc.errors)
+    secrets = SECRETS.values
+    if allowed:
+        # Actors enforce the same list on every request they send.
+        env["VEZA_RAY_ALLOW_HOSTS"] = ",".join(sorted(allowed))
+    for label, path in cfg.outputs():
+        refusal = output_refusal(label, path)
+        if refusal:
+            errors.append(refusal)
+    if errors:
+        raise RunError(exitcodes.INVALID_CONFIG, SECRETS.redact("; ".join(errors)))
+    return Prepared(script, options, thresholds, env, stats, allowed, secrets)
+
+
+def preflight(prep: Prepared, cfg: RunConfig, timeout: float = 5.0) -> None:
+    """GET {BASE_URL}{health_path} once before any VU starts, through the host guard,
+    within ``timeout`` seconds in all; RunError(108) with one line if it fails."""
+    from veza_ray.cluster.preflight import PreflightFailed, check, health_url
+
+    base_url = prep.env.get("BASE_URL")
+    if not cfg.preflight or not base_url:
+        return
+    try:
+        check(health_url(base_url, cfg.health_path), prep.allowed_hosts, timeout)
+    except PreflightFailed as exc:
+        raise RunError(
+            exitcodes.PREFLIGHT_FAILED,
+            f"pre-flight health check failed: {exc}; no load was sent",
+        ) from None
+
+
+def _connect(
+    cfg: RunConfig, actors_wanted: int | None, err: Callable[[str], None], signals: Interrupts
+) -> tuple[Any, bool]:
+    """Connect to the Ray address if given; else use the local cluster already running on
+    this machine (started with ``ray start``), as ``ray.init()`` does; else start a local
+    one that we stop at the end. Returns (ray, owned)."""
+    import ray
+
+    os.environ.setdefault("RAY_DEDUP_LOGS", "0")
+    address = cfg.address or os.environ.get("RAY_ADDRESS")
+    common: dict[str, Any] = {
+        "logging_level": logging.ERROR,
+        "log_to_driver": True,
+        "configure_logging": True,
+    }
+    try:
+        try:
+            if address:
+                ray.init(address=address, **common)
+                return ray, False
+            cpus = max(os.cpu_count() or 1, actors_wanted or 0)
+            try:
+                ray.init(num_cpus=cpus, include_dashboard=False, **common)
+                return ray, True
+            except ValueError as exc:
+                # Ray's words for "a local cluster is already running here" (ray start):
+                # use it rather than start a second Ray competing for the same cores.
+                if "existing cluster" not in str(exc):
+                    raise
+            ray.init(address="auto", **common)
+            err("veza-ray: using the Ray cluster already running on this machine (ray start)")
+            return ray, False
+        except SystemExit as exc:
+            # ray.init installs its own SIGTERM handler (sys.exit(15)) as it begins.
+            if exc.code == signal.SIGTERM:
+                signals.received.append("SIGTERM")
+                raise StopRequested("SIGTERM") from exc
+            raise
+        finally:
+            signals.install()  # ours again, over Ray's
+    except (StopRequested, KeyboardInterrupt):
+        # Interrupted inside ray.init: stop what it started, even half-way.
+        with contextlib.suppress(Exception):
+            ray.shutdown()
+        if not address:
+            kill_children()
+        raise
+    except Exception as exc:
+        where = address or "a local Ray instance"
+        msg = f"could not connect to {where}: {exc}"
+        if address:
+            msg += connect_hint(os.environ.get("RAY_AUTH_MODE", ""))
+        raise RunError(exitcodes.CLUSTER_ERROR, msg) from exc
+
+
+def connect_hint(auth_mode: str) -> str:
+    """What to check when a cluster address does not answer. Ray reports a refused token
+    only in its own log lines ("InvalidAuthToken") and then fails with a generic error,
+    after ~20 s of retries, so the message has to point at it."""
+    if auth_mode == "token":
+        return (
+            "; token authentication is on here (RAY_AUTH_MODE=token): if Ray's log above "
+            "says InvalidAuthToken, RAY_AUTH_TOKEN is not the cluster's token"
+        )
+    return (
+        "; if Ray's log above says the authentication token is missing, the cluster uses "
+        "token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to its token"
+    )
+
+
+def execute(
+    prep: Prepared,
+    cfg: RunConfig,
+    out: Callable[[str], None] = print,
+    interrupts: Interrupts | None = None,
+) -> int:
+    """Run the test on Ray and report; returns the exit code decided by ``outcome.decide``.
+
+    A stop signal before the VUs start raises StopRequested (exit 105, nothing ran, the
+    cluster we started is stopped); once they run, it stops them gracefully and the
+    summary is still written.
+    """
+
+    def err(s: str) -> None:
+        print(prep.redact(s), file=sys.stderr, flush=True)
+
+    def safe_out(s: str) -> None:
+        out(prep.redact(s))
+
+    own_interrupts = interrupts is None
+    signals = interrupts if interrupts is not None else Interrupts().install()
+    ray: Any = None
+    owned = False
+    for warning in prep.options.warnings:
+        err(f"warning: {warning}")
+    try:
+        preflight(prep, cfg)
+        ray, owned = _connect(cfg, cfg.actors, err, signals)
+        return _run(ray, prep, cfg, safe_out, err, signals)
+    finally:
+        if owned and ray is not None:
+            ray.shutdown()
+            if signals.received:
+                kill_children()  # whatever a half-finished start left behind
+        if own_interrupts:
+            signals.restore()
+
+
+def _run(
+    ray: Any,
+    prep: Prepared,
+    cfg: RunConfig,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+    signals: Interrupts,
+) -> int:
+    from veza_ray.cluster.actor import remote_class
+
+    cls = remote_class(max_restarts=0, max_concurrency=1000)
+
+    def make_actor(num_cpus: float, strategy: Any) -> Any:
+        return cls.options(num_cpus=num_cpus, scheduling_strategy=strategy).remote
+
+    def actor_args(i: int, segs: list[Segment]) -> tuple[Any, ...]:
+        return _actor_args(prep, cfg, i, segs)
+
+    fleet = Fleet(ray, make_actor, cfg.silent_s)
+    request = PlacementRequest(cfg.actors, cfg.spread, cfg.actors_per_node)
+    _check_memory(ray, prep, request)
+    try:
+        plan = fleet.place(request, lambda n: make_plan(prep.options.scenarios, n), actor_args)
+    except PlacementError as exc:
+        fleet.close()
+        raise RunError(exc.code, str(exc)) from exc
+    except BaseException:
+        fleet.close()
+        raise
+    ids = sorted(fleet.handles)
+    try:
+        infos = fleet.infos(ids)
+    except Exception as exc:
+        fleet.close()
+        raise RunError(
+            exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
+        ) from exc
+    except BaseException:
+        fleet.close()
+        raise
+    state = MergedRun(prep.options, prep.script.all_metrics, plan)
+    for i, info in zip(ids, infos, strict=True):
+        state.add_actor(i, info, plan[i])
+    _attach_tree(ray, prep, cfg, fleet, ids, infos)
+    start_epoch = time.time() + cfg.start_delay
+    try:
+        fleet.start(ids, start_epoch)
+    except BaseException:
+        fleet.close()
+        raise
+    with signals.flagging():
+        return _drive(ray, prep, cfg, out, err, signals, fleet, state, ids, infos, start_epoch)
+
+
+def _attach_tree(
+    ray: Any, prep: Prepared, cfg: RunConfig, fleet: Fleet, ids: list[int], infos: list[Any]
+) -> None:
+    """The merge tree (aggregator.py): one num_cpus=0 aggregator pinned to each chosen node."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    from veza_ray.cluster.aggregator import remote_aggregator
+
+    cls = remote_aggregator()
+    defs = dict(prep.script.all_metrics)
+
+    def make(node_id: str) -> Any:
+        strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
+        return cls.options(num_cpus=0, scheduling_strategy=strategy).remote(
+            node_id, defs, cfg.silent_s
+        )
+
+    node_of = {i: str(info["node_id"]) for i, info in zip(ids, infos, strict=True)}
+    fleet.attach_tree(node_of, cfg.merge_tree, make)
+
+
+def _check_memory(ray: Any, prep: Prepared, request: PlacementRequest) -> None:
+    """Refuse (104) a plan the cluster's memory cannot hold, before any actor starts."""
+    try:
+        available = float(ray.cluster_resources().get("memory", 0.0))
+        actors = request.actors or max(1, int(ray.cluster_resources().get("CPU", 1)))
+    except Exception:
+        return
+    if request.actors_per_node:
+        actors = request.actors_per_node * max(1, len(cpu_nodes(ray)))
+    refusal = memory_refusal(estimate_memory(prep.options.scenarios, actors), available)
+    if refusal:
+        raise RunError(exitcodes.INVALID_CONFIG, refusal + "; nothing was sent")
+
+
+def _outputs(
+    prep: Prepared,
+    cfg: RunConfig,
+    err: Callable[[str], None],
+    abort: AbortCheck,
+) -> list[Output]:
+    """Every output the run feeds each interval; adding one is one line here."""
+    outputs: list[Output] = [LiveOutput(not cfg.quiet, cfg.log_interval, err), abort]
+    if cfg.ndjson_path:
+        outputs.append(NdjsonOutput(cfg.ndjson_path))
+    if cfg.prometheus_url:
+        from veza_ray.outputs import prometheus
+
+        out = prometheus.from_config(cfg.prometheus_url, prep.env, prep.allowed_hosts, err)
+        outputs.append(prometheus.PrometheusPush(out))
+    return outputs
+
+
+def _drive(
+    ray: Any,
+    prep: Prepared,
+    cfg: RunConfig,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+    signals: Interrupts,
+    fleet: Fleet,
+    state: MergedRun,
+    ids: list[int],
+    infos: list[dict[str, Any]],
+    start_epoch: float,
+) -> int:
+    """The pipeline while VUs run: pull -> MergedRun.tick -> evaluate -> every output;
+    then the one outcome decision and the end-of-test outputs."""
+    nodes = {info["node_id"] for info in infos}
+    err(
+        f"veza-ray: {len(ids)} actor(s) on {len(nodes)} node(s): "
+        + ", ".join(f"{addr} x{n}" for addr, n in _count_by_address(infos).items())
+    )
+    planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
+    stopping = [False]
+
+    def abort_run(crossing: list[Verdict]) -> None:
+        crossed = ", ".join(
+            f"{v.threshold.selector.source}: '{v.threshold.condition.source}'" for v in crossing
+        )
+        err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
+        fleet.stop(0.0)
+        stopping[0] = True
+
+    abort = AbortCheck(cfg.abort_eval_s, abort_run, blocked=lambda: stopping[0])
+    outputs = _outputs(prep, cfg, err, abort)
+    run_start = RunStart(
+        prep.script.path,
+        start_epoch,
+        planned,
+        tuple(sc.name for sc in prep.options.scenarios),
+        tuple(prep.options.tags),
+    )
+    for output in outputs:
+        output.start(run_start)
+    next_id = len(ids)
+    t_prev = time.time()
+    broken = ""
+    pauses: list[tuple[float, float]] = []
+    try:
+        while fleet.live:
+            time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
+            now = time.time()
+            dt, t_prev = now - t_prev, now
+            elapsed = max(0.0, now - start_epoch)
+            if dt > cfg.pull_interval + cfg.pause_s:
+                # The driver itself did not run (SIGSTOP, a suspended laptop, swap): the
+                # actors kept their VUs only while their lease held.
+                pauses.append((round(elapsed - dt, 1), round(dt, 1)))
+                err(f"the driver was paused or unreachable for {dt:.1f} s")
+            deltas, lost = fleet.pull(cfg.pull_wait)
+            state.tick(deltas, lost, elapsed, dt)
+            for notice in fleet.notices:
+                err(notice)
+            fleet.notices.clear()
+            for i, why in lost.items():
+                where = state.infos[i]["address"]
+                err(
+                    f"lost actor {i} on {where} ({why}): keeping what it reported, "
+                    "carrying on with the others"
+                )
+                if cfg.replace_lost and not stopping[0]:
+                    next_id = _replace(
+                        ray,
+                        fleet,
+                        state,
+                        i,
+                        next_id,
+                        fleet.make_actor,
+                        lambda n, segs: _actor_args(prep, cfg, n, segs),
+                        start_epoch,
+                        elapsed,
+                        err,
+                    )
+            iv = Interval(
+                now,
+                elapsed,
+                dt,
+                state.series[-1],
+                state.stats_by_scenario(),
+                evaluate(state.total, prep.thresholds, elapsed),
+                f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
+                f"{len(fleet.live)} actor(s)",
+                state,
+            )
+            for output in outputs:
+                output.interval(iv)
+            if signals.received and not stopping[0]:
+                err(f"{signals.first}: stopping all VUs gracefully")
+                fleet.stop(cfg.sigint_grace)
+                stopping[0] = True
+    except Exception as exc:
+        broken = f"{type(exc).__name__}: {exc}"
+        err(f"the driver failed mid-run ({broken}); stopping actors, reporting what was measured")
+        with contextlib.suppress(Exception):
+            fleet.stop(0.0)
+    finally:
+        fleet.close()
+        ends = [_end(output, err) for output in outputs]
+    end = time.time()
+    duration = max(1e-9, end - start_epoch)
+    verdicts = evaluate(state.total, prep.thresholds, duration)
+    extras = state.extras(start_epoch, end)
+    for node in extras["nodes"]:
+        node["aggregator"] = fleet.tree.get(node["node_id"], {"status": "none: pulled directly"})
+    extras["options"] = _jsonable(dict(prep.options.raw))
+    extras["verdicts"] = [
+        {
+            "metric_key": v.threshold.selector.source,
+            "expression": v.threshold.condition.source,
+            "aggregation": v.threshold.condition.aggregation,
+            "operator": v.threshold.condition.operator,
+            "bound": v.threshold.condition.bound,
+            "observed": v.observed,
+            "ok": v.ok,
+            "abort_on_fail": v.threshold.abort_on_fail,
+        }
+        for v in verdicts
+    ]
+    extras["distributions"] = state.distributions()
+    extras["scenarios"] = [sc.name for sc in prep.options.scenarios]
+    pushed = {e.name: e.summary for e in ends if e.summary is not None}
+    if pushed:
+        extras["outputs"] = pushed
+    output_failures = [f for e in ends for f in e.failures]
+    facts = _facts(state, verdicts, extras, planned, start_epoch, duration)
+    facts = replace(
+        facts,
+        aborted_on_fail=abort.aborted,
+        stop_signal=signals.first,
+        driver_failure=broken,
+        driver_pauses=tuple(pauses),
+        allow_saturated=cfg.allow_saturated,
+        output_failures=tuple(output_failures),
+    )
+    outcome = decide(facts)
+    summary = build_summary(
+        state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
+    )
+    summary["veza_ray"]["outcome"] = outcome.to_wire()
+    summary = SECRETS.redact_obj(summary)
+    text = render_text(summary, verdicts)
+    _emit(prep, cfg, summary, text, out, err)
+    _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
+    return outcome.code
+
+
+def _end(output: Output, err: Callable[[str], None]) -> OutputEnd:
+    """An output's end; one that fails there is reported, never the end of the run."""
+    try:
+        return output.end()
+    except Exception as exc:
+        err(f"output {output.name} failed at the end: {type(exc).__name__}: {exc}")
+        return OutputEnd(output.name, failures=[f"{output.name}: {exc}"])
+
+
+def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> tuple[Any, ...]:
+    wire = [s.to_wire() for s in segs]
+    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s)
+
+
+def _facts(
+    state: MergedRun,
+    verdicts: list[Verdict],
+    extras: dict[str, Any],
+    planned: float,
+    start_epoch: float,
+    duration: float,
+) -> RunFacts:
+    """What the merged data says happened; the driver adds what only it saw."""
+    cut = state.cut_short(planned, start_epoch)
+    vu_s = state.undelivered_vu_seconds(cut)
+    iters = state.undelivered_iterations(cut)
+    extras["delivery"] = {
+        "planned_s": round(planned, 3),
+        "ran_s": round(duration, 3),
+        "undelivered_vu_seconds": round(vu_s, 3),
+        "undelivered_iterations": iters,
+        "cut_short": cut,
+    }
+    health = extras["generator_health"]
+    saturated = tuple(
+        f"actor {a['id']} on {a['address']}: loop lag p99 up to {a['loop_lag_p99_ms']:.0f} ms, "
+        f"late for {a['saturated_s']:.1f} s ({a['saturated_share']:.0%} of its run)"
+        for a in health["actors"]
+    )
+    crossed = tuple(
+        f"{v.threshold.selector.source} {v.threshold.condition.source} "
+        f"(measured {v.threshold.condition.aggregation} = "
+        + ("no data" if v.observed is None else f"{v.observed:.6g}")
+        + ")"
+        for v in verdicts
+        if not v.ok
+    )
+    reqs = state.total.aggregate("http_reqs", ())
+    requests = int(reqs.values(1.0)["count"]) if reqs is not None else 0
+    return RunFacts(
+        crossed=crossed,
+        cut_short=tuple(
+            ActorCutShort(c["actor"], c["address"], c["why"], c["at_s"]) for c in cut
+        ),
+        undelivered_vu_seconds=vu_s,
+        undelivered_iterations=iters,
+        saturated=saturated,
+        requests=requests,
+        planned_s=planned,
+        ran_s=duration,
+    )
+
+
+def _say_outcome(outcome: Outcome, err: Callable[[str], None]) -> None:
+    """The verdict's last words on stderr: the code and every reason, once."""
+    err(outcome_line(outcome))
+    for reason in outcome.reasons[1:]:
+        err(f"  - {reason}")
+    for note in outcome.notes:
+        err(f"  note: {note}")
+
+
+def _jsonable(value: Any) -> Any:
+    """The options as plain JSON (anything exotic becomes its repr)."""
+    return orjson.loads(orjson.dumps(value, default=repr))
+
+
+def _count_by_address(infos: list[dict[str, Any]]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for info in infos:
+        out[info["address"]] = out.get(info["address"], 0) + 1
+    return out
+
+
+def _replace(
+    ray: Any,
+    fleet: Fleet,
+    state: MergedRun,
+    lost: int,
+    new_id: int,
+    make_actor: Callable[..., Any],
+    actor_args: Callable[[int, list[Segment]], tuple[Any, ...]],
+    start_epoch: float,
+    elapsed: float,
+    err: Callable[[str], None],
+) -> int:
+    """Start a replacement for the rest of a lost actor's segments on a live node."""
+    executors = {sc.name: sc.executor for sc in state.options.scenarios}
+    segs = resume_segments(state.plan[lost], state.done_iterations.get(lost, {}), executors)
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    # Ray's resource view lags a node's death, so choose from our own books: an alive
+    # node other than the lost actor's, the one with the most CPUs not taken by our actors.
+    lost_node = state.infos[lost]["node_id"]
+    ours: dict[str, int] = {}
+    for i in fleet.live:
+        nid = state.infos[i]["node_id"]
+        ours[nid] = ours.get(nid, 0) + 1
+    candidates = [
+        (int(n["Resources"].get("CPU", 0)) - ours.get(n["NodeID"], 0), n["NodeID"])
+        for n in cpu_nodes(ray)
+        if n["NodeID"] != lost_node
+    ]
+    if not candidates:
+        err(f"no live node to replace actor {lost} on")
+        return new_id
+    spare, node_id = max(candidates)
+    cpus = 1.0 if spare >= 1 else 0.0
+    strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
+    try:
+        handle = make_actor(cpus, strategy)(*actor_args(new_id, segs))
+        info = ray.get(handle.info.remote(), timeout=60)
+        info["replaces"] = lost
+        ray.get(handle.start.remote(start_epoch), timeout=30)
+    except Exception as exc:
+        err(f"could not start a replacement for actor {lost}: {exc}")
+        return new_id
+    fleet.add(new_id, handle)
+    fleet.last_heard[new_id] = time.time()
+    state.add_actor(new_id, info, segs)
+    state.replaced(lost, new_id, max(elapsed, time.time() - start_epoch))
+    shared = "" if cpus else " (sharing a CPU: the cluster had none free)"
+    err(f"actor {new_id} on {info['address']} takes over the rest of actor {lost}'s load{shared}")
+    return new_id + 1
+
+
+def _reports(
+    cfg: RunConfig, summary: dict[str, Any], out: Callable[[str], None], err: Callable[[str], None]
+) -> None:
+    """HTML, JUnit and Markdown reports, plus the CI step summary when $GITHUB_STEP_SUMMARY
+    is set; a report that cannot be written is said, never fatal to the results."""
+    from veza_ray.reports import append_step_summary, render_markdown
+    from veza_ray.reports.command import write_reports
+
+    try:
+        write_reports(summary, cfg.html, cfg.junit, cfg.markdown, out=out)
+        if os.environ.get("GITHUB_STEP_SUMMARY") and cfg.markdown is None:
+            append_step_summary(render_markdown(summary))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        err(f"could not write a report: {type(exc).__name__}: {exc}")
+
+
+def _emit(
+    prep: Prepared,
+    cfg: RunConfig,
+    summary: dict[str, Any],
+    text: str,
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+) -> None:
+    """Write the summary where asked; handle_summary's result replaces the default text.
+
+    Paths were checked before the run; one that still fails now (disk full, removed
+    directory) is said, and the summary JSON goes to a temporary file instead, so what was
+    measured is never lost to an output error.
+    """
+    if cfg.summary_export:
+        try:
+            with open(cfg.summary_export, "wb") as fh:
+                fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        except OSError as exc:
+            _rescue(summary, f"--summary-export {cfg.summary_export}: {exc.strerror}", err)
+    _reports(cfg, summary, out, err)
+    hs = prep.script.handle_summary
+    if hs is None:
+        out(text)
+        return
+    try:
+        result = hs(summary)
+    except BaseException as exc:  # sys.exit() in handle_summary too: the run is over
+        err(f"handle_summary failed ({type(exc).__name__}: {exc}); showing the default summary")
+        out(text)
+        return
+    if not isinstance(result, Mapping):
+        err("handle_summary must return a dict of {'stdout'|'stderr'|path: text}")
+        out(text)
+        return
+    for key, value in result.items():
+        data = value if isinstance(value, str) else orjson.dumps(value).decode()
+        data = SECRETS.redact(data)  # handle_summary may add what the summary had not
+        if key == "stdout":
+            out(data)
+        elif key == "stderr":
+            err(data)
+        else:
+            try:
+                with open(key, "w", encoding="utf-8") as fh:
+                    fh.write(data)
+            except OSError as exc:
+                err(f"handle_summary: could not write {key!r}: {exc.strerror}")
+
+
+def _rescue(summary: dict[str, Any], why: str, err: Callable[[str], None]) -> None:
+    """Save the summary somewhere when the asked-for path failed at the end of a run."""
+    import tempfile
+
+    fd, path = tempfile.mkstemp(prefix="veza-ray-summary-", suffix=".json")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    err(f"could not write the summary ({why}); it was saved to {path} instead")

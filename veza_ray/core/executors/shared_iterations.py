@@ -1,0 +1,75 @@
+"""shared-iterations: VUs share one pool of iterations (k6's shared-iterations)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from veza_ray.core.executors.base import Reader, ScenarioConfig, SegmentRun, vu_segment
+from veza_ray.core.plan import Segment
+
+if TYPE_CHECKING:
+    from veza_ray.core.segments import ExecutionTuple
+
+
+class SharedIterations(ScenarioConfig):
+    KEYS = frozenset({"vus", "iterations", "maxDuration"})
+    has_iteration_budget = True
+
+    @classmethod
+    def parse(
+        cls, common: dict[str, Any], raw: Mapping[str, Any], where: str, c: Reader
+    ) -> ScenarioConfig:
+        vus = c.integer(raw, "vus", where, 1, 1)
+        iters = c.integer(raw, "iterations", where, 1, 1)
+        if iters < vus:
+            c.fail(
+                f"{where}.iterations",
+                f"the number of iterations ({iters}) can't be less than the number of VUs ({vus})",
+            )
+        max_dur = c.duration(raw, "maxDuration", where, 600.0)
+        if max_dur <= 0:
+            c.fail(f"{where}.maxDuration", "must be above 0")
+        return cls(**common, vus=vus, iterations=iters, max_duration=max_dur)
+
+    @property
+    def max_vus_needed(self) -> int:
+        return self.vus
+
+    @property
+    def run_duration(self) -> float:
+        return self.max_duration
+
+    def segment(self, et: ExecutionTuple, vu_id_base: int) -> Segment:
+        """Iterations in proportion to the segment's VUs: k6 re-cuts the sequence by the VU
+        count (20 VUs, 50 iterations on 3 actors is 18/17/15); no VU, no iteration."""
+        by_vus = et.new_from_value(self.vus)
+        vus = et.scale(self.vus)
+        iterations = by_vus.scale(self.iterations) if by_vus is not None and vus else 0
+        return vu_segment(self, et, vu_id_base, iterations)
+
+    def planned_iterations(self, seg: Segment) -> int | None:
+        return seg.iterations
+
+    def iterations_left(self, seg: Segment, done: int) -> int:
+        return max(0, seg.iterations - done)
+
+    @classmethod
+    def resume(cls, seg: Segment, done: int) -> Segment:
+        return replace(seg, iterations=max(0, seg.iterations - done))
+
+
+async def run(r: SegmentRun) -> None:
+    """The segment's VUs take iterations from one pool until it is empty or time is up."""
+    left = [r.seg.iterations]
+
+    def take(vu: object, n: int) -> bool:
+        if left[0] <= 0:
+            return False
+        left[0] -= 1
+        return True
+
+    await r.run_vus(r.seg.vus, take, r.t0 + r.cfg.max_duration)
+    if r.stopping:
+        r.undelivered += max(0, left[0])

@@ -1,0 +1,158 @@
+"""The run's outcome, decided once: what happened -> the exit code and the reasons.
+
+Pure. Every way a run can end (thresholds, abortOnFail, a stop signal, lost or cut-short
+actors, a paused driver, saturated generators, outputs that could not be written) is a
+fact here, and ``decide`` is the only place that turns facts into an exit code. The
+summary JSON carries the result (``veza_ray.core.outcome``) and the text summary, the live view
+and every report read it instead of working the code out again.
+
+Precedence: a stop signal (105) wins, as in k6, whose run/abort error is kept over the
+thresholds' ("Crossed thresholds, but test already exited with another error", k6
+cmd/run.go); then a crossed threshold (99), then undelivered load (103), then saturated
+generators (112). Every reason that applies is listed whatever the code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, TypedDict
+
+from veza_ray.core import exitcodes
+
+
+@dataclass(frozen=True)
+class ActorCutShort:
+    """An actor whose VUs stopped before the plan's end without being asked to."""
+
+    actor: int
+    address: str
+    why: str  # "lost: <error>", "lease expired", "crashed: <error>"
+    at_s: float  # seconds into the run
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What happened in a run, as plain data; the input of ``decide``."""
+
+    crossed: tuple[str, ...] = ()  # "metric_key expression (measured ...)" per crossed threshold
+    aborted_on_fail: bool = False
+    stop_signal: str = ""  # "SIGINT" / "SIGTERM" when the user stopped the run
+    cut_short: tuple[ActorCutShort, ...] = ()
+    undelivered_vu_seconds: float = 0.0
+    undelivered_iterations: int = 0
+    driver_failure: str = ""  # the driver's own loop broke mid-run
+    driver_pauses: tuple[tuple[float, float], ...] = ()  # (at_s, seconds) gaps in the driver
+    saturated: tuple[str, ...] = ()  # "actor 3 on 10.0.0.2 (lag p99 ... in 40 % of the run)"
+    allow_saturated: bool = False
+    output_failures: tuple[str, ...] = ()
+    requests: int = 0
+    planned_s: float = 0.0
+    ran_s: float = 0.0
+
+
+class OutcomeWire(TypedDict):
+    code: int
+    status: str
+    reasons: list[str]
+    notes: list[str]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The exit code, why (reasons that set or back it) and notes that did not change it."""
+
+    code: int
+    reasons: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return self.code == exitcodes.OK
+
+    @property
+    def status(self) -> str:
+        return "PASS" if self.ok else "FAIL"
+
+    def to_wire(self) -> OutcomeWire:
+        return {
+            "code": self.code,
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_wire(cls, data: Any) -> Outcome | None:
+        """The outcome saved in a summary, or None for an older summary without one."""
+        if not isinstance(data, dict) or not isinstance(data.get("code"), int):
+            return None
+        reasons = tuple(str(r) for r in data.get("reasons") or ())
+        notes = tuple(str(n) for n in data.get("notes") or ())
+        return cls(int(data["code"]), reasons, notes)
+
+
+def decide(f: RunFacts) -> Outcome:
+    """The one decision: exit code by the precedence above, with every reason that applies."""
+    reasons: list[str] = []
+    notes: list[str] = []
+    codes: list[int] = []
+    if f.crossed:
+        codes.append(exitcodes.THRESHOLDS_FAILED)
+        reasons += [f"threshold crossed: {c}" for c in f.crossed]
+        if f.aborted_on_fail:
+            reasons.append("the run was stopped early by abortOnFail")
+    if f.stop_signal:
+        codes.append(exitcodes.EXTERNAL_ABORT)
+        reasons.append(
+            f"stopped by {f.stop_signal} after {f.ran_s:.1f} s of {f.planned_s:.1f} s planned"
+        )
+    undelivered = bool(f.cut_short or f.driver_failure) or f.undelivered_vu_seconds > 0.05
+    undelivered = undelivered or f.undelivered_iterations > 0
+    if undelivered:
+        codes.append(exitcodes.LOST_LOAD)
+        if f.driver_failure:
+            reasons.append(f"the driver failed mid-run ({f.driver_failure})")
+        for c in f.cut_short:
+            reasons.append(f"actor {c.actor} on {c.address} stopped at {c.at_s:.1f} s: {c.why}")
+        parts = []
+        if f.undelivered_vu_seconds > 0.05:
+            parts.append(f"{f.undelivered_vu_seconds:.0f} VU-seconds")
+        if f.undelivered_iterations:
+            parts.append(f"{f.undelivered_iterations} iterations")
+        if parts:
+            reasons.append(" and ".join(parts) + " planned but not delivered")
+    for at, gap in f.driver_pauses:
+        text = f"the driver was paused or unreachable for {gap:.1f} s at {at:.1f} s"
+        (reasons if undelivered else notes).append(
+            text + ("" if undelivered else "; every actor carried on")
+        )
+    if f.saturated:
+        what = (
+            "load generators saturated: they could not run the plan on time, so less load "
+            "was offered than planned: " + "; ".join(f.saturated)
+        )
+        if f.allow_saturated:
+            notes.append(what + " (allowed by --allow-saturated)")
+        else:
+            codes.append(exitcodes.GENERATOR_SATURATED)
+            reasons.append(what)
+    for failure in f.output_failures:
+        notes.append(f"output not written: {failure}")
+    if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
+        notes.append("no HTTP request was made")
+    code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK
+    return Outcome(code, tuple(reasons), tuple(notes))
+
+
+_PRECEDENCE = [
+    exitcodes.EXTERNAL_ABORT,
+    exitcodes.THRESHOLDS_FAILED,
+    exitcodes.LOST_LOAD,
+    exitcodes.GENERATOR_SATURATED,
+]
+
+
+def outcome_line(o: Outcome) -> str:
+    """One line for the terminal: the verdict, the code and the first reason."""
+    head = f"veza-ray: {o.status} (exit {o.code})"
+    return head + (f": {o.reasons[0]}" if o.reasons else "")

@@ -1,0 +1,242 @@
+"""Merged metrics + threshold verdicts -> k6's handleSummary data, and its text form.
+
+The dict layout is what k6 hands to handleSummary (root_group, options, state, metrics),
+so tools that read a k6-summary.json read ours; veza-ray's own extras sit under one more
+top-level key, ``"veza_ray"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from veza_ray.core.metric_types import MetricDef, MetricType, Tags, ValueType
+from veza_ray.core.metrics import MetricStore, Sink
+from veza_ray.core.thresholds import Verdict
+
+EXPECTED_SUBMETRIC = "http_req_duration{expected_response:true}"
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
+
+
+def selector_text(metric: str, tags: Tags) -> str:
+    if not tags:
+        return metric
+    return metric + "{" + ",".join(f"{k}:{v}" for k, v in tags) + "}"
+
+
+def sink_values(
+    sink: Sink | None, kind: MetricType, duration_s: float, stats: Sequence[str]
+) -> dict[str, float]:
+    """k6's ``values`` for one metric or sub-metric; an empty sink reports zeros, as k6 does."""
+    if sink is None:
+        from veza_ray.core.metrics import new_sink
+
+        sink = new_sink(kind)
+    return sink.values(duration_s, stats)
+
+
+def build_summary(
+    store: MetricStore,
+    verdicts: Sequence[Verdict],
+    trend_stats: Sequence[str],
+    duration_s: float,
+    is_tty: bool = False,
+    extras: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The summary dict: every metric with data or a threshold, and threshold sub-metrics."""
+    metrics: dict[str, Any] = {}
+    by_key: dict[str, list[Verdict]] = {}
+    for v in verdicts:
+        by_key.setdefault(v.threshold.selector.source, []).append(v)
+    names = set(store.names()) | {v.threshold.selector.metric for v in verdicts}
+    for name in sorted(names):
+        d = store.defs[name]
+        metrics[name] = _entry(d, store.aggregate(name), duration_s, trend_stats)
+    if "http_req_duration" in names:
+        sel: Tags = (("expected_response", "true"),)
+        d = store.defs["http_req_duration"]
+        metrics[EXPECTED_SUBMETRIC] = _entry(
+            d, store.aggregate("http_req_duration", sel), duration_s, trend_stats
+        )
+    for key, vs in by_key.items():
+        sel_obj = vs[0].threshold.selector
+        d = store.defs[sel_obj.metric]
+        entry = metrics.get(key)
+        if entry is None:
+            entry = _entry(d, store.aggregate(d.name, sel_obj.tags), duration_s, trend_stats)
+            metrics[key] = entry
+        entry["thresholds"] = {v.threshold.condition.source: {"ok": v.ok} for v in vs}
+    return {
+        "root_group": {
+            "name": "",
+            "path": "",
+            "id": _md5(""),
+            "groups": [],
+            "checks": _checks(store),
+        },
+        "options": {
+            "summaryTrendStats": list(trend_stats),
+            "summaryTimeUnit": "",
+            "noColor": False,
+        },
+        "state": {
+            "isStdOutTTY": is_tty,
+            "isStdErrTTY": is_tty,
+            "testRunDurationMs": duration_s * 1000.0,
+        },
+        "metrics": metrics,
+        "veza_ray": dict(extras or {}),
+    }
+
+
+def _entry(
+    d: MetricDef, sink: Sink | None, duration_s: float, stats: Sequence[str]
+) -> dict[str, Any]:
+    return {
+        "type": d.type.value,
+        "contains": d.contains.value,
+        "values": sink_values(sink, d.type, duration_s, stats),
+    }
+
+
+def _checks(store: MetricStore) -> list[dict[str, Any]]:
+    """Per-check pass/fail counts from the merged ``checks`` series, in first-seen order."""
+    out: dict[str, list[int]] = {}
+    for (name, tags), sink in store.series.items():
+        if name != "checks":
+            continue
+        check = dict(tags).get("check")
+        if check is None:
+            continue
+        pf = out.setdefault(check, [0, 0])
+        vals = sink.values(1.0)
+        pf[0] += int(vals["passes"])
+        pf[1] += int(vals["fails"])
+    return [
+        {"name": n, "path": f"::{n}", "id": _md5(f"::{n}"), "passes": p, "fails": f}
+        for n, (p, f) in out.items()
+    ]
+
+
+# ---- text ------------------------------------------------------------------------------
+
+
+def format_time(ms: float) -> str:
+    """k6's duration style: 512µs, 10.52ms, 1.2s, 2m3s."""
+    if ms == 0:
+        return "0s"
+    if ms < 1:
+        return f"{ms * 1000:.2f}µs"
+    if ms < 1000:
+        return f"{ms:.2f}ms"
+    s = ms / 1000.0
+    if s < 60:
+        return f"{s:.2f}s"
+    m, rest = divmod(s, 60)
+    return f"{int(m)}m{rest:.1f}s"
+
+
+def format_data(n: float) -> str:
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def format_number(x: float) -> str:
+    if math.isfinite(x) and x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return f"{x:.6g}"
+
+
+def _format(value: float, contains: str) -> str:
+    if contains == ValueType.TIME.value:
+        return format_time(value)
+    if contains == ValueType.DATA.value:
+        return format_data(value)
+    return format_number(value)
+
+
+def _metric_line(entry: Mapping[str, Any]) -> str:
+    vals = entry["values"]
+    kind, contains = entry["type"], entry["contains"]
+    if kind == "trend":
+        return "  ".join(f"{k}={_format(v, contains)}" for k, v in vals.items())
+    if kind == "rate":
+        return f"{vals['rate'] * 100:.2f}%  ✓ {int(vals['passes'])}  ✗ {int(vals['fails'])}"
+    if kind == "counter":
+        if contains == ValueType.DATA.value:
+            return f"{format_data(vals['count'])}  {format_data(vals['rate'])}/s"
+        return f"{format_number(vals['count'])}  {vals['rate']:.2f}/s"
+    return (
+        f"{_format(vals['value'], contains)}  min={_format(vals['min'], contains)}"
+        f"  max={_format(vals['max'], contains)}"
+    )
+
+
+def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
+    """k6's end-of-test summary: checks, thresholds with ✓/✗, then every metric."""
+    lines: list[str] = []
+    checks = summary["root_group"]["checks"]
+    if checks:
+        for c in checks:
+            mark = "✓" if c["fails"] == 0 else "✗"
+            lines.append(f"     {mark} {c['name']}")
+            if c["fails"]:
+                total = c["passes"] + c["fails"]
+                share = c["passes"] * 100 // max(total, 1)
+                lines.append(f"      ↳  {share}% — ✓ {c['passes']} / ✗ {c['fails']}")
+        lines.append("")
+    if verdicts:
+        lines.append("   THRESHOLDS")
+        for v in verdicts:
+            mark = "✓" if v.ok else "✗"
+            d = summary["metrics"].get(v.threshold.selector.source, {})
+            shown = (
+                "no data"
+                if v.observed is None
+                else _format(v.observed, d.get("contains", "default"))
+            )
+            if v.threshold.condition.aggregation == "rate" and v.observed is not None:
+                shown = f"{v.observed * 100:.2f}%"
+            lines.append(
+                f"   {mark} {v.threshold.selector.source}: "
+                f"'{v.threshold.condition.source}' {v.threshold.condition.aggregation}={shown}"
+            )
+        lines.append("")
+    failed = {v.threshold.selector.source for v in verdicts if not v.ok}
+    passed = {v.threshold.selector.source for v in verdicts if v.ok} - failed
+    metrics = summary["metrics"]
+    width = max([len(k) for k in metrics if "{" not in k] + [20]) + 3
+    for name in sorted(k for k in metrics if "{" not in k):
+        lines.append(_row(name, metrics[name], width, failed, passed, indent=0))
+        for sub in sorted(k for k in metrics if k.startswith(name + "{")):
+            label = "{ " + sub[len(name) + 1 : -1] + " }"
+            lines.append(_row(label, metrics[sub], width, failed, passed, indent=2, key=sub))
+    outcome = summary.get("veza_ray", {}).get("outcome")
+    if isinstance(outcome, Mapping):  # the run's one decision, as the process exits with it
+        lines.append("")
+        lines.append(f"   RESULT: {outcome['status']} (exit code {outcome['code']})")
+        lines.extend(f"   ✗ {r}" for r in outcome.get("reasons", ()))
+        lines.extend(f"   note: {n}" for n in outcome.get("notes", ()))
+    return "\n".join(lines) + "\n"
+
+
+def _row(
+    label: str,
+    entry: Mapping[str, Any],
+    width: int,
+    failed: set[str],
+    passed: set[str],
+    indent: int,
+    key: str | None = None,
+) -> str:
+    key = key or label
+    mark = "✗" if key in failed else ("✓" if key in passed else " ")
+    dots = "." * max(3, width - len(label) - indent)
+    return f"   {mark} {' ' * indent}{label}{dots}: {_metric_line(entry)}"

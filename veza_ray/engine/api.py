@@ -1,0 +1,184 @@
+"""The scenario author's API: check, sleep, env and custom metrics, named as in k6."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from veza_ray.core.guards import SECRETS
+from veza_ray.core.metric_types import (
+    BUILTIN_METRICS,
+    METRIC_NAME_RE,
+    MetricDef,
+    MetricType,
+    Tags,
+    ValueType,
+    make_tags,
+)
+from veza_ray.engine.context import load_context, vu_context
+from veza_ray.engine.h1 import FileData
+
+T = TypeVar("T")
+
+
+def env(name: str, default: str | None = None, *, secret: bool = False) -> str | None:
+    """k6's ``__ENV[name]``: ``-e NAME=VALUE`` first, then the driver's process environment.
+
+    Actors receive the driver's resolved environment, so a flow sees the same value on
+    every node as the driver saw when it read the options. ``secret=True`` declares the
+    value a secret (redacted in all output) when its name does not already say so; the
+    script runs in the driver and in every actor, so each process learns it.
+    """
+    vu = vu_context.get()
+    if vu is not None:
+        value = vu.env.get(name, default)
+    else:
+        ctx = load_context.get()
+        value = ctx.env.get(name, default) if ctx is not None else os.environ.get(name, default)
+    if secret and value:
+        SECRETS.add(value)
+    return value
+
+
+def file(
+    data: bytes | str, filename: str | None = None, content_type: str = "application/octet-stream"
+) -> FileData:
+    """k6's ``http.file()``: a file part for a multipart form, sent when a dict body
+    (``data={"upload": file(b"...", "a.bin")}``) holds one; also ``vu.http.file``."""
+    return FileData(data, filename, content_type)
+
+
+async def sleep(seconds: float) -> None:
+    """k6's ``sleep()``, awaited: pauses this VU only, and ends early when the VU is stopped."""
+    vu = vu_context.get()
+    if vu is None:
+        await asyncio.sleep(seconds)
+    else:
+        await vu.sleep(seconds)
+
+
+def check(
+    value: T, checks: Mapping[str, Callable[[T], Any]], tags: Mapping[str, str] | None = None
+) -> bool:
+    """k6's ``check()``: records one ``checks`` sample per predicate; True when all pass.
+
+    As in k6, a predicate that raises interrupts the iteration (the runner counts it).
+    """
+    vu = vu_context.get()
+    if vu is None:
+        raise RuntimeError("check() can only be called while a VU runs a flow function")
+    ok_all = True
+    for name, predicate in checks.items():
+        extra = _check_tags(name, tags)
+        try:
+            ok = bool(predicate(value)) if callable(predicate) else bool(predicate)
+        except BaseException:
+            vu.record("checks", 0.0, extra)  # k6: a throwing check fails, then rethrows
+            raise
+        ok_all = ok_all and ok
+        vu.record("checks", 1.0 if ok else 0.0, extra)
+    return ok_all
+
+
+_CHECK_TAGS: dict[tuple[str, tuple[tuple[str, str], ...] | None], Tags] = {}
+
+
+def _check_tags(name: str, tags: Mapping[str, str] | None) -> Tags:
+    """The tag set of one check, built once per (check name, tags) (a bounded memo)."""
+    key = (name, tuple(tags.items()) if tags else None)
+    hit = _CHECK_TAGS.get(key)
+    if hit is None:
+        # Redacted here, in the process that knows every secret its VUs sent.
+        given = {**(tags or {}), "check": name}
+        hit = make_tags(
+            {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in given.items()}
+        )
+        if len(_CHECK_TAGS) < 10_000:
+            _CHECK_TAGS[key] = hit
+    return hit
+
+
+class _Metric:
+    """A custom metric declared at module level; ``add`` records into the running VU's store."""
+
+    kind: MetricType = MetricType.COUNTER
+
+    def __init__(self, name: str, contains: ValueType = ValueType.DEFAULT) -> None:
+        self.name = name
+        self.definition = MetricDef(name, self.kind, contains)
+        ctx = load_context.get()
+        problem = _name_problem(name, self.definition, ctx.metrics if ctx else {})
+        if ctx is not None:
+            if problem:
+                ctx.errors.append(problem)
+            else:
+                ctx.metrics[name] = self.definition
+        elif problem and "already" not in problem:
+            raise ValueError(problem)
+
+    def add(self, value: float | bool, tags: Mapping[str, str] | None = None) -> None:
+        vu = vu_context.get()
+        if vu is None:
+            raise RuntimeError(f"{self.name}.add() can only be called while a VU runs a flow")
+        extra: Tags | None = None
+        if tags:
+            # Redacted in the actor, where the secrets its VUs sent are known (memoised).
+            extra = make_tags(
+                {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in tags.items()}
+            )
+        vu.record(self.name, float(value), extra)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+
+def _name_problem(name: str, d: MetricDef, known: Mapping[str, MetricDef]) -> str | None:
+    if not isinstance(name, str) or not METRIC_NAME_RE.match(name):
+        return (
+            f"invalid metric name {name!r}: use 2-129 letters, digits or underscores, "
+            "not starting with a digit"
+        )
+    if name in BUILTIN_METRICS:
+        return f"metric {name!r} is a built-in metric and cannot be redefined"
+    prev = known.get(name)
+    if prev is not None and prev != d:
+        return (
+            f"metric {name!r} is already defined as a {prev.type.value} "
+            f"({prev.contains.value}); cannot redefine it as a {d.type.value}"
+        )
+    return None
+
+
+class Counter(_Metric):
+    """k6 Counter: a cumulative sum (``count``) and its per-second ``rate``."""
+
+    kind = MetricType.COUNTER
+
+    def __init__(self, name: str, data: bool = False) -> None:
+        super().__init__(name, ValueType.DATA if data else ValueType.DEFAULT)
+
+
+class Gauge(_Metric):
+    """k6 Gauge: the latest value, with min and max."""
+
+    kind = MetricType.GAUGE
+
+    def __init__(self, name: str, time: bool = False) -> None:
+        super().__init__(name, ValueType.TIME if time else ValueType.DEFAULT)
+
+
+class Rate(_Metric):
+    """k6 Rate: the share of non-zero values added."""
+
+    kind = MetricType.RATE
+
+
+class Trend(_Metric):
+    """k6 Trend: a distribution (avg, min, med, max, p(N)); ``time=True`` for milliseconds."""
+
+    kind = MetricType.TREND
+
+    def __init__(self, name: str, time: bool = False) -> None:
+        super().__init__(name, ValueType.TIME if time else ValueType.DEFAULT)

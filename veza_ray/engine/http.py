@@ -1,0 +1,718 @@
+"""The VU's HTTP client: k6's http module on the lean HTTP/1.1 client (``h1client``).
+
+Here are k6's semantics on top of the wire: how a request is built (headers, bodies,
+forms, multipart files, URL credentials), redirects as Go's client follows them, the
+VU's cookie jar, decoded bodies, the failure rule, error codes and one sample per
+request (each redirect hop is one). The pool, llhttp framing and timestamps are
+``h1client``'s. Checked case by case against real k6: tests/conformance/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import socket
+import ssl
+from collections.abc import Callable, Collection, Iterable, Mapping
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+from urllib.parse import quote, urljoin
+
+import aiohttp
+import orjson
+from yarl import URL
+
+from veza_ray.core.durations import DEFAULT_MAX_BODY
+from veza_ray.core.guards import SECRETS, host_refusal
+from veza_ray.core.metric_types import Tags
+from veza_ray.engine.h1 import (
+    BODY_TOO_LARGE_CODE,
+    DECOMPRESSION_CODE,
+    BodyTooLarge,
+    DecodeError,
+    FileData,
+    H1Error,
+    UnexpectedEOF,
+    build_head,
+    decode_body,
+    encode_form,
+)
+from veza_ray.engine.h1client import REPLAYABLE, ConnectFailed, Failed, H1Pool, Key, StaleConnection
+from veza_ray.engine.netguard import HostRefused
+
+DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
+MAX_REDIRECTS = 10  # k6's default maxRedirects
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+def client_choice_problem(value: str | None) -> str | None:
+    """``VEZA_RAY_HTTP_CLIENT`` once chose aiohttp instead of the lean client; that path
+    disagreed with k6 on too many cases and is gone, so any value is refused."""
+    if not value:
+        return None
+    return (
+        "VEZA_RAY_HTTP_CLIENT is no longer supported: every request goes through the "
+        "one HTTP client (docs/http-client.md); unset it"
+    )
+
+
+class Timings:
+    """k6's per-phase timings of one request, in milliseconds."""
+
+    __slots__ = (
+        "blocked",
+        "connecting",
+        "duration",
+        "receiving",
+        "sending",
+        "tls_handshaking",
+        "waiting",
+    )
+
+    def __init__(
+        self,
+        blocked: float = 0.0,
+        connecting: float = 0.0,
+        tls_handshaking: float = 0.0,
+        sending: float = 0.0,
+        waiting: float = 0.0,
+        receiving: float = 0.0,
+    ) -> None:
+        self.blocked = blocked
+        self.connecting = connecting
+        self.tls_handshaking = tls_handshaking
+        self.sending = sending
+        self.waiting = waiting
+        self.receiving = receiving
+        self.duration = sending + waiting + receiving
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+class Response:
+    """What a request returns: status 0 and ``error`` set when there was no (complete)
+    response; ``body`` then holds what arrived of it when bodies are kept, as in k6."""
+
+    __slots__ = (
+        "_headers",
+        "_raw_headers",
+        "body",
+        "error",
+        "error_code",
+        "method",
+        "status",
+        "timings",
+        "url",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        headers: Iterable[tuple[str, str]],
+        body: bytes | None,
+        timings: Timings,
+        error: str = "",
+        error_code: int = 0,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.status = status
+        # Built into k6's form on first read: most scripts never look at the headers.
+        self._raw_headers = headers
+        self._headers: dict[str, str] | None = None
+        self.body = body
+        self.timings = timings
+        self.error = error
+        self.error_code = error_code
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """k6's ``res.headers``: canonical names, repeated values joined (``k6_headers``)."""
+        if self._headers is None:
+            self._headers = k6_headers(self._raw_headers)
+            self._raw_headers = ()
+        return self._headers
+
+    def json(self) -> Any:
+        if self.body is None:
+            raise ValueError(
+                f"the body of {self.method} {self.url} was discarded; "
+                "pass response_body=True to keep it"
+            )
+        return orjson.loads(self.body)
+
+    @property
+    def text(self) -> str | None:
+        return None if self.body is None else self.body.decode("utf-8", "replace")
+
+    def __repr__(self) -> str:
+        return f"<Response {self.method} {self.url} {self.status}>"
+
+
+# OpenSSL's verify codes (X509_V_ERR_*): an issuer we do not trust, or a certificate
+# for another name. Go reports these as x509 errors, k6 as 1310 and 1311.
+_UNTRUSTED = frozenset({2, 18, 19, 20, 21, 27})
+_HOSTNAME_MISMATCH = frozenset({62, 63, 64})  # host name, e-mail, IP address
+
+
+def classify_error(exc: BaseException) -> tuple[int, str]:
+    """k6's error code and a short message for an exception that left no response
+    (k6: lib/netext/httpext/error_codes.go)."""
+    if isinstance(exc, Failed):
+        exc = exc.cause
+    if isinstance(exc, asyncio.TimeoutError):
+        return 1050, "request timeout"
+    if isinstance(exc, HostRefused):
+        return 1111, str(exc)
+    if isinstance(exc, ConnectFailed):
+        return _dial_error(exc.host, exc.port, exc.cause)
+    if isinstance(exc, StaleConnection):
+        if exc.cause is None:
+            return 1000, "EOF"
+        exc = exc.cause
+    if isinstance(exc, BodyTooLarge):
+        return BODY_TOO_LARGE_CODE, str(exc)
+    if isinstance(exc, DecodeError):
+        return DECOMPRESSION_CODE, f"error decompressing response body ({exc})"
+    if isinstance(exc, UnexpectedEOF):
+        return 1000, str(exc)
+    if isinstance(exc, H1Error):
+        return 1000, f"malformed response: {exc}"
+    if isinstance(exc, BrokenPipeError) or (isinstance(exc, OSError) and exc.errno == errno.EPIPE):
+        return 1201, "write: broken pipe"
+    if isinstance(exc, ConnectionResetError) or (
+        isinstance(exc, OSError) and exc.errno == errno.ECONNRESET
+    ):
+        return 1220, "read: connection reset by peer"
+    if isinstance(exc, ssl.SSLError):
+        return _tls_error(exc)
+    if isinstance(exc, OSError):
+        return 1200, f"tcp error: {exc}"
+    return 1000, f"{type(exc).__name__}: {exc}"
+
+
+def _tls_error(exc: ssl.SSLError) -> tuple[int, str]:
+    code = getattr(exc, "verify_code", None)
+    if code in _HOSTNAME_MISMATCH:
+        return 1311, "x509: certificate doesn't match hostname"
+    if code in _UNTRUSTED:
+        return 1310, "x509: unknown authority"
+    return 1300, f"tls error: {exc}"
+
+
+def _dial_error(host: str, port: int | None, os_err: BaseException) -> tuple[int, str]:
+    """k6's codes for a connection that could not be opened."""
+    if isinstance(os_err, socket.gaierror):
+        return 1101, f"lookup {host}: no such host"
+    if isinstance(os_err, ssl.SSLError):
+        return _tls_error(os_err)
+    if isinstance(os_err, ConnectionRefusedError) or (
+        isinstance(os_err, OSError) and os_err.errno == errno.ECONNREFUSED
+    ):
+        return 1212, f"dial tcp {host}:{port}: connect: connection refused"
+    if isinstance(os_err, TimeoutError):
+        return 1211, f"dial tcp {host}:{port}: i/o timeout"
+    if isinstance(os_err, ConnectionResetError):
+        return 1220, "read: connection reset by peer"
+    reason = os_err.strerror if isinstance(os_err, OSError) and os_err.strerror else os_err
+    return 1210, f"dial tcp {host}:{port}: {reason}"
+
+
+def k6_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Response headers as k6 gives them: names in Go's canonical form (``content-type``
+    becomes ``Content-Type``), repeated headers joined with ", "."""
+    out: dict[str, str] = {}
+    for name, value in pairs:
+        key = _CANON.get(name)
+        if key is None:
+            key = "-".join(w[:1].upper() + w[1:].lower() for w in name.split("-"))
+            if len(_CANON) < 1000:
+                _CANON[name] = key
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+_CANON: dict[str, str] = {}
+
+
+def is_expected(status: int, expected: Collection[int] | Callable[[int], bool] | None) -> bool:
+    """k6's default expected statuses are 200-399; a collection or predicate overrides them."""
+    if status == 0:
+        return False
+    if expected is None:
+        return 200 <= status < 400
+    if callable(expected):
+        return bool(expected(status))
+    return status in expected
+
+
+def expected_statuses(*items: int | range | tuple[int, int]) -> frozenset[int]:
+    """k6's ``http.expectedStatuses``: ints, ranges, or (min, max) pairs inclusive."""
+    out: set[int] = set()
+    for item in items:
+        if isinstance(item, int):
+            out.add(item)
+        elif isinstance(item, range):
+            out.update(item)
+        else:
+            lo, hi = item
+            out.update(range(lo, hi + 1))
+    return frozenset(out)
+
+
+class ClientHub:
+    """What one runner's VUs share: the keep-alive pool and the request defaults."""
+
+    def __init__(
+        self,
+        no_reuse: bool = False,
+        insecure: bool = False,
+        user_agent: str | None = None,
+        guard: HostGuard | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
+    ) -> None:
+        allowed = guard.allowed if guard is not None else frozenset()
+        self.pool = H1Pool(no_reuse, insecure, allowed)  # checks every resolved address
+        self._guard = guard
+        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        self.max_body = max_body
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+Expected = Collection[int] | Callable[[int], bool] | None
+RecordFn = Callable[[str, str, int, bool, int, Tags, Timings, int, int], None]
+
+
+class HttpClient:
+    """``vu.http``: k6's http module as coroutines; every request records k6's metrics.
+
+    One per VU: its own cookie jar (k6's per-VU jar), the runner's shared connections.
+    """
+
+    __slots__ = ("_discard", "_guard", "_hub", "_jar", "_record", "_timeout")
+
+    # k6's ``http.file(data, filename, contentType)`` for multipart bodies.
+    file = staticmethod(FileData)
+
+    def __init__(
+        self,
+        hub: ClientHub,
+        record: RecordFn,
+        discard_bodies: bool,
+        timeout: float = DEFAULT_TIMEOUT_S,
+        guard: HostGuard | None = None,
+    ) -> None:
+        self._hub = hub
+        self._record = record
+        self._discard = discard_bodies
+        self._timeout = timeout
+        self._guard = guard
+        self._jar: aiohttp.CookieJar | None = None
+
+    @property
+    def cookie_jar(self) -> aiohttp.CookieJar:
+        """The VU's cookies (k6 keeps one jar per VU). IP hosts are allowed, as in k6."""
+        if self._jar is None:
+            self._jar = aiohttp.CookieJar(unsafe=True)
+        return self._jar
+
+    async def get(self, url: str, **kw: Any) -> Response:
+        return await self.request("GET", url, **kw)
+
+    async def post(self, url: str, **kw: Any) -> Response:
+        return await self.request("POST", url, **kw)
+
+    async def put(self, url: str, **kw: Any) -> Response:
+        return await self.request("PUT", url, **kw)
+
+    async def patch(self, url: str, **kw: Any) -> Response:
+        return await self.request("PATCH", url, **kw)
+
+    async def delete(self, url: str, **kw: Any) -> Response:
+        return await self.request("DELETE", url, **kw)
+
+    async def head(self, url: str, **kw: Any) -> Response:
+        return await self.request("HEAD", url, **kw)
+
+    async def options(self, url: str, **kw: Any) -> Response:
+        return await self.request("OPTIONS", url, **kw)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        json: Any = None,
+        data: bytes | bytearray | memoryview | str | Mapping[str, Any] | None = None,
+        params: Mapping[str, str | int | float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        expected_statuses: Collection[int] | Callable[[int], bool] | None = None,
+        response_body: bool | None = None,
+        max_response_body_size: int | None = None,
+    ) -> Response:
+        """Send one request; never raises for network trouble (status 0 and ``error``
+        instead). ``data`` as a dict is sent as a form (urlencoded, or multipart when a
+        value is ``http.file(...)``), as k6 does with an object body."""
+        method = method.upper()
+        if self._guard is not None:
+            refusal = self._guard.refusal(url)
+            if refusal:
+                return self._refused(method, url, tags, refusal)
+        hdrs: dict[str, str] | None = dict(headers) if headers else None
+        if hdrs:
+            SECRETS.learn_headers(hdrs.items())  # so this actor's messages never show them
+        ctype: str | None = None
+        payload: bytes | None
+        if json is not None:
+            payload, ctype = orjson.dumps(json), "application/json"
+        elif data is None:
+            payload = None
+        elif isinstance(data, str):
+            payload = data.encode("utf-8")
+        elif isinstance(data, (bytes, bytearray, memoryview)):
+            payload = bytes(data)
+        elif isinstance(data, Mapping):
+            payload, ctype = encode_form(data)
+        else:
+            raise TypeError(f"unknown request body type {type(data).__name__}")
+        keep = (not self._discard) if response_body is None else response_body
+        limit = self._hub.max_body if max_response_body_size is None else max_response_body_size
+        call = _Call(method, url, hdrs, payload, ctype, params, tags, timeout or self._timeout)
+        return await self._send(call, expected_statuses, keep, limit)
+
+    async def _send(self, c: _Call, expected: Expected, keep: bool, limit: int) -> Response:
+        """One request and its redirects as Go's client (so k6) follows them, one sample
+        per hop."""
+        pool = self._hub.pool
+        method, url, hdrs, payload, params = c.method, c.url, c.hdrs, c.payload, c.params
+        if c.ctype and not (hdrs and any(k.lower() == "content-type" for k in hdrs)):
+            # Part of the headers, as k6 sets it: a redirect turned GET keeps it (Go does).
+            hdrs = {**(hdrs or {}), "Content-Type": c.ctype}
+        hops = 0
+        # A Referer the caller set is kept on every hop; else each names the hop before.
+        referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
+        while True:
+            try:
+                target = _target(url, params)
+            except ValueError as exc:
+                return self._failed(method, url, c.tags, 1020, f"invalid URL: {exc}")
+            try:
+                head = self._head(method, target, hdrs, payload)
+            except ValueError as exc:  # a line break in a header: never sent
+                return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
+            status, kept, received = 0, None, 0
+            resp_headers: Iterable[tuple[str, str]] = ()
+            err, code = "", 0
+            loc = ""
+            replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
+            try:
+                ex, t = await pool.exchange(
+                    target.key, method, head, payload, keep, c.seconds, replayable, limit
+                )
+            except Exception as exc:
+                code, err = classify_error(exc)
+                timings = Timings()
+                if isinstance(exc, Failed):
+                    received = exc.received
+                    if keep and code != BODY_TOO_LARGE_CODE:
+                        kept = exc.body
+            else:
+                rh = ex.head
+                status = rh.status
+                received = ex.received
+                resp_headers = rh
+                if status >= 400:
+                    code = 1000 + status  # k6's error_code for an HTTP error status
+                if keep and (status >= 200 or status == 101) and status not in (204, 304):
+                    kept = ex.body  # k6 has no body (null) for 1xx, 204 and 304
+                    if kept:
+                        kept, dcode, derr = _decoded(rh.values("content-encoding"), kept, limit)
+                        if dcode:
+                            status, code, err = 0, dcode, derr
+                cookies = rh.values("set-cookie")
+                if cookies:
+                    SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
+                    self._store_cookies(cookies, target.url)
+                if status in _REDIRECTS and hops < MAX_REDIRECTS:
+                    loc = next(iter(rh.values("location")), "")
+                timings = Timings(
+                    blocked=max(0.0, t.started - t.asked) * 1000.0,
+                    connecting=t.connecting * 1000.0,
+                    tls_handshaking=t.secured * 1000.0,
+                    sending=max(0.0, t.sent - t.connected) * 1000.0,
+                    waiting=max(0.0, ex.t_first - t.sent) * 1000.0,
+                    receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
+                )
+            ok = is_expected(status, expected) and not err
+            name, extra = _name_and_extra(url, c.tags)
+            sent = len(head) + len(payload or b"")
+            self._record(method, name, status, ok, code, extra, timings, sent, received)
+            if not loc:
+                return Response(method, url, status, resp_headers, kept, timings, err, code)
+            # Follow as Go's client does (net/http client.go redirectBehavior): 301, 302
+            # and 303 of anything but GET/HEAD continue as a GET without the body, the
+            # headers kept; 307/308 resend method and body. Referer names the last hop.
+            nxt = urljoin(target.base, loc)
+            hops += 1
+            if status in (301, 302, 303) and method not in ("GET", "HEAD"):
+                method, payload = "GET", None
+            hdrs = dict(hdrs) if hdrs else {}
+            nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
+            if nxt_target_host != target.key[1]:
+                # Credentials are for the host they were given to (Go's rule, so k6's).
+                hdrs = {k: v for k, v in hdrs.items() if k.lower() not in _CREDENTIALS}
+            else:
+                hdrs = {k: v for k, v in hdrs.items() if k.lower() not in ("cookie", "cookie2")}
+            hdrs = {k: v for k, v in hdrs.items() if k.lower() != "referer"}
+            if not (target.key[0] == "https" and nxt.startswith("http:")):
+                hdrs["Referer"] = referer or target.referer
+            url, params = nxt, None
+            if self._guard is not None:
+                refusal = self._guard.refusal(url)
+                if refusal:
+                    return self._refused(method, url, c.tags, refusal)
+
+    def _head(
+        self,
+        method: str,
+        target: _Target,
+        hdrs: dict[str, str] | None,
+        payload: bytes | None,
+    ) -> bytes:
+        """The request head as k6 sends it (Host, User-Agent, the caller's headers; no
+        default Content-Type or Accept); the fixed part is built once per (method, URL,
+        headers)."""
+        ua = self._hub.user_agent
+        key = (
+            method,
+            target.path,
+            target.host,
+            target.auth,
+            ua,
+            tuple(hdrs.items()) if hdrs else None,
+        )
+        fixed = _HEADS.get(key)
+        if fixed is None:
+            merged: dict[str, tuple[str, str]] = {
+                "host": ("Host", target.host),
+                "user-agent": ("User-Agent", ua),
+            }
+            if target.auth:
+                merged["authorization"] = ("Authorization", target.auth)
+            if hdrs:
+                for k, v in hdrs.items():
+                    low = k.lower()
+                    if low != "content-length":  # k6 (Go) writes its own
+                        merged[low] = (k, v)
+            fixed = build_head(method, target.path, merged.values())[:-2]
+            if len(_HEADS) < 10_000:
+                _HEADS[key] = fixed
+        extra = b""
+        if payload is not None or method in ("POST", "PUT", "PATCH"):
+            extra = b"Content-Length: %d\r\n" % len(payload or b"")
+        if self._jar is not None and len(self._jar):
+            cookies = self._jar.filter_cookies(target.url)
+            if cookies:
+                line = "; ".join(f"{m.key}={m.coded_value}" for m in cookies.values())
+                extra += f"Cookie: {line}\r\n".encode()
+        return fixed + extra + b"\r\n"
+
+    def _store_cookies(self, values: list[str], url: URL) -> None:
+        jar = self.cookie_jar
+        for v in values:
+            c: SimpleCookie = SimpleCookie()
+            try:
+                c.load(v)
+            except CookieError:
+                continue
+            jar.update_cookies(c, url)
+
+    def _failed(
+        self, method: str, url: str, tags: Mapping[str, str] | None, code: int, why: str
+    ) -> Response:
+        timings = Timings()
+        name, extra = _name_and_extra(url, tags)
+        self._record(method, name, 0, False, code, extra, timings, 0, 0)
+        return Response(method, url, 0, (), None, timings, why, code)
+
+    def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
+        """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
+        return self._failed(method, url, tags, 1111, why.replace("BASE_URL", "URL"))
+
+
+class _Call:
+    """One request as the caller asked for it."""
+
+    __slots__ = ("ctype", "hdrs", "method", "params", "payload", "seconds", "tags", "url")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        hdrs: dict[str, str] | None,
+        payload: bytes | None,
+        ctype: str | None,
+        params: Mapping[str, str | int | float] | None,
+        tags: Mapping[str, str] | None,
+        seconds: float,
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.hdrs = hdrs
+        self.payload = payload
+        self.ctype = ctype
+        self.params = params
+        self.tags = tags
+        self.seconds = seconds
+
+
+def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None, int, str]:
+    """The body with its Content-Encoding undone, as k6 gives it; a body that does not
+    decode fails the request (status 0, k6's 1701), one decoding past the limit 1702."""
+    if not codings:
+        return body, 0, ""
+    try:
+        return decode_body(body, ",".join(codings), limit), 0, ""
+    except (DecodeError, BodyTooLarge) as exc:
+        code, err = classify_error(exc)
+    return None, code, err
+
+
+def _has_idempotency_key(hdrs: Mapping[str, str] | None) -> bool:
+    if not hdrs:
+        return False
+    return any(k.lower() in ("idempotency-key", "x-idempotency-key") for k in hdrs)
+
+
+def _masked(url: str) -> str:
+    """k6's URL tag hides credentials: http://user:pass@h/ is tagged http://****:****@h/."""
+    if "@" not in url:
+        return url
+    start = url.find("//") + 2
+    end = url.find("/", start)
+    authority = url[start : end if end >= 0 else len(url)]
+    at = authority.rfind("@")
+    if start < 2 or at < 0:
+        return url
+    mask = "****:****" if ":" in authority[:at] else "****"
+    return url[:start] + mask + url[start + at :]
+
+
+class HostGuard:
+    """Refuses requests to hosts that are neither loopback nor allowed (k6's blockHostnames).
+
+    Verdicts are cached per scheme://authority prefix so the hot path pays one dict lookup.
+    """
+
+    __slots__ = ("_cache", "allowed")
+
+    def __init__(self, allowed: frozenset[str]) -> None:
+        self.allowed = allowed
+        self._cache: dict[str, str | None] = {}
+
+    def refusal(self, url: str) -> str | None:
+        end = url.find("/", url.find("//") + 2)
+        prefix = url if end < 0 else url[:end]
+        try:
+            return self._cache[prefix]
+        except KeyError:
+            verdict = host_refusal(prefix + "/", self.allowed)
+            self._cache[prefix] = verdict
+            return verdict
+
+
+_HEADS: dict[tuple[str, str, str, str, str, tuple[tuple[str, str], ...] | None], bytes] = {}
+_TARGETS: dict[str, _Target] = {}
+# Characters a URL may hold as written; anything else (space, non-ASCII) is %-encoded as
+# Go encodes a path. Escapes already there stay as written: ``?a=%2Fb`` is sent so.
+_URL_SAFE = "!#$%&'()*+,-./:;=?@[]^_`{|}~"
+
+
+class _Target:
+    """A URL as a request needs it: pool key, Host header, request target (as written),
+    Basic credentials from its userinfo, and what a redirect resolves against."""
+
+    __slots__ = ("auth", "base", "host", "key", "path", "referer", "url")
+
+    def __init__(self, raw: str, params: Mapping[str, str | int | float] | None) -> None:
+        text = (
+            raw
+            if raw.isascii() and raw.isprintable() and " " not in raw
+            else quote(raw, safe=_URL_SAFE)
+        )
+        url = URL(text, encoded=True)
+        if params:
+            url = url.extend_query(params)
+        scheme = url.scheme
+        if scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"{raw[:200]!r} is not an absolute http(s) URL")
+        port = url.port or (443 if scheme == "https" else 80)
+        self.url = url
+        self.key: Key = (scheme, url.host, port)
+        self.host = url.host_port_subcomponent or url.host
+        self.path = url.raw_path_qs or "/"
+        self.auth = ""
+        if url.raw_user is not None:
+            cred = f"{url.user or ''}:{url.password or ''}".encode()
+            self.auth = "Basic " + base64.b64encode(cred).decode()
+        self.base = str(url.with_fragment(None))
+        self.referer = str(url.with_user(None).with_fragment(None))
+
+
+def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target:
+    """Parse (and cache, per URL string) what a request line needs; params are not cached."""
+    if params:
+        return _Target(url, params)
+    hit = _TARGETS.get(url)
+    if hit is None:
+        hit = _Target(url, None)
+        if len(_TARGETS) < 10_000:
+            _TARGETS[url] = hit
+    return hit
+
+
+_CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
+_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = {}
+
+
+def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
+    """The ``name`` tag (default: the URL, with its userinfo and secret query values as
+    ***) and the other request tags, redacted and sorted once per distinct tags dict
+    rather than on every request."""
+    if not tags:
+        return _NAMES.get(url) or _url_name(url), ()
+    key = tuple(tags.items())
+    hit = _TAGSETS.get(key)
+    if hit is None:
+        name = tags.get("name")
+        hit = (
+            SECRETS.redact(name) if name else None,
+            tuple(sorted((k, SECRETS.redact(v)) for k, v in key if k != "name")),
+        )
+        if len(_TAGSETS) < 10_000:  # bounded: tags built from data must not grow it forever
+            _TAGSETS[key] = hit
+    return (hit[0] or _url_name(url)), hit[1]
+
+
+_NAMES: dict[str, str] = {}
+
+
+def _url_name(url: str) -> str:
+    """A URL as a tag value: its secrets learned, its credentials masked as k6 masks them,
+    then redacted (memoised per URL)."""
+    name = _NAMES.get(url)
+    if name is None:
+        SECRETS.learn_url(url)
+        name = SECRETS.redact(_masked(url))
+        if len(_NAMES) < 10_000:
+            _NAMES[url] = name
+    return name

@@ -1,0 +1,511 @@
+"""One process's share of the load: VUs as coroutines on one event loop.
+
+The runner owns no Ray code: the actor wraps it, and integration tests drive it directly
+against a real aiohttp server. It records into a MetricStore whose deltas the driver
+pulls (``snapshot``), runs each executor's timeline from schedule.py on an injected
+clock, and stops gracefully (no new iterations, in-flight ones get their grace) or hard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import gc
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+from veza_ray.core.digest import DELTA_MAX_CENTROIDS
+from veza_ray.core.executors import executor
+from veza_ray.core.executors.base import More
+from veza_ray.core.guards import SECRETS, parse_allowed
+from veza_ray.core.metric_types import MetricDef, MetricType, Tags, make_tags
+from veza_ray.core.metrics import CounterSink, MetricStore, RateSink, Sink, TrendSink
+from veza_ray.core.options import Options, ScenarioConfig
+from veza_ray.core.plan import Segment
+from veza_ray.core.wire import (
+    MAX_ERROR_MESSAGES,
+    OTHER_ERRORS,
+    ActorDelta,
+    ActorEnd,
+    ScenarioStats,
+)
+from veza_ray.engine.clock import Clock, MonotonicClock
+from veza_ray.engine.context import vu_context
+from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Timings
+from veza_ray.engine.scenario import LoadedScript, describe_exception
+
+Flow = Callable[["VU"], Awaitable[Any]]
+
+class _HttpSinks:
+    """Direct references to the sinks one (name, method, status, ...) combination feeds."""
+
+    __slots__ = (
+        "blocked",
+        "connecting",
+        "duration",
+        "failed",
+        "receiving",
+        "reqs",
+        "sending",
+        "tls",
+        "waiting",
+    )
+
+    def __init__(self, store: MetricStore, tags: Tags) -> None:
+        def trend(name: str) -> TrendSink:
+            s = store.sink(name, tags)
+            assert isinstance(s, TrendSink)
+            return s
+
+        reqs = store.sink("http_reqs", tags)
+        failed = store.sink("http_req_failed", tags)
+        assert isinstance(reqs, CounterSink) and isinstance(failed, RateSink)
+        self.reqs, self.failed = reqs, failed
+        self.duration = trend("http_req_duration")
+        self.blocked = trend("http_req_blocked")
+        self.connecting = trend("http_req_connecting")
+        self.tls = trend("http_req_tls_handshaking")
+        self.sending = trend("http_req_sending")
+        self.waiting = trend("http_req_waiting")
+        self.receiving = trend("http_req_receiving")
+
+
+class ScenarioRecorder:
+    """Turns samples of one scenario into sink updates, caching tag sets per combination."""
+
+    def __init__(self, store: MetricStore, base: Mapping[str, str]) -> None:
+        self.store = store
+        self.base = dict(base)
+        self.base_tags = make_tags(self.base)
+        self._http: dict[tuple[Any, ...], _HttpSinks] = {}
+        self._custom: dict[tuple[str, Tags | None], Sink] = {}
+        sent = store.sink("data_sent", self.base_tags)
+        received = store.sink("data_received", self.base_tags)
+        assert isinstance(sent, CounterSink) and isinstance(received, CounterSink)
+        self._sent, self._received = sent, received
+        iters = store.sink("iterations", self.base_tags)
+        iter_time = store.sink("iteration_duration", self.base_tags)
+        assert isinstance(iters, CounterSink) and isinstance(iter_time, TrendSink)
+        self.iterations, self.iteration_duration = iters, iter_time
+
+    def http(
+        self,
+        method: str,
+        name: str,
+        status: int,
+        ok: bool,
+        code: int,
+        extra: Tags,
+        t: Timings,
+        sent: int,
+        received: int,
+    ) -> None:
+        key = (method, name, status, ok, code, extra)
+        b = self._http.get(key)
+        if b is None:
+            tags = dict(self.base)
+            tags.update(
+                name=name,
+                method=method,
+                status=str(status),
+                expected_response="true" if ok else "false",
+            )
+            if code:
+                tags["error_code"] = str(code)
+            tags.update(extra)
+            b = self._http[key] = _HttpSinks(self.store, make_tags(tags))
+        b.reqs.total += 1
+        b.failed.total += 1
+        if not ok:
+            b.failed.passes += 1
+        b.duration.buffer.append(t.duration)
+        b.blocked.buffer.append(t.blocked)
+        b.connecting.buffer.append(t.connecting)
+        b.tls.buffer.append(t.tls_handshaking)
+        b.sending.buffer.append(t.sending)
+        b.waiting.buffer.append(t.waiting)
+        b.receiving.buffer.append(t.receiving)
+        self._sent.total += sent
+        self._received.total += received
+
+    def custom(self, name: str, value: float, extra: Tags | None) -> None:
+        key = (name, extra)
+        s = self._custom.get(key)
+        if s is None:
+            tags = dict(self.base)
+            if extra:
+                tags.update(extra)
+            s = self._custom[key] = self.store.sink(name, make_tags(tags))
+        if s.kind is MetricType.GAUGE:
+            s.add(value, time.time())  # type: ignore[call-arg]
+        else:
+            s.add(value)
+
+
+class VU:
+    """The context a flow function gets: k6's __VU, __ITER, scenario and http module."""
+
+    __slots__ = ("_clock", "_rec", "env", "http", "id", "iteration", "scenario", "slot", "tags")
+
+    def __init__(
+        self,
+        vu_id: int,
+        slot: int,
+        scenario: str,
+        recorder: ScenarioRecorder,
+        http: HttpClient,
+        env: Mapping[str, str],
+        clock: Clock,
+    ) -> None:
+        self.id = vu_id
+        self.slot = slot
+        self.iteration = 0
+        self.scenario = scenario
+        self.http = http
+        self.env = env
+        self.tags = recorder.base
+        self._rec = recorder
+        self._clock = clock
+
+    def record(self, name: str, value: float, extra: Tags | None = None) -> None:
+        self._rec.custom(name, value, extra)
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            await self._clock.sleep_until(self._clock.now() + seconds)
+        else:
+            await asyncio.sleep(0)
+
+
+class _Scenario:
+    """Runtime state of one scenario segment inside this runner: the ``SegmentRun`` an
+    executor's ``run`` drives (veza_ray/core/executors/base.py)."""
+
+    def __init__(
+        self, cfg: ScenarioConfig, seg: Segment, flow: Flow, rec: ScenarioRecorder, runner: Runner
+    ) -> None:
+        self.cfg = cfg
+        self.seg = seg
+        self.flow = flow
+        self.rec = rec
+        self.runner = runner
+        self.run = executor(cfg.executor).run  # a table lookup: an unknown name is refused
+        self.t0 = 0.0
+        self.active = 0
+        self.allocated = 0
+        self.iterations = 0
+        self.dropped = 0
+        self.undelivered = 0
+        self.stopping = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def late(self) -> bool:
+        return self.runner._late
+
+    def now(self) -> float:
+        return self.runner.clock.now()
+
+    def sleep_until(self, t: float) -> Awaitable[None]:
+        return self.runner.clock.sleep_until(t)
+
+    def call_later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        asyncio.get_running_loop().call_later(delay, fn, *args)
+
+    def new_vu(self, slot: int) -> VU:
+        return self.runner._new_vu(self, slot)
+
+    def spawn(self, coro: Awaitable[None]) -> asyncio.Task[None]:
+        return self.runner._spawn(self, coro)
+
+    def iteration(self, vu: VU) -> Awaitable[None]:
+        return self.runner._iteration(self, vu)
+
+    def vu_loop(
+        self, vu: VU, more: More, end: float, active: Callable[[VU], bool] = lambda vu: True
+    ) -> Awaitable[None]:
+        return self.runner._vu_loop(self, vu, more, end, active)
+
+    def run_vus(self, count: int, more: More, end: float) -> Awaitable[None]:
+        return self.runner._run_vus(self, self.t0, count, more, end)
+
+    def finish(self, end: float) -> Awaitable[None]:
+        return self.runner._finish(self, end)
+
+    def drop(self) -> None:
+        self.dropped += 1
+        self.rec.store.sink("dropped_iterations", self.rec.base_tags).add(1.0)
+
+
+class Runner:
+    """Runs this process's segments; ``snapshot()`` hands out deltas, ``stop()`` ends early."""
+
+    def __init__(
+        self,
+        options: Options,
+        segments: Sequence[Segment],
+        flows: Mapping[str, Flow],
+        metrics: Mapping[str, MetricDef],
+        env: Mapping[str, str],
+        script_path: str = "<scenario>",
+        clock: Clock | None = None,
+        log: Callable[[str], None] = print,
+    ) -> None:
+        self.options = options
+        self.clock: Clock = clock or MonotonicClock()
+        self.env = dict(env)
+        # Deltas travel at a lower resolution; the driver's cumulative digests keep 1000.
+        self.store = MetricStore(metrics, DELTA_MAX_CENTROIDS)
+        self.script_path = script_path
+        self.log = log
+        self._errors: collections.Counter[str] = collections.Counter()
+        self._seen_errors: set[str] = set()
+        self._other_errors = 0
+        configs = {sc.name: sc for sc in options.scenarios}
+        self.scenarios: list[_Scenario] = []
+        for seg in segments:
+            cfg = configs[seg.scenario]
+            base = dict(options.tags)
+            base.update(cfg.tags)
+            base["scenario"] = cfg.name
+            rec = ScenarioRecorder(self.store, base)
+            self.scenarios.append(_Scenario(cfg, seg, flows[cfg.exec], rec, self))
+        self._hub: ClientHub | None = None
+        self._lag: list[float] = []
+        self._cpu_mark = (time.monotonic(), time.process_time())
+        self.started = False
+        self.done = False
+        self._start = 0.0
+        self._hard_stop = asyncio.Event()
+        self._late = False
+        self._guard = HostGuard(parse_allowed((), self.env.get("VEZA_RAY_ALLOW_HOSTS")))
+        self.end: ActorEnd | None = None
+        self._stop_reason = ""
+        self._stop_at = 0.0
+
+    # ---- public control -------------------------------------------------------------
+
+    async def run(self, start_at: float) -> None:
+        """Run every segment from ``start_at`` (this clock's time) until all are finished."""
+        self._hub = self._new_hub()
+        monitor = asyncio.create_task(self._monitor())
+        # A replacement starts on the original timeline, already under way: arrival
+        # executors then skip the iterations whose time has passed instead of bursting.
+        # Judged before the collection below, whose pause on a busy machine must not make
+        # an on-time runner look late (and skip its first arrivals).
+        self._late = self.clock.now() - start_at > 0.5
+        # With thousands of VUs the cyclic GC ran most of the time (bench: 4.7 of 8.3
+        # CPU-s at 10k VUs on the old aiohttp path). Move what exists now out of its reach
+        # and collect young objects less often.
+        gc_thresholds = gc.get_threshold()
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 20, 100)
+        try:
+            await self.clock.sleep_until(start_at)
+            self._start = start_at
+            self.started = True
+            runs = [asyncio.create_task(self._run_scenario(s)) for s in self.scenarios]
+            await asyncio.gather(*runs)
+        finally:
+            gc.set_threshold(*gc_thresholds)
+            gc.unfreeze()
+            monitor.cancel()
+            await self._hub.close()
+            self.end = {
+                "reason": self._stop_reason or "plan",
+                "at": self._stop_at or time.time(),
+            }
+            self.done = True
+
+    def stop(self, grace: float = 0.0, reason: str = "stopped") -> None:
+        """Start no new iterations; cancel those still running after ``grace`` seconds.
+
+        The first reason given is the one reported: a lease that expires after the driver
+        asked for a stop does not turn a requested stop into a lost one.
+        """
+        if not self._stop_reason:
+            self._stop_reason, self._stop_at = reason, time.time()
+        for s in self.scenarios:
+            s.stopping = True
+        loop = asyncio.get_running_loop()
+        loop.call_later(max(0.0, grace), self._cancel_all)
+
+    def snapshot(self) -> ActorDelta:
+        """Everything measured since the previous snapshot, plus current VU counts."""
+        errors = dict(self._errors)
+        self._errors.clear()
+        lag, self._lag = self._lag, []
+        now_m, now_c = time.monotonic(), time.process_time()
+        wall = now_m - self._cpu_mark[0]
+        cpu = (now_c - self._cpu_mark[1]) / wall if wall > 0 else 0.0
+        self._cpu_mark = (now_m, now_c)
+        stats: dict[str, ScenarioStats] = {}
+        for s in self.scenarios:
+            stats[s.cfg.name] = {
+                "active": s.active,
+                "allocated": s.allocated,
+                "iterations": s.iterations,
+                "dropped": s.dropped,
+                "undelivered": s.undelivered,
+            }
+        return {
+            "series": self.store.drain(),
+            "scenarios": stats,
+            "errors": errors,
+            "lag_ms": lag,
+            "cpu": cpu,
+            "wall": time.time(),
+            "done": self.done,
+            "started": self.started,
+            "end": self.end,
+        }
+
+    # ---- executors ------------------------------------------------------------------
+
+    async def _run_scenario(self, s: _Scenario) -> None:
+        """Wait for the scenario's start, then run its executor's ``run`` on the segment."""
+        s.t0 = self._start + s.cfg.start_time
+        await self.clock.sleep_until(s.t0)
+        if s.stopping:
+            return
+        await s.run(s)
+
+    def _new_hub(self) -> ClientHub:
+        """The VUs' shared connections and request defaults."""
+        return ClientHub(
+            self.options.no_connection_reuse,
+            self.options.insecure_skip_tls_verify,
+            self.options.user_agent,
+            guard=self._guard,
+            max_body=self.options.max_response_body_size,
+        )
+
+    def _new_vu(self, s: _Scenario, slot: int) -> VU:
+        assert self._hub is not None, "VUs are built by run()"
+        http = HttpClient(
+            self._hub, s.rec.http, self.options.discard_response_bodies, guard=self._guard
+        )
+        env = {**self.env, **dict(s.cfg.env)}
+        s.allocated += 1
+        return VU(s.seg.vu_id_base + slot, slot, s.cfg.name, s.rec, http, env, self.clock)
+
+    async def _iteration(self, s: _Scenario, vu: VU) -> None:
+        token = vu_context.set(vu)
+        t0 = time.perf_counter()
+        try:
+            await s.flow(vu)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # sys.exit() or KeyboardInterrupt in a flow included:
+            # in k6 an exception ends the iteration, never the VU or the instance.
+            self._error(describe_exception(exc, self.script_path))
+        finally:
+            vu_context.reset(token)
+        s.rec.iteration_duration.buffer.append((time.perf_counter() - t0) * 1000.0)
+        s.rec.iterations.total += 1.0
+        s.iterations += 1
+        vu.iteration += 1
+
+    def _error(self, message: str) -> None:
+        """Count an iteration error; only the first MAX_ERROR_MESSAGES distinct messages are
+        kept (and logged) verbatim, so a flow raising a new message each time stays bounded."""
+        message = SECRETS.redact(message)  # before it is counted, logged or sent anywhere
+        if message not in self._seen_errors:
+            if len(self._seen_errors) >= MAX_ERROR_MESSAGES:
+                if self._other_errors == 0:
+                    self.log(
+                        f"iteration error: more than {MAX_ERROR_MESSAGES} distinct "
+                        "messages; the rest are counted, not logged"
+                    )
+                self._other_errors += 1
+                self._errors[OTHER_ERRORS] += 1
+                return
+            self._seen_errors.add(message)
+            self.log(f"iteration error: {message}")
+        self._errors[message] += 1
+
+    async def _vu_loop(
+        self,
+        s: _Scenario,
+        vu: VU,
+        more: Callable[[VU, int], bool],
+        end: float,
+        active: Callable[[VU], bool] = lambda vu: True,
+    ) -> None:
+        s.active += 1
+        try:
+            n = 0
+            while not s.stopping and self.clock.now() < end and active(vu) and more(vu, n):
+                await self._iteration(s, vu)
+                n += 1
+        finally:
+            s.active -= 1
+
+    async def _run_vus(
+        self, s: _Scenario, t0: float, count: int, more: Callable[[VU, int], bool], end: float
+    ) -> None:
+        vus = [self._new_vu(s, i) for i in range(count)]
+        for vu in vus:
+            self._spawn(s, self._vu_loop(s, vu, more, end))
+        await self._finish(s, end)
+
+    def _spawn(self, s: _Scenario, coro: Awaitable[None]) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        s.tasks.add(task)
+        task.add_done_callback(s.tasks.discard)
+        return task
+
+    async def _finish(self, s: _Scenario, end: float) -> None:
+        """Wait for the planned end, then up to gracefulStop for iterations in flight."""
+        if s.tasks and not s.stopping:
+            await self._wait(s, end)
+        if s.tasks:
+            await self._wait(s, max(end, self.clock.now()) + s.cfg.graceful_stop)
+        for task in list(s.tasks):
+            task.cancel()
+        if s.tasks:
+            await asyncio.gather(*s.tasks, return_exceptions=True)
+
+    async def _wait(self, s: _Scenario, until: float) -> None:
+        """Wait for this scenario's tasks until ``until``; stop() cancels them sooner."""
+        left = until - self.clock.now()
+        if s.tasks and left > 0 and not self._hard_stop.is_set():
+            await asyncio.wait(set(s.tasks), timeout=left)
+
+    def _cancel_all(self) -> None:
+        self._hard_stop.set()
+        for s in self.scenarios:
+            for task in list(s.tasks):
+                task.cancel()
+
+    async def _monitor(self) -> None:
+        """Event-loop lag: how late a 100 ms timer fires tells how busy this loop is."""
+        period = 0.1
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(period)
+            self._lag.append(max(0.0, (time.monotonic() - t - period) * 1000.0))
+
+
+def build_runner(
+    script: LoadedScript,
+    options: Options,
+    segments: Sequence[Segment],
+    env: Mapping[str, str],
+    log: Callable[[str], None] = print,
+    clock: Clock | None = None,
+) -> Runner:
+    """A Runner for a loaded script's segments (what an actor, or a test, runs)."""
+    configs = {sc.name: sc for sc in options.scenarios}
+    flows: dict[str, Flow] = {}
+    for seg in segments:
+        name = configs[seg.scenario].exec
+        fn = script.flow(name)
+        if fn is None:
+            raise ValueError(f"exec {name!r} names no function in {script.path}")
+        flows[name] = fn
+    return Runner(
+        options, segments, flows, script.all_metrics, env, script.path, clock=clock, log=log
+    )
