@@ -56,6 +56,19 @@ def _prometheus_url(outs: list[str]) -> str | None:
     return url
 
 
+def _actor_count(value: str | None) -> int | None:
+    """``--actors N`` as an int; ``auto`` is decided by the driver once it sees the nodes."""
+    if value is None or value == "auto":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        n = 0
+    if n < 1:
+        _fail(exitcodes.INVALID_CONFIG, f"--actors {value!r}: write a count of 1 or more, or auto")
+    return n
+
+
 def _fail(code: int, message: str) -> None:
     from veza_ray.core.guards import SECRETS
 
@@ -73,7 +86,12 @@ def run(
         list[str], typer.Option("-e", "--env", help="NAME=VALUE, read by env(); repeatable.")
     ] = [],  # noqa: B006
     actors: Annotated[
-        int | None, typer.Option("--actors", min=1, help="Ray actors (default: one per CPU).")
+        str | None,
+        typer.Option(
+            "--actors",
+            help="Ray actors: N, or auto (from the plan's rates: veza-ray inspect); "
+            "default one per CPU.",
+        ),
     ] = None,
     address: Annotated[
         str | None,
@@ -183,7 +201,8 @@ def run(
     cfg = RunConfig(
         script_path=script,
         env_overrides=_parse_env(env),
-        actors=actors,
+        actors=_actor_count(actors),
+        actors_auto=actors == "auto",
         address=address,
         summary_export=summary_export,
         trend_stats=summary_trend_stats,

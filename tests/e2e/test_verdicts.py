@@ -292,3 +292,35 @@ def test_an_existing_local_cluster_is_used(tmp_path: Path, known_server: KnownSe
             with contextlib.suppress(psutil.Error):
                 p.kill()
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+RATE = """
+from veza_ray import env
+
+options = {
+    "scenarios": {
+        "r": {"executor": "constant-arrival-rate", "rate": 5, "duration": "2s",
+              "preAllocatedVUs": 2},
+    },
+}
+
+async def default(vu):
+    await vu.http.get(env("URL") + "/fast")
+"""
+
+
+@pytest.mark.ray
+def test_actors_auto_places_what_the_rate_needs(
+    tmp_path: Path, known_server: KnownServer
+) -> None:
+    script = write_script(tmp_path, RATE)
+    out = tmp_path / "summary.json"
+    res = veza(
+        "run", script, "--actors", "auto", "-e", f"URL={known_server.url}",
+        "--summary-export", str(out), "--quiet",
+    )
+    assert res.returncode == exitcodes.OK, res.stderr
+    assert "--actors auto: 1 actor(s) per node on 1 node(s)" in res.stderr
+    vr = json.loads(out.read_text())["veza_ray"]
+    assert len(vr["actors"]) == 1
+    assert known_server.counts["fast"] == 10

@@ -65,3 +65,34 @@ def test_cli_inspect_exit_codes(tmp_path: Path) -> None:
     assert veza("inspect", bad).returncode == exitcodes.INVALID_CONFIG
     broken = write_script(tmp_path, "import sys\nsys.exit(0)\n", name="broken.py")
     assert veza("inspect", broken).returncode == exitcodes.SCRIPT_ERROR
+
+
+def test_auto_actors_follows_the_rate_and_the_cpus() -> None:
+    from veza_ray.core.inspect import auto_actors
+
+    def opts(spec: dict[str, object]):  # type: ignore[no-untyped-def]
+        return parse_options({"scenarios": spec})
+
+    rate = {"a": {"executor": "constant-arrival-rate", "rate": 90_000, "duration": "10s",
+                  "preAllocatedVUs": 100}}
+    # 90k/s needs 5 actors at 20k each: 3 per node on 2 nodes of 8 CPUs, capped by CPUs.
+    assert auto_actors(opts(rate), [8, 8])[0] == 3
+    per_node, why = auto_actors(opts(rate), [2])
+    assert per_node == 2 and "cap it" in why
+    small = {"a": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10s",
+                   "preAllocatedVUs": 2}}
+    assert auto_actors(opts(small), [16, 16, 16])[0] == 1
+    closed = {"c": {"executor": "constant-vus", "vus": 50, "duration": "10s"}}
+    per_node, why = auto_actors(opts(closed), [4, 6])
+    assert per_node == 4 and "one actor per CPU" in why
+
+
+def test_cli_refuses_a_bad_actor_count(tmp_path: Path) -> None:
+    script = write_script(
+        tmp_path,
+        'options = {"scenarios": {"a": {"executor": "constant-vus", "vus": 1, "duration": "1s"}}}\n'
+        "async def default(vu):\n    pass\n",
+    )
+    res = veza("run", script, "--actors", "many")
+    assert res.returncode == exitcodes.INVALID_CONFIG
+    assert "--actors 'many'" in res.stderr

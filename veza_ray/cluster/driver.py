@@ -30,6 +30,7 @@ from veza_ray.cluster.fleet import (
 from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
 from veza_ray.core import exitcodes
 from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
+from veza_ray.core.inspect import auto_actors
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
 from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide, outcome_line
@@ -70,6 +71,7 @@ class RunConfig:
     script_path: str
     env_overrides: dict[str, str] = field(default_factory=dict)
     actors: int | None = None
+    actors_auto: bool = False  # --actors auto: actors per node from the plan's rates
     address: str | None = None
     summary_export: str | None = None
     trend_stats: str | None = None
@@ -330,6 +332,11 @@ def _run(
 
     fleet = Fleet(ray, make_actor, cfg.silent_s)
     request = PlacementRequest(cfg.actors, cfg.spread, cfg.actors_per_node)
+    if cfg.actors_auto:
+        node_cpus = [int(n["Resources"].get("CPU", 0)) for n in cpu_nodes(ray)]
+        per_node, why = auto_actors(prep.options, node_cpus)
+        err(f"--actors auto: {per_node} actor(s) per node on {len(node_cpus)} node(s): {why}")
+        request = PlacementRequest(None, cfg.spread, per_node)
     _check_memory(ray, prep, request)
     try:
         plan = fleet.place(request, lambda n: make_plan(prep.options.scenarios, n), actor_args)

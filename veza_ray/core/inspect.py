@@ -152,6 +152,35 @@ def build_report(
     }
 
 
+def auto_actors(options: Options, node_cpus: Sequence[int]) -> tuple[int, str]:
+    """``--actors auto``: how many actors each node gets, and why.
+
+    Arrival-rate scenarios fix their peak rate, so the actors needed follow from what one
+    actor core carries (ACTOR_RPS_CAPACITY, at least one request per iteration), spread
+    evenly over the nodes. Closed-model scenarios run as fast as the flow and the target
+    allow, which no reading of the script can tell, so they get one actor per CPU: the
+    most a node can give without two actors sharing a core.
+    """
+    nodes = max(1, len(node_cpus))
+    per_node_max = max(1, min(node_cpus, default=1))
+    closed = [sc.name for sc in options.scenarios if sc.peak_iterations_per_s() is None]
+    if closed:
+        return per_node_max, (
+            f"closed-model scenario(s) {', '.join(closed)} set no rate of their own: one "
+            f"actor per CPU ({per_node_max} per node)"
+        )
+    rate = sum(sc.peak_iterations_per_s() or 0.0 for sc in options.scenarios)
+    needed = actors_needed(rate)
+    per_node = min(per_node_max, -(-needed // nodes))
+    why = (
+        f"a peak of {rate:,.0f} iterations/s needs {needed} actor(s) at "
+        f"{ACTOR_RPS_CAPACITY:,.0f} requests/s per actor core"
+    )
+    if per_node * nodes < needed:
+        why += f"; the cluster's {per_node_max} CPU(s) per node cap it"
+    return per_node, why
+
+
 def actors_needed(total_rps: float, at_least: int = 1) -> int:
     """Actors (one core each) for a total request rate, by the measured per-core figure."""
     return max(at_least, math.ceil(total_rps / ACTOR_RPS_CAPACITY))
