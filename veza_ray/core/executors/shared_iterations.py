@@ -2,44 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from veza_ray.core.executors.base import Reader, ScenarioConfig, SegmentRun, vu_segment
+from veza_ray.core.executors.base import Reader, SegmentRun, vu_segment
+from veza_ray.core.executors.iterations import IterationBudget
 from veza_ray.core.plan import Segment
 
 if TYPE_CHECKING:
     from veza_ray.core.segments import ExecutionTuple
 
 
-class SharedIterations(ScenarioConfig):
-    KEYS = frozenset({"vus", "iterations", "maxDuration"})
-    has_iteration_budget = True
-
+class SharedIterations(IterationBudget):
     @classmethod
-    def parse(
-        cls, common: dict[str, Any], raw: Mapping[str, Any], where: str, c: Reader
-    ) -> ScenarioConfig:
-        vus = c.integer(raw, "vus", where, 1, 1)
-        iters = c.integer(raw, "iterations", where, 1, 1)
-        if iters < vus:
+    def check_budget(cls, vus: int, iterations: int, where: str, c: Reader) -> None:
+        if iterations < vus:
             c.fail(
                 f"{where}.iterations",
-                f"the number of iterations ({iters}) can't be less than the number of VUs ({vus})",
+                f"the number of iterations ({iterations}) can't be less than the number of "
+                f"VUs ({vus})",
             )
-        max_dur = c.duration(raw, "maxDuration", where, 600.0)
-        if max_dur <= 0:
-            c.fail(f"{where}.maxDuration", "must be above 0")
-        return cls(**common, vus=vus, iterations=iters, max_duration=max_dur)
-
-    @property
-    def max_vus_needed(self) -> int:
-        return self.vus
-
-    @property
-    def run_duration(self) -> float:
-        return self.max_duration
 
     def segment(self, et: ExecutionTuple, vu_id_base: int) -> Segment:
         """Iterations in proportion to the segment's VUs: k6 re-cuts the sequence by the VU
