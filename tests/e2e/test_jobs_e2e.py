@@ -284,20 +284,27 @@ def test_a_wrong_token_is_refused_clearly_and_never_printed(
 
 def test_ray_client_carries_a_run_from_the_host(cluster: NetnsCluster, tmp_path: Path) -> None:
     """`run --address ray://HEAD:10001`: the driver stays on the host, actors on the cluster."""
-    _reset(cluster)
     summary = tmp_path / "summary.json"
-    proc = _start(
-        cluster,
-        "run",
-        GATE,
-        *SMALL_GATE,
-        "--actors",
-        "3",
-        "--summary-export",
-        str(summary),
-        cwd=tmp_path,
-    )
-    code, out, err = _finish(proc)
+    # Ray's proxier gives each client's server 30 s to start; on a 2-core box running the
+    # whole suite it sometimes does not, before any veza-ray code runs ("Starting Ray
+    # client server failed", exit 111, nothing sent). That start is retried once; any
+    # other outcome is judged as it is.
+    for attempt in range(2):
+        _reset(cluster)
+        proc = _start(
+            cluster,
+            "run",
+            GATE,
+            *SMALL_GATE,
+            "--actors",
+            "3",
+            "--summary-export",
+            str(summary),
+            cwd=tmp_path,
+        )
+        code, out, err = _finish(proc)
+        if not (code == 111 and "Starting Ray client server failed" in err and attempt == 0):
+            break
     assert code == 0, (out + err)[-4000:]
     data = json.loads(summary.read_text())
     served = _stats(cluster)

@@ -19,6 +19,7 @@ from veza_ray.core.guards import (
     parse_allowed,
     redact_url,
     secret_names,
+    secret_values,
 )
 
 
@@ -81,10 +82,20 @@ def test_host_refusal_message_hides_userinfo() -> None:
         ("LIMIT_MS", False),
         ("BASE_URL", False),
         ("VUS", False),
+        # settings named after a secret word: their values are words, not secrets
+        ("RAY_AUTH_MODE", False),
+        ("TOKEN_TYPE", False),
     ],
 )
 def test_secret_names(name: str, secret: bool) -> None:
     assert (name in secret_names({name: "value-1234"})) == secret
+
+
+def test_a_setting_value_is_not_redacted_in_messages() -> None:
+    """RAY_AUTH_MODE=token once turned every "token" of the connect hint into ***."""
+    assert secret_values({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "abcd" * 8}) == [
+        "abcd" * 8
+    ]
 
 
 def test_secret_names_from_flag_and_env_list() -> None:

@@ -131,9 +131,17 @@ def address_refusal(host: str, addresses: Iterable[str], allowed: frozenset[str]
 # ---- what is a secret ---------------------------------------------------------------
 
 
+# Names that carry a secret word but hold a setting, not a secret: RAY_AUTH_MODE=token
+# must not turn every "token" in every message into ***, which teaches users to ignore
+# the marks. A setting's name ends in one of these.
+SETTING_SUFFIXES = ("_MODE", "_TYPE", "_KIND", "_ENABLED", "_METHOD", "_SCHEME")
+
+
 def is_secret_name(name: str) -> bool:
     """An env var (or query parameter) whose name says it holds a secret."""
     up = name.upper()
+    if up.endswith(SETTING_SUFFIXES):
+        return False
     return any(p in up for p in SECRET_NAME_PARTS)
 
 
