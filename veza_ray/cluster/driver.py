@@ -338,31 +338,25 @@ def _run(
         err(f"--actors auto: {per_node} actor(s) per node on {len(node_cpus)} node(s): {why}")
         request = PlacementRequest(None, cfg.spread, per_node)
     _check_memory(ray, prep, request)
-    try:
-        plan = fleet.place(request, lambda n: make_plan(prep.options.scenarios, n), actor_args)
-    except PlacementError as exc:
-        fleet.close()
-        raise RunError(exc.code, str(exc)) from exc
-    except BaseException:
-        fleet.close()
-        raise
-    ids = sorted(fleet.handles)
-    try:
-        infos = fleet.infos(ids)
-    except Exception as exc:
-        fleet.close()
-        raise RunError(
-            exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
-        ) from exc
-    except BaseException:
-        fleet.close()
-        raise
-    state = MergedRun(prep.options, prep.script.all_metrics, plan)
-    for i, info in zip(ids, infos, strict=True):
-        state.add_actor(i, info, plan[i])
-    _attach_tree(ray, prep, cfg, fleet, ids, infos)
-    start_epoch = time.time() + cfg.start_delay
-    try:
+    try:  # until the VUs start, any failure or signal releases what was placed
+        try:
+            plan = fleet.place(
+                request, lambda n: make_plan(prep.options.scenarios, n), actor_args
+            )
+        except PlacementError as exc:
+            raise RunError(exc.code, str(exc)) from exc
+        ids = sorted(fleet.handles)
+        try:
+            infos = fleet.infos(ids)
+        except Exception as exc:
+            raise RunError(
+                exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
+            ) from exc
+        state = MergedRun(prep.options, prep.script.all_metrics, plan)
+        for i, info in zip(ids, infos, strict=True):
+            state.add_actor(i, info, plan[i])
+        _attach_tree(ray, prep, cfg, fleet, ids, infos)
+        start_epoch = time.time() + cfg.start_delay
         fleet.start(ids, start_epoch)
     except BaseException:
         fleet.close()

@@ -16,7 +16,7 @@ from veza_ray import __version__
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
 from veza_ray.core.metric_types import MetricDef
 from veza_ray.core.metrics import MetricStore, TrendSink
-from veza_ray.core.options import Options
+from veza_ray.core.options import Options, ScenarioConfig
 from veza_ray.core.plan import Segment, planned_vu_seconds
 from veza_ray.core.wire import (
     MAX_ERROR_MESSAGES,
@@ -48,6 +48,18 @@ def lag_p99(samples: Sequence[float]) -> float:
         return 0.0
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def _vu_seconds_after(
+    sc: ScenarioConfig, seg: Segment, from_s: float, until_s: float | None
+) -> float:
+    """The segment's planned VU-seconds between ``from_s`` and ``until_s`` (None: the
+    scenario's end), spread evenly over its span: what a loss or an early stop cost."""
+    span = sc.run_duration or 1.0
+    begin, end = sc.start_time, sc.start_time + span
+    lo = min(max(from_s, begin), end)
+    hi = end if until_s is None else min(max(until_s, begin), end)
+    return planned_vu_seconds(sc, seg) * max(0.0, hi - lo) / span
 
 
 class MergedRun:
@@ -181,17 +193,11 @@ class MergedRun:
     def lost_vu_seconds(self) -> float:
         """VU-seconds planned for lost actors between their loss and their replacement."""
         configs = {sc.name: sc for sc in self.options.scenarios}
-        total = 0.0
-        for actor, info in self.lost.items():
-            gap_end = info.get("replaced_at_s")
-            for seg in self.plan[actor]:
-                sc = configs[seg.scenario]
-                span = sc.run_duration or 1.0
-                begin, end = sc.start_time, sc.start_time + span
-                lo = min(max(info["at_s"], begin), end)
-                hi = end if gap_end is None else min(max(gap_end, begin), end)
-                total += planned_vu_seconds(sc, seg) * max(0.0, hi - lo) / span
-        return total
+        return sum(
+            _vu_seconds_after(configs[seg.scenario], seg, info["at_s"], info.get("replaced_at_s"))
+            for actor, info in self.lost.items()
+            for seg in self.plan[actor]
+        )
 
     def generator_health(self) -> dict[str, Any]:
         """Which actors were saturated, by the rule above; part of the verdict, not a log."""
@@ -262,18 +268,12 @@ class MergedRun:
         (or their replacement's start). Iteration-budget executors are counted in
         iterations instead (``undelivered_iterations``): their span is only a maximum."""
         configs = {sc.name: sc for sc in self.options.scenarios}
-        total = 0.0
-        for c in cut:
-            for seg in self.plan[c["actor"]]:
-                sc = configs[seg.scenario]
-                if sc.has_iteration_budget:
-                    continue
-                span = sc.run_duration or 1.0
-                begin, end = sc.start_time, sc.start_time + span
-                lo = min(max(c["at_s"], begin), end)
-                hi = end if c["until_s"] is None else min(max(c["until_s"], begin), end)
-                total += planned_vu_seconds(sc, seg) * max(0.0, hi - lo) / span
-        return total
+        return sum(
+            _vu_seconds_after(configs[seg.scenario], seg, c["at_s"], c["until_s"])
+            for c in cut
+            for seg in self.plan[c["actor"]]
+            if not configs[seg.scenario].has_iteration_budget
+        )
 
     def undelivered_iterations(self, cut: list[dict[str, Any]]) -> int:
         """Iterations planned but never started: what each actor counted when it stopped
