@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -95,24 +97,24 @@ class Prometheus:
         return float(result[0]["value"][1])
 
 
-class HeldEndpoint:
-    """A remote-write endpoint that never answers in time: each request is held until the
-    test ends (at most 60 s), like a Prometheus stuck on a slow disk."""
+class Endpoint:
+    """A loopback remote-write endpoint answering ``status``; ``hold`` keeps each request
+    waiting until the test ends (at most 60 s), like a Prometheus stuck on a slow disk."""
 
-    def __init__(self) -> None:
-        import http.server
-        import threading
-
+    def __init__(self, status: int = 204, hold: bool = False) -> None:
+        self.bodies: list[bytes] = []
+        self.headers: list[dict[str, str]] = []
         self.release = threading.Event()
-        self.requests = 0
         outer = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                outer.requests += 1
-                self.rfile.read(int(self.headers["Content-Length"]))
-                outer.release.wait(60)
-                self.send_response(204)
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                outer.headers.append(dict(self.headers))
+                if hold:
+                    outer.release.wait(60)
+                outer.bodies.append(body)
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -124,7 +126,12 @@ class HeldEndpoint:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/write"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> HeldEndpoint:
+    @property
+    def requests(self) -> int:
+        """Requests received so far, held ones included."""
+        return len(self.headers)
+
+    def __enter__(self) -> Endpoint:
         self.thread.start()
         return self
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prom import PROMETHEUS, HeldEndpoint, Prometheus, dashboard_exprs
+from prom import PROMETHEUS, Endpoint, Prometheus, dashboard_exprs
 from servers import KnownServer, veza, write_script
 
 PY_CLI = (sys.executable, "-m", "veza_ray.cli")
@@ -120,7 +120,7 @@ def test_promql_returns_the_summary_numbers(tmp_path: Path, known_server: KnownS
 
 @pytest.mark.ray
 def test_a_stuck_endpoint_does_not_hold_the_run(tmp_path: Path, known_server: KnownServer) -> None:
-    with HeldEndpoint() as ep:
+    with Endpoint(hold=True) as ep:
         res, summary = _run(tmp_path, ep.url, known_server, "held")
         assert ep.requests >= 1
     report = summary["veza_ray"]["outputs"]["prometheus"]

@@ -8,15 +8,14 @@ remotewrite.go for the per-kind suffixes, trend.go adaptUnit for ms -> s).
 
 from __future__ import annotations
 
-import http.server
 import math
 import socket
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from prom import Endpoint
 
 from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef, MetricType, make_tags
 from veza_ray.core.metrics import MetricStore
@@ -178,7 +177,7 @@ def test_cap_refuses_new_series_warns_once_and_reports() -> None:
     for i in range(50):
         store.sink("http_reqs", make_tags({"name": f"http://x/tracks/{i}"})).add(1)  # type: ignore[call-arg]
     logs: list[str] = []
-    with _Endpoint() as ep:
+    with Endpoint() as ep:
         out = PrometheusOutput(
             PrometheusConfig(url=ep.url, max_series=10), logs.append, flush_wait=30.0
         )
@@ -258,45 +257,6 @@ def test_default_test_id() -> None:
 # ---- the sender against real local endpoints ------------------------------------------
 
 
-class _Endpoint:
-    """A loopback HTTP endpoint answering ``status``; ``hold`` keeps each request waiting
-    until released (a slow endpoint)."""
-
-    def __init__(self, status: int = 204, hold: bool = False) -> None:
-        self.bodies: list[bytes] = []
-        self.headers: list[dict[str, str]] = []
-        self.release = threading.Event()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                outer.headers.append(dict(self.headers))
-                if hold:
-                    outer.release.wait(60)
-                outer.bodies.append(body)
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/api/v1/write"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> _Endpoint:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @contextmanager
 def _sender(url: str) -> Iterator[tuple[Sender, list[str]]]:
     logs: list[str] = []
@@ -307,7 +267,7 @@ POINTS = [((("__name__", "k6_vus"), ("testid", "t")), 1.0)]
 
 
 def test_sender_delivers_the_newest_batch_with_the_spec_headers() -> None:
-    with _Endpoint() as ep, _sender(ep.url) as (sender, _):
+    with Endpoint() as ep, _sender(ep.url) as (sender, _):
         sender.submit(POINTS, 1000)
         stats = sender.close(30.0)
     assert stats.sent_batches == 1 and stats.dropped_samples == 0
@@ -320,7 +280,7 @@ def test_sender_delivers_the_newest_batch_with_the_spec_headers() -> None:
 
 
 def test_a_4xx_is_not_retried_and_is_counted() -> None:
-    with _Endpoint(status=400) as ep, _sender(ep.url) as (sender, logs):
+    with Endpoint(status=400) as ep, _sender(ep.url) as (sender, logs):
         sender.submit(POINTS, 1000)
         stats = sender.close(30.0)
     assert (stats.sent_batches, stats.failed_batches, stats.retries) == (0, 1, 0)
@@ -331,7 +291,7 @@ def test_a_4xx_is_not_retried_and_is_counted() -> None:
 
 
 def test_a_5xx_is_retried_with_backoff_then_given_up() -> None:
-    with _Endpoint(status=503) as ep, _sender(ep.url) as (sender, _):
+    with Endpoint(status=503) as ep, _sender(ep.url) as (sender, _):
         sender.submit(POINTS, 1000)
         stats = sender.close(30.0)
     assert stats.failed_batches == 1 and stats.sent_batches == 0
@@ -356,7 +316,7 @@ def test_a_down_endpoint_never_blocks_and_everything_is_counted() -> None:
 
 
 def test_a_slow_endpoint_is_abandoned_after_the_bounded_wait() -> None:
-    with _Endpoint(hold=True) as ep, _sender(ep.url) as (sender, _):
+    with Endpoint(hold=True) as ep, _sender(ep.url) as (sender, _):
         sender.submit(POINTS, 1000)
         stats = sender.close(0.5)
         ep.release.set()
@@ -396,7 +356,7 @@ def test_thresholds_are_series_in_k6_units() -> None:
 
 def test_stale_markers_follow_the_last_values() -> None:
     store = _store()
-    with _Endpoint() as ep:
+    with Endpoint() as ep:
         out = PrometheusOutput(
             PrometheusConfig(url=ep.url, stale_markers=True), lambda s: None, flush_wait=30.0
         )
