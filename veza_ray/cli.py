@@ -254,8 +254,6 @@ def _run(cfg: RunConfig, interrupts: Interrupts | None) -> None:
 
     try:
         prep = prepare(cfg)
-        if interrupts is not None:
-            interrupts.check()  # a signal during loading: nothing was sent, stop here
         code = execute(prep, cfg, out=lambda s: print(s, flush=True), interrupts=interrupts)
     except RunError as exc:
         _fail(exc.code, str(exc))

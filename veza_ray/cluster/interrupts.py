@@ -63,11 +63,6 @@ class Interrupts:
         finally:
             self.raising = True
 
-    def check(self) -> None:
-        """Raise now if a signal arrived while flagging was on but nothing ran yet."""
-        if self.received:
-            raise StopRequested(self.received[0])
-
 
 def kill_children(grace_s: float = 3.0) -> int:
     """Stop every process this one started (a Ray cluster half-started when a signal came).

@@ -18,7 +18,7 @@ from typing import Any
 
 from veza_ray.core.options import Options, ScenarioConfig
 from veza_ray.core.plan import Segment
-from veza_ray.core.sizing import ACTOR_BYTES, MB, VU_BYTES, estimate_memory, peak_vus
+from veza_ray.core.sizing import MB, estimate_memory, memory_bytes, peak_vus
 
 # What one actor core carried in bench/ (docs/BENCHMARKS.md, one core of the 2-core
 # reference machine, lean client, check() + a custom Trend, nginx target): 23-27k req/s.
@@ -100,7 +100,7 @@ def build_report(
                 rps += seg.vus * rps_per_vu[seg.scenario]
             elif seg.max_vus:
                 unknown.append(seg.scenario)
-        mem = vus * VU_BYTES + ACTOR_BYTES
+        mem = memory_bytes(vus)
         row = {
             "actor": i,
             "segments": [

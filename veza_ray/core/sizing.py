@@ -55,9 +55,14 @@ class MemoryEstimate:
         )
 
 
+def memory_bytes(vus: int, actors: int = 1) -> int:
+    """What ``vus`` VUs on ``actors`` actor processes hold, by the figures above."""
+    return vus * VU_BYTES + actors * ACTOR_BYTES
+
+
 def estimate_memory(scenarios: Sequence[ScenarioConfig], actors: int) -> MemoryEstimate:
     vus = peak_vus(scenarios)
-    return MemoryEstimate(vus, actors, vus * VU_BYTES + actors * ACTOR_BYTES)
+    return MemoryEstimate(vus, actors, memory_bytes(vus, actors))
 
 
 def memory_refusal(est: MemoryEstimate, available_bytes: float) -> str | None:
