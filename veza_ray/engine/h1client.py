@@ -209,7 +209,18 @@ class H1Conn(asyncio.Protocol):
 class Timed:
     """The timestamps of one exchange that k6's phases are computed from (perf_counter s)."""
 
-    __slots__ = ("asked", "connected", "connecting", "secured", "sent", "started")
+    __slots__ = (
+        "asked",
+        "connected",
+        "connecting",
+        "done",
+        "first",
+        "got_conn",
+        "secured",
+        "sent",
+        "started",
+        "wrote",
+    )
 
     def __init__(self) -> None:
         self.asked = perf_counter()
@@ -219,6 +230,21 @@ class Timed:
         self.connected = self.asked  # connection ready for this request (after TLS)
         self.secured = 0.0  # seconds spent in the TLS handshake
         self.sent = self.asked
+        # What a failed exchange needs to be timed as k6 times it (httpext/tracer.go Done):
+        # whether the connection was had and the request written, when the first byte came
+        # and when it all ended. A success never reads them.
+        self.got_conn = False
+        self.wrote = False
+        self.first = 0.0
+        self.done = 0.0
+
+    def failed(self, exc: BaseException, first: float = 0.0) -> BaseException:
+        """Stamp the end of a failed exchange on ``exc`` (``exc.timed``), so the sample
+        carries the time it really took: a timeout is not a 0 ms request."""
+        self.first = first
+        self.done = perf_counter()
+        exc.timed = self  # type: ignore[attr-defined]
+        return exc
 
 
 class H1Pool:
@@ -256,7 +282,11 @@ class H1Pool:
             t = Timed()
             conn = self._take(key)
             if conn is None:
-                conn = await self._open(key, t, deadline)
+                try:
+                    conn = await self._open(key, t, deadline)
+                except Exception as exc:
+                    raise t.failed(exc) from None
+            t.got_conn = True
             fut = conn.begin(method, keep, limit)
             timer = loop.call_at(deadline, conn.expire)
             try:
@@ -267,17 +297,19 @@ class H1Pool:
                     transport.write(body)
                 await conn.drain()
                 t.sent = perf_counter()
+                t.wrote = True
                 ex = await fut
             except StaleConnection as exc:
                 self._all.discard(conn)
                 if attempt or not replayable:
-                    raise Failed(exc, None, 0) from exc
+                    raise t.failed(Failed(exc, None, 0)) from exc
                 continue
             except Exception as exc:
                 kept = None if isinstance(exc, BodyTooLarge) else conn.partial()
+                first = conn._t_first
                 conn.abort()
                 self._all.discard(conn)
-                raise Failed(exc, kept, conn._received) from exc
+                raise t.failed(Failed(exc, kept, conn._received), first) from exc
             except BaseException:
                 conn.abort()
                 self._all.discard(conn)

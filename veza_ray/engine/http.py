@@ -38,7 +38,15 @@ from veza_ray.engine.h1 import (
     decode_body,
     encode_form,
 )
-from veza_ray.engine.h1client import REPLAYABLE, ConnectFailed, Failed, H1Pool, Key, StaleConnection
+from veza_ray.engine.h1client import (
+    REPLAYABLE,
+    ConnectFailed,
+    Failed,
+    H1Pool,
+    Key,
+    StaleConnection,
+    Timed,
+)
 from veza_ray.engine.netguard import HostRefused
 
 DEFAULT_TIMEOUT_S = 60.0
@@ -420,7 +428,7 @@ class HttpClient:
                 )
             except Exception as exc:
                 code, err = classify_error(exc)
-                timings = Timings()
+                timings = failure_timings(getattr(exc, "timed", None))
                 if isinstance(exc, Failed):
                     received = exc.received
                     if keep and code != BODY_TOO_LARGE_CODE:
@@ -585,6 +593,35 @@ def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None,
     except (DecodeError, BodyTooLarge) as exc:
         code, err = classify_error(exc)
     return None, code, err
+
+
+def failure_timings(t: Timed | None) -> Timings:
+    """The phases of an exchange that failed, as k6 computes them (httpext/tracer.go
+    ``Done``): connecting counts once the connection was had; after the request was
+    written, ``waiting`` runs to the failure when no byte came back, else ``receiving``
+    runs from the first byte to it. So a 1 s timeout is a ~1 s ``http_req_duration``:
+    timing failures as 0 ms would make the worst requests count as the fastest."""
+    if t is None:
+        return Timings()
+    if not t.got_conn:  # a dial or TLS failure: only a finished TCP connect is counted
+        return Timings(connecting=t.connecting * 1000.0)
+    sending = waiting = receiving = 0.0
+    if t.wrote:
+        sending = max(0.0, t.sent - t.connected) * 1000.0
+        if t.first:
+            waiting = max(0.0, t.first - t.sent) * 1000.0
+        else:
+            waiting = max(0.0, t.done - t.sent) * 1000.0
+    if t.first:
+        receiving = max(0.0, t.done - t.first) * 1000.0
+    return Timings(
+        blocked=max(0.0, t.started - t.asked) * 1000.0,
+        connecting=t.connecting * 1000.0,
+        tls_handshaking=t.secured * 1000.0,
+        sending=sending,
+        waiting=waiting,
+        receiving=receiving,
+    )
 
 
 def _has_idempotency_key(hdrs: Mapping[str, str] | None) -> bool:
