@@ -873,6 +873,59 @@ def test_timeout_is_1050(lean: bool) -> None:
     asyncio.run(main())
 
 
+def test_a_timeout_is_timed_as_the_time_it_took() -> None:
+    """k6 (httpext/tracer.go Done) times a request that never got an answer from the
+    request written to the failure: a 0.3 s timeout is a ~0.3 s ``http_req_duration``, all
+    of it ``waiting``. Timing it 0 ms would make the worst requests the fastest."""
+
+    async def main() -> None:
+        async with raw_target(b"", hang=True) as srv, open_hub(True) as hub:
+            client, rec = make_client(hub, timeout=0.3)
+            await client.get(srv.base + "/hang")
+            (s,) = rec.samples
+            assert s.code == 1050
+            t = s.timings
+            assert t.duration >= 300.0 * 0.95
+            assert t.waiting == pytest.approx(t.duration - t.sending, abs=1e-6)
+            assert t.receiving == 0.0
+            assert t.duration == pytest.approx(t.sending + t.waiting + t.receiving)
+
+    asyncio.run(main())
+
+
+def test_a_timeout_mid_body_is_timed_waiting_then_receiving() -> None:
+    """A head and part of the body came, then nothing: k6 counts ``waiting`` up to the
+    first byte and ``receiving`` from it to the failure."""
+    partial = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc"
+
+    async def main() -> None:
+        async with raw_target(partial) as srv, open_hub(True) as hub:
+            client, rec = make_client(hub, timeout=0.3)
+            await client.get(srv.base + "/part")
+            (s,) = rec.samples
+            assert s.code == 1050
+            t = s.timings
+            assert t.duration >= 300.0 * 0.95
+            assert t.receiving > 0.0
+            assert t.waiting < t.duration
+
+    asyncio.run(main())
+
+
+def test_a_refused_connection_takes_no_request_time() -> None:
+    """Nothing was written: k6 has no sending, waiting or receiving for it."""
+
+    async def main() -> None:
+        async with open_hub(True) as hub:
+            client, rec = make_client(hub)
+            await client.get(f"http://127.0.0.1:{_closed_port()}/x")
+            (s,) = rec.samples
+            assert s.code == 1212
+            assert s.timings.duration == 0.0
+
+    asyncio.run(main())
+
+
 @BOTH
 def test_malformed_status_line_is_1000(lean: bool) -> None:
     async def main() -> None:
