@@ -94,7 +94,14 @@ SIMPLE: dict[str, tuple[str, str]] = {
     "allow_output_loss": ("allow_output_loss", "--allow-output-loss"),
 }
 # Options ``from_params`` reads itself.
-SPECIAL = ("script", "env", "actors", "no_preflight", "out", *(param_name(o) for o in OUTPUTS))
+SPECIAL = (
+    "script",
+    "env",
+    "actors",
+    "no_preflight",
+    "out",
+    *(param_name(o) for o in OUTPUTS if not o.via_out),
+)
 
 
 def parse_env(pairs: Sequence[str]) -> dict[str, str]:
