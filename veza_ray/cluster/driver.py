@@ -710,8 +710,6 @@ def _emit(
     outcome = decide(replace(facts, outputs_lost=facts.outputs_lost + tuple(every)))
     if every:
         summary["veza_ray"]["outcome"] = outcome.to_wire()
-        for line in every:
-            err(f"output lost: {line}")
         written = {k: t for k, t in targets.items() if k not in lost}
         for line in write_end_outputs(summary, written, out, skip_stdout=True).values():
             err(f"output not rewritten with the final outcome: {line}")
