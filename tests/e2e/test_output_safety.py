@@ -110,10 +110,11 @@ def test_a_full_device_is_not_a_green_run(
     allow: bool, tmp_path: Path, known_server: KnownServer
 ) -> None:
     """NDJSON and the summary on /dev/full, a handle_summary file on the scenario itself."""
+    kept = str(tmp_path / "hs.txt")
     hs = (
         "def handle_summary(data):\n"
-        "    return {'stdout': 'custom', __file__: 'clobbered', %r: 'kept'}\n"
-    ) % str(tmp_path / "hs.txt")
+        f"    return {{'stdout': 'custom', __file__: 'clobbered', {kept!r}: 'kept'}}\n"
+    )
     script = _script(tmp_path, extra=hs)
     source = Path(script).read_text()
     junit = tmp_path / "j.xml"
@@ -142,7 +143,7 @@ def test_a_full_device_is_not_a_green_run(
     outcome = saved["veza_ray"]["outcome"]
     assert outcome["code"] == res.returncode
     assert saved["metrics"]["http_reqs"]["values"]["count"] == known_server.total
-    assert 'name="exit_code" value="%d"' % res.returncode in junit.read_text()
+    assert f'name="exit_code" value="{res.returncode}"' in junit.read_text()
     if allow:
         assert len(outcome["notes"]) >= 3 and not outcome["reasons"]
         assert "--allow-output-loss" in text
