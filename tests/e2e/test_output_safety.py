@@ -38,6 +38,10 @@ def _script(tmp_path: Path, load: str = "", extra: str = "") -> str:
     return write_script(tmp_path, FLOW % {"load": load, "extra": extra})
 
 
+def _run(script: str, server: KnownServer, *flags: str) -> subprocess.CompletedProcess[str]:
+    return veza("run", script, "-e", f"URL={server.url}", "--quiet", *flags)
+
+
 # -- refused before any load ---------------------------------------------------------------
 
 
@@ -80,7 +84,7 @@ def test_an_output_on_an_input_is_refused_before_any_load(
     script = _script(tmp_path, load="import helper\nUSERS = read_file('users.csv')")
     before = {p: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
     flags, names = _spellings(tmp_path, script)[case]
-    res = veza("run", script, "-e", f"URL={known_server.url}", "--quiet", *flags)
+    res = _run(script, known_server, *flags)
     assert res.returncode == 104, res.stderr
     assert "would overwrite" in res.stderr and names in res.stderr
     assert flags[0].split("=")[0] in res.stderr  # the output's flag is named too
@@ -119,15 +123,7 @@ def test_a_full_device_is_not_a_green_run(
     source = Path(script).read_text()
     junit = tmp_path / "j.xml"
     args = ["--out", "json=/dev/full", "--summary-export", "/dev/full", "--junit", str(junit)]
-    res = veza(
-        "run",
-        script,
-        "-e",
-        f"URL={known_server.url}",
-        "--quiet",
-        *args,
-        *(["--allow-output-loss"] if allow else []),
-    )
+    res = _run(script, known_server, *args, *(["--allow-output-loss"] if allow else []))
     assert known_server.total > 0  # the load really ran
     assert res.returncode == (0 if allow else 113), res.stderr
     text = res.stderr
@@ -176,17 +172,7 @@ def test_a_report_on_a_full_filesystem_is_lost_and_named(
 ) -> None:
     script = _script(tmp_path)
     html = tiny_fs / "r.html"
-    res = veza(
-        "run",
-        script,
-        "-e",
-        f"URL={known_server.url}",
-        "--quiet",
-        "--html",
-        str(html),
-        "--summary-export",
-        str(tmp_path / "s.json"),
-    )
+    res = _run(script, known_server, "--html", str(html), "--summary-export", f"{tmp_path}/s.json")
     assert res.returncode == 113, res.stderr
     assert re.search(r"--html \S+r\.html: No space left on device; 0 of \d+ bytes", res.stderr)
     assert not html.exists() and os.listdir(tiny_fs) == []  # no half file, no temp file
@@ -201,9 +187,7 @@ def test_a_read_only_filesystem_is_refused_before_the_run(
 ) -> None:
     subprocess.run(["mount", "-o", "remount,ro", str(tiny_fs)], check=True)
     script = _script(tmp_path)
-    res = veza(
-        "run", script, "-e", f"URL={known_server.url}", "--junit", str(tiny_fs / "j.xml")
-    )
+    res = veza("run", script, "-e", f"URL={known_server.url}", "--junit", str(tiny_fs / "j.xml"))
     assert res.returncode == 104 and "--junit" in res.stderr and "not writable" in res.stderr
     assert known_server.total == 0
 
@@ -216,19 +200,8 @@ def test_a_directory_that_vanishes_mid_run_loses_its_outputs(
     script = _script(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    res = veza(
-        "run",
-        script,
-        "-e",
-        f"URL={known_server.url}",
-        "-e",
-        f"VANISH={out}",
-        "--quiet",
-        "--out",
-        f"json={out / 'm.ndjson'}",
-        "--html",
-        str(out / "r.html"),
-    )
+    flags = ["-e", f"VANISH={out}", "--out", f"json={out / 'm.ndjson'}", "--html", f"{out}/r.html"]
+    res = _run(script, known_server, *flags)
     assert known_server.total > 0
     assert res.returncode == 113, res.stderr
     lost = _lost(res.stderr)
