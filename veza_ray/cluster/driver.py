@@ -709,7 +709,7 @@ def _emit(
     every = [*lost.values(), *hs_lost]
     outcome = decide(replace(facts, outputs_lost=facts.outputs_lost + tuple(every)))
     if every:
-        summary["veza_ray"]["outcome"] = outcome.to_wire()
+        summary["veza_ray"]["outcome"] = SECRETS.redact_obj(outcome.to_wire())
         written = {k: t for k, t in targets.items() if k not in lost}
         for line in write_end_outputs(summary, written, out, skip_stdout=True).values():
             err(f"output not rewritten with the final outcome: {line}")

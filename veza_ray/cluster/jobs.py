@@ -226,9 +226,11 @@ class Submitter:
             return exitcodes.CLUSTER_ERROR
         lost = _write_files(self.plan, result.files, self.err)
         code = exitcodes.EXTERNAL_ABORT if status == "STOPPED" else result.code
-        code = after_local_outputs(code, lost, self.plan.allow_output_loss)
         self.err(f"veza-ray: job {self.job_id} ended {status}; the run exited {result.code}")
-        return code
+        final = after_local_outputs(code, lost, self.plan.allow_output_loss)
+        if final != code:
+            self.err(f"veza-ray: FAIL (exit {final}): {len(lost)} output(s) lost here: {lost[0]}")
+        return final
 
     def stop(self) -> int:
         """Ctrl-C here: stop the job on the cluster, keep what it handed back, exit 105."""
