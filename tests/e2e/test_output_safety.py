@@ -211,3 +211,31 @@ def test_a_directory_that_vanishes_mid_run_loses_its_outputs(
     )
     assert any("r.html: No such file or directory" in x for x in lost)
     assert not out.exists()  # nothing recreated it behind the user's back
+
+
+def test_ndjson_on_a_filesystem_that_fills_keeps_whole_lines(tiny_fs: Path) -> None:
+    """The stream runs out of space mid-line: the file is cut back to its last whole line
+    and the loss is counted in intervals and bytes (no Ray: the output itself)."""
+    from veza_ray.outputs.base import Interval, RunStart
+    from veza_ray.outputs.streams import NdjsonOutput
+
+    path = tiny_fs / "m.ndjson"
+    out = NdjsonOutput(str(path))
+    out.start(RunStart("s.py", 0.0, 1.0, ("a",)))
+    point = {"a": {"reqs": 1, "pad": "x" * 1000}}
+    n = 0
+    while out.stream is not None:  # until the filesystem (16 KiB) is full
+        out.interval(Interval(float(n), float(n), 1.0, point, {}, [], "", None))  # type: ignore[arg-type]
+        n += 1
+    out.interval(Interval(float(n), float(n), 1.0, point, {}, [], "", None))  # type: ignore[arg-type]
+    end = out.end()
+    lines = path.read_bytes().split(b"\n")
+    assert lines[-1] == b"" and all(json.loads(x) for x in lines[:-1])
+    written = len(lines) - 1
+    assert 5 <= written < n
+    assert end.summary is not None and end.summary["bytes_lost"] > 1000
+    assert end.summary["intervals_written"] == written
+    assert end.summary["bytes_written"] == path.stat().st_size
+    assert end.summary["intervals_lost"] == n + 1 - written
+    assert f"{written} of {n + 1} intervals written" in end.lost[0]
+    assert "No space left on device" in end.lost[0]
