@@ -1,6 +1,6 @@
 """veza-ray: k6-style load scenarios spread over a Ray cluster.
 
-The names a scenario file imports live here: ``check``, ``sleep``, ``env``, ``file`` and
+The names a scenario file imports live here: ``check``, ``sleep``, ``env``, ``file``, ``open`` and
 the custom metric classes. They are loaded on first use (PEP 562), so importing a pure
 module such as ``veza_ray.core.thresholds`` does not bring in the engine or asyncio, and
 importing this package never imports Ray.
@@ -12,9 +12,9 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from veza_ray.engine.api import Counter, Gauge, Rate, Trend, check, env, file, sleep
+    from veza_ray.engine.api import Counter, Gauge, Rate, Trend, check, env, file, open, sleep
 
-__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "sleep"]
+__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "open", "sleep"]
 
 try:  # the version the package was installed as, so reports and summaries name it right
     from importlib.metadata import PackageNotFoundError, version
