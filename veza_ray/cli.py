@@ -299,6 +299,7 @@ def inspect(
     import orjson
 
     from veza_ray.cluster.driver import RunConfig, RunError, prepare
+    from veza_ray.core.guards import SECRETS
     from veza_ray.core.inspect import build_report, calibration, render
     from veza_ray.core.plan import make_plan
 
@@ -317,8 +318,9 @@ def inspect(
             _fail(exitcodes.INVALID_CONFIG, f"--from-summary {from_summary!r}: {exc}")
     n = actors or (_cluster_cpus(address) if address else (os.cpu_count() or 1))
     report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates)
-    if as_json:
-        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    if as_json:  # redacted as the text is: every output of every command
+        shown = SECRETS.redact_obj(report)
+        typer.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     else:
         typer.echo(prep.redact(render(report)))
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from veza_ray.core import exitcodes
+from veza_ray.core.guards import SECRETS
 from veza_ray.reports import render_html, render_junit, render_markdown
 
 STDOUT = "-"
@@ -28,12 +29,14 @@ def write_reports(
     Returns the paths written. Raises OSError when a path cannot be written.
     """
     written: list[str] = []
+    # Every report is redacted as it is written, like every other output: the summary
+    # was already, but the book may know more now (and ``report`` reads any file).
     for path, render in ((html, render_html), (junit, render_junit)):
         if path:
-            _write(path, render(summary))
+            _write(path, SECRETS.redact(render(summary)))
             written.append(path)
     if markdown:
-        text = render_markdown(summary)
+        text = SECRETS.redact(render_markdown(summary))
         if markdown == STDOUT:
             (out or _print)(text)
         else:
@@ -84,10 +87,11 @@ def report(
     not the exit code: the run already reported it, and a CI step that renders after a
     failed run must not fail a second time for the same reason.
     """
+    SECRETS.add_env(os.environ)  # the secrets this environment holds, as for run
     try:
         summary = load_summary(summary_path)
     except ValueError as exc:
-        print(f"veza-ray: {exc}", file=sys.stderr)
+        print(SECRETS.redact(f"veza-ray: {exc}"), file=sys.stderr)
         return exitcodes.INVALID_CONFIG
     if not (html or junit or markdown):
         markdown = STDOUT
