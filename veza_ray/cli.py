@@ -289,6 +289,9 @@ def inspect(
             help="A previous run's summary JSON: measured requests/s per VU per scenario.",
         ),
     ] = None,
+    secret: Annotated[
+        list[str], typer.Option("--secret", help="As for run: redact this env var's value.")
+    ] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Parse a script and its options, print the plan and per-actor estimates; no load.
@@ -303,7 +306,12 @@ def inspect(
     from veza_ray.core.inspect import build_report, calibration, render
     from veza_ray.core.plan import make_plan
 
-    cfg = RunConfig(script_path=script, env_overrides=_parse_env(env), allow_hosts=allow_host)
+    cfg = RunConfig(
+        script_path=script,
+        env_overrides=_parse_env(env),
+        allow_hosts=allow_host,
+        secret_names=secret,
+    )
     try:
         prep = prepare(cfg)
     except RunError as exc:

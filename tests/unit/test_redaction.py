@@ -275,4 +275,3 @@ def test_check_tags_keep_real_values_for_thresholds() -> None:
     ths = parse_thresholds({f"checks{{account:{secret}}}": ["rate>0.5"]}, dict(BUILTIN_METRICS))
     (verdict,) = evaluate(store, ths, 1.0)
     assert verdict.observed == 1.0 and verdict.ok
-

@@ -327,7 +327,9 @@ def encodings(value: str) -> set[str]:
 # user:password@ (or a bare token@) in a URL.
 _USERINFO_RE = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*:(?://|\\/\\/))([^/\s@'\"<>]+)@")
 # A query or form parameter: name=value.
-_PARAM_RE = re.compile(r"([?&;]|&amp;)([\w.\-\[\]]+)=([^&#\s'\"<>;]*)")
+# The value stops at a brace or comma too: a URL inside a threshold selector
+# (``{url:...?api_key=x}``) keeps its closing brace and its next tag.
+_PARAM_RE = re.compile(r"([?&;]|&amp;)([\w.\-\[\]]+)=([^&#\s'\"<>;},]*)")
 # A credential header or secret-named key written as text, a dict/JSON pair or a tuple.
 _KEY_WORDS = (
     r"authorization|cookie|token|secret|passw(?:or)?d|credential|api[-_]?key|access[-_]?key"
@@ -351,7 +353,7 @@ def redact_url(url: str) -> str:
 
 
 def _param_sub(m: re.Match[str]) -> str:
-    if not m.group(3) or not is_secret_param(m.group(2)):
+    if not m.group(3) or m.group(3) == REDACTED or not is_secret_param(m.group(2)):
         return m.group(0)
     return f"{m.group(1)}{m.group(2)}={REDACTED}"
 
