@@ -275,3 +275,23 @@ def test_check_tags_keep_real_values_for_thresholds() -> None:
     ths = parse_thresholds({f"checks{{account:{secret}}}": ["rate>0.5"]}, dict(BUILTIN_METRICS))
     (verdict,) = evaluate(store, ths, 1.0)
     assert verdict.observed == 1.0 and verdict.ok
+
+
+def test_the_terminal_live_view_redacts_what_it_draws() -> None:
+    """rich draws straight to the terminal, past the driver's redacting writer."""
+    from rich.console import Console
+
+    from veza_ray.core.metric_types import BUILTIN_METRICS
+    from veza_ray.core.thresholds import judge, parse_thresholds
+    from veza_ray.outputs.live import LiveView, progress_rows
+
+    SECRETS.add("live-secret-5")
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=160, color_system=None)
+    view = LiveView(True, 30.0, tty=True, console=console)
+    rows = progress_rows(["s"], {"s": {"active": 1, "allocated": 1, "iterations": 1}}, {}, 1.0)
+    (th,) = parse_thresholds({"http_reqs{name:live-secret-5}": ["count>0"]}, BUILTIN_METRICS)
+    view.update(1.0, rows, [judge(th, 3.0)])
+    view.close()
+    assert "http_reqs{name:***}: count>0" in buf.getvalue()
+    assert "live-secret-5" not in buf.getvalue()
