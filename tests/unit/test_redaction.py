@@ -295,3 +295,18 @@ def test_the_terminal_live_view_redacts_what_it_draws() -> None:
     view.close()
     assert "http_reqs{name:***}: count>0" in buf.getvalue()
     assert "live-secret-5" not in buf.getvalue()
+
+
+@pytest.mark.parametrize("count", [3, 400], ids=["regex", "index"])
+def test_large_and_small_books_redact_alike(count: int) -> None:
+    """Thousands of session values sharing a prefix (JWTs) use the indexed matcher: same
+    result as the alternation, leftmost and longest first, any case."""
+    book = SecretBook()
+    values = [f"eyJhbGciOiJIUzI1NiJ9.v{i:04d}x" for i in range(count)]
+    book.add_all(values)
+    book.add("eyJhbGciOiJIUzI1NiJ9.v0001x-longer")
+    text = (
+        f"a {values[1]} b {values[-1].upper()} c eyJhbGciOiJIUzI1NiJ9.v0001x-longer d "
+        "eyJhbGciOiJIUzI1NiJ9.nope e \u0130stanbul"
+    )
+    assert book.redact(text) == ("a *** b *** c *** d eyJhbGciOiJIUzI1NiJ9.nope e \u0130stanbul")
