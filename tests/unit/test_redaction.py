@@ -310,3 +310,21 @@ def test_large_and_small_books_redact_alike(count: int) -> None:
         "eyJhbGciOiJIUzI1NiJ9.nope e \u0130stanbul"
     )
     assert book.redact(text) == ("a *** b *** c *** d eyJhbGciOiJIUzI1NiJ9.nope e \u0130stanbul")
+
+
+def test_headers_with_a_secret_word_but_no_credential_are_not_learned() -> None:
+    order = "0b6f1c2e-4d7a-4e55-9a61-3f2d8c9e7b10"
+    book = SecretBook()
+    book.learn_headers(
+        [("Idempotency-Key", order), ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")]
+    )
+    book.learn_headers([("X-Api-Key", "k3y-learned-1")])
+    assert book.values == ("k3y-learned-1",)
+    assert book.redact(f"/orders/{order}") == f"/orders/{order}"
+
+
+def test_a_value_first_seen_under_an_ordinary_header_is_still_learned_as_a_credential() -> None:
+    book = SecretBook()
+    book.learn_headers([("X-Request-Id", "shared-v4lue-9")])
+    book.learn_headers([("Authorization", "shared-v4lue-9")])
+    assert book.redact("id shared-v4lue-9") == "id ***"

@@ -41,6 +41,19 @@ SECRET_NAME_PARTS = (
 # Headers whose values are credentials, whatever the scheme.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 SECRET_HEADER_PARTS = ("token", "key", "secret", "auth")
+# Names with a secret word that carry no credential: an idempotency key is an id that
+# may also sit in the URL (learning it would hide the path), a WebSocket key a nonce,
+# WWW-Authenticate a challenge.
+NOT_SECRET_HEADERS = frozenset(
+    {
+        "idempotency-key",
+        "x-idempotency-key",
+        "sec-websocket-key",
+        "sec-websocket-accept",
+        "www-authenticate",
+        "authentication-info",
+    }
+)
 # Query parameters whose values are hidden in url/name tags: env-style names plus these.
 SECRET_PARAMS = frozenset(
     {"sig", "signature", "pwd", "pass", "passphrase", "apikey", "key", "access_token", "jwt"}
@@ -156,7 +169,9 @@ def is_secret_header(name: str) -> bool:
     hit = _HEADER_VERDICT.get(name)
     if hit is None:
         low = name.lower()
-        hit = low in SECRET_HEADERS or any(p in low for p in SECRET_HEADER_PARTS)
+        hit = low in SECRET_HEADERS or (
+            low not in NOT_SECRET_HEADERS and any(p in low for p in SECRET_HEADER_PARTS)
+        )
         if len(_HEADER_VERDICT) < 10_000:
             _HEADER_VERDICT[name] = hit
     return hit
