@@ -328,3 +328,10 @@ def test_a_value_first_seen_under_an_ordinary_header_is_still_learned_as_a_crede
     book.learn_headers([("X-Request-Id", "shared-v4lue-9")])
     book.learn_headers([("Authorization", "shared-v4lue-9")])
     assert book.redact("id shared-v4lue-9") == "id ***"
+
+
+def test_a_sort_key_is_shown_an_api_key_is_not() -> None:
+    from veza_ray.core.guards import redact_url
+
+    assert redact_url("http://h/list?key=products&page=2") == "http://h/list?key=products&page=2"
+    assert redact_url("http://h/maps?key=AIzaSyD4xk29qLm&z=3") == "http://h/maps?key=***&z=3"

@@ -368,8 +368,11 @@ def redact_url(url: str) -> str:
 
 
 def _param_sub(m: re.Match[str]) -> str:
-    if not m.group(3) or m.group(3) == REDACTED or not is_secret_param(m.group(2)):
+    name, value = m.group(2), m.group(3)
+    if not value or value == REDACTED or not is_secret_param(name):
         return m.group(0)
+    if name.lower() in _WEAK_PARAMS and not looks_like_credential(value):
+        return m.group(0)  # ?key=products: a sort key, shown (and kept apart) as it is
     return f"{m.group(1)}{m.group(2)}={REDACTED}"
 
 

@@ -730,6 +730,7 @@ class PrometheusOutput:
         self._last_ms = 0
         self._cap_warned = False
         self._map_errors = 0
+        self._hidden = 0  # series that showed alike once redacted (the first was sent)
 
     def start(self, test_id: str) -> None:
         self.test_id = test_id
@@ -770,7 +771,9 @@ class PrometheusOutput:
                 "(k6's URL grouping) or raise VEZA_RAY_PROMETHEUS_MAX_SERIES"
             )
         ts_ms = max(int(now * 1000), self._last_ms + 1)
-        points = shown(points, self.redact)  # the push is an output like the others
+        safe = shown(points, self.redact)  # the push is an output like the others
+        self._hidden = max(self._hidden, len(points) - len(safe))
+        points = safe
         self._last, self._last_ms = points, ts_ms
         self.sender.submit(points, ts_ms)
 
@@ -799,6 +802,8 @@ class PrometheusOutput:
         }
         if stats.last_error:
             out["last_error"] = stats.last_error
+        if self._hidden:
+            out["series_alike_when_redacted"] = self._hidden
         if stats.failed_batches or stats.skipped_batches:
             self.log(
                 f"prometheus output: {stats.sent_batches} batch(es) sent, "
