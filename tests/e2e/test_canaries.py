@@ -11,6 +11,13 @@ handle_summary's files, every file of the run's Ray temp dir, and the command li
 every process seen while it ran. Secrets are passed through the environment, never
 ``-e`` (a command line is readable by every user of the machine), while the ordinary
 ``-e`` values (LIMIT_MS, BASE_URL) must show unchanged.
+
+The side-channel run adds what a run must keep whole while hiding it: thresholds whose
+selectors name secret tag values (matched on the real values, shown as ***), a value
+declared secret in a flow after its first use, a multi-line PEM key printed by a flow
+(Ray's log files searched line by line), cookies whose Path/Domain appear in later
+``name`` tags, a Digest credential, a ``-e`` value named with ``--secret``, and the
+Prometheus remote-write body; ``inspect`` is checked in text and ``--json``.
 """
 
 from __future__ import annotations
