@@ -65,6 +65,7 @@ class KnownServer:
         app.router.add_post("/echo", self._echo)
         app.router.add_get("/status/{code}", self._status)
         app.router.add_get("/hit/{name}", self._hit)
+        app.router.add_get("/setcookie", self._setcookie)
         app.router.add_get("/hang", self._delay(3600.0, "hang"))
         app.router.add_get("/huge", self._huge)
         app.router.add_get("/reset", self._reset)
@@ -98,6 +99,17 @@ class KnownServer:
         """Counts under "hit:<name>", so one server tells scenarios apart."""
         self.counts["hit:" + request.match_info["name"]] += 1
         return web.Response(text="ok")
+
+    async def _setcookie(self, request: web.Request) -> web.Response:
+        """Sets cookie ``sess`` to ``?v=`` with attributes that name paths and hosts a
+        later request's URL and ``name`` tag also hold (Path=/hit, Domain=127.0.0.1)."""
+        self.counts["setcookie"] += 1
+        resp = web.Response(text="set")
+        value = request.query.get("v", "")
+        resp.headers["Set-Cookie"] = (
+            f"sess={value}; Path=/hit; Domain=127.0.0.1; Max-Age=60; SameSite=Lax"
+        )
+        return resp
 
     async def _status(self, request: web.Request) -> web.Response:
         self.counts["status"] += 1

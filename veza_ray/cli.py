@@ -234,6 +234,9 @@ def inspect(
             help="A previous run's summary JSON: measured requests/s per VU per scenario.",
         ),
     ] = None,
+    secret: Annotated[
+        list[str], typer.Option("--secret", help="As for run: redact this env var's value.")
+    ] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Parse a script and its options, print the plan and per-actor estimates; no load.
@@ -244,10 +247,16 @@ def inspect(
     import orjson
 
     from veza_ray.cluster.driver import RunError, prepare
+    from veza_ray.core.guards import SECRETS
     from veza_ray.core.inspect import build_report, calibration, render
     from veza_ray.core.plan import make_plan
 
-    cfg = RunConfig(script_path=script, env_overrides=_parse_env(env), allow_hosts=allow_host)
+    cfg = RunConfig(
+        script_path=script,
+        env_overrides=_parse_env(env),
+        allow_hosts=allow_host,
+        secret_names=secret,
+    )
     try:
         prep = prepare(cfg)
     except RunError as exc:
@@ -262,8 +271,9 @@ def inspect(
             _fail(exitcodes.INVALID_CONFIG, f"--from-summary {from_summary!r}: {exc}")
     n = actors or (_cluster_cpus(address) if address else (os.cpu_count() or 1))
     report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates)
-    if as_json:
-        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    if as_json:  # redacted as the text is: every output of every command
+        shown = SECRETS.redact_obj(report)
+        typer.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     else:
         typer.echo(prep.redact(render(report)))
 

@@ -445,6 +445,8 @@ def _drive(
                 pauses.append((round(elapsed - dt, 1), round(dt, 1)))
                 err(f"the driver was paused or unreachable for {dt:.1f} s")
             deltas, lost = fleet.pull(cfg.pull_wait)
+            for delta in deltas.values():  # before any output writes this round's text
+                SECRETS.add_all(delta.get("secrets", ()))
             state.tick(deltas, lost, elapsed, dt)
             for notice in fleet.notices:
                 err(notice)

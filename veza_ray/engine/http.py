@@ -718,38 +718,37 @@ def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target
 
 
 _CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
-_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = {}
+# Tag memos: identity, never display. Tag values are kept as given (redaction happens
+# where an output writes them), so a secret learned later cannot leave a stale redacted
+# copy here. The book owns them: ``SECRETS.clear()`` resets them with it.
+_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = SECRETS.owns({})
 
 
 def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
-    """The ``name`` tag (default: the URL, with its userinfo and secret query values as
-    ***) and the other request tags, redacted and sorted once per distinct tags dict
-    rather than on every request."""
+    """The ``name`` tag (default: the URL, its userinfo masked as k6 masks it) and the
+    other request tags, sorted once per distinct tags dict rather than on every request.
+    Values are the real ones: thresholds and series match on them; outputs redact."""
     if not tags:
         return _NAMES.get(url) or _url_name(url), ()
     key = tuple(tags.items())
     hit = _TAGSETS.get(key)
     if hit is None:
-        name = tags.get("name")
-        hit = (
-            SECRETS.redact(name) if name else None,
-            tuple(sorted((k, SECRETS.redact(v)) for k, v in key if k != "name")),
-        )
+        hit = (tags.get("name") or None, tuple(sorted(kv for kv in key if kv[0] != "name")))
         if len(_TAGSETS) < 10_000:  # bounded: tags built from data must not grow it forever
             _TAGSETS[key] = hit
     return (hit[0] or _url_name(url)), hit[1]
 
 
-_NAMES: dict[str, str] = {}
+_NAMES: dict[str, str] = SECRETS.owns({})
 
 
 def _url_name(url: str) -> str:
-    """A URL as a tag value: its secrets learned, its credentials masked as k6 masks them,
-    then redacted (memoised per URL)."""
+    """A URL as a tag value: its secrets learned (so outputs hide them), its userinfo
+    masked as k6 masks it (memoised per URL)."""
     name = _NAMES.get(url)
     if name is None:
         SECRETS.learn_url(url)
-        name = SECRETS.redact(_masked(url))
+        name = _masked(url)
         if len(_NAMES) < 10_000:
             _NAMES[url] = name
     return name

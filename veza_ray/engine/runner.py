@@ -37,6 +37,7 @@ from veza_ray.engine.scenario import LoadedScript, describe_exception
 
 Flow = Callable[["VU"], Awaitable[Any]]
 
+
 class _HttpSinks:
     """Direct references to the sinks one (name, method, status, ...) combination feeds."""
 
@@ -273,6 +274,7 @@ class Runner:
             self.scenarios.append(_Scenario(cfg, seg, flows[cfg.exec], rec, self))
         self._hub: ClientHub | None = None
         self._lag: list[float] = []
+        self._secret_mark = 0  # how much of the secret book the driver has been sent
         self._cpu_mark = (time.monotonic(), time.process_time())
         self.started = False
         self.done = False
@@ -360,7 +362,13 @@ class Runner:
             "done": self.done,
             "started": self.started,
             "end": self.end,
+            "secrets": self._learned_secrets(),
         }
+
+    def _learned_secrets(self) -> list[str]:
+        """What this process's book learned since the last snapshot, for the driver."""
+        values, self._secret_mark = SECRETS.learned_since(self._secret_mark)
+        return values
 
     # ---- executors ------------------------------------------------------------------
 

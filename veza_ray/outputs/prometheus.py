@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from veza_ray.core.guards import host_refusal
+from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.metric_types import MetricType, Tags, ValueType
 from veza_ray.core.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
 from veza_ray.outputs.base import Interval, OutputContext, OutputEnd, RunStart
@@ -493,6 +493,21 @@ def write_request_class() -> Any:
     return _WRITE_REQUEST
 
 
+def shown(points: Sequence[Point], redact: Callable[[str], str]) -> list[Point]:
+    """The points as they may leave this process: every label value redacted with the
+    book as it is now (a secret learned late hides text made before it). Two series that
+    differ only by a secret would show alike, and one write request must not carry the
+    same labels twice: the first is kept."""
+    out: list[Point] = []
+    seen: set[Labels] = set()
+    for labels, value in points:
+        safe = tuple((name, redact(val)) for name, val in labels)
+        if safe not in seen:
+            seen.add(safe)
+            out.append((safe, value))
+    return out
+
+
 def encode(points: Sequence[Point], ts_ms: int) -> bytes:
     """A snappy-compressed (block format) protobuf WriteRequest, as the spec asks."""
     import cramjam
@@ -701,8 +716,10 @@ class PrometheusOutput:
         log: Callable[[str], None],
         flush_wait: float = FLUSH_WAIT_S,
         timeout: float = REQUEST_TIMEOUT_S,
+        redact: Callable[[str], str] = SECRETS.redact,
     ) -> None:
         self.cfg = cfg
+        self.redact = redact
         self.log = log
         self.flush_wait = flush_wait
         self.timeout = timeout
@@ -713,6 +730,7 @@ class PrometheusOutput:
         self._last_ms = 0
         self._cap_warned = False
         self._map_errors = 0
+        self._hidden = 0  # series that showed alike once redacted (the first was sent)
 
     def start(self, test_id: str) -> None:
         self.test_id = test_id
@@ -753,6 +771,9 @@ class PrometheusOutput:
                 "(k6's URL grouping) or raise VEZA_RAY_PROMETHEUS_MAX_SERIES"
             )
         ts_ms = max(int(now * 1000), self._last_ms + 1)
+        safe = shown(points, self.redact)  # the push is an output like the others
+        self._hidden = max(self._hidden, len(points) - len(safe))
+        points = safe
         self._last, self._last_ms = points, ts_ms
         self.sender.submit(points, ts_ms)
 
@@ -781,6 +802,8 @@ class PrometheusOutput:
         }
         if stats.last_error:
             out["last_error"] = stats.last_error
+        if self._hidden:
+            out["series_alike_when_redacted"] = self._hidden
         if stats.failed_batches or stats.skipped_batches:
             self.log(
                 f"prometheus output: {stats.sent_batches} batch(es) sent, "
