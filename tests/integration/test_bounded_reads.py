@@ -1,0 +1,131 @@
+"""Every answer the driver reads has a size cap and a deadline (veza_ray.readcap).
+
+Each reader (the Prometheus remote-write sender, the pre-flight, the Ray Jobs API client)
+meets the four hostile answers of tests/hostile.py: an endless body, a byte a second, a
+Content-Length that never comes, chunks without end. Each must fail that read with a
+message naming the cap or the deadline, let go of the connection, and keep this process's
+RSS growth within a bound derived from the cap (measured with psutil while it reads).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psutil
+import pytest
+from hostile import MODES, Hostile
+
+from veza_ray.cluster.preflight import PreflightFailed, check
+from veza_ray.outputs.prometheus import Sender
+from veza_ray.readcap import (
+    API_ANSWER_CAP,
+    CHUNK,
+    HEALTH_ANSWER_CAP,
+    PUSH_ANSWER_CAP,
+    ReadLimit,
+    read_capped,
+)
+
+# What the interpreter, a thread stack and the allocator's rounding may add around a read.
+SLACK = 24 * 1024 * 1024
+POINTS = [((("__name__", "k6_vus"), ("testid", "t")), 1.0)]
+SIZE_MODES = ("endless", "chunked")  # these pass the cap; the other two the deadline
+
+
+@contextmanager
+def peak_growth() -> Iterator[list[int]]:
+    """RSS growth over the block's baseline, sampled every 10 ms: [peak] after the block."""
+    proc = psutil.Process()
+    base = proc.memory_info().rss
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.01):
+            peak[0] = max(peak[0], proc.memory_info().rss - base)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        t.join()
+        peak[0] = max(peak[0], proc.memory_info().rss - base)
+
+
+def _assert_failed_for_the_right_reason(mode: str, message: str, cap_text: str) -> None:
+    if mode in SIZE_MODES:
+        assert f"larger than {cap_text}" in message, message
+    else:
+        assert "within" in message, message
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_remote_write_answer_is_capped_and_timed(mode: str) -> None:
+    with Hostile(mode) as h, peak_growth() as peak:
+        sender = Sender(h.url + "/api/v1/write", (), lambda s: None, timeout=1.0)
+        sender.submit(POINTS, 1000)
+        stats = sender.close(1.5)
+        assert h.gone.wait(30), "the sender never let go of the connection"
+    assert stats.sent_batches == 0 and stats.dropped_samples == 1
+    _assert_failed_for_the_right_reason(mode, stats.last_error, "64 KiB")
+    assert peak[0] < PUSH_ANSWER_CAP + CHUNK + SLACK, f"RSS grew by {peak[0]} bytes"
+    if mode in SIZE_MODES:
+        assert h.served >= PUSH_ANSWER_CAP  # the endpoint really sent past the cap
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_preflight_answer_is_capped_and_timed(mode: str) -> None:
+    with Hostile(mode) as h, peak_growth() as peak:
+        with pytest.raises(PreflightFailed) as info:
+            check(h.url + "/health", frozenset(), timeout=1.0)
+        assert h.gone.wait(30), "the pre-flight never let go of the connection"
+    _assert_failed_for_the_right_reason(mode, str(info.value), "1 MiB")
+    assert peak[0] < 2 * HEALTH_ANSWER_CAP + SLACK, f"RSS grew by {peak[0]} bytes"
+
+
+VERSION = json.dumps({"version": "4", "ray_version": "2.60.0", "ray_commit": "x"}).encode()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_jobs_api_answer_is_capped_and_timed(mode: str, monkeypatch: Any) -> None:
+    from veza_ray.cluster import jobsapi
+
+    monkeypatch.setattr(jobsapi, "API_DEADLINE_S", 2.0)
+    with Hostile(mode, before={"/api/version": VERSION}) as h, peak_growth() as peak:
+        client = jobsapi.BoundedJobClient(h.url)
+        with pytest.raises(ReadLimit) as info:
+            client.get_job_info("veza-ray-x")
+        assert h.gone.wait(30), "the client never let go of the connection"
+    _assert_failed_for_the_right_reason(mode, str(info.value), "16 MiB")
+    assert peak[0] < 2 * API_ANSWER_CAP + SLACK, f"RSS grew by {peak[0]} bytes"
+
+
+def _reader(data: bytes, step: int) -> Callable[[int], bytes]:
+    pos = [0]
+
+    def read1(n: int) -> bytes:
+        chunk = data[pos[0] : pos[0] + min(n, step)]
+        pos[0] += len(chunk)
+        return chunk
+
+    return read1
+
+
+def test_read_capped_takes_exactly_the_cap_and_refuses_one_byte_more() -> None:
+    assert read_capped(_reader(b"a" * 100, 7), 100, float("inf"), "x") == b"a" * 100
+    with pytest.raises(ReadLimit) as info:
+        read_capped(_reader(b"a" * 101, 7), 100, float("inf"), "the answer")
+    assert info.value.too_big and "the answer larger than 100 bytes" in str(info.value)
+
+
+def test_read_capped_stops_at_the_deadline_between_receives() -> None:
+    ticks = iter(range(100))
+    with pytest.raises(ReadLimit) as info:
+        read_capped(_reader(b"a" * 1000, 1), 10_000, 5.0, "the answer", clock=lambda: next(ticks))
+    assert not info.value.too_big and "not complete within" in str(info.value)
