@@ -45,6 +45,7 @@ class RunFacts:
     saturated: tuple[str, ...] = ()  # "actor 3 on 10.0.0.2 (lag p99 ... in 40 % of the run)"
     allow_saturated: bool = False
     output_failures: tuple[str, ...] = ()
+    series_note: str = ""  # tag sets folded past the per-metric limit (core/cardinality.py)
     requests: int = 0
     planned_s: float = 0.0
     ran_s: float = 0.0
@@ -138,6 +139,8 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(what)
     for failure in f.output_failures:
         notes.append(f"output not written: {failure}")
+    if f.series_note:
+        notes.append(f.series_note)
     if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
         notes.append("no HTTP request was made")
     code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK
