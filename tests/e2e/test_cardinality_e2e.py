@@ -10,14 +10,10 @@ request exactly (http_reqs == what the server saw).
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
-import psutil
 import pytest
+from driverwatch import run_watched
 from servers import KnownServer, write_script
 
 from veza_ray.core import cardinality
@@ -68,39 +64,9 @@ async def default(vu):
 }
 
 
-def _run(args: list[str]) -> tuple[int, list[tuple[float, str]], int]:
-    """Run the CLI; (exit code, stderr lines with their arrival time, peak driver RSS)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "veza_ray.cli", *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: list[tuple[float, str]] = []
-    peak = [0]
-
-    def read() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append((time.monotonic(), line.rstrip("\n")))
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    driver = psutil.Process(proc.pid)
-    while proc.poll() is None:
-        try:
-            peak[0] = max(peak[0], driver.memory_info().rss)
-        except psutil.NoSuchProcess:
-            break
-        time.sleep(0.05)
-    code = proc.wait()
-    reader.join()
-    return code, lines, peak[0]
-
-
 def _plan(tmp: Path, url: str, variant: str, actors: int) -> tuple[int, list[tuple[float, str]], int]:
     script = write_script(tmp, HEAD + FLOWS[variant])
-    return _run(
+    return run_watched(
         ["run", script, "--actors", str(actors), "-e", f"URL={url}",
          "--summary-export", str(tmp / "summary.json"), "--quiet", "--no-preflight"]
     )
