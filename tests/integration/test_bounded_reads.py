@@ -129,3 +129,93 @@ def test_read_capped_stops_at_the_deadline_between_receives() -> None:
     with pytest.raises(ReadLimit) as info:
         read_capped(_reader(b"a" * 1000, 1), 10_000, 5.0, "the answer", clock=lambda: next(ticks))
     assert not info.value.too_big and "not complete within" in str(info.value)
+
+
+# ---- the bounded Jobs client still does its job against a well-behaved Jobs API ---------
+
+JOB = {"type": "SUBMISSION", "job_id": None, "submission_id": "veza-ray-x",
+       "status": "SUCCEEDED", "entrypoint": "true", "message": "done", "error_type": None,
+       "start_time": 0, "end_time": 1, "metadata": {}, "runtime_env": {}}
+
+
+@contextmanager
+def jobs_api(tail: list[str], close_tail: bool) -> Iterator[str]:
+    """A real aiohttp server with the four Jobs API routes submit reads; the live log sends
+    ``tail`` then closes, or (``close_tail`` False) stays open and silent until the test
+    ends, as a dashboard would whose job has ended."""
+    import asyncio
+
+    from aiohttp import web
+
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    stop = asyncio.Event()
+    box: dict[str, Any] = {}
+
+    async def version(_: web.Request) -> web.Response:
+        return web.Response(body=VERSION, content_type="application/json")
+
+    async def info(_: web.Request) -> web.Response:
+        return web.json_response(JOB)
+
+    async def logs(_: web.Request) -> web.Response:
+        return web.json_response({"logs": "".join(tail)})
+
+    async def follow(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        for line in tail:
+            await ws.send_str(line)
+        if not close_tail:
+            await stop.wait()
+        await ws.close()
+        return ws
+
+    async def start() -> None:
+        app = web.Application()
+        app.router.add_get("/api/version", version)
+        app.router.add_get("/api/jobs/{id}", info)
+        app.router.add_get("/api/jobs/{id}/logs", logs)
+        app.router.add_get("/api/jobs/{id}/logs/tail", follow)
+        runner = web.AppRunner(app, shutdown_timeout=0.2)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        box["runner"] = runner
+        box["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        ready.set()
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(start())
+        loop.run_forever()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    ready.wait()
+    try:
+        yield f"http://127.0.0.1:{box['port']}"
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        asyncio.run_coroutine_threadsafe(box["runner"].cleanup(), loop).result()
+        loop.call_soon_threadsafe(loop.stop)
+        t.join()
+
+
+async def _follow(client: Any) -> list[str]:
+    return [chunk async for chunk in client.tail_job_logs("veza-ray-x")]
+
+
+@pytest.mark.parametrize("close_tail", [True, False])
+def test_bounded_jobs_client_reads_info_logs_and_the_live_log(close_tail: bool) -> None:
+    import asyncio
+
+    from veza_ray.cluster.jobsapi import BoundedJobClient
+
+    lines = ["line one\n", "line two\n"]
+    with jobs_api(lines, close_tail) as url:
+        client = BoundedJobClient(url)
+        assert str(client.get_job_info("veza-ray-x").status) in ("SUCCEEDED", "JobStatus.SUCCEEDED")
+        assert client.get_job_logs("veza-ray-x") == "line one\nline two\n"
+        # A silent socket is left once the job has ended (TAIL_IDLE_S later), not for ever.
+        assert asyncio.run(_follow(client)) == lines

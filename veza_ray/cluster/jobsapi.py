@@ -116,7 +116,7 @@ class BoundedJobClient(JobSubmissionClient):  # type: ignore[misc]
             ws = await s.ws_connect(
                 f"{self._address}/api/jobs/{job_id}/logs/tail",
                 headers=self._headers,
-                ssl=self._ssl_context,
+                ssl=True if self._ssl_context is None else self._ssl_context,
                 max_msg_size=API_ANSWER_CAP,
                 timeout=aiohttp.ClientWSTimeout(ws_close=API_DEADLINE_S),
             )
