@@ -5,18 +5,19 @@ tag sets (one unique URL each, as a script without a ``name`` tag makes them; 9 
 each: 7 trends, http_reqs, http_req_failed) it records one request per tag set per round
 through the real recorder (engine/runner.ScenarioRecorder), drains the actor's store as a
 pull does, and merges the delta into a driver ``MergedRun`` as ``tick`` does. Bytes are
-Python heap bytes held after the rounds (tracemalloc), per series, and the process's
-RSS growth per series (actor and driver stores together: it also sees the digests' native
-memory, which tracemalloc does not); the merge time is the
-median round's ``MergedRun.tick`` divided by the series in the delta. ``--no-cap`` sets
+Python heap bytes held after the rounds (tracemalloc), per series, and the process's RSS
+growth per series on each side (which also sees the digests' native memory, which
+tracemalloc does not); the merge time is the median round's ``MergedRun.tick`` (the first,
+which creates the series, left out; timed in a second pass without tracemalloc) divided by
+the series in the delta. ``--no-cap`` sets
 the per-metric series limit out of the way to measure the unbounded cost.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import gc
+import os
 import statistics
 import time
 import tracemalloc
@@ -25,6 +26,7 @@ from typing import Any
 import psutil
 
 from veza_ray.core import cardinality
+from veza_ray.core.digest import DELTA_MAX_CENTROIDS
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.metric_types import BUILTIN_METRICS
 from veza_ray.core.metrics import MetricStore
@@ -39,18 +41,23 @@ def _record(rec: ScenarioRecorder, n: int, round_: int) -> None:
         rec.http("GET", f"http://127.0.0.1:8080/items/{i}", 200, True, 0, (), t, 100, 1000)
 
 
-def measure(tag_sets: int, rounds: int, limit: int) -> dict[str, Any]:
+def measure(tag_sets: int, rounds: int, limit: int, trace: bool = True) -> dict[str, Any]:
+    """One pass: bytes (``trace``: tracemalloc on) or merge time (off: no tracing cost)."""
     options = parse_options({"vus": 1, "duration": "10s"})
     base = {"scenario": "default"}
     gc.collect()
     proc = psutil.Process(os.getpid())
     r0 = proc.memory_info().rss
-    tracemalloc.start()
+    if trace:
+        tracemalloc.start()
     a0 = tracemalloc.get_traced_memory()[0]
-    store = MetricStore(BUILTIN_METRICS, max_series_per_metric=limit)
+    store = MetricStore(BUILTIN_METRICS, DELTA_MAX_CENTROIDS, max_series_per_metric=limit)
+    store.binary_digests = True  # as an actor ships them to a driver of this version
     rec = ScenarioRecorder(store, base)
     _record(rec, tag_sets, 0)
     actor_bytes = tracemalloc.get_traced_memory()[0] - a0
+    gc.collect()
+    r1 = proc.memory_info().rss
     run = MergedRun(options, BUILTIN_METRICS, [[]], max_series_per_metric=limit)
     d0 = tracemalloc.get_traced_memory()[0]
     times: list[float] = []
@@ -70,7 +77,7 @@ def measure(tag_sets: int, rounds: int, limit: int) -> dict[str, Any]:
     gc.collect()
     driver_bytes = tracemalloc.get_traced_memory()[0] - d0
     tracemalloc.stop()
-    rss = proc.memory_info().rss - r0
+    r2 = proc.memory_info().rss
     series = len(run.total.series)
     return {
         "tag_sets": tag_sets,
@@ -78,8 +85,9 @@ def measure(tag_sets: int, rounds: int, limit: int) -> dict[str, Any]:
         "driver_series": series,
         "actor_bytes_per_series": actor_bytes / max(1, len(store.series)),
         "driver_bytes_per_series": driver_bytes / max(1, series),
-        "rss_bytes_per_series": rss / max(1, series),
-        "merge_us_per_series": statistics.median(times) / max(1, sent) * 1e6,
+        "actor_rss_per_series": (r1 - r0) / max(1, len(store.series)),
+        "driver_rss_per_series": (r2 - r1) / max(1, series),
+        "merge_us_per_series": statistics.median(times[1:] or times) / max(1, sent) * 1e6,
         "reqs": run.total.aggregate("http_reqs", ()).values(1.0)["count"],  # type: ignore[union-attr]
     }
 
@@ -92,13 +100,16 @@ def main() -> None:
     args = ap.parse_args()
     limit = 10**9 if args.no_cap else cardinality.MAX_SERIES_PER_METRIC
     print("tag sets | series (actor/driver) | actor B/series | driver B/series | "
-          "RSS B/series (both) | merge us/series/round | http_reqs")
+          "actor RSS B/series | driver RSS B/series | merge us/series/round | http_reqs")
     for n in args.tag_sets:
         m = measure(n, args.rounds, limit)
+        m["merge_us_per_series"] = measure(n, args.rounds, limit, trace=False)[
+            "merge_us_per_series"
+        ]
         print(
             f"{n:>8} | {m['actor_series']:>6} / {m['driver_series']:<6} | "
             f"{m['actor_bytes_per_series']:>14,.0f} | {m['driver_bytes_per_series']:>15,.0f} | "
-            f"{m['rss_bytes_per_series']:>19,.0f} | "
+            f"{m['actor_rss_per_series']:>18,.0f} | {m['driver_rss_per_series']:>19,.0f} | "
             f"{m['merge_us_per_series']:>21.1f} | {m['reqs']:.0f}"
         )
 

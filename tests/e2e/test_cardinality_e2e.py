@@ -99,7 +99,9 @@ def test_unique_tag_values_warn_once_early_and_stay_bounded_and_exact(
     assert "use the name metric tag or URL grouping" in warned[0][1]
     started = next(t for t, line in lines if "actor(s) on" in line)
     ended = next(t for t, line in lines if line.startswith("veza-ray: PASS"))
-    assert (warned[0][0] - started) < 0.7 * (ended - started), "the warning came late"
+    share = (warned[0][0] - started) / (ended - started)
+    print(f"the warning came at {share:.0%} of the run")
+    assert share < 0.7, "the warning came late"
     summary = json.loads(summary_path.read_text())
     series = summary["veza_ray"]["series"]
     assert series["count"] >= cardinality.MAX_SERIES_PER_METRIC and series["overflow_series"]
