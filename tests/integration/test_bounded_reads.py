@@ -219,3 +219,16 @@ def test_bounded_jobs_client_reads_info_logs_and_the_live_log(close_tail: bool) 
         assert client.get_job_logs("veza-ray-x") == "line one\nline two\n"
         # A silent socket is left once the job has ended (TAIL_IDLE_S later), not for ever.
         assert asyncio.run(_follow(client)) == lines
+
+
+@pytest.mark.parametrize("mode", ["endless", "trickle"])
+def test_an_error_page_without_end_is_one_receive(mode: str) -> None:
+    """A 503 whose page never ends: the sender reads at most 200 bytes of it and retries."""
+    with Hostile(mode, status=503) as h, peak_growth() as peak:
+        sender = Sender(h.url + "/api/v1/write", (), lambda s: None, timeout=1.0)
+        sender.submit(POINTS, 1000)
+        stats = sender.close(1.5)
+        assert h.gone.wait(30), "the sender never let go of the connection"
+    assert stats.sent_batches == 0 and "HTTP 503" in stats.last_error
+    assert len(stats.last_error) < 300
+    assert peak[0] < PUSH_ANSWER_CAP + CHUNK + SLACK, f"RSS grew by {peak[0]} bytes"
