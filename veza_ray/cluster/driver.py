@@ -451,6 +451,9 @@ def _drive(
             for notice in fleet.notices:
                 err(notice)
             fleet.notices.clear()
+            for notice in state.notices:  # e.g. too many series (core/cardinality.py)
+                err(f"warning: {notice}")
+            state.notices.clear()
             for i, why in lost.items():
                 where = state.infos[i]["address"]
                 err(
@@ -604,6 +607,7 @@ def _facts(
         undelivered_vu_seconds=vu_s,
         undelivered_iterations=iters,
         saturated=saturated,
+        series_note=extras["series"]["note"],
         requests=requests,
         planned_s=planned,
         ran_s=duration,

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from veza_ray import __version__
+from veza_ray.core import cardinality
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
 from veza_ray.core.metric_types import MetricDef
 from veza_ray.core.metrics import MetricStore, TrendSink
@@ -66,14 +67,21 @@ class MergedRun:
     """Everything the driver knows about a run, merged from actor deltas."""
 
     def __init__(
-        self, options: Options, metrics: Mapping[str, MetricDef], plan: list[list[Segment]]
+        self,
+        options: Options,
+        metrics: Mapping[str, MetricDef],
+        plan: list[list[Segment]],
+        max_series_per_metric: int = cardinality.MAX_SERIES_PER_METRIC,
     ) -> None:
         self.options = options
         self.metrics = dict(metrics)
         self.plan = plan
         self.infos: dict[int, dict[str, Any]] = {}
-        self.total = MetricStore(self.metrics)
-        self.interval = MetricStore(self.metrics)
+        self.max_series = max_series_per_metric
+        self.total = MetricStore(self.metrics, max_series_per_metric=max_series_per_metric)
+        self.interval = MetricStore(self.metrics, max_series_per_metric=max_series_per_metric)
+        self.cardinality = cardinality.Watch(max_series_per_metric)
+        self.notices: list[str] = []  # warnings for the driver to show, once each
         self.actor_stats: dict[int, dict[str, ScenarioStats]] = {}
         self.done_iterations: dict[int, dict[str, int]] = {}
         self.errors: dict[str, int] = {}
@@ -124,6 +132,9 @@ class MergedRun:
         (the per-scenario point and the vus gauges). Pure: no Ray, no clock of its own."""
         for actor, delta in deltas.items():
             self.merge(actor, delta)
+        too_many = self.cardinality.check(len(self.total.series), self.total.overflow_series > 0)
+        if too_many:
+            self.notices.append(too_many)
         for actor, why in lost.items():
             self.lose(actor, elapsed, why)
         self.close_interval(elapsed, dt)
@@ -188,7 +199,7 @@ class MergedRun:
                 entry["p99"] = dur.digest.quantile(0.99)
             point["scenarios"][sc.name] = entry
         self.series.append(point)
-        self.interval = MetricStore(self.metrics)
+        self.interval = MetricStore(self.metrics, max_series_per_metric=self.max_series)
 
     def lost_vu_seconds(self) -> float:
         """VU-seconds planned for lost actors between their loss and their replacement."""
@@ -309,6 +320,18 @@ class MergedRun:
             }
         return out
 
+    def series_report(self) -> dict[str, Any]:
+        """How many series the driver kept, the limit, and what was folded past it."""
+        folded = self.total.folded_samples()
+        return {
+            "count": len(self.total.series),
+            "limit_per_metric": self.max_series,
+            "warn_at": cardinality.WARN_SERIES,
+            "overflow_series": self.total.overflow_series,
+            "folded_samples": folded,
+            "note": cardinality.note(folded, self.max_series),
+        }
+
     def extras(self, start: float, end: float) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         actors = []
@@ -358,5 +381,6 @@ class MergedRun:
                 for i, info in self.lost.items()
             ],
             "lost_vu_seconds": round(self.lost_vu_seconds(), 3),
+            "series": self.series_report(),
             "intervals": self.series,
         }

@@ -50,6 +50,7 @@ class RunFacts:
     output_failures: tuple[str, ...] = ()  # outputs nobody asked for by flag: notes only
     outputs_lost: tuple[str, ...] = ()  # "--html r.html: No space left ...; 0 of N bytes"
     allow_output_loss: bool = False
+    series_note: str = ""  # tag sets folded past the per-metric limit (core/cardinality.py)
     requests: int = 0
     planned_s: float = 0.0
     ran_s: float = 0.0
@@ -149,6 +150,8 @@ def decide(f: RunFacts) -> Outcome:
         else:
             codes.append(exitcodes.OUTPUT_LOST)
             reasons.append(f"output lost: {lost}")
+    if f.series_note:
+        notes.append(f.series_note)
     if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
         notes.append("no HTTP request was made")
     code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK

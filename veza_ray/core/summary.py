@@ -220,6 +220,15 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         for sub in sorted(k for k in metrics if k.startswith(name + "{")):
             label = "{ " + sub[len(name) + 1 : -1] + " }"
             lines.append(_row(label, metrics[sub], width, failed, passed, indent=2, key=sub))
+    series = summary.get("veza_ray", {}).get("series")
+    if isinstance(series, Mapping) and (
+        series.get("count", 0) > series.get("warn_at", 0) or series.get("overflow_series")
+    ):  # a cardinality warning was given during the run: the count it was about
+        lines.append("")
+        lines.append(
+            f"   series: {series['count']} unique time series (warning above "
+            f"{series['warn_at']}, at most {series['limit_per_metric']} tag sets per metric)"
+        )
     outcome = summary.get("veza_ray", {}).get("outcome")
     if isinstance(outcome, Mapping):  # the run's one decision, as the process exits with it
         lines.append("")

@@ -115,7 +115,9 @@ class ScenarioRecorder:
             if code:
                 tags["error_code"] = str(code)
             tags.update(extra)
-            b = self._http[key] = _HttpSinks(self.store, make_tags(tags))
+            b = _HttpSinks(self.store, make_tags(tags))
+            if len(self._http) < self.store.max_series_per_metric:
+                self._http[key] = b  # past the limit the store folds: cache no more keys
         b.reqs.total += 1
         b.failed.total += 1
         if not ok:
@@ -137,7 +139,9 @@ class ScenarioRecorder:
             tags = dict(self.base)
             if extra:
                 tags.update(extra)
-            s = self._custom[key] = self.store.sink(name, make_tags(tags))
+            s = self.store.sink(name, make_tags(tags))
+            if len(self._custom) < self.store.max_series_per_metric:
+                self._custom[key] = s  # bounded like the store's tag sets
         if s.kind is MetricType.GAUGE:
             s.add(value, time.time())  # type: ignore[call-arg]
         else:

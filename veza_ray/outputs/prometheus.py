@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import http.client
 import math
 import re
 import struct
@@ -38,6 +39,14 @@ from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.metric_types import MetricType, Tags, ValueType
 from veza_ray.core.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
 from veza_ray.outputs.base import Interval, OutputContext, OutputEnd, RunStart
+from veza_ray.readcap import (
+    PUSH_ANSWER_CAP,
+    Deadline,
+    ReadLimit,
+    WatchedOpener,
+    read_capped,
+    socket_timeout_setter,
+)
 
 if TYPE_CHECKING:
     from veza_ray.core.merge import MergedRun
@@ -583,7 +592,7 @@ class Sender:
         self._books_closed = False
         self._warned = False
         # No proxy: the URL passed the host guard; a proxy would send elsewhere.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._opener = WatchedOpener()
         self._thread = threading.Thread(target=self._loop, name="veza-ray-prometheus", daemon=True)
         self._thread.start()
 
@@ -688,17 +697,36 @@ class Sender:
         req.add_header("Content-Type", "application/x-protobuf")
         req.add_header("X-Prometheus-Remote-Write-Version", "0.1.0")
         req.add_header("User-Agent", "veza-ray-prometheus-rw-output")
-        try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                resp.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(200).decode("utf-8", "replace").strip()
-            raise _SendError(
-                f"HTTP {exc.code} {detail}".strip(), retry=exc.code >= 500 or exc.code == 429
-            ) from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise _SendError(str(reason), retry=True) from exc
+        # One deadline for the whole exchange and a cap on the answer (readcap): an
+        # endpoint that answers without end, or a byte a second, is a failed push, never
+        # the driver's memory nor a sender stuck for ever.
+        with Deadline(self.timeout) as watch:
+            try:
+                with self._opener.open(req, watch) as resp:
+                    answer = read_capped(
+                        resp.read1,
+                        PUSH_ANSWER_CAP,
+                        watch.at,
+                        "the endpoint's answer",
+                        socket_timeout_setter(resp),
+                    )
+                    watch.check("the endpoint's answer", len(answer))
+            except ReadLimit as exc:
+                raise _SendError(str(exc), retry=not exc.too_big) from exc
+            except urllib.error.HTTPError as exc:
+                # One receive of at most 200 bytes: an error page cannot hold the thread.
+                head = b"" if watch.fired else getattr(exc, "read1", exc.read)(200)
+                detail = head.decode("utf-8", "replace").strip()
+                raise _SendError(
+                    f"HTTP {exc.code} {detail}".strip(), retry=exc.code >= 500 or exc.code == 429
+                ) from exc
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                if watch.fired:
+                    raise _SendError(
+                        f"no complete answer within {self.timeout:g} s: given up", retry=True
+                    ) from exc
+                reason = getattr(exc, "reason", exc)
+                raise _SendError(str(reason), retry=True) from exc
 
 
 class _SendError(Exception):
