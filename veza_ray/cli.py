@@ -22,6 +22,47 @@ app = typer.Typer(
 )
 
 
+def version_line() -> str:
+    """One line as ``k6 version`` prints: this build and what it runs on (llhttp is
+    httptools' bundled copy, which does not expose its own version)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from veza_ray import __version__
+
+    def of(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (
+        f"veza-ray v{__version__} (ray {of('ray')}, python {platform.python_version()}, "
+        f"llhttp via httptools {of('httptools')}, {sys.platform}/{platform.machine()})"
+    )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_show_version,
+            help="Print the versions of veza-ray, Ray, Python and llhttp, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """k6-style load scenarios spread over a Ray cluster, judged on the merged numbers."""
+
+
 def _parse_env(pairs: list[str]) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs:
@@ -414,6 +455,12 @@ def target(
         )
     except ValueError as exc:
         _fail(exitcodes.INVALID_CONFIG, str(exc))
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the versions of veza-ray, Ray, Python and llhttp (as `k6 version`)."""
+    typer.echo(version_line())
 
 
 def main() -> None:

@@ -21,11 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from requires import requires
 from servers import write_script
 
 from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
-pytestmark = pytest.mark.netns
+pytestmark = requires("netns")
 
 NS = f"vzg-{os.getpid()}"
 HOST_IF = f"vzgh{os.getpid() % 100000}"
@@ -87,8 +88,6 @@ def _sh(*argv: str) -> None:
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The capture host; yields the file that gets one line per connection it accepted."""
-    if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.skip("network namespaces need Linux and root")
     log = tmp_path_factory.mktemp("capture") / "connections.txt"
     log.touch()
     proc = None

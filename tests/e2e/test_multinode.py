@@ -19,18 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns import NetnsCluster, netns_available
+from netns import NetnsCluster
+from requires import requires
 
-pytestmark = [pytest.mark.netns, pytest.mark.ray]
+pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
 
-_AVAILABLE, _WHY = netns_available()
 PORT = 8080
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    if not _AVAILABLE:
-        pytest.skip(f"namespaced hosts unavailable: {_WHY}")
     with NetnsCluster(workers=2) as c:
         target = c.run_in(
             "target",

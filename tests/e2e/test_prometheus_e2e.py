@@ -13,14 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prom import PROMETHEUS, Endpoint, Prometheus, dashboard_exprs
+from prom import Endpoint, Prometheus, dashboard_exprs
+from requires import requires
 from servers import KnownServer, veza, write_script
 
 PY_CLI = (sys.executable, "-m", "veza_ray.cli")
-needs_prometheus = pytest.mark.skipif(
-    not os.path.exists(PROMETHEUS),
-    reason="needs the Prometheus server binary (Debian package `prometheus`): not installed",
-)
 
 SCRIPT = """
 from veza_ray import check, env
@@ -70,7 +67,7 @@ def _run(tmp_path: Path, url: str, server: KnownServer, testid: str) -> tuple[An
     return res, json.loads(out.read_text())
 
 
-@needs_prometheus
+@requires("prometheus")
 @pytest.mark.ray
 def test_promql_returns_the_summary_numbers(tmp_path: Path, known_server: KnownServer) -> None:
     testid = "e2e-" + uuid.uuid4().hex[:8]

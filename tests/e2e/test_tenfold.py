@@ -21,11 +21,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns import NetnsCluster, netns_available
+from netns import NetnsCluster
+from requires import requires
 
-pytestmark = [pytest.mark.netns, pytest.mark.ray]
+pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
 
-_AVAILABLE, _WHY = netns_available()
 PORT = 8090
 WORKERS = 9
 KILLED = 9  # worker index; its node is 10.231.77.19
@@ -71,8 +71,6 @@ async def steady(vu):
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    if not _AVAILABLE:
-        pytest.skip(f"namespaced hosts unavailable: {_WHY}")
     with NetnsCluster(workers=WORKERS) as c:
         server = c.run_in(
             "target",

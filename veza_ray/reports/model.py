@@ -453,7 +453,7 @@ def _verdict(
     lost_vu_seconds: float,
 ) -> Verdict:
     """For a summary saved before outcomes were recorded: crossed thresholds 99, else lost
-    load 103, else 0. A summary with ``veza_ray.core.outcome`` is shown as the run decided."""
+    load 103, else 0. A summary with ``veza_ray.outcome`` is shown as the run decided."""
     reasons: list[str] = []
     warnings: list[str] = []
     crossed = [t for t in thresholds if not t.ok]
