@@ -39,6 +39,7 @@ GCS_PORT = 6379
 DASHBOARD_PORT = 8265  # the head's dashboard and its Ray Jobs API (when started)
 CLIENT_PORT = 10001  # the head's Ray Client server (ray start --head starts it)
 DEFAULT_STATE_DIR = Path("/tmp/vzr-cluster")
+ACTOR_TITLE = "ray::LoadActor"  # the process title Ray gives a load actor's worker
 EXIT_BUSY = 3  # the script's exit code when a cluster (or leftovers) already exists
 
 
@@ -243,6 +244,33 @@ class NetnsCluster:
             out, err = proc.communicate()
             raise NetnsError(f"{argv!r} in {ns} ran past {timeout_s}s:\n{out}\n{err}") from None
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+    def processes(self, needle: str) -> list[str]:
+        """Command lines, in every namespace of the cluster, that contain ``needle``."""
+        self._require_up()
+        found = []
+        names = [HEAD_NS, TARGET_NS, *(f"vzr-w{i}" for i in range(1, self.workers + 1))]
+        for ns in names:
+            proc = subprocess.run(
+                ["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=30, check=False
+            )
+            for pid in proc.stdout.split():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue  # gone meanwhile
+                if needle in cmd:
+                    found.append(f"{ns}: {cmd.strip()}")
+        return found
+
+    def wait_run_ended(self, timeout_s: float = 120) -> None:
+        """Poll (bounded) until no load actor process is left on any node: the run's end,
+        after which nothing more can reach the target."""
+        deadline = time.monotonic() + timeout_s
+        while left := self.processes(ACTOR_TITLE):
+            if time.monotonic() >= deadline:
+                raise NetnsError(f"load actors still alive after {timeout_s}s: {left}")
+            time.sleep(0.2)
 
     # -- faults ------------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import CLI
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -110,9 +111,7 @@ def _run_veza(
     results, summary = tmp / "vr-results.jsonl", tmp / "vr-summary.json"
     proc = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             str(HERE / "vr_cases.py"),
             "--actors",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from cli import CLI
 from servers import KnownServer, veza, write_script
 
 pytestmark = pytest.mark.ray
@@ -139,9 +139,7 @@ def test_sigint_stops_gracefully_exit_105(tmp_path: Path, known_server: KnownSer
     out = tmp_path / "s.json"
     proc = subprocess.Popen(
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             script,
             "--actors",

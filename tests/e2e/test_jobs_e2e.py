@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
 import time
 import urllib.request
@@ -22,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import CLI
 from netns import NetnsCluster
 from requires import requires
 
@@ -53,9 +53,7 @@ def cluster() -> Iterator[NetnsCluster]:
         target = c.run_in(
             "target",
             [
-                sys.executable,
-                "-m",
-                "veza_ray.cli",
+                *CLI,
                 "target",
                 "--host",
                 c.target_ip,
@@ -109,9 +107,7 @@ def _host_env(c: NetnsCluster) -> dict[str, str]:
 def _veza(c: NetnsCluster, cmd: str, script: Path, *flags: str) -> list[str]:
     address = c.dashboard_url if cmd == "submit" else c.client_address
     return [
-        sys.executable,
-        "-m",
-        "veza_ray.cli",
+        *CLI,
         cmd,
         str(script),
         "--address",

@@ -7,17 +7,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import CLI
 from prom import Endpoint, Prometheus, dashboard_exprs
 from requires import requires
 from servers import KnownServer, veza, write_script
 
-PY_CLI = (sys.executable, "-m", "veza_ray.cli")
+PY_CLI = CLI
 
 SCRIPT = """
 from veza_ray import check, env

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli import CLI
 from netns import NetnsCluster
 from requires import requires
 
@@ -106,9 +107,7 @@ def test_ten_nodes_merge_tree_and_a_killed_node(cluster: NetnsCluster, tmp_path:
     proc = cluster.run_in(
         "head",
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             str(script),
             "-e",
