@@ -19,15 +19,20 @@ already has one raises ``NetnsBusyError`` and leaves the other cluster alone.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
+
+from cli import cli_argv
 
 SCRIPT = Path(__file__).resolve().parent.parent / "cluster" / "netns-cluster.sh"
 SUBNET = "10.231.77"
@@ -330,3 +335,36 @@ class NetnsCluster:
                 want = "alive" if alive else "dead"
                 raise NetnsError(f"node {ip} not {want} after {timeout_s}s: {at_ip}")
             time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def counting_target(
+    cluster: NetnsCluster, port: int, argv: Sequence[str] | None = None
+) -> Iterator[str]:
+    """A counting target in the cluster's target host for as long as the block runs.
+
+    ``argv`` (default: the built-in emulator, ``veza-ray target``) must serve
+    ``GET /__stats``; this waits (bounded) until it answers, yields the base URL, and stops
+    the server on exit. One fixture for every module that loads the namespaced cluster."""
+    url = f"http://{cluster.target_ip}:{port}"
+    if argv is None:
+        argv = cli_argv("target", "--host", cluster.target_ip, "--port", str(port), "--allow-public")
+    server = cluster.run_in(
+        "target", argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(600):  # bounded: until the target answers
+            try:
+                with urllib.request.urlopen(url + "/__stats", timeout=5) as resp:
+                    json.loads(resp.read())
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise NetnsError(f"the target exited {server.returncode}") from None
+                time.sleep(0.1)
+        else:
+            raise NetnsError(f"the target at {url} never answered /__stats")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -142,6 +142,9 @@ def capture_log(capture: Path) -> Path:
     return capture
 
 
+_PROBES: set[str] = set()  # the barrier's own accept lines, left out of what a run sent
+
+
 def _sync(log: Path) -> str:
     """Connect as a probe and wait (bounded) until the capture host logs its accept.
 
@@ -149,6 +152,7 @@ def _sync(log: Path) -> str:
     process that has exited) is in the log once the probe's line is. Returns that line."""
     with socket.create_connection((CAPTURE_IP, PORT), timeout=5) as probe:
         line = f"accept {probe.getsockname()[1]}"
+        _PROBES.add(line)
         for _ in range(600):
             if line in log.read_text().splitlines():
                 return line
@@ -160,7 +164,7 @@ def _seen(log: Path) -> list[str]:
     """The connections the capture host accepted, up to now (the run has ended)."""
     probe = _sync(log)
     lines = log.read_text().splitlines()
-    return [ln for ln in lines[: lines.index(probe)] if ln.startswith("accept ")]
+    return [ln for ln in lines[: lines.index(probe)] if ln.startswith("accept ") and ln not in _PROBES]
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

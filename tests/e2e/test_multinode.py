@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from cli import CLI
-from netns import NetnsCluster
+from netns import NetnsCluster, counting_target
 from requires import requires
 
 pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
@@ -29,32 +29,8 @@ PORT = 8080
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    with NetnsCluster(workers=2) as c:
-        target = c.run_in(
-            "target",
-            [
-                *CLI,
-                "target",
-                "--host",
-                c.target_ip,
-                "--port",
-                str(PORT),
-                "--allow-public",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(300):  # bounded wait for the target to listen
-                try:
-                    _stats(c)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            yield c
-        finally:
-            target.terminate()
-            target.wait(timeout=30)
+    with NetnsCluster(workers=2) as c, counting_target(c, PORT):
+        yield c
 
 
 def _url(c: NetnsCluster) -> str:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from cli import CLI
-from netns import NetnsCluster
+from netns import NetnsCluster, counting_target
 from requires import requires
 
 pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
@@ -72,24 +72,10 @@ async def steady(vu):
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    with NetnsCluster(workers=WORKERS) as c:
-        server = c.run_in(
-            "target",
-            [sys.executable, "-c", COUNTER, c.target_ip, str(PORT)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(300):  # bounded wait for the server to listen
-                try:
-                    _served(c)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            yield c
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with NetnsCluster(workers=WORKERS) as c, counting_target(
+        c, PORT, [sys.executable, "-c", COUNTER, c.target_ip, str(PORT)]
+    ):
+        yield c
 
 
 def _served(c: NetnsCluster) -> dict[str, int]:
