@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from veza_ray.cluster.interrupts import Interrupts, StopRequested
+from veza_ray.cluster.interrupts import Interrupts
 from veza_ray.core import exitcodes
+from veza_ray.core.stop import StopRequested
 
 if TYPE_CHECKING:
     from veza_ray.cluster.driver import RunConfig
@@ -28,7 +29,7 @@ def version_line() -> str:
     import platform
     from importlib.metadata import PackageNotFoundError, version
 
-    from veza_ray import __version__
+    from veza_ray.core.version import __version__
 
     def of(dist: str) -> str:
         try:

@@ -27,7 +27,7 @@ from veza_ray.cluster.fleet import (
     cpu_nodes,
     resume_segments,
 )
-from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
+from veza_ray.cluster.interrupts import Interrupts, kill_children
 from veza_ray.core import exitcodes
 from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
 from veza_ray.core.inspect import auto_actors
@@ -36,6 +36,7 @@ from veza_ray.core.options import Options, OptionsError, parse_options, parse_tr
 from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide, outcome_line
 from veza_ray.core.plan import Segment, make_plan
 from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal
+from veza_ray.core.stop import StopRequested
 from veza_ray.core.summary import build_summary, render_text
 from veza_ray.core.thresholds import (
     Threshold,
