@@ -26,6 +26,8 @@ import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from veza_ray.core import exitcodes
+
 ENV_VAR = "VEZA_RAY_JOB_ENV"
 FRAME_BEGIN = "=====veza-ray-job-result-v1 begin====="
 FRAME_END = "=====veza-ray-job-result-v1 end====="
@@ -155,18 +157,16 @@ def _run_cli(argv: list[str]) -> int:
     """``veza-ray`` in this process, as its console entry point runs it; the exit code."""
     from veza_ray.cli import app
     from veza_ray.cluster.interrupts import Interrupts, StopRequested
-    from veza_ray.core import exitcodes
-
     interrupts = Interrupts().install()
     try:
         app(args=argv, obj=interrupts, prog_name="veza-ray")
     except SystemExit as exc:
         if exc.code is None:
-            return 0
+            return exitcodes.OK
         return exc.code if isinstance(exc.code, int) else 1
     except (KeyboardInterrupt, StopRequested):
         return exitcodes.EXTERNAL_ABORT
-    return 0
+    return exitcodes.OK
 
 
 def extract(log: str, folder: str) -> int:
@@ -179,7 +179,7 @@ def extract(log: str, folder: str) -> int:
         result = decode_frame(log)
     except FrameError as exc:
         print(f"veza-ray job: {exc}", file=sys.stderr)
-        return 111
+        return exitcodes.CLUSTER_ERROR
     os.makedirs(folder, exist_ok=True)
     for flag, data in sorted(result.files.items()):
         path = os.path.join(folder, COLLECTABLE.get(flag, "unknown.bin"))
@@ -198,14 +198,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "usage: python -m veza_ray.cluster.jobrun --extract DIR < job.log",
                 file=sys.stderr,
             )
-            return 104
+            return exitcodes.INVALID_CONFIG
         return extract(sys.stdin.read(), args[1])
     try:
         collect, run_argv = parse_argv(args)
         secret_args = secret_env_args(os.environ.pop(ENV_VAR, None))
     except ValueError as exc:
         print(f"veza-ray job: {exc}", file=sys.stderr)
-        return 104
+        return exitcodes.INVALID_CONFIG
     folder = tempfile.mkdtemp(prefix="veza-ray-job-")
     try:
         extra, paths = output_args(collect, folder)
