@@ -177,3 +177,17 @@ def test_the_graph_test_can_fail() -> None:
     assert _cycles(fake) == [{"veza_ray.core.a", "veza_ray.core.b"}]
     assert _layer("veza_ray.core.merge") < _layer("veza_ray")
     assert _layer("veza_ray.engine.scenario") < _layer("veza_ray.cluster.interrupts")
+
+
+def test_the_pure_core_reads_no_clock() -> None:
+    """Pure means a function of its arguments: the core is handed the time (the driver's
+    ``elapsed``, a delta's ``wall``), it never reads a clock itself."""
+    import re
+
+    clock = re.compile(r"^import time\b|^from time import|\btime\.(time|monotonic|perf_counter)\(", re.M)
+    readers = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "veza_ray" / "core").rglob("*.py")
+        if clock.search(p.read_text())
+    ]
+    assert readers == [], f"core modules reading a clock: {readers}"
