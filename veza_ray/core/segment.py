@@ -1,17 +1,20 @@
 """One actor's share of one scenario (``Segment``) and its wire form (``SegmentWire``).
 
 Its own module so that the plan (which cuts scenarios into Segments) and the executors
-(which build and run them) both import it and not each other. ``SegmentWire`` is the
-dataclass's fields as JSON types; tests/unit/test_plan.py holds the two to the same
-fields, and ``to_wire``/``from_wire`` are derived from the fields, not listed by hand.
+(which build and run them) both import it and not each other. ``SegmentWire``, its wire
+form, is generated from the dataclass (``asdict``), so the fields are declared once.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import TypedDict
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from veza_ray.core.segments import Stripe
+
+SegmentWire = dict[str, Any]
+"""A Segment as plain data: ``dataclasses.asdict`` of it with the stripe as a list. Its
+keys are the dataclass's fields, declared once (below); ``from_wire`` refuses any other."""
 
 
 @dataclass(frozen=True)
@@ -39,22 +42,11 @@ class Segment:
     def to_wire(self) -> SegmentWire:
         w = asdict(self)
         w["stripe"] = list(self.stripe)
-        return w  # type: ignore[return-value]
+        return w
 
     @classmethod
     def from_wire(cls, w: SegmentWire) -> Segment:
-        fields = dict(w)
-        fields["stripe"] = tuple(w["stripe"])
-        return cls(**fields)  # type: ignore[arg-type]
-
-
-class SegmentWire(TypedDict):
-    scenario: str
-    index: int
-    count: int
-    vus: int
-    max_vus: int
-    iterations: int
-    vu_id_base: int
-    stripe_period: int
-    stripe: list[int]
+        names = {f.name for f in fields(cls)}
+        if set(w) != names:
+            raise ValueError(f"a segment has the fields {sorted(names)}, got {sorted(w)}")
+        return cls(**{**w, "stripe": tuple(w["stripe"])})
