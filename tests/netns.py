@@ -81,9 +81,10 @@ def netns_available() -> tuple[bool, str]:
         return False, f"network namespaces need Linux (this is {sys.platform})"
     if os.geteuid() != 0:
         return False, "network namespaces need root (run the netns tests as root)"
+    hints = {"ip": "apt-get install -y iproute2", "ray": "pip install -e '.[dev]'"}
     for tool in ("bash", "ip", "ray"):
         if shutil.which(tool) is None:
-            return False, f"{tool!r} is not on PATH"
+            return False, f"{tool!r} is not on PATH: {hints.get(tool, 'install it')}"
     if not SCRIPT.is_file():
         return False, f"{SCRIPT} is missing"
     ok, why = _probe(["ip", "netns", "list"])

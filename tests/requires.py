@@ -57,7 +57,7 @@ def _netns_missing() -> str | None:
     from netns import netns_available
 
     ok, why = netns_available()
-    return None if ok else why
+    return None if ok else f"namespaced test hosts unavailable: {why}"
 
 
 def _tool(find: Callable[[], str | None], hint: str) -> Callable[[], str | None]:
