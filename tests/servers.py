@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import subprocess
-import sys
 import textwrap
 import threading
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cli import run_cli
 
 
 class KnownServer:
@@ -140,13 +139,8 @@ class KnownServer:
 
 
 def veza(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the veza-ray CLI as a subprocess, as a user would, capturing its text output."""
-    return subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    """Run the veza-ray CLI to the end (tests/cli.py ``run_cli``)."""
+    return run_cli(*args, env=env)
 
 
 def write_script(tmp_path: Path, text: str, name: str = "scenario.py") -> str:

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from veza_ray.cluster.interrupts import Interrupts, StopRequested
+from veza_ray.cluster.interrupts import Interrupts
 from veza_ray.core import exitcodes
 from veza_ray.core.runconfig import ConfigError, RunConfig, from_params, parse_env
+from veza_ray.core.stop import StopRequested
 
 app = typer.Typer(
     add_completion=False,
@@ -18,6 +19,47 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals hold the env: never print them
     help="k6-style load scenarios spread over a Ray cluster, judged on the merged numbers.",
 )
+
+
+def version_line() -> str:
+    """One line as ``k6 version`` prints: this build and what it runs on (llhttp is
+    httptools' bundled copy, which does not expose its own version)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from veza_ray.core.version import __version__
+
+    def of(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (
+        f"veza-ray v{__version__} (ray {of('ray')}, python {platform.python_version()}, "
+        f"llhttp via httptools {of('httptools')}, {sys.platform}/{platform.machine()})"
+    )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_show_version,
+            help="Print the versions of veza-ray, Ray, Python and llhttp, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """k6-style load scenarios spread over a Ray cluster, judged on the merged numbers."""
 
 
 def _config(params: dict[str, Any]) -> RunConfig:
@@ -382,6 +424,12 @@ def target(
         )
     except ValueError as exc:
         _fail(exitcodes.INVALID_CONFIG, str(exc))
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the versions of veza-ray, Ray, Python and llhttp (as `k6 version`)."""
+    typer.echo(version_line())
 
 
 def main() -> None:

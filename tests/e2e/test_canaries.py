@@ -32,7 +32,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -41,6 +40,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from cli import CLI
 from servers import KnownServer, write_script
 
 pytestmark = pytest.mark.ray
@@ -220,15 +220,14 @@ class Run:
             "HS_PATH": str(tmp_path / "hs.txt"),
         }
         self.base = server.url
+        self.server = server
         self.cmdlines: set[bytes] = set()
         self._stop = threading.Event()
 
     def args(self, script: str, *extra: str) -> list[str]:
         out = self.dir / "out"
         return [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             write_script(self.dir, script),
             "--secret",
@@ -277,12 +276,16 @@ class Run:
                     text=True,
                 )
                 if sigint_after:
-                    # Bounded wait for the run to be under way, then Ctrl-C.
+                    # Ctrl-C once the run is under way and the VU has sent its secrets (the
+                    # server saw a whole leak(): three requests); bounded polls, no fixed wait.
+                    seen = self.server.counts["fast"]
                     for _ in range(1200):
-                        if sigint_after in err_path.read_text() or proc.poll() is not None:
+                        if proc.poll() is not None or (
+                            sigint_after in err_path.read_text()
+                            and self.server.counts["fast"] >= seen + 3
+                        ):
                             break
                         time.sleep(0.1)
-                    time.sleep(1.5)
                     proc.send_signal(signal.SIGINT)
                 out, _ = proc.communicate(timeout=300)
         finally:

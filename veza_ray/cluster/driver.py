@@ -27,9 +27,10 @@ from veza_ray.cluster.fleet import (
     cpu_nodes,
     resume_segments,
 )
-from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
+from veza_ray.cluster.interrupts import Interrupts, kill_children
 from veza_ray.core import exitcodes
-from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
+from veza_ray.core.actor_settings import actor_settings
+from veza_ray.core.guards import SECRETS, host_refusal, parse_allowed, secret_names
 from veza_ray.core.inspect import auto_actors
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
@@ -39,6 +40,7 @@ from veza_ray.core.overlap import collisions
 from veza_ray.core.plan import Segment, make_plan
 from veza_ray.core.runconfig import RunConfig
 from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal
+from veza_ray.core.stop import StopRequested
 from veza_ray.core.summary import build_summary, render_text
 from veza_ray.core.thresholds import (
     Threshold,
@@ -96,10 +98,6 @@ def prepare(cfg: RunConfig) -> Prepared:
     env = {**os.environ, **cfg.env_overrides}
     # Secrets are known before the scenario loads: its import errors may quote them.
     SECRETS.add_env(env, cfg.secret_names)
-    if cfg.secret_names:
-        # The actors learn the same --secret names (their env is this one).
-        named = {n for n in env.get(SECRET_NAMES_ENV, "").split(",") if n}
-        env[SECRET_NAMES_ENV] = ",".join(sorted(named | set(cfg.secret_names)))
     try:
         script = load_script(cfg.script_path, env)
     except ScriptError as exc:
@@ -142,9 +140,6 @@ def prepare(cfg: RunConfig) -> Prepared:
         except PrometheusConfigError as exc:
             errors.extend(exc.errors)
     secrets = SECRETS.values
-    if allowed:
-        # Actors enforce the same list on every request they send.
-        env["VEZA_RAY_ALLOW_HOSTS"] = ",".join(sorted(allowed))
     for o in OUTPUTS:
         refusal = output_refusal(o.flag, cfg.target(o.kind)) if o.is_file else None
         if refusal:
@@ -560,8 +555,11 @@ def _end(output: Output, err: Callable[[str], None]) -> OutputEnd:
 
 
 def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> tuple[Any, ...]:
+    """An actor's constructor arguments. Its settings (the hosts it may reach, which env
+    values are secrets) travel beside the scenario's env, not in it."""
     wire = [s.to_wire() for s in segs]
-    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s)
+    settings = actor_settings(prep.allowed_hosts, secret_names(prep.env, cfg.secret_names))
+    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s, settings)
 
 
 def _facts(

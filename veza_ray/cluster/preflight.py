@@ -16,13 +16,12 @@ import asyncio
 from yarl import URL
 
 from veza_ray.core.guards import SECRETS, host_refusal
+from veza_ray.core.redirects import MAX_REDIRECTS, is_redirect, next_url
 from veza_ray.engine.h1 import BodyTooLarge, H1Error, build_head
 from veza_ray.engine.h1client import ConnectFailed, Failed, H1Pool
 from veza_ray.engine.netguard import HostRefused
 from veza_ray.readcap import HEALTH_ANSWER_CAP, too_big
 
-MAX_REDIRECTS = 10
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "veza-ray-preflight"
 
 
@@ -99,8 +98,8 @@ async def _get(url: str, allowed: frozenset[str], timeout: float) -> None:
                 raise PreflightFailed(f"connection failed: {exc}") from None
             status = ex.head.status
             location = next(iter(ex.head.values("location")), "")
-            if status in _REDIRECTS and location:
-                nxt = str(target.join(URL(location)))
+            if is_redirect(status, location):
+                nxt = next_url(url, location)
                 refusal = host_refusal(nxt, allowed)
                 if refusal:
                     raise PreflightFailed(

@@ -198,7 +198,7 @@ def is_secret_param(name: str) -> bool:
 
 def secret_names(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]:
     """The env var names whose values are secrets: by name, by ``--secret``, and those
-    carried to the actors in VEZA_RAY_SECRETS."""
+    the user lists in VEZA_RAY_SECRETS (the actors get the result in their settings)."""
     wanted = set(names)
     wanted |= {n.strip() for n in env.get(SECRET_NAMES_ENV, "").split(",") if n.strip()}
     return sorted(k for k in env if k != SECRET_NAMES_ENV and (k in wanted or is_secret_name(k)))

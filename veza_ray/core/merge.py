@@ -8,17 +8,16 @@ by feeding it deltas.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from veza_ray import __version__
 from veza_ray.core import cardinality
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
 from veza_ray.core.metric_types import MetricDef
 from veza_ray.core.metrics import MetricStore, TrendSink
 from veza_ray.core.options import Options, ScenarioConfig
 from veza_ray.core.plan import Segment, planned_vu_seconds
+from veza_ray.core.version import __version__
 from veza_ray.core.wire import (
     MAX_ERROR_MESSAGES,
     OTHER_ERRORS,
@@ -173,12 +172,12 @@ class MergedRun:
         the series, then reset the interval store."""
         self.total.end_round()  # merges each series once; the interval store reuses it
         by_sc = self.stats_by_scenario()
-        now = time.time()
         active = float(sum(s["active"] for s in by_sc.values()))
         allocated = float(sum(s["allocated"] for s in by_sc.values()))
         vus, vus_max = self.total.sink("vus", ()), self.total.sink("vus_max", ())
-        vus.add(active, now)  # type: ignore[call-arg]
-        vus_max.add(allocated, now)  # type: ignore[call-arg]
+        # stamped with the run's time, given by the caller: only the driver feeds these
+        vus.add(active, elapsed)  # type: ignore[call-arg]
+        vus_max.add(allocated, elapsed)  # type: ignore[call-arg]
         point: dict[str, Any] = {"t": round(elapsed, 3), "scenarios": {}}
         for sc in self.options.scenarios:
             sel = (("scenario", sc.name),)

@@ -15,6 +15,7 @@ from typing import Any, TypedDict, cast
 from veza_ray.core import cardinality
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, Digest, DigestBatch, DigestWire
 from veza_ray.core.metric_types import MetricDef, MetricType, Tags
+from veza_ray.core.trend_stats import percentile_of
 
 SeriesKey = tuple[str, Tags]
 
@@ -232,7 +233,8 @@ def new_sink(kind: MetricType, max_centroids: int = DEFAULT_MAX_CENTROIDS) -> Si
 
 
 def trend_stat(d: Digest, name: str) -> float:
-    """One of k6's trend stats by its summary key: avg, min, med, max, count, p(N)."""
+    """A trend stat by its k6 name (core/trend_stats.py): avg, min, med, max, count, sum,
+    p(N). Which names a place accepts is the grammar's business, not this one's."""
     if name == "avg":
         return d.avg
     if name == "min":
@@ -243,8 +245,11 @@ def trend_stat(d: Digest, name: str) -> float:
         return d.quantile(0.5)
     if name == "count":
         return float(d.count)
-    if name.startswith("p(") and name.endswith(")"):
-        return d.quantile(float(name[2:-1]) / 100.0)
+    if name == "sum":
+        return d.sum
+    pct = percentile_of(name)
+    if pct is not None:
+        return d.quantile(pct / 100.0)
     raise ValueError(f"unknown trend stat {name!r}")
 
 

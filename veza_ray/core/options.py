@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from veza_ray.core import trend_stats
 from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_size
 from veza_ray.core.executors import EXECUTORS as EXECUTOR_TABLE
 from veza_ray.core.executors.base import Reader, ScenarioConfig, parse_duration, unset_none
@@ -48,7 +49,6 @@ _TOP_KEYS = {
     "tags",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
-_TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
 
 
 class OptionsError(ValueError):
@@ -225,10 +225,10 @@ def parse_trend_stats(value: object, c: Reader | None = None) -> tuple[str, ...]
     else:
         for item in items:
             text = str(item).strip()
-            m = _TREND_STAT_RE.match(text)
-            if not m or (m.group(2) is not None and not 0 <= float(m.group(2)) <= 100):
+            if not trend_stats.is_stat(text, trend_stats.SUMMARY):
                 own.fail(
-                    "summaryTrendStats", f'"{text}" is not one of avg, min, med, max, count, p(N)'
+                    "summaryTrendStats",
+                    f'"{text}" is not one of {trend_stats.describe(trend_stats.SUMMARY)}',
                 )
                 continue
             out.append(text)

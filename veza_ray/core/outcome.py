@@ -3,7 +3,7 @@
 Pure. Every way a run can end (thresholds, abortOnFail, a stop signal, lost or cut-short
 actors, a paused driver, saturated generators, outputs that could not be written) is a
 fact here, and ``decide`` is the only place that turns facts into an exit code. The
-summary JSON carries the result (``veza_ray.core.outcome``) and the text summary, the live view
+summary JSON carries the result (``veza_ray.outcome``) and the text summary, the live view
 and every report read it instead of working the code out again.
 
 Precedence: a stop signal (105) wins, as in k6, whose run/abort error is kept over the

@@ -17,7 +17,7 @@ import ssl
 from collections.abc import Callable, Collection, Iterable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -26,6 +26,7 @@ from yarl import URL
 from veza_ray.core.durations import DEFAULT_MAX_BODY
 from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.metric_types import Tags
+from veza_ray.core.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, next_request, next_url
 from veza_ray.engine.h1 import (
     BODY_TOO_LARGE_CODE,
     DECOMPRESSION_CODE,
@@ -51,8 +52,6 @@ from veza_ray.engine.netguard import HostRefused
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
-MAX_REDIRECTS = 10  # k6's default maxRedirects
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def client_choice_problem(value: str | None) -> str | None:
@@ -450,7 +449,7 @@ class HttpClient:
                 if cookies:
                     SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
                     self._store_cookies(cookies, target.url)
-                if status in _REDIRECTS and hops < MAX_REDIRECTS:
+                if status in REDIRECT_STATUSES and hops < MAX_REDIRECTS:
                     loc = next(iter(rh.values("location")), "")
                 timings = Timings(
                     blocked=max(0.0, t.started - t.asked) * 1000.0,
@@ -466,13 +465,11 @@ class HttpClient:
             self._record(method, name, status, ok, code, extra, timings, sent, received)
             if not loc:
                 return Response(method, url, status, resp_headers, kept, timings, err, code)
-            # Follow as Go's client does (net/http client.go redirectBehavior): 301, 302
-            # and 303 of anything but GET/HEAD continue as a GET without the body, the
-            # headers kept; 307/308 resend method and body. Referer names the last hop.
-            nxt = urljoin(target.base, loc)
+            # Follow as Go's client does (core/redirects.py), the headers kept but for
+            # credentials to another host and cookies; Referer names the last hop.
+            nxt = next_url(target.base, loc)
             hops += 1
-            if status in (301, 302, 303) and method not in ("GET", "HEAD"):
-                method, payload = "GET", None
+            method, payload = next_request(status, method, payload)
             hdrs = dict(hdrs) if hdrs else {}
             nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
             if nxt_target_host != target.key[1]:

@@ -12,7 +12,7 @@ import asyncio
 import collections
 import gc
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from veza_ray.core.digest import DELTA_MAX_CENTROIDS
@@ -256,6 +256,7 @@ class Runner:
         script_path: str = "<scenario>",
         clock: Clock | None = None,
         log: Callable[[str], None] = print,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
         self.options = options
         self.clock: Clock = clock or MonotonicClock()
@@ -285,7 +286,8 @@ class Runner:
         self._start = 0.0
         self._hard_stop = asyncio.Event()
         self._late = False
-        self._guard = HostGuard(parse_allowed((), self.env.get("VEZA_RAY_ALLOW_HOSTS")))
+        # the run's --allow-host list, from the actor's settings (not from the script's env)
+        self._guard = HostGuard(parse_allowed(allowed_hosts, None))
         self.end: ActorEnd | None = None
         self._stop_reason = ""
         self._stop_at = 0.0
@@ -508,6 +510,7 @@ def build_runner(
     env: Mapping[str, str],
     log: Callable[[str], None] = print,
     clock: Clock | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> Runner:
     """A Runner for a loaded script's segments (what an actor, or a test, runs)."""
     configs = {sc.name: sc for sc in options.scenarios}
@@ -519,5 +522,13 @@ def build_runner(
             raise ValueError(f"exec {name!r} names no function in {script.path}")
         flows[name] = fn
     return Runner(
-        options, segments, flows, script.all_metrics, env, script.path, clock=clock, log=log
+        options,
+        segments,
+        flows,
+        script.all_metrics,
+        env,
+        script.path,
+        clock=clock,
+        log=log,
+        allowed_hosts=allowed_hosts,
     )

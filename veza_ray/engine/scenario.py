@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from veza_ray.cluster.interrupts import StopRequested
 from veza_ray.core.guards import SECRETS
 from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef
+from veza_ray.core.stop import StopRequested
 from veza_ray.engine.context import LoadContext, load_context
 
 

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from veza_ray.core import trend_stats
 from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.metric_types import MetricType, Tags, ValueType
 from veza_ray.core.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
@@ -94,7 +95,6 @@ UNSUPPORTED = (
     "K6_PROMETHEUS_RW_SIGV4_REGION",
 )
 
-_TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|sum|p\((\d+(?:\.\d+)?)\))$")
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_]")
 _USERINFO = re.compile(r"//[^/@\s]*@")
 
@@ -151,11 +151,11 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
     raw_stats = env.get("K6_PROMETHEUS_RW_TREND_STATS")
     if raw_stats is not None:
         items = [s.strip() for s in raw_stats.split(",") if s.strip()]
-        bad = [s for s in items if not _valid_stat(s)]
+        bad = [s for s in items if not trend_stats.is_stat(s, trend_stats.PROMETHEUS)]
         if bad or not items:
             errors.append(
                 f"K6_PROMETHEUS_RW_TREND_STATS={raw_stats!r}: use a comma-separated list of "
-                "count, sum, min, max, avg, med, p(N)"
+                + trend_stats.describe(trend_stats.PROMETHEUS)
             )
         else:
             stats = tuple(dict.fromkeys(items))
@@ -206,11 +206,6 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
         stale_markers=stale in ("true", "1"),
         headers=headers,
     )
-
-
-def _valid_stat(stat: str) -> bool:
-    m = _TREND_STAT_RE.match(stat)
-    return bool(m) and (m is None or m.group(2) is None or 0 <= float(m.group(2)) <= 100)
 
 
 def _headers(env: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
@@ -323,7 +318,7 @@ def sink_values(sink: Sink, contains: ValueType, trend_stats: Sequence[str]) -> 
     d = sink.digest
     out = []
     for stat in trend_stats:
-        v = d.sum if stat == "sum" else trend_stat(d, stat)
+        v = trend_stat(d, stat)
         out.append(v if stat == "count" else unit_value(contains, v))
     return out
 
