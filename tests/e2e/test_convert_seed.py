@@ -67,12 +67,21 @@ def probed_seed() -> str:
     return source.replace(marker, marker + probes)
 
 
-def run_with_emulator(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def run_with_emulator(
+    cmd: list[str], cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     with EmulatorThread(EmulatorConfig(profile="fast")) as emu:
-        env_args = [a for k, v in {**ENV, "BASE_URL": emu.base_url}.items() for a in ("-e", f"{k}={v}")]
+        env_args = [
+            a for k, v in {**ENV, "BASE_URL": emu.base_url}.items() for a in ("-e", f"{k}={v}")
+        ]
         proc = subprocess.run(
-            cmd + env_args, cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S,
-            env=dict(os.environ), check=False,
+            cmd + env_args,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT_S,
+            env=dict(os.environ),
+            check=False,
         )
         return proc, stats_of(emu.base_url)
 
@@ -117,19 +126,41 @@ def test_converted_seed_sends_what_k6_sends(tmp_path: Path) -> None:
     gate = tmp_path / "gate.py"
     conv = subprocess.run(
         [sys.executable, "-m", "veza_ray.cli", "convert", str(js), "-o", str(gate)],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
     assert conv.returncode == 0, conv.stderr
     assert "TODO(convert)" not in gate.read_text()
 
     k6_export, vr_export = tmp_path / "k6.json", tmp_path / "vr.json"
     k6_proc, k6_stats = run_with_emulator(
-        [k6, "run", "--no-usage-report", "--no-color", "--quiet", "--summary-export", str(k6_export), str(js)],
+        [
+            k6,
+            "run",
+            "--no-usage-report",
+            "--no-color",
+            "--quiet",
+            "--summary-export",
+            str(k6_export),
+            str(js),
+        ],
         tmp_path,
     )
     vr_proc, vr_stats = run_with_emulator(
-        [sys.executable, "-m", "veza_ray.cli", "run", str(gate), "--actors", "2", "--quiet",
-         "--summary-export", str(vr_export)],
+        [
+            sys.executable,
+            "-m",
+            "veza_ray.cli",
+            "run",
+            str(gate),
+            "--actors",
+            "2",
+            "--quiet",
+            "--summary-export",
+            str(vr_export),
+        ],
         tmp_path,
     )
     assert k6_proc.returncode == 99, k6_proc.stderr[-3000:]
@@ -147,9 +178,11 @@ def test_converted_seed_sends_what_k6_sends(tmp_path: Path) -> None:
     # hls_segment_bytes never counted; the same thresholds fail in both.
     for stats in (k6_stats, vr_stats):
         assert stats["routes"]["upload_chunk"] == 10 * stats["routes"]["upload_initiate"]
-    assert failed_thresholds(k6_metrics, True) == failed_thresholds(vr_metrics, False) == {
-        "http_req_failed", "upload_errors"
-    }
+    assert (
+        failed_thresholds(k6_metrics, True)
+        == failed_thresholds(vr_metrics, False)
+        == {"http_req_failed", "upload_errors"}
+    )
     assert k6_metrics.get("hls_segment_bytes", {}).get("count", 0) == 0
     assert vr_metrics.get("hls_segment_bytes", {}).get("values", {}).get("count", 0) == 0
     # handleSummary ran in both and wrote the seed's own summary file.

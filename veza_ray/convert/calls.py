@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from tree_sitter import Node
 
-from veza_ray.convert.exprs import RESPONSE_ATTRS, Unsupported, js_string
+from veza_ray.convert.base import Base, Unsupported
+from veza_ray.convert.exprs import RESPONSE_ATTRS, js_string
 from veza_ray.convert.scope import text
-
-if TYPE_CHECKING:
-    from veza_ray.convert.translate import Translator
 
 # Global JavaScript functions and the helper each becomes.
 GLOBALS = {
@@ -64,15 +60,15 @@ SIMPLE_METHODS = {
 }
 
 
-class Calls:
+class Calls(Base):
     """Call and member translation, mixed into the Translator."""
 
-    def args(self: Translator, node: Node | None) -> list[Node]:
+    def args(self, node: Node | None) -> list[Node]:
         if node is None:
             return []
         return [c for c in node.named_children if c.type != "comment"]
 
-    def arglist(self: Translator, nodes: list[Node]) -> str:
+    def arglist(self, nodes: list[Node]) -> str:
         out = []
         for n in nodes:
             if n.type == "spread_element":
@@ -81,7 +77,7 @@ class Calls:
                 out.append(self.expr(n))
         return ", ".join(out)
 
-    def x_call_expression(self: Translator, node: Node) -> str:
+    def x_call_expression(self, node: Node) -> str:
         fn = node.child_by_field_name("function")
         args = self.args(node.child_by_field_name("arguments"))
         if fn is None or node.child_by_field_name("optional_chain") is not None:
@@ -94,7 +90,7 @@ class Calls:
             return self.call_member(obj, text(prop), args)
         raise Unsupported(f"call of a {fn.type.replace('_', ' ')}")
 
-    def is_async_call(self: Translator, node: Node) -> bool:
+    def is_async_call(self, node: Node) -> bool:
         fn = node.child_by_field_name("function")
         if fn is None:
             return False
@@ -110,7 +106,7 @@ class Calls:
             )
         return False
 
-    def call_name(self: Translator, name: str, args: list[Node]) -> str:
+    def call_name(self, name: str, args: list[Node]) -> str:
         canon = self.bindings.get(name)
         a = self.arglist(args)
         if canon == "sleep":
@@ -134,7 +130,7 @@ class Calls:
             return self.awaited(f"{self.name(name)}({a})")
         return f"{self.name(name)}({a})"
 
-    def call_member(self: Translator, obj: Node, prop: str, args: list[Node]) -> str:
+    def call_member(self, obj: Node, prop: str, args: list[Node]) -> str:
         owner = self.bindings.get(text(obj)) if obj.type == "identifier" else None
         if owner == "http":
             return self.call_http(prop, args)
@@ -146,7 +142,7 @@ class Calls:
             raise Unsupported(f"{text(obj)}.{prop}()")
         return self.call_method(obj, prop, args)
 
-    def call_library(self: Translator, obj: str, prop: str, args: list[Node]) -> str | None:
+    def call_library(self, obj: str, prop: str, args: list[Node]) -> str | None:
         a = self.arglist(args)
         if obj == "Math" and prop in MATH:
             return f"{MATH[prop]}({a})"
@@ -168,7 +164,7 @@ class Calls:
             raise Unsupported(f"{obj}.{prop}()")
         return None
 
-    def call_http(self: Translator, prop: str, args: list[Node]) -> str:
+    def call_http(self, prop: str, args: list[Node]) -> str:
         if prop == "expectedStatuses":
             return f"js.expected_statuses({self.arglist(args)})"
         if prop == "file":
@@ -184,7 +180,7 @@ class Calls:
         raise Unsupported(f"http.{prop}()")
 
     def request_call(
-        self: Translator, method: str, lead: list[Node], params: list[Node], body: list[Node]
+        self, method: str, lead: list[Node], params: list[Node], body: list[Node]
     ) -> str:
         """``http.<method>(...)``, one argument a line when it would be long."""
         self.depth += 1
@@ -203,7 +199,7 @@ class Calls:
         inner = "".join(f"\n{pad}{arg}," for arg in out)
         return f"http.{method}({inner}\n{self.current_indent}{'    ' * self.depth})"
 
-    def params(self: Translator, node: Node) -> list[str]:
+    def params(self, node: Node) -> list[str]:
         """A k6 params object as keyword arguments (a literal), else ``**js.params(p)``."""
         if node.type != "object":
             return [f"**js.params({self.expr(node)})"]
@@ -224,7 +220,7 @@ class Calls:
             out.append(self.param_kw(key, value, vnode))
         return out
 
-    def param_kw(self: Translator, key: str, value: str, vnode: Node | None) -> str:
+    def param_kw(self, key: str, value: str, vnode: Node | None) -> str:
         if key in ("headers", "tags"):
             return f"{key}={value}"
         if key == "timeout":
@@ -237,7 +233,7 @@ class Calls:
             return f"expected_statuses={value}"
         raise Unsupported(f"request param {key!r}")
 
-    def call_method(self: Translator, obj: Node, prop: str, args: list[Node]) -> str:
+    def call_method(self, obj: Node, prop: str, args: list[Node]) -> str:
         if obj.type == "regex":
             if prop == "test" and len(args) == 1:
                 return f"(re.search({self.regex(obj)}, {self.expr(args[0])}) is not None)"
@@ -253,7 +249,7 @@ class Calls:
         result: str = method(o, a, args)
         return result
 
-    def regex(self: Translator, node: Node) -> str:
+    def regex(self, node: Node) -> str:
         pattern = text(node.child_by_field_name("pattern"))
         flags = text(node.child_by_field_name("flags"))
         if set(flags) - set("gi"):
@@ -264,50 +260,50 @@ class Calls:
 
     # ---- methods of strings, arrays, metrics and responses -------------------------
 
-    def m_add(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_add(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"{o}.add({', '.join(a)})"
 
-    def m_json(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_json(self, o: str, a: list[str], _n: list[Node]) -> str:
         if a:
             raise Unsupported("res.json(selector)")
         return f"{o}.json()"
 
-    def m_push(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_push(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"{o}.append({a[0]})" if len(a) == 1 else f"{o}.extend([{', '.join(a)}])"
 
-    def m_join(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_join(self, o: str, a: list[str], _n: list[Node]) -> str:
         sep = a[0] if a else "','"
         return f"{sep}.join(js.string(v) for v in {o})"
 
-    def m_split(self: Translator, o: str, a: list[str], n: list[Node]) -> str:
+    def m_split(self, o: str, a: list[str], n: list[Node]) -> str:
         if len(n) != 1 or n[0].type != "string":
             raise Unsupported(".split() with a non-string separator")
         return f"{o}.split({a[0]})" if js_string(n[0]) else f"list({o})"
 
-    def m_includes(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_includes(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"({a[0]} in {o})"
 
-    def m_hasOwnProperty(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_hasOwnProperty(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"({a[0]} in {o})"
 
-    def m_indexOf(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_indexOf(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"js.index_of({o}, {a[0]})"
 
-    def m_slice(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_slice(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"{o}[{a[0] if a else ''}:{a[1] if len(a) > 1 else ''}]"
 
-    def m_toString(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_toString(self, o: str, a: list[str], _n: list[Node]) -> str:
         if a:
             raise Unsupported(".toString(radix)")
         return f"js.string({o})"
 
-    def m_toFixed(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_toFixed(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"format({o}, '.' + str({a[0] if a else 0}) + 'f')"
 
-    def m_concat(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_concat(self, o: str, a: list[str], _n: list[Node]) -> str:
         return " + ".join([o, *a])
 
-    def m_replace(self: Translator, o: str, a: list[str], n: list[Node]) -> str:
+    def m_replace(self, o: str, a: list[str], n: list[Node]) -> str:
         if len(n) != 2 or n[1].type != "string":
             raise Unsupported(".replace() with a function or a non-literal replacement")
         if n[0].type == "regex":
@@ -319,29 +315,29 @@ class Calls:
             return f"re.sub({self.regex(n[0])}, {repl!r}, {o}{count})"
         return f"{o}.replace({a[0]}, {a[1]}, 1)"
 
-    def m_replaceAll(self: Translator, o: str, a: list[str], n: list[Node]) -> str:
+    def m_replaceAll(self, o: str, a: list[str], n: list[Node]) -> str:
         if len(n) != 2 or n[0].type == "regex":
             raise Unsupported(".replaceAll() with a regex")
         return f"{o}.replace({a[0]}, {a[1]})"
 
-    def m_map(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_map(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"list(map({a[0]}, {o}))"
 
-    def m_filter(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_filter(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"list(filter({a[0]}, {o}))"
 
-    def m_some(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_some(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"any(map({a[0]}, {o}))"
 
-    def m_every(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_every(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"all(map({a[0]}, {o}))"
 
-    def m_find(self: Translator, o: str, a: list[str], _n: list[Node]) -> str:
+    def m_find(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"next(filter({a[0]}, {o}), None)"
 
     # ---- member reads --------------------------------------------------------------
 
-    def x_member_expression(self: Translator, node: Node) -> str:
+    def x_member_expression(self, node: Node) -> str:
         obj, prop_node = node.child_by_field_name("object"), node.child_by_field_name("property")
         assert obj is not None and prop_node is not None
         prop = text(prop_node)
@@ -359,7 +355,7 @@ class Calls:
             return f"{self.sub(obj)}.{prop}"
         return f"js.get({self.expr(obj)}, {prop!r})"
 
-    def member_special(self: Translator, obj: Node, prop: str) -> str | None:
+    def member_special(self, obj: Node, prop: str) -> str | None:
         if obj.type == "identifier" and text(obj) == "Math" and prop in ("PI", "E"):
             return f"math.{prop.lower()}"
         if obj.type == "member_expression":
@@ -376,7 +372,7 @@ class Calls:
             raise Unsupported(f"{text(obj)}.{prop}")
         return None
 
-    def x_subscript_expression(self: Translator, node: Node) -> str:
+    def x_subscript_expression(self, node: Node) -> str:
         obj, index = node.child_by_field_name("object"), node.child_by_field_name("index")
         assert obj is not None and index is not None
         if obj.type == "identifier" and text(obj) == "__ENV":
@@ -386,7 +382,7 @@ class Calls:
             return f"{self.sub(obj)}[{self.expr(index)}]"
         return f"js.get({self.expr(obj)}, {self.expr(index)})"
 
-    def x_new_expression(self: Translator, node: Node) -> str:
+    def x_new_expression(self, node: Node) -> str:
         ctor = node.child_by_field_name("constructor")
         args = self.args(node.child_by_field_name("arguments"))
         name = text(ctor)

@@ -9,36 +9,64 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from tree_sitter import Node
 
-from veza_ray.convert.scope import FUNCTIONS, py_name, text, walk
-
-if TYPE_CHECKING:
-    from veza_ray.convert.translate import Translator
-
-
-class Unsupported(Exception):
-    """This construct has no faithful translation here; the message says which."""
-
+from veza_ray.convert.base import Base, Unsupported
+from veza_ray.convert.scope import FUNCTIONS, text, walk
 
 # Attributes a k6 Response (and its timings) has under the same name in veza-ray.
 RESPONSE_ATTRS = frozenset(
     {
-        "status", "body", "headers", "timings", "url", "error", "error_code", "json",
-        "blocked", "connecting", "tls_handshaking", "sending", "waiting", "receiving",
+        "status",
+        "body",
+        "headers",
+        "timings",
+        "url",
+        "error",
+        "error_code",
+        "json",
+        "blocked",
+        "connecting",
+        "tls_handshaking",
+        "sending",
+        "waiting",
+        "receiving",
         "duration",
     }
 )
 BINARY = {
-    "&&": "and", "||": "or", "===": "==", "!==": "!=", "==": "==", "!=": "!=",
-    "<": "<", "<=": "<=", ">": ">", ">=": ">=", "-": "-", "*": "*", "/": "/", "%": "%",
-    "**": "**", "&": "&", "|": "|", "^": "^", "<<": "<<", ">>": ">>", "in": "in",
+    "&&": "and",
+    "||": "or",
+    "===": "==",
+    "!==": "!=",
+    "==": "==",
+    "!=": "!=",
+    "<": "<",
+    "<=": "<=",
+    ">": ">",
+    ">=": ">=",
+    "-": "-",
+    "*": "*",
+    "/": "/",
+    "%": "%",
+    "**": "**",
+    "&": "&",
+    "|": "|",
+    "^": "^",
+    "<<": "<<",
+    ">>": ">>",
+    "in": "in",
 }
 WRAP = frozenset(
-    {"binary_expression", "ternary_expression", "unary_expression", "assignment_expression",
-     "arrow_function", "await_expression"}
+    {
+        "binary_expression",
+        "ternary_expression",
+        "unary_expression",
+        "assignment_expression",
+        "arrow_function",
+        "await_expression",
+    }
 )
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "f": "\f", "v": "\v", "0": "\0"}
 
@@ -70,48 +98,48 @@ def decode_escape(raw: str) -> str:
     return body
 
 
-class Exprs:
+class Exprs(Base):
     """Expression translation, mixed into the Translator."""
 
-    def expr(self: Translator, node: Node) -> str:
+    def expr(self, node: Node) -> str:
         handler: Callable[[Node], str] | None = getattr(self, "x_" + node.type, None)
         if handler is None:
             raise Unsupported(f"{node.type.replace('_', ' ')}")
         return handler(node)
 
-    def sub(self: Translator, node: Node) -> str:
+    def sub(self, node: Node) -> str:
         """An operand: parenthesised when it is itself an operation."""
         out = self.expr(node)
         return f"({out})" if node.type in WRAP else out
 
     # ---- literals ------------------------------------------------------------------
 
-    def x_number(self: Translator, node: Node) -> str:
+    def x_number(self, node: Node) -> str:
         raw = text(node).replace("_", "")
         if re.fullmatch(r"0[0-7]+", raw):
             raise Unsupported("legacy octal number")
         return raw[:-1] if raw.endswith("n") else raw
 
-    def x_string(self: Translator, node: Node) -> str:
+    def x_string(self, node: Node) -> str:
         return repr(js_string(node))
 
-    def x_true(self: Translator, node: Node) -> str:
+    def x_true(self, node: Node) -> str:
         return "True"
 
-    def x_false(self: Translator, node: Node) -> str:
+    def x_false(self, node: Node) -> str:
         return "False"
 
-    def x_null(self: Translator, node: Node) -> str:
+    def x_null(self, node: Node) -> str:
         return "None"
 
-    def x_undefined(self: Translator, node: Node) -> str:
+    def x_undefined(self, node: Node) -> str:
         return "None"
 
-    def x_parenthesized_expression(self: Translator, node: Node) -> str:
+    def x_parenthesized_expression(self, node: Node) -> str:
         inner = node.named_children[-1]
         return f"({self.expr(inner)})"
 
-    def x_template_string(self: Translator, node: Node) -> str:
+    def x_template_string(self, node: Node) -> str:
         parts: list[str] = []
         for child in node.named_children:
             if child.type == "template_substitution":
@@ -127,7 +155,7 @@ class Exprs:
             return repr(body.replace("{{", "{").replace("}}", "}"))
         return "f" + json.dumps(body, ensure_ascii=False)
 
-    def _template_concat(self: Translator, node: Node) -> str:
+    def _template_concat(self, node: Node) -> str:
         pieces: list[str] = []
         for child in node.named_children:
             if child.type == "template_substitution":
@@ -138,18 +166,18 @@ class Exprs:
                 pieces.append(repr(text(child)))
         return " + ".join(pieces) or "''"
 
-    def x_array(self: Translator, node: Node) -> str:
+    def x_array(self, node: Node) -> str:
         return self.collection(node, "[", "]", self.array_item)
 
-    def array_item(self: Translator, child: Node) -> str:
+    def array_item(self, child: Node) -> str:
         if child.type == "spread_element":
             return "*" + self.sub(child.named_children[0])
         return self.expr(child)
 
-    def x_object(self: Translator, node: Node) -> str:
+    def x_object(self, node: Node) -> str:
         return self.collection(node, "{", "}", self.object_item)
 
-    def object_item(self: Translator, child: Node) -> str:
+    def object_item(self, child: Node) -> str:
         if child.type == "pair":
             key = child.child_by_field_name("key")
             value = child.child_by_field_name("value")
@@ -161,9 +189,7 @@ class Exprs:
             return "**" + self.sub(child.named_children[0])
         raise Unsupported(f"object member {child.type.replace('_', ' ')}")
 
-    def collection(
-        self: Translator, node: Node, open_: str, close: str, item: Callable[[Node], str]
-    ) -> str:
+    def collection(self, node: Node, open_: str, close: str, item: Callable[[Node], str]) -> str:
         """A literal on one line, or one item a line (comments kept) when the k6 script
         wrote it over several lines."""
         kids = node.named_children
@@ -189,7 +215,7 @@ class Exprs:
         end_pad = self.current_indent + "    " * self.depth
         return open_ + "\n" + "\n".join(lines) + "\n" + end_pad + close
 
-    def key(self: Translator, node: Node) -> str:
+    def key(self, node: Node) -> str:
         if node.type == "string":
             return self.x_string(node)
         if node.type == "computed_property_name":
@@ -198,7 +224,7 @@ class Exprs:
 
     # ---- names ---------------------------------------------------------------------
 
-    def x_identifier(self: Translator, node: Node) -> str:
+    def x_identifier(self, node: Node) -> str:
         name = text(node)
         if name == "undefined":
             return "None"
@@ -213,15 +239,15 @@ class Exprs:
             raise Unsupported("__ENV as a whole object")
         return self.name(name)
 
-    def x_shorthand_property_identifier(self: Translator, node: Node) -> str:
+    def x_shorthand_property_identifier(self, node: Node) -> str:
         return self.name(text(node))
 
-    def x_this(self: Translator, node: Node) -> str:
+    def x_this(self, node: Node) -> str:
         raise Unsupported("this")
 
     # ---- operators -----------------------------------------------------------------
 
-    def stringy(self: Translator, node: Node) -> bool:
+    def stringy(self, node: Node) -> bool:
         if node.type in ("string", "template_string"):
             return True
         if node.type == "parenthesized_expression":
@@ -233,10 +259,10 @@ class Exprs:
             )
         return False
 
-    def op(self: Translator, node: Node) -> str:
+    def op(self, node: Node) -> str:
         return text(node.child_by_field_name("operator"))
 
-    def x_binary_expression(self: Translator, node: Node) -> str:
+    def x_binary_expression(self, node: Node) -> str:
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
         assert left is not None and right is not None
         op = self.op(node)
@@ -244,7 +270,9 @@ class Exprs:
             if self.stringy(left) or self.stringy(right):
                 return f"{self.as_string(left)} + {self.as_string(right)}"
             return f"{self.sub(left)} + {self.sub(right)}"
-        if op in ("===", "!==") and (right.type in ("null", "undefined") or text(right) == "undefined"):
+        if op in ("===", "!==") and (
+            right.type in ("null", "undefined") or text(right) == "undefined"
+        ):
             return f"{self.sub(left)} {'is' if op == '===' else 'is not'} None"
         if op == "??":
             if left.type not in ("identifier", "member_expression"):
@@ -255,10 +283,10 @@ class Exprs:
             raise Unsupported(f"operator {op}")
         return f"{self.sub(left)} {BINARY[op]} {self.sub(right)}"
 
-    def as_string(self: Translator, node: Node) -> str:
+    def as_string(self, node: Node) -> str:
         return self.sub(node) if self.stringy(node) else f"js.string({self.expr(node)})"
 
-    def x_unary_expression(self: Translator, node: Node) -> str:
+    def x_unary_expression(self, node: Node) -> str:
         op = self.op(node)
         arg = node.child_by_field_name("argument")
         assert arg is not None
@@ -272,34 +300,34 @@ class Exprs:
             return f"js.parse_float({self.expr(arg)})"
         raise Unsupported(f"operator {op}")
 
-    def x_ternary_expression(self: Translator, node: Node) -> str:
+    def x_ternary_expression(self, node: Node) -> str:
         cond = node.child_by_field_name("condition")
         yes = node.child_by_field_name("consequence")
         no = node.child_by_field_name("alternative")
         assert cond is not None and yes is not None and no is not None
         return f"{self.sub(yes)} if {self.sub(cond)} else {self.sub(no)}"
 
-    def x_await_expression(self: Translator, node: Node) -> str:
+    def x_await_expression(self, node: Node) -> str:
         return self.expr(node.named_children[0])
 
     # ---- functions -----------------------------------------------------------------
 
-    def x_arrow_function(self: Translator, node: Node) -> str:
+    def x_arrow_function(self, node: Node) -> str:
         return self.function_value(node)
 
-    def x_function_expression(self: Translator, node: Node) -> str:
+    def x_function_expression(self, node: Node) -> str:
         return self.function_value(node)
 
     x_function = x_function_expression
 
-    def lambda_params(self: Translator, params: Node | None) -> str:
+    def lambda_params(self, params: Node | None) -> str:
         if params is None:
             return ""
         if params.type == "identifier":
             return self.name(text(params))
         return ", ".join(self.param(p) for p in params.named_children if p.type != "comment")
 
-    def param(self: Translator, node: Node) -> str:
+    def param(self, node: Node) -> str:
         if node.type == "identifier":
             return self.name(text(node))
         if node.type == "assignment_pattern":
@@ -311,12 +339,12 @@ class Exprs:
             return "*" + self.name(text(node.named_children[0]))
         raise Unsupported("destructured parameter")
 
-    def needs_await(self: Translator, node: Node) -> bool:
+    def needs_await(self, node: Node) -> bool:
         """Whether a function body makes a call that pauses the VU (http, sleep, ...)."""
         for child in [node, *walk(node, into_functions=False)]:
             if child.type == "call_expression" and self.is_async_call(child):
                 return True
         return False
 
-    def contains_function(self: Translator, node: Node) -> bool:
+    def contains_function(self, node: Node) -> bool:
         return any(c.type in FUNCTIONS for c in walk(node))

@@ -3,15 +3,13 @@ are scenario entry points (``vu`` argument) and which must be ``async`` (they wa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import contextlib
 
 from tree_sitter import Node
 
-from veza_ray.convert.exprs import Unsupported, js_string
+from veza_ray.convert.base import Base, Unsupported
+from veza_ray.convert.exprs import js_string
 from veza_ray.convert.scope import FUNCTIONS, declared, function_parts, text, walk
-
-if TYPE_CHECKING:
-    from veza_ray.convert.translate import Translator
 
 # (module, imported name) -> the canonical name the translator dispatches on.
 NAMED = {
@@ -38,10 +36,10 @@ def jslib_names(source: str) -> set[str] | None:
     return None
 
 
-class Imports:
+class Imports(Base):
     """Import statements and the program's first pass, mixed into the Translator."""
 
-    def import_statement(self: Translator, node: Node) -> list[str]:
+    def import_statement(self, node: Node) -> list[str]:
         src_node = node.child_by_field_name("source")
         assert src_node is not None
         source = js_string(src_node)
@@ -66,20 +64,18 @@ class Imports:
                 self.default_import(source, text(spec.named_children[0]))
         return [f"# (k6 import of {source!r}: provided by veza-ray)"]
 
-    def default_import(self: Translator, source: str, local: str) -> None:
+    def default_import(self, source: str, local: str) -> None:
         canon = DEFAULTS.get(source)
         if canon is None or canon == "k6":
             raise Unsupported(f"default import of {source!r}")
         self.bindings[local] = canon
 
-    def first_pass(self: Translator, root: Node) -> None:
+    def first_pass(self, root: Node) -> None:
         """Bindings of imports, module names, entry functions and async functions."""
         for node in root.named_children:
             if node.type == "import_statement":
-                try:
+                with contextlib.suppress(Unsupported):  # reported where it is translated
                     self.import_statement(node)
-                except Unsupported:
-                    pass  # reported where the statement is translated
         self.module_names = declared(root) - set(self.bindings)
         self.entries = self.find_entries(root)
         functions = self.top_functions(root)
@@ -92,16 +88,18 @@ class Imports:
                     changed = True
         self.async_names |= self.entries
 
-    def needs_await_deep(self: Translator, body: Node) -> bool:
+    def needs_await_deep(self, body: Node) -> bool:
         return any(
             c.type == "call_expression" and self.is_async_call(c)
             for c in walk(body, into_functions=False)
         )
 
-    def top_functions(self: Translator, root: Node) -> dict[str, Node]:
+    def top_functions(self, root: Node) -> dict[str, Node]:
         out: dict[str, Node] = {}
         for node in root.named_children:
-            decl = node.child_by_field_name("declaration") if node.type == "export_statement" else node
+            decl = (
+                node.child_by_field_name("declaration") if node.type == "export_statement" else node
+            )
             if decl is None:
                 continue
             if decl.type == "function_declaration":
@@ -117,7 +115,7 @@ class Imports:
                             out[text(d.child_by_field_name("name"))] = body
         return out
 
-    def find_entries(self: Translator, root: Node) -> set[str]:
+    def find_entries(self, root: Node) -> set[str]:
         """``default`` and every function a scenario's ``exec`` names."""
         entries: set[str] = set()
         for node in root.named_children:
@@ -130,7 +128,11 @@ class Imports:
                     if name not in NOT_FLOWS:
                         entries.add(name)
         for node in walk(root, into_functions=True):
-            if node.type == "pair" and text(node.child_by_field_name("key")) in ("exec", "'exec'", '"exec"'):
+            if node.type == "pair" and text(node.child_by_field_name("key")) in (
+                "exec",
+                "'exec'",
+                '"exec"',
+            ):
                 value = node.child_by_field_name("value")
                 if value is not None and value.type == "string":
                     entries.add(js_string(value))

@@ -8,14 +8,19 @@ module bound to the running VU, so helper functions need no ``vu`` argument, as 
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
+import random
 import re
+import string as string_
+import sys
 import time
+import uuid
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from veza_ray.core.durations import parse_k6_duration
 from veza_ray.engine.context import vu_context
@@ -30,11 +35,11 @@ __all__ = [
     "index",
     "now_ms",
     "open_file",
+    "params",
     "parse_float",
     "parse_int",
-    "params",
-    "stringify",
     "string",
+    "stringify",
     "text_summary",
     "timeout_s",
     "typeof",
@@ -272,3 +277,83 @@ def text_summary(data: Mapping[str, Any], _opts: Any = None) -> str:
             lines.append(f"   {mark} {name}: '{expr}'")
     head = ("   THRESHOLDS\n" + "\n".join(lines) + "\n\n") if lines else ""
     return head + render_text(data, [])
+
+
+def fail(message: Any = None) -> None:
+    """k6's ``fail()``: ends this iteration with an error (the VU goes on)."""
+    raise Error(string(message) if message is not None else "")
+
+
+def console(level: str, *args: Any) -> None:
+    """``console.log`` and its levels, on stderr as k6 writes them."""
+    text = " ".join(a if isinstance(a, str) else stringify(a) for a in args)
+    print(f'level={"info" if level == "log" else level} msg="{text}"', file=sys.stderr)
+
+
+def decode_uri_component(value: Any) -> str:
+    return unquote(string(value))
+
+
+def is_nan(value: Any) -> bool:
+    number = value if isinstance(value, (int, float)) else parse_float(value)
+    return isinstance(number, float) and math.isnan(number)
+
+
+def index_of(seq: Any, item: Any) -> int:
+    if isinstance(seq, str):
+        return seq.find(string(item))
+    try:
+        return list(seq).index(item)
+    except ValueError:
+        return -1
+
+
+def keys(obj: Any) -> list[Any]:
+    """``for (k in obj)``: an object's keys, an array's indexes (as strings, as in JS)."""
+    if isinstance(obj, Mapping):
+        return list(obj)
+    return [str(i) for i in range(len(obj))]
+
+
+def object_keys(obj: Mapping[str, Any]) -> list[str]:
+    return list(obj)
+
+
+def object_values(obj: Mapping[str, Any]) -> list[Any]:
+    return list(obj.values())
+
+
+def object_entries(obj: Mapping[str, Any]) -> list[list[Any]]:
+    return [[k, v] for k, v in obj.items()]
+
+
+def assign(target: dict[str, Any], *sources: Mapping[str, Any] | None) -> dict[str, Any]:
+    for src in sources:
+        target.update(src or {})
+    return target
+
+
+def random_int_between(lo: int, hi: int) -> int:
+    """jslib k6-utils ``randomIntBetween``: inclusive on both ends."""
+    return random.randint(int(lo), int(hi))
+
+
+def random_string(length: int, charset: str = string_.ascii_lowercase + string_.digits) -> str:
+    return "".join(random.choice(charset) for _ in range(int(length)))
+
+
+def uuidv4() -> str:
+    return str(uuid.uuid4())
+
+
+def b64encode(data: Any, encoding: str = "std") -> str:
+    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    out = base64.urlsafe_b64encode(raw) if "url" in encoding else base64.b64encode(raw)
+    text = out.decode("ascii")
+    return text.rstrip("=") if encoding.startswith("raw") else text
+
+
+def b64decode(data: str, encoding: str = "std", fmt: str = "") -> str | bytes:
+    padded = data + "=" * (-len(data) % 4)
+    raw = base64.urlsafe_b64decode(padded) if "url" in encoding else base64.b64decode(padded)
+    return raw.decode("utf-8") if fmt == "s" else raw

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from veza_ray.convert.base import Unsupported
 from veza_ray.convert.calls import Calls
-from veza_ray.convert.exprs import Exprs, Unsupported, js_string
+from veza_ray.convert.exprs import Exprs, js_string
 from veza_ray.convert.imports import Imports
 from veza_ray.convert.scope import assigned, declared, function_parts, py_name, text, walk
 
@@ -100,7 +101,11 @@ class Translator(Exprs, Calls, Imports):
         """A block's statements at ``ind``; ``pass`` when nothing executable is left."""
         lines: list[str] = []
         children = [] if node is None else node.named_children
-        if node is not None and node.type not in ("statement_block", "switch_case", "switch_default"):
+        if node is not None and node.type not in (
+            "statement_block",
+            "switch_case",
+            "switch_default",
+        ):
             children = [node]
         for child in children:
             lines += self.stmt(child, ind)
@@ -175,7 +180,11 @@ class Translator(Exprs, Calls, Imports):
         name, value = decl.child_by_field_name("name"), decl.child_by_field_name("value")
         assert name is not None
         if name.type == "identifier":
-            if value is not None and value.type in ("arrow_function", "function_expression", "function"):
+            if value is not None and value.type in (
+                "arrow_function",
+                "function_expression",
+                "function",
+            ):
                 return self.function(text(name), value, ind)
             return [f"{ind}{self.name(text(name))} = {self.expr(value) if value else 'None'}"]
         if name.type == "object_pattern" and value is not None:
@@ -226,7 +235,7 @@ class Translator(Exprs, Calls, Imports):
         out += self.block(node.child_by_field_name("consequence"), ind + IND)
         alt = node.child_by_field_name("alternative")
         if alt is not None:
-            inner = [c for c in alt.named_children if c.type != "comment"][0]
+            inner = next(c for c in alt.named_children if c.type != "comment")
             if inner.type == "if_statement":
                 out += self.s_if_statement(inner, ind, "elif")
             else:
@@ -246,7 +255,11 @@ class Translator(Exprs, Calls, Imports):
         if body is not None and any(c.type == "continue_statement" for c in walk(body)):
             raise Unsupported("continue inside do...while")
         lines = [f"{ind}while True:", *self.block(body, ind + IND)]
-        return [*lines, f"{ind}{IND}if not ({self.expr(cond.named_children[-1])}):", f"{ind}{IND * 2}break"]
+        return [
+            *lines,
+            f"{ind}{IND}if not ({self.expr(cond.named_children[-1])}):",
+            f"{ind}{IND * 2}break",
+        ]
 
     def s_for_in_statement(self, node: Node, ind: str) -> list[str]:
         left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
@@ -273,10 +286,16 @@ class Translator(Exprs, Calls, Imports):
         out.append(f"{ind}while {self.expr(test) if test is not None else 'True'}:")
         out += self.block(body, ind + IND)
         if step is not None:
-            out.append(ind + IND + (self.update(step) if step.type == "update_expression" else self.assignment(step)))
+            out.append(
+                ind
+                + IND
+                + (self.update(step) if step.type == "update_expression" else self.assignment(step))
+            )
         return out
 
-    def for_range(self, init: Node | None, cond: Node | None, step: Node | None, body: Node | None) -> str | None:
+    def for_range(
+        self, init: Node | None, cond: Node | None, step: Node | None, body: Node | None
+    ) -> str | None:
         """``for (let i = a; i < b; i++)`` as ``for i in range(a, b)``, when that is exact."""
         if init is None or init.type != "lexical_declaration" or cond is None or step is None:
             return None
@@ -290,7 +309,11 @@ class Translator(Exprs, Calls, Imports):
         name = text(var)
         left, right = test.child_by_field_name("left"), test.child_by_field_name("right")
         op = self.op(test)
-        if text(left) != name or op not in ("<", "<=") or text(step.child_by_field_name("argument")) != name:
+        if (
+            text(left) != name
+            or op not in ("<", "<=")
+            or text(step.child_by_field_name("argument")) != name
+        ):
             return None
         if body is not None and name in assigned(body):
             return None
@@ -302,18 +325,35 @@ class Translator(Exprs, Calls, Imports):
 
     def is_for_each(self, node: Node) -> bool:
         fn = node.child_by_field_name("function")
-        return fn is not None and fn.type == "member_expression" and text(fn.child_by_field_name("property")) == "forEach"
+        return (
+            fn is not None
+            and fn.type == "member_expression"
+            and text(fn.child_by_field_name("property")) == "forEach"
+        )
 
     def for_each(self, node: Node, ind: str) -> list[str]:
         fn = node.child_by_field_name("function")
         args = self.args(node.child_by_field_name("arguments"))
         assert fn is not None
         obj = fn.child_by_field_name("object")
-        if len(args) != 1 or args[0].type not in ("arrow_function", "function_expression") or obj is None:
+        if (
+            len(args) != 1
+            or args[0].type not in ("arrow_function", "function_expression")
+            or obj is None
+        ):
             raise Unsupported("forEach with a named function")
         params, body = function_parts(args[0])
-        names = [] if params is None else ([params] if params.type == "identifier" else params.named_children)
-        if len(names) != 1 or names[0].type != "identifier" or body is None or body.type != "statement_block":
+        names = (
+            []
+            if params is None
+            else ([params] if params.type == "identifier" else params.named_children)
+        )
+        if (
+            len(names) != 1
+            or names[0].type != "identifier"
+            or body is None
+            or body.type != "statement_block"
+        ):
             raise Unsupported("forEach callback with an index or an expression body")
         if any(c.type == "return_statement" for c in walk(body)):
             raise Unsupported("return inside a forEach callback")
@@ -326,7 +366,10 @@ class Translator(Exprs, Calls, Imports):
         if handler is not None:
             param = handler.child_by_field_name("parameter")
             name = f" as {self.name(text(param))}" if param is not None else ""
-            out += [f"{ind}except Exception{name}:", *self.block(handler.child_by_field_name("body"), ind + IND)]
+            out += [
+                f"{ind}except Exception{name}:",
+                *self.block(handler.child_by_field_name("body"), ind + IND),
+            ]
         final = node.child_by_field_name("finalizer")
         if final is not None:
             out += [f"{ind}finally:", *self.block(final.child_by_field_name("body"), ind + IND)]
@@ -340,14 +383,20 @@ class Translator(Exprs, Calls, Imports):
         out: list[str] = []
         for case in [c for c in body.named_children if c.type != "comment"]:
             stmts = [c for c in case.children_by_field_name("body") if c.type != "comment"]
-            if not stmts or stmts[-1].type not in ("break_statement", "return_statement", "throw_statement"):
+            if not stmts or stmts[-1].type not in (
+                "break_statement",
+                "return_statement",
+                "throw_statement",
+            ):
                 raise Unsupported("switch case that falls through")
             if case.type == "switch_default":
                 head = f"{ind}else:" if out else f"{ind}if True:"
             else:
                 kw = "elif" if out else "if"
                 head = f"{ind}{kw} {subject} == {self.expr(case.child_by_field_name('value'))}:"  # type: ignore[arg-type]
-            lines = [ln for s in stmts if s.type != "break_statement" for ln in self.stmt(s, ind + IND)]
+            lines = [
+                ln for s in stmts if s.type != "break_statement" for ln in self.stmt(s, ind + IND)
+            ]
             out += [head, *(lines or [f"{ind}{IND}pass"])]
         return out
 
@@ -360,12 +409,15 @@ class Translator(Exprs, Calls, Imports):
         params, body = function_parts(node)
         assert body is not None
         entry = not self.stack and js_name in self.entries
-        is_async = entry or (js_name in self.async_names and not self.stack) or self.needs_await(body)
-        pyname = "handle_summary" if js_name == "handleSummary" and not self.stack else self.name(js_name)
-        if entry:
-            head = "vu"
-        else:
-            head = self.lambda_params(params)
+        is_async = (
+            entry or (js_name in self.async_names and not self.stack) or self.needs_await(body)
+        )
+        pyname = (
+            "handle_summary"
+            if js_name == "handleSummary" and not self.stack
+            else self.name(js_name)
+        )
+        head = "vu" if entry else self.lambda_params(params)
         ctx = FnCtx(js_name, entry, is_async, declared(body, params))
         out = [f"{ind}{'async def' if is_async else 'def'} {pyname}({head}):"]
         self.stack.append(ctx)
@@ -391,7 +443,9 @@ class Translator(Exprs, Calls, Imports):
     def scope_lines(self, ctx: FnCtx, body: Node, ind: str) -> list[str]:
         """``global``/``nonlocal`` for the outer names this function assigns."""
         outer = assigned(body) - ctx.declared
-        inner_decl = set().union(*(f.declared for f in self.stack[:-1])) if len(self.stack) > 1 else set()
+        inner_decl = (
+            set().union(*(f.declared for f in self.stack[:-1])) if len(self.stack) > 1 else set()
+        )
         nonlocal_ = sorted(n for n in outer if n in inner_decl)
         global_ = sorted(n for n in outer if n not in inner_decl and n in self.module_names)
         lines = []
@@ -410,8 +464,14 @@ class Translator(Exprs, Calls, Imports):
             kids = [c for c in body.named_children if c.type != "comment"]
             if len(kids) == 1 and kids[0].type == "return_statement" and kids[0].named_children:
                 simple = kids[0].named_children[0]
-        if simple.type != "statement_block" and not self.needs_await(simple) and not self.contains_function(simple):
-            return f"lambda {self.lambda_params(params)}: {self.expr(simple)}".replace("lambda :", "lambda:")
+        if (
+            simple.type != "statement_block"
+            and not self.needs_await(simple)
+            and not self.contains_function(simple)
+        ):
+            return f"lambda {self.lambda_params(params)}: {self.expr(simple)}".replace(
+                "lambda :", "lambda:"
+            )
         name = f"_fn{self.hoist_id()}"
         ind = self.current_indent
         self.pending += self.function(name, node, ind)
@@ -424,7 +484,11 @@ class Translator(Exprs, Calls, Imports):
         if decl is not None:
             return self.stmt(decl, ind)
         value = node.child_by_field_name("value")
-        if value is not None and value.type in ("function_expression", "function", "arrow_function"):
+        if value is not None and value.type in (
+            "function_expression",
+            "function",
+            "arrow_function",
+        ):
             return self.function("default", value, ind)
         if value is not None and value.type == "identifier":
             return [f"{ind}default = {self.name(text(value))}"]
