@@ -23,7 +23,6 @@ JSLIB = {
     "k6-summary": {"textSummary"},
     "k6-utils": {"randomIntBetween", "randomItem", "randomString", "uuidv4"},
 }
-NOT_FLOWS = frozenset({"setup", "teardown", "handleSummary", "options"})
 
 
 def jslib_names(source: str) -> set[str] | None:
@@ -119,14 +118,14 @@ class Imports(Base):
         """``default`` and every function a scenario's ``exec`` names."""
         entries: set[str] = set()
         for node in root.named_children:
-            if node.type == "export_statement" and node.child_by_field_name("value") is not None:
+            if node.type != "export_statement":
+                continue
+            if node.child_by_field_name("value") is not None:
                 entries.add("default")
-            elif node.type == "export_statement":
-                decl = node.child_by_field_name("declaration")
-                if decl is not None and decl.type == "function_declaration":
-                    name = text(decl.child_by_field_name("name"))
-                    if name not in NOT_FLOWS:
-                        entries.add(name)
+            decl = node.child_by_field_name("declaration")
+            is_default = any(c.type == "default" for c in node.children)
+            if is_default and decl is not None and decl.type == "function_declaration":
+                entries.add(text(decl.child_by_field_name("name")))  # then `default = name`
         for node in walk(root, into_functions=True):
             if node.type == "pair" and text(node.child_by_field_name("key")) in (
                 "exec",

@@ -282,7 +282,9 @@ class Translator(Exprs, Calls, Imports):
         if body is not None and any(c.type == "continue_statement" for c in walk(body)):
             raise Unsupported("continue in a for loop that is not a range")
         out = self.stmt(init, ind) if init is not None and init.type != ";" else []
-        test = cond.named_children[0] if cond is not None and cond.named_children else None
+        test = cond.named_children[0] if cond is not None and cond.type == "expression_statement" else cond
+        if test is not None and test.type == ";":
+            test = None
         out.append(f"{ind}while {self.expr(test) if test is not None else 'True'}:")
         out += self.block(body, ind + IND)
         if step is not None:
@@ -482,7 +484,10 @@ class Translator(Exprs, Calls, Imports):
     def s_export_statement(self, node: Node, ind: str) -> list[str]:
         decl = node.child_by_field_name("declaration")
         if decl is not None:
-            return self.stmt(decl, ind)
+            lines = self.stmt(decl, ind)
+            if any(c.type == "default" for c in node.children):  # export default function f
+                lines.append(f"{ind}default = {self.name(text(decl.child_by_field_name('name')))}")
+            return lines
         value = node.child_by_field_name("value")
         if value is not None and value.type in (
             "function_expression",
