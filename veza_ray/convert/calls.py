@@ -113,7 +113,8 @@ class Calls(Base):
             self.imports.add("sleep")
             return self.awaited(f"sleep({a})")
         if canon == "group":
-            raise Unsupported("group() is not supported by veza-ray yet")
+            self.imports.add("group")
+            return self.awaited(f"group({a})")
         if canon in IMPORTED:
             if canon == "check":
                 self.imports.add("check")

@@ -136,6 +136,8 @@ class Translator(Exprs, Calls, Imports):
             return [ind + self.update(inner)]
         if inner.type == "call_expression" and self.is_for_each(inner):
             return self.for_each(inner, ind)
+        if inner.type == "call_expression" and self.inline_group(inner):
+            return self.group_block(inner, ind)
         return [ind + self.expr(inner)]
 
     def target(self, node: Node) -> str:
@@ -282,7 +284,11 @@ class Translator(Exprs, Calls, Imports):
         if body is not None and any(c.type == "continue_statement" for c in walk(body)):
             raise Unsupported("continue in a for loop that is not a range")
         out = self.stmt(init, ind) if init is not None and init.type != ";" else []
-        test = cond.named_children[0] if cond is not None and cond.type == "expression_statement" else cond
+        test = (
+            cond.named_children[0]
+            if cond is not None and cond.type == "expression_statement"
+            else cond
+        )
         if test is not None and test.type == ";":
             test = None
         out.append(f"{ind}while {self.expr(test) if test is not None else 'True'}:")
@@ -361,6 +367,29 @@ class Translator(Exprs, Calls, Imports):
             raise Unsupported("return inside a forEach callback")
         out = [f"{ind}for {self.name(text(names[0]))} in {self.expr(obj)}:"]
         return out + self.block(body, ind + IND)
+
+    def inline_group(self, node: Node) -> bool:
+        """``group('x', function () {...})`` whose body can run in place (no return)."""
+        fn = node.child_by_field_name("function")
+        if fn is None or fn.type != "identifier" or self.bindings.get(text(fn)) != "group":
+            return False
+        args = self.args(node.child_by_field_name("arguments"))
+        if len(args) != 2 or args[1].type not in ("arrow_function", "function_expression"):
+            return False
+        params, body = function_parts(args[1])
+        if body is None or body.type != "statement_block":
+            return False
+        if params is not None and params.named_children:
+            return False
+        jumps = ("return_statement", "break_statement", "continue_statement")
+        return not any(c.type in jumps for c in walk(body))
+
+    def group_block(self, node: Node, ind: str) -> list[str]:
+        args = self.args(node.child_by_field_name("arguments"))
+        _, body = function_parts(args[1])
+        self.imports.add("group")
+        self.awaited("group()")  # refused outside a VU function, as any waiting call
+        return [f"{ind}async with group({self.expr(args[0])}):", *self.block(body, ind + IND)]
 
     def s_try_statement(self, node: Node, ind: str) -> list[str]:
         out = [f"{ind}try:", *self.block(node.child_by_field_name("body"), ind + IND)]
@@ -471,9 +500,9 @@ class Translator(Exprs, Calls, Imports):
             and not self.needs_await(simple)
             and not self.contains_function(simple)
         ):
-            return f"lambda {self.lambda_params(params)}: {self.expr(simple)}".replace(
-                "lambda :", "lambda:"
-            )
+            # JavaScript ignores extra arguments: check() passes the value to a () => ...
+            head = self.lambda_params(params) or "*_"
+            return f"lambda {head}: {self.expr(simple)}"
         name = f"_fn{self.hoist_id()}"
         ind = self.current_indent
         self.pending += self.function(name, node, ind)

@@ -18,7 +18,10 @@ from veza_ray.core.metric_types import (
     make_tags,
 )
 from veza_ray.engine.context import load_context, vu_context
+from veza_ray.engine.groups import group
 from veza_ray.engine.h1 import FileData
+
+__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "group", "sleep"]
 
 T = TypeVar("T")
 

@@ -37,6 +37,7 @@ from veza_ray.engine.scenario import LoadedScript, describe_exception
 
 Flow = Callable[["VU"], Awaitable[Any]]
 
+
 class _HttpSinks:
     """Direct references to the sinks one (name, method, status, ...) combination feeds."""
 
@@ -80,6 +81,7 @@ class ScenarioRecorder:
         self.base_tags = make_tags(self.base)
         self._http: dict[tuple[Any, ...], _HttpSinks] = {}
         self._custom: dict[tuple[str, Tags | None], Sink] = {}
+        self._grouped: dict[tuple[Tags | None, str], Tags] = {}
         sent = store.sink("data_sent", self.base_tags)
         received = store.sink("data_received", self.base_tags)
         assert isinstance(sent, CounterSink) and isinstance(received, CounterSink)
@@ -129,6 +131,16 @@ class ScenarioRecorder:
         self._sent.total += sent
         self._received.total += received
 
+    def grouped(self, extra: Tags | None, group: str) -> Tags:
+        """``extra`` plus k6's ``group`` tag (memoised: a flow has few tag sets per group)."""
+        key = (extra, group)
+        hit = self._grouped.get(key)
+        if hit is None:
+            hit = make_tags({**dict(extra or ()), "group": group})
+            if len(self._grouped) < 10_000:
+                self._grouped[key] = hit
+        return hit
+
     def custom(self, name: str, value: float, extra: Tags | None) -> None:
         key = (name, extra)
         s = self._custom.get(key)
@@ -146,7 +158,18 @@ class ScenarioRecorder:
 class VU:
     """The context a flow function gets: k6's __VU, __ITER, scenario and http module."""
 
-    __slots__ = ("_clock", "_rec", "env", "http", "id", "iteration", "scenario", "slot", "tags")
+    __slots__ = (
+        "_clock",
+        "_rec",
+        "env",
+        "group",
+        "http",
+        "id",
+        "iteration",
+        "scenario",
+        "slot",
+        "tags",
+    )
 
     def __init__(
         self,
@@ -165,11 +188,31 @@ class VU:
         self.http = http
         self.env = env
         self.tags = recorder.base
+        self.group = ""  # k6's group path ("::a::b") while the VU is inside group()
         self._rec = recorder
         self._clock = clock
 
     def record(self, name: str, value: float, extra: Tags | None = None) -> None:
+        if self.group:
+            extra = self._rec.grouped(extra, self.group)
         self._rec.custom(name, value, extra)
+
+    def record_http(
+        self,
+        method: str,
+        name: str,
+        status: int,
+        ok: bool,
+        code: int,
+        extra: Tags,
+        t: Timings,
+        sent: int,
+        received: int,
+    ) -> None:
+        """The HTTP client's sample, with this VU's group tag when it is inside one."""
+        if self.group:
+            extra = self._rec.grouped(extra, self.group)
+        self._rec.http(method, name, status, ok, code, extra, t, sent, received)
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -384,12 +427,13 @@ class Runner:
 
     def _new_vu(self, s: _Scenario, slot: int) -> VU:
         assert self._hub is not None, "VUs are built by run()"
-        http = HttpClient(
-            self._hub, s.rec.http, self.options.discard_response_bodies, guard=self._guard
-        )
         env = {**self.env, **dict(s.cfg.env)}
         s.allocated += 1
-        return VU(s.seg.vu_id_base + slot, slot, s.cfg.name, s.rec, http, env, self.clock)
+        vu = VU(s.seg.vu_id_base + slot, slot, s.cfg.name, s.rec, None, env, self.clock)  # type: ignore[arg-type]
+        vu.http = HttpClient(
+            self._hub, vu.record_http, self.options.discard_response_bodies, guard=self._guard
+        )
+        return vu
 
     async def _iteration(self, s: _Scenario, vu: VU) -> None:
         token = vu_context.set(vu)
