@@ -250,8 +250,9 @@ def _group_text(group: Mapping[str, Any], indent: int) -> list[str]:
             share = c["passes"] * 100 // max(total, 1)
             lines.append(f"{pad} ↳  {share}% — ✓ {c['passes']} / ✗ {c['fails']}")
     for sub in group["groups"]:
-        lines += ["", f"{pad}█ {sub['name']}", ""]
-        lines += _group_text(sub, indent + 2)
+        lines += ["", f"{pad}█ {sub['name']}"]
+        inner = _group_text(sub, indent + 2)
+        lines += ([""] if inner and inner[0] else []) + inner
     return lines
 
 
