@@ -208,3 +208,18 @@ def test_run_of_a_js_file_points_to_convert(tmp_path: Path) -> None:
     res = _cli("run", str(script), cwd=tmp_path)
     assert res.returncode == 107
     assert len(res.stderr.strip().splitlines()) == 1 and "veza-ray convert" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "encoded"),
+    [  # the vectors of k6's examples/base64.js
+        ("hello world", "std", "aGVsbG8gd29ybGQ="),
+        ("hello world", "rawstd", "aGVsbG8gd29ybGQ"),
+        ("小飼弾..", "url", "5bCP6aO85by-Li4="),
+        ("小飼弾..", "rawurl", "5bCP6aO85by-Li4"),
+    ],
+)
+def test_k6_encoding_helpers(text: str, kind: str, encoded: str) -> None:
+    assert jsrt.b64encode(text, kind) == encoded
+    assert jsrt.b64decode(encoded, kind, "s") == text
+    assert jsrt.b64decode(encoded, None if kind == "std" else kind, "s") == text

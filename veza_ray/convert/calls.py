@@ -135,6 +135,8 @@ class Calls(Base):
         owner = self.bindings.get(text(obj)) if obj.type == "identifier" else None
         if owner == "http":
             return self.call_http(prop, args)
+        if owner == "encoding" and prop in ("b64encode", "b64decode"):
+            return f"js.{prop}({self.arglist(args)})"
         if obj.type == "identifier" and text(obj) not in self.module_names:
             lib = self.call_library(text(obj), prop, args)
             if lib is not None:

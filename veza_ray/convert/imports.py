@@ -18,7 +18,7 @@ NAMED = {
     "k6/data": {"SharedArray"},
     "k6/encoding": {"b64encode", "b64decode"},
 }
-DEFAULTS = {"k6/http": "http", "k6/execution": "exec", "k6": "k6"}
+DEFAULTS = {"k6/http": "http", "k6/execution": "exec", "k6/encoding": "encoding", "k6": "k6"}
 JSLIB = {
     "k6-summary": {"textSummary"},
     "k6-utils": {"randomIntBetween", "randomItem", "randomString", "uuidv4"},

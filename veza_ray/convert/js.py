@@ -346,14 +346,18 @@ def uuidv4() -> str:
     return str(uuid.uuid4())
 
 
-def b64encode(data: Any, encoding: str = "std") -> str:
+def b64encode(data: Any, encoding: str | None = "std") -> str:
+    """k6/encoding's ``b64encode`` (std, rawstd, url, rawurl)."""
+    encoding = encoding or "std"
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     out = base64.urlsafe_b64encode(raw) if "url" in encoding else base64.b64encode(raw)
     text = out.decode("ascii")
     return text.rstrip("=") if encoding.startswith("raw") else text
 
 
-def b64decode(data: str, encoding: str = "std", fmt: str = "") -> str | bytes:
+def b64decode(data: str, encoding: str | None = "std", fmt: str = "") -> str | bytes:
+    """k6/encoding's ``b64decode``; ``'s'`` as the format gives a string."""
+    encoding = encoding or "std"
     padded = data + "=" * (-len(data) % 4)
     raw = base64.urlsafe_b64decode(padded) if "url" in encoding else base64.b64decode(padded)
     return raw.decode("utf-8") if fmt == "s" else raw
