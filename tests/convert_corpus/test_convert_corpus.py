@@ -58,9 +58,14 @@ def test_corpus_converts(tmp_path: Path) -> None:
         kind, todos, text = classify(js)
         note = ""
         if kind == "clean":
-            py = tmp_path / (js.parent.name + "_" + js.stem.replace("-", "_").replace(".", "_") + ".py")
+            py = tmp_path / (
+                js.parent.name + "_" + js.stem.replace("-", "_").replace(".", "_") + ".py"
+            )
             py.write_text(text)
-            rc = inspect_rc([sys.executable, "-m", "veza_ray.cli", "inspect", str(py), "--actors", "1"], tmp_path)
+            rc = inspect_rc(
+                [sys.executable, "-m", "veza_ray.cli", "inspect", str(py), "--actors", "1"],
+                tmp_path,
+            )
             if rc != 0:
                 k6_rc = inspect_rc([k6, "inspect", str(js)], js.parent) if k6 else None
                 note = f"inspect {rc}; k6 inspect {k6_rc}"

@@ -111,18 +111,31 @@ def test_groups_as_k6_reports_them(tmp_path: Path) -> None:
     py = tmp_path / "groups.py"
     conv = subprocess.run(
         [sys.executable, "-m", "veza_ray.cli", "convert", str(js), "-o", str(py)],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert conv.returncode == 0, conv.stderr
     assert "async with group('a'):" in py.read_text()
 
     k6_out, vr_out = tmp_path / "k6.json", tmp_path / "vr.json"
     k6_proc, k6_stats = run(
-        [k6, "run", "--no-usage-report", "--quiet", "--summary-export", str(k6_out), str(js)], tmp_path
+        [k6, "run", "--no-usage-report", "--quiet", "--summary-export", str(k6_out), str(js)],
+        tmp_path,
     )
     vr_proc, vr_stats = run(
-        [sys.executable, "-m", "veza_ray.cli", "run", str(py), "--actors", "1", "--quiet",
-         "--summary-export", str(vr_out)],
+        [
+            sys.executable,
+            "-m",
+            "veza_ray.cli",
+            "run",
+            str(py),
+            "--actors",
+            "1",
+            "--quiet",
+            "--summary-export",
+            str(vr_out),
+        ],
         tmp_path,
     )
     # 99 in both: group_duration{group:::a::b} min<0 cannot hold

@@ -116,7 +116,7 @@ def test_the_seed_shape_converts_to_async_flows(tmp_path: Path) -> None:
     py = conv.python
     assert "async def flow(vu):" in py
     assert "async def fetchIt(url):" in py  # it waits (http), so it is async and awaited
-    assert "await fetchIt(f\"http://127.0.0.1:1/a/{vu.id}/{vu.iteration}\")" in py
+    assert 'await fetchIt(f"http://127.0.0.1:1/a/{vu.id}/{vu.iteration}")' in py
     assert "timeout=js.timeout_s('5s')" in py and "response_body=True" in py
     assert "expected_statuses=js.expected_statuses(200, {'min': 400, 'max': 404})" in py
     assert "await sleep(0.1)" in py
@@ -182,7 +182,9 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     clean = tmp_path / "clean.js"
     clean.write_text("import { sleep } from 'k6';\nexport default function () { sleep(1); }\n")
     partial = tmp_path / "partial.js"
-    partial.write_text("import http from 'k6/http';\nexport default function () { http.batch([]); }\n")
+    partial.write_text(
+        "import http from 'k6/http';\nexport default function () { http.batch([]); }\n"
+    )
     broken = tmp_path / "broken.js"
     broken.write_text("export default function ( {\n")
 
@@ -193,7 +195,9 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert res.returncode == 116, res.stderr
     assert "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.batch()" in res.stderr
     assert "TODO(convert)" in (tmp_path / "p.py").read_text()  # written, to finish by hand
-    res = _cli("convert", str(partial), "-o", str(tmp_path / "p.py"), "--allow-partial", cwd=tmp_path)
+    res = _cli(
+        "convert", str(partial), "-o", str(tmp_path / "p.py"), "--allow-partial", cwd=tmp_path
+    )
     assert res.returncode == 0
     res = _cli("convert", str(broken), cwd=tmp_path)
     assert res.returncode == 107 and "line 1" in res.stderr

@@ -49,6 +49,7 @@ class LoadActor:
         env: dict[str, str],
         segments: list[SegmentWire],
         lease_s: float = 5.0,
+        setup_data: str | None = None,  # setup()'s return value as JSON, run once by the driver
     ) -> None:
         self.actor_id = actor_id
         # Secrets first, and the writers always: headers, cookies and URLs teach the book
@@ -61,7 +62,9 @@ class LoadActor:
             script = load_script(script_path, env, source=source)
             options = parse_options(script.raw_options)
             segs = [Segment.from_wire(w) for w in segments]
-            self.runner = build_runner(script, options, segs, env, log=self._log)
+            self.runner = build_runner(
+                script, options, segs, env, log=self._log, setup_data=setup_data
+            )
         except Exception as exc:
             # Ray logs and ships a creation error with its traceback and message: both
             # must be clean before they leave this process, so no chained original.

@@ -28,6 +28,7 @@ from veza_ray.cluster.fleet import (
     resume_segments,
 )
 from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
+from veza_ray.cluster.lifecycle import run_setup, run_teardown
 from veza_ray.core import exitcodes
 from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
 from veza_ray.core.inspect import auto_actors
@@ -120,6 +121,7 @@ class Prepared:
     trend_stats: tuple[str, ...]
     allowed_hosts: frozenset[str] = frozenset()
     secrets: tuple[str, ...] = ()
+    setup_data: str | None = None  # setup()'s return value (JSON), for every actor's VUs
 
     def redact(self, text: str) -> str:
         return SECRETS.redact(text)
@@ -338,6 +340,7 @@ def _run(
         err(f"--actors auto: {per_node} actor(s) per node on {len(node_cpus)} node(s): {why}")
         request = PlacementRequest(None, cfg.spread, per_node)
     _check_memory(ray, prep, request)
+    setup = run_setup(prep, err)  # once per test, before any actor: its data goes to all
     try:  # until the VUs start, any failure or signal releases what was placed
         try:
             plan = fleet.place(
@@ -353,6 +356,7 @@ def _run(
                 exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
             ) from exc
         state = MergedRun(prep.options, prep.script.all_metrics, plan)
+        state.total.merge_wire(setup.series)
         for i, info in zip(ids, infos, strict=True):
             state.add_actor(i, info, plan[i])
         _attach_tree(ray, prep, cfg, fleet, ids, infos)
@@ -524,6 +528,7 @@ def _drive(
     finally:
         fleet.close()
         ends = [_end(output, err) for output in outputs]
+    teardown = run_teardown(prep, state, err)  # after an abort or a signal too, as in k6
     end = time.time()
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
@@ -559,6 +564,7 @@ def _drive(
         driver_pauses=tuple(pauses),
         allow_saturated=cfg.allow_saturated,
         output_failures=tuple(output_failures),
+        teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
     )
     outcome = decide(facts)
     summary = build_summary(
@@ -583,7 +589,7 @@ def _end(output: Output, err: Callable[[str], None]) -> OutputEnd:
 
 def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> tuple[Any, ...]:
     wire = [s.to_wire() for s in segs]
-    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s)
+    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s, prep.setup_data)
 
 
 def _facts(

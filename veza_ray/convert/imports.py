@@ -123,6 +123,12 @@ class Imports(Base):
             if node.child_by_field_name("value") is not None:
                 entries.add("default")
             decl = node.child_by_field_name("declaration")
+            name = text(decl.child_by_field_name("name")) if decl is not None else ""
+            if decl is not None and decl.type == "function_declaration" and name in (
+                "setup",
+                "teardown",
+            ):
+                entries.add(name)  # VU functions too: they get a VU of their own
             is_default = any(c.type == "default" for c in node.children)
             if is_default and decl is not None and decl.type == "function_declaration":
                 entries.add(text(decl.child_by_field_name("name")))  # then `default = name`

@@ -448,15 +448,18 @@ class Translator(Exprs, Calls, Imports):
             if js_name == "handleSummary" and not self.stack
             else self.name(js_name)
         )
-        head = "vu" if entry else self.lambda_params(params)
+        head = self.lambda_params(params)
+        if entry:  # a VU function: the VU, then setup()'s data when it declares a parameter
+            named = (
+                [] if params is None else [p for p in params.named_children if p.type != "comment"]
+            )
+            head = "vu" + (f", {self.param(named[0])}" if named else "")
         ctx = FnCtx(js_name, entry, is_async, declared(body, params))
         out = [f"{ind}{'async def' if is_async else 'def'} {pyname}({head}):"]
         self.stack.append(ctx)
         saved_depth, self.depth = self.depth, 0
         try:
             out += self.scope_lines(ctx, body, ind + IND)
-            if entry and params is not None and params.named_children:
-                out += self.entry_data(params, ind + IND)
             if body.type == "statement_block":
                 out += self.block(body, ind + IND)
             else:
@@ -465,11 +468,6 @@ class Translator(Exprs, Calls, Imports):
             self.stack.pop()
             self.depth = saved_depth
         return out
-
-    def entry_data(self, params: Node, ind: str) -> list[str]:
-        first = params.named_children[0]
-        marker = self.todo(first, ind, "setup() data is not passed to VU functions by veza-ray yet")
-        return [*marker, f"{ind}{self.name(text(first))} = None"]
 
     def scope_lines(self, ctx: FnCtx, body: Node, ind: str) -> list[str]:
         """``global``/``nonlocal`` for the outer names this function assigns."""

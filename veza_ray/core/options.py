@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_size
+from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_k6_duration, parse_size
 from veza_ray.core.executors import EXECUTORS as EXECUTOR_TABLE
 from veza_ray.core.executors.base import Reader, ScenarioConfig, parse_duration, unset_none
 from veza_ray.core.metrics import DEFAULT_TREND_STATS
@@ -46,6 +46,8 @@ _TOP_KEYS = {
     "insecureSkipTLSVerify",
     "maxResponseBodySize",
     "tags",
+    "setupTimeout",  # setup() and teardown() (engine/lifecycle.py), 60 s by default
+    "teardownTimeout",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
@@ -156,6 +158,12 @@ def parse_options(raw: object) -> Options:
     warnings: list[str] = []
     for key in sorted(set(raw) - _TOP_KEYS):
         c.fail(f"options.{key}", "is not an option veza-ray knows")
+    for key in ("setupTimeout", "teardownTimeout"):
+        if key in raw:
+            try:
+                parse_k6_duration(raw[key])
+            except ValueError as exc:
+                c.fail(f"options.{key}", str(exc))
     scen_raw = raw.get("scenarios")
     if scen_raw is None:
         scen_raw = {"default": _shortcut_scenario(raw, c, warnings)}

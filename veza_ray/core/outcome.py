@@ -48,6 +48,7 @@ class RunFacts:
     requests: int = 0
     planned_s: float = 0.0
     ran_s: float = 0.0
+    teardown_failure: tuple[int, str] | None = None  # (107 or 101, why) as k6 exits
 
 
 class OutcomeWire(TypedDict):
@@ -138,6 +139,9 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(what)
     for failure in f.output_failures:
         notes.append(f"output not written: {failure}")
+    if f.teardown_failure:
+        codes.append(f.teardown_failure[0])
+        reasons.append(f.teardown_failure[1])
     if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
         notes.append("no HTTP request was made")
     code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK
@@ -149,6 +153,8 @@ _PRECEDENCE = [
     exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,
     exitcodes.GENERATOR_SATURATED,
+    exitcodes.SCRIPT_ERROR,
+    exitcodes.TEARDOWN_TIMEOUT,
 ]
 
 

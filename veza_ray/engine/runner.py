@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import gc
+import inspect
+import json
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
@@ -35,7 +37,7 @@ from veza_ray.engine.context import vu_context
 from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.engine.scenario import LoadedScript, describe_exception
 
-Flow = Callable[["VU"], Awaitable[Any]]
+Flow = Callable[..., Awaitable[Any]]  # (vu) or (vu, data): setup()'s data
 
 
 class _HttpSinks:
@@ -155,12 +157,23 @@ class ScenarioRecorder:
             s.add(value)
 
 
+def takes_data(fn: Callable[..., Any]) -> bool:
+    """Whether a VU function declares a second parameter, for setup()'s data."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
 class VU:
     """The context a flow function gets: k6's __VU, __ITER, scenario and http module."""
 
     __slots__ = (
         "_clock",
         "_rec",
+        "data",
         "env",
         "group",
         "http",
@@ -189,6 +202,7 @@ class VU:
         self.env = env
         self.tags = recorder.base
         self.group = ""  # k6's group path ("::a::b") while the VU is inside group()
+        self.data: Any = None  # this VU's own JSON copy of setup()'s data
         self._rec = recorder
         self._clock = clock
 
@@ -234,6 +248,7 @@ class _Scenario:
         self.rec = rec
         self.runner = runner
         self.run = executor(cfg.executor).run  # a table lookup: an unknown name is refused
+        self.with_data = takes_data(flow)
         self.t0 = 0.0
         self.active = 0
         self.allocated = 0
@@ -294,8 +309,10 @@ class Runner:
         script_path: str = "<scenario>",
         clock: Clock | None = None,
         log: Callable[[str], None] = print,
+        setup_data: str | None = None,
     ) -> None:
         self.options = options
+        self.setup_data = setup_data  # JSON text, decoded once per VU (each gets a copy)
         self.clock: Clock = clock or MonotonicClock()
         self.env = dict(env)
         # Deltas travel at a lower resolution; the driver's cumulative digests keep 1000.
@@ -433,13 +450,15 @@ class Runner:
         vu.http = HttpClient(
             self._hub, vu.record_http, self.options.discard_response_bodies, guard=self._guard
         )
+        if s.with_data and self.setup_data is not None:
+            vu.data = json.loads(self.setup_data)
         return vu
 
     async def _iteration(self, s: _Scenario, vu: VU) -> None:
         token = vu_context.set(vu)
         t0 = time.perf_counter()
         try:
-            await s.flow(vu)
+            await (s.flow(vu, vu.data) if s.with_data else s.flow(vu))
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # sys.exit() or KeyboardInterrupt in a flow included:
@@ -540,6 +559,7 @@ def build_runner(
     env: Mapping[str, str],
     log: Callable[[str], None] = print,
     clock: Clock | None = None,
+    setup_data: str | None = None,
 ) -> Runner:
     """A Runner for a loaded script's segments (what an actor, or a test, runs)."""
     configs = {sc.name: sc for sc in options.scenarios}
@@ -551,5 +571,13 @@ def build_runner(
             raise ValueError(f"exec {name!r} names no function in {script.path}")
         flows[name] = fn
     return Runner(
-        options, segments, flows, script.all_metrics, env, script.path, clock=clock, log=log
+        options,
+        segments,
+        flows,
+        script.all_metrics,
+        env,
+        script.path,
+        clock=clock,
+        log=log,
+        setup_data=setup_data,
     )

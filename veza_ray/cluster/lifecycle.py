@@ -1,0 +1,41 @@
+"""The driver's side of setup() and teardown(): once per test, whatever the actor count.
+
+setup() runs before any actor is placed (a failure stops the test with k6's code before
+any VU exists); its JSON data travels with every actor's arguments, so a replacement
+actor gets it too. teardown() runs after the last pull, after an abort or a signal as
+well, with the same data. Their samples join the run's totals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from veza_ray.engine.lifecycle import PartResult, run_part
+
+if TYPE_CHECKING:
+    from veza_ray.cluster.driver import Prepared
+    from veza_ray.core.merge import MergedRun
+
+
+def run_setup(prep: Prepared, err: Callable[[str], None]) -> PartResult:
+    """Run setup() (if any) and keep its data on ``prep``; RunError when it fails."""
+    from veza_ray.cluster.driver import RunError
+
+    result = run_part(prep.script, prep.options, prep.env, "setup")
+    if result.code:
+        raise RunError(result.code, f"{result.error}; no VU was started")
+    if result.ran:
+        size = len(result.data or "")
+        err(f"veza-ray: setup() ran once; its data ({size} bytes of JSON) goes to every VU")
+    prep.setup_data = result.data
+    return result
+
+
+def run_teardown(prep: Prepared, state: MergedRun, err: Callable[[str], None]) -> PartResult:
+    """Run teardown() (if any) with setup's data; its samples join the totals."""
+    result = run_part(prep.script, prep.options, prep.env, "teardown", prep.setup_data)
+    state.total.merge_wire(result.series)
+    if result.code:
+        err(f"veza-ray: {result.error}")
+    return result
