@@ -12,9 +12,33 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from veza_ray.engine.api import Counter, Gauge, Rate, Trend, check, env, file, group, sleep
+    from veza_ray.engine.api import (
+        Counter,
+        Gauge,
+        Rate,
+        Trend,
+        check,
+        env,
+        execution,
+        fail,
+        file,
+        group,
+        sleep,
+    )
 
-__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "group", "sleep"]
+__all__ = [
+    "Counter",
+    "Gauge",
+    "Rate",
+    "Trend",
+    "check",
+    "env",
+    "execution",
+    "fail",
+    "file",
+    "group",
+    "sleep",
+]
 
 try:  # the version the package was installed as, so reports and summaries name it right
     from importlib.metadata import PackageNotFoundError, version

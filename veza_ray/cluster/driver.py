@@ -28,7 +28,7 @@ from veza_ray.cluster.fleet import (
     resume_segments,
 )
 from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
-from veza_ray.cluster.lifecycle import run_setup, run_teardown
+from veza_ray.cluster.lifecycle import run_setup, run_teardown, script_abort
 from veza_ray.core import exitcodes
 from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
 from veza_ray.core.inspect import auto_actors
@@ -481,6 +481,10 @@ def _drive(
                 err(f"the driver was paused or unreachable for {dt:.1f} s")
             deltas, lost = fleet.pull(cfg.pull_wait)
             state.tick(deltas, lost, elapsed, dt)
+            if script_abort(state) and not stopping[0]:  # k6/execution test.abort()
+                err(f"veza-ray: {script_abort(state)}: stopping all actors")
+                fleet.stop(0.0)
+                stopping[0] = True
             for notice in fleet.notices:
                 err(notice)
             fleet.notices.clear()
@@ -565,6 +569,7 @@ def _drive(
         allow_saturated=cfg.allow_saturated,
         output_failures=tuple(output_failures),
         teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
+        script_aborted=script_abort(state),
     )
     outcome = decide(facts)
     summary = build_summary(

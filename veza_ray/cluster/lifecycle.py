@@ -32,6 +32,14 @@ def run_setup(prep: Prepared, err: Callable[[str], None]) -> PartResult:
     return result
 
 
+def script_abort(state: MergedRun) -> str:
+    """The reason of the first actor stopped by ``execution.test.abort()``, or ""."""
+    for end in state.ends.values():
+        if end["reason"].startswith("test.abort"):
+            return end["reason"]
+    return ""
+
+
 def run_teardown(prep: Prepared, state: MergedRun, err: Callable[[str], None]) -> PartResult:
     """Run teardown() (if any) with setup's data; its samples join the totals."""
     result = run_part(prep.script, prep.options, prep.env, "teardown", prep.setup_data)

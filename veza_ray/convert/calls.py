@@ -22,7 +22,7 @@ GLOBALS = {
 # Imported helpers (k6 modules, jslib) by their canonical name.
 IMPORTED = {
     "check": "check",
-    "fail": "js.fail",
+    "fail": "fail",
     "textSummary": "js.text_summary",
     "randomIntBetween": "js.random_int_between",
     "randomItem": "random.choice",
@@ -46,10 +46,14 @@ MATH = {
     "trunc": "math.trunc",
 }
 HTTP_BODY = {"post": "post", "put": "put", "patch": "patch", "del": "delete", "options": "options"}
-EXEC_READS = {
-    ("vu", "idInTest"): "id",
-    ("vu", "iterationInScenario"): "iteration",
-    ("scenario", "name"): "scenario",
+EXEC_READS = {  # k6/execution -> veza_ray.execution (engine/execution.py)
+    ("vu", "idInTest"): "id_in_test",
+    ("vu", "idInInstance"): "id_in_instance",
+    ("vu", "iterationInScenario"): "iteration_in_scenario",
+    ("vu", "iterationInInstance"): "iteration_in_instance",
+    ("scenario", "name"): "name",
+    ("scenario", "executor"): "executor",
+    ("scenario", "iterationInInstance"): "iteration_in_instance",
 }
 SIMPLE_METHODS = {
     "toLowerCase": "lower",
@@ -116,8 +120,8 @@ class Calls(Base):
             self.imports.add("group")
             return self.awaited(f"group({a})")
         if canon in IMPORTED:
-            if canon == "check":
-                self.imports.add("check")
+            if canon in ("check", "fail"):
+                self.imports.add(canon)
             return f"{IMPORTED[canon]}({a})"
         if canon is not None:
             raise Unsupported(f"{canon}()")
@@ -133,6 +137,11 @@ class Calls(Base):
 
     def call_member(self, obj: Node, prop: str, args: list[Node]) -> str:
         owner = self.bindings.get(text(obj)) if obj.type == "identifier" else None
+        if obj.type == "member_expression" and prop == "abort":
+            root = obj.child_by_field_name("object")
+            if root is not None and self.bindings.get(text(root)) == "exec":
+                self.imports.add("execution")
+                return f"execution.test.abort({self.arglist(args)})"
         if owner == "http":
             return self.call_http(prop, args)
         if owner == "encoding" and prop in ("b64encode", "b64decode"):
@@ -370,7 +379,8 @@ class Calls(Base):
                 attr = EXEC_READS.get((mid, prop))
                 if attr is None:
                     raise Unsupported(f"exec.{mid}.{prop}")
-                return f"{self.vu_expr()}.{attr}"
+                self.imports.add("execution")
+                return f"execution.{mid}.{attr}"
         if obj.type == "identifier" and self.bindings.get(text(obj)) in ("exec", "http"):
             raise Unsupported(f"{text(obj)}.{prop}")
         return None

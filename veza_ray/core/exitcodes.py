@@ -12,3 +12,4 @@ GENERATOR_SATURATED = 112  # not a k6 code: the load generators could not run th
 CONVERT_PARTIAL = 116  # not a k6 code: `convert` left TODO(convert) lines (see --allow-partial)
 SETUP_TIMEOUT = 100  # k6 SetupTimeout: setup() ran past setupTimeout, no VU started
 TEARDOWN_TIMEOUT = 101  # k6 TeardownTimeout: teardown() ran past teardownTimeout
+SCRIPT_ABORTED = 108  # k6 ScriptAborted: k6/execution test.abort() (same code as PREFLIGHT_FAILED)

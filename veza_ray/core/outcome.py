@@ -49,6 +49,7 @@ class RunFacts:
     planned_s: float = 0.0
     ran_s: float = 0.0
     teardown_failure: tuple[int, str] | None = None  # (107 or 101, why) as k6 exits
+    script_aborted: str = ""  # k6/execution test.abort()'s reason: k6's ScriptAborted (108)
 
 
 class OutcomeWire(TypedDict):
@@ -139,6 +140,9 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(what)
     for failure in f.output_failures:
         notes.append(f"output not written: {failure}")
+    if f.script_aborted:
+        codes.append(exitcodes.SCRIPT_ABORTED)
+        reasons.append(f"the script stopped the test: {f.script_aborted}")
     if f.teardown_failure:
         codes.append(f.teardown_failure[0])
         reasons.append(f.teardown_failure[1])
@@ -149,6 +153,7 @@ def decide(f: RunFacts) -> Outcome:
 
 
 _PRECEDENCE = [
+    exitcodes.SCRIPT_ABORTED,  # test.abort() (108, as k6)
     exitcodes.EXTERNAL_ABORT,
     exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,

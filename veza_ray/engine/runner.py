@@ -34,6 +34,7 @@ from veza_ray.core.wire import (
 )
 from veza_ray.engine.clock import Clock, MonotonicClock
 from veza_ray.engine.context import vu_context
+from veza_ray.engine.execution import ABORT_PREFIX, TestAborted
 from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.engine.scenario import LoadedScript, describe_exception
 
@@ -178,7 +179,9 @@ class VU:
         "group",
         "http",
         "id",
+        "id_in_instance",
         "iteration",
+        "run",
         "scenario",
         "slot",
         "tags",
@@ -203,6 +206,8 @@ class VU:
         self.tags = recorder.base
         self.group = ""  # k6's group path ("::a::b") while the VU is inside group()
         self.data: Any = None  # this VU's own JSON copy of setup()'s data
+        self.id_in_instance = 0  # k6/execution's vu.idInInstance (set by the runner)
+        self.run: Any = None  # the scenario segment it runs (k6/execution reads it)
         self._rec = recorder
         self._clock = clock
 
@@ -313,6 +318,7 @@ class Runner:
     ) -> None:
         self.options = options
         self.setup_data = setup_data  # JSON text, decoded once per VU (each gets a copy)
+        self._vu_seq = 0
         self.clock: Clock = clock or MonotonicClock()
         self.env = dict(env)
         # Deltas travel at a lower resolution; the driver's cumulative digests keep 1000.
@@ -452,6 +458,8 @@ class Runner:
         )
         if s.with_data and self.setup_data is not None:
             vu.data = json.loads(self.setup_data)
+        self._vu_seq += 1
+        vu.id_in_instance, vu.run = self._vu_seq, s
         return vu
 
     async def _iteration(self, s: _Scenario, vu: VU) -> None:
@@ -461,6 +469,9 @@ class Runner:
             await (s.flow(vu, vu.data) if s.with_data else s.flow(vu))
         except asyncio.CancelledError:
             raise
+        except TestAborted as exc:  # k6/execution's test.abort(): this actor, then all
+            self.log(f"test.abort() called: {exc.reason or '(no reason)'}")
+            self.stop(0.0, reason=f"{ABORT_PREFIX}: {SECRETS.redact(exc.reason)}")
         except BaseException as exc:  # sys.exit() or KeyboardInterrupt in a flow included:
             # in k6 an exception ends the iteration, never the VU or the instance.
             self._error(describe_exception(exc, self.script_path))
