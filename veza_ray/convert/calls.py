@@ -187,6 +187,8 @@ class Calls(Base):
             return self.awaited(self.request_call(prop, args[:1], args[1:2], []))
         if prop in HTTP_BODY:
             return self.awaited(self.request_call(HTTP_BODY[prop], args[:1], args[2:3], args[1:2]))
+        if prop == "batch" and len(args) == 1:
+            return self.awaited(f"http.batch({self.expr(args[0])})")
         if prop == "request" and len(args) >= 2:
             return self.awaited(self.request_call("request", args[:2], args[3:4], args[2:3]))
         raise Unsupported(f"http.{prop}()")

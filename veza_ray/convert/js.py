@@ -248,6 +248,29 @@ class _Http:
     async def options(self, url: str, body: Any = None, **kw: Any) -> Any:
         return await self.request("OPTIONS", url, body, **kw)
 
+    async def batch(self, requests: Any) -> Any:
+        """k6's ``http.batch``: its array, object and URL forms, as the client's."""
+        if isinstance(requests, Mapping):
+            return await vu().http.batch({k: batch_item(v) for k, v in requests.items()})
+        return await vu().http.batch([batch_item(v) for v in requests])
+
+
+def batch_item(item: Any) -> Any:
+    """One k6 batch request (``'url'``, ``[method, url, body, params]`` or an object)."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, Mapping):
+        method, url = item.get("method", "GET"), item["url"]
+        body, par = item.get("body"), item.get("params")
+    else:
+        method, url = item[0], item[1]
+        body = item[2] if len(item) > 2 else None
+        par = item[3] if len(item) > 3 else None
+    kw = params(par)
+    if body is not None:
+        kw["data"] = body
+    return (str(method).upper(), url, kw)
+
 
 http = _Http()
 

@@ -48,6 +48,8 @@ _TOP_KEYS = {
     "tags",
     "setupTimeout",  # setup() and teardown() (engine/lifecycle.py), 60 s by default
     "teardownTimeout",
+    "batch",  # http.batch() limits (engine/batch.py): in flight, and per host
+    "batchPerHost",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
 _TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
@@ -158,6 +160,10 @@ def parse_options(raw: object) -> Options:
     warnings: list[str] = []
     for key in sorted(set(raw) - _TOP_KEYS):
         c.fail(f"options.{key}", "is not an option veza-ray knows")
+    for key in ("batch", "batchPerHost"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            c.fail(f"options.{key}", "must be a whole number of requests, 0 or more")
     for key in ("setupTimeout", "teardownTimeout"):
         if key in raw:
             try:
