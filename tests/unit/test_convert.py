@@ -134,18 +134,18 @@ def test_what_cannot_be_converted_is_a_todo_at_its_place() -> None:
     import ws from 'k6/ws';
     export default function () {
       const a = 1;
-      http.batch([['GET', 'http://x/']]);
+      http.cookieJar();
       const b = 2;
     }
     """
     conv = convert_source(source)
     assert [t.js_line for t in conv.todos] == [3, 6]
-    assert [t.why for t in conv.todos] == ["import from 'k6/ws'", "http.batch()"]
+    assert [t.why for t in conv.todos] == ["import from 'k6/ws'", "http.cookieJar()"]
     lines = conv.python.splitlines()
     for t in conv.todos:
         assert lines[t.py_line - 1].lstrip().startswith("# TODO(convert): ")
     body = conv.python[conv.python.index("async def default") :]
-    assert body.index("a = 1") < body.index("TODO(convert): http.batch") < body.index("b = 2")
+    assert body.index("a = 1") < body.index("TODO(convert): http.cookieJar") < body.index("b = 2")
     assert "# ---- veza-ray convert: 2 TODO(s) left ----" in conv.python
 
 
@@ -183,7 +183,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     clean.write_text("import { sleep } from 'k6';\nexport default function () { sleep(1); }\n")
     partial = tmp_path / "partial.js"
     partial.write_text(
-        "import http from 'k6/http';\nexport default function () { http.batch([]); }\n"
+        "import http from 'k6/http';\nexport default function () { http.cookieJar(); }\n"
     )
     broken = tmp_path / "broken.js"
     broken.write_text("export default function ( {\n")
@@ -193,7 +193,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert (tmp_path / "clean.py").is_file()
     res = _cli("convert", str(partial), "-o", str(tmp_path / "p.py"), cwd=tmp_path)
     assert res.returncode == 116, res.stderr
-    assert "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.batch()" in res.stderr
+    assert "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.cookieJar()" in res.stderr
     assert "TODO(convert)" in (tmp_path / "p.py").read_text()  # written, to finish by hand
     res = _cli(
         "convert", str(partial), "-o", str(tmp_path / "p.py"), "--allow-partial", cwd=tmp_path
