@@ -1,6 +1,6 @@
 """veza-ray: k6-style load scenarios spread over a Ray cluster.
 
-The names a scenario file imports live here: ``check``, ``sleep``, ``env``, ``file`` and
+The names a scenario file imports live here: ``check``, ``sleep``, ``env``, ``file``, ``open`` and
 the custom metric classes. They are loaded on first use (PEP 562), so importing a pure
 module such as ``veza_ray.core.thresholds`` does not bring in the engine or asyncio, and
 importing this package never imports Ray.
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         fail,
         file,
         group,
+        open,
         sleep,
     )
 
@@ -37,6 +38,7 @@ __all__ = [
     "fail",
     "file",
     "group",
+    "open",
     "sleep",
 ]
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
 from veza_ray.cluster.interrupts import Interrupts, StopRequested
 from veza_ray.core import exitcodes
-
-if TYPE_CHECKING:
-    from veza_ray.cluster.driver import RunConfig
+from veza_ray.core.runconfig import ConfigError, RunConfig, from_params, parse_env
 
 app = typer.Typer(
     add_completion=False,
@@ -22,51 +20,21 @@ app = typer.Typer(
 )
 
 
-def _parse_env(pairs: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            _fail(exitcodes.INVALID_CONFIG, f"-e {pair!r}: write it as NAME=VALUE")
-        out[name] = value
-    return out
-
-
-def _ndjson_path(outs: list[str]) -> str | None:
-    path = None
-    for item in outs:
-        kind, sep, value = item.partition("=")
-        if kind not in ("json", "prometheus") or not sep or not value:
-            _fail(
-                exitcodes.INVALID_CONFIG,
-                f"--out {item!r}: use json=PATH or prometheus=URL (a remote-write endpoint)",
-            )
-        if kind == "json":
-            path = value
-    return path
-
-
-def _prometheus_url(outs: list[str]) -> str | None:
-    """The remote-write URL of ``-o prometheus=URL`` (validated by the driver's prepare)."""
-    url = None
-    for item in outs:
-        kind, _, value = item.partition("=")
-        if kind == "prometheus":
-            url = value
-    return url
-
-
-def _actor_count(value: str | None) -> int | None:
-    """``--actors N`` as an int; ``auto`` is decided by the driver once it sees the nodes."""
-    if value is None or value == "auto":
-        return None
+def _config(params: dict[str, Any]) -> RunConfig:
+    """The run's configuration from `run`'s options: the one parser `submit` uses too."""
     try:
-        n = int(value)
-    except ValueError:
-        n = 0
-    if n < 1:
-        _fail(exitcodes.INVALID_CONFIG, f"--actors {value!r}: write a count of 1 or more, or auto")
-    return n
+        return from_params(params)
+    except ConfigError as exc:
+        _fail(exitcodes.INVALID_CONFIG, str(exc))
+        raise  # unreachable: _fail raises
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    try:
+        return parse_env(pairs)
+    except ConfigError as exc:
+        _fail(exitcodes.INVALID_CONFIG, str(exc))
+        raise
 
 
 def _fail(code: int, message: str) -> None:
@@ -194,40 +162,17 @@ def run(
             help="Do not fail the run (exit 112) when the load generators were saturated.",
         ),
     ] = False,
+    allow_output_loss: Annotated[
+        bool,
+        typer.Option(
+            "--allow-output-loss",
+            help="Do not fail the run (exit 113) when an output it was asked to write was "
+            "lost or cut short (full disk, vanished directory, refused push); note it.",
+        ),
+    ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
-    from veza_ray.cluster.driver import RunConfig
-
-    cfg = RunConfig(
-        script_path=script,
-        env_overrides=_parse_env(env),
-        actors=_actor_count(actors),
-        actors_auto=actors == "auto",
-        address=address,
-        summary_export=summary_export,
-        trend_stats=summary_trend_stats,
-        quiet=quiet,
-        allow_hosts=list(allow_host),
-        secret_names=list(secret),
-        preflight=not no_preflight,
-        log_interval=log_interval,
-        spread=spread,
-        actors_per_node=actors_per_node,
-        replace_lost=replace_lost,
-        merge_tree=merge_tree,
-        ndjson_path=_ndjson_path(out),
-        prometheus_url=_prometheus_url(out),
-        html=html,
-        junit=junit,
-        markdown=markdown,
-        allow_saturated=allow_saturated,
-    )
-    if spread not in ("spread", "strict"):
-        _fail(exitcodes.INVALID_CONFIG, f"--spread {spread!r}: use 'spread' or 'strict'")
-    if merge_tree not in ("auto", "on", "off"):
-        _fail(exitcodes.INVALID_CONFIG, f"--merge-tree {merge_tree!r}: use auto, on or off")
-    if actors_per_node and actors:
-        _fail(exitcodes.INVALID_CONFIG, "use either --actors or --actors-per-node, not both")
+    cfg = _config(ctx.params)
     emulator = None
     if demo:
         from veza_ray.emulator import EmulatorThread
@@ -298,7 +243,7 @@ def inspect(
     """
     import orjson
 
-    from veza_ray.cluster.driver import RunConfig, RunError, prepare
+    from veza_ray.cluster.driver import RunError, prepare
     from veza_ray.core.inspect import build_report, calibration, render
     from veza_ray.core.plan import make_plan
 
@@ -358,15 +303,28 @@ def submit(ctx: typer.Context) -> None:
         typer.echo(ctx.get_help())
         typer.echo("\nEvery `veza-ray run` option is accepted (see `veza-ray run --help`).")
         raise typer.Exit(0)
-    run_command = typer.main.get_command(app).get_command(ctx, "run")  # type: ignore[attr-defined]
+    cfg = _config(_run_params(list(ctx.args)))
     interrupts = ctx.obj if isinstance(ctx.obj, Interrupts) else None
     try:
-        code = submit_job(run_command, list(ctx.args), interrupts)
+        code = submit_job(cfg, interrupts)
     except SubmitError as exc:
         if str(exc):
             _fail(exc.code, str(exc))
         raise typer.Exit(exc.code) from None
     raise typer.Exit(code)
+
+
+def _run_params(args: list[str]) -> dict[str, Any]:
+    """`submit`'s arguments read exactly as `run` reads them (its click command)."""
+    command = typer.main.get_command(app).get_command(None, "run")  # type: ignore[attr-defined]
+    try:
+        return dict(command.make_context("veza-ray submit", args).params)
+    except typer.Exit:  # --help was printed
+        raise
+    except typer.TyperException as exc:
+        format_message = getattr(exc, "format_message", None)
+        _fail(exitcodes.INVALID_CONFIG, format_message() if format_message else str(exc))
+        raise
 
 
 @app.command()

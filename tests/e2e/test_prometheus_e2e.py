@@ -49,7 +49,9 @@ async def slow(vu):
 """
 
 
-def _run(tmp_path: Path, url: str, server: KnownServer, testid: str) -> tuple[Any, dict[str, Any]]:
+def _run(
+    tmp_path: Path, url: str, server: KnownServer, testid: str, code: int = 0
+) -> tuple[Any, dict[str, Any]]:
     script = write_script(tmp_path, SCRIPT % {"testid": testid})
     out = tmp_path / "summary.json"
     res = veza(
@@ -66,7 +68,7 @@ def _run(tmp_path: Path, url: str, server: KnownServer, testid: str) -> tuple[An
         f"prometheus={url}",
         env={"K6_PROMETHEUS_RW_TREND_STATS": "p(95),p(99)"},
     )
-    assert res.returncode == 0, res.stderr + res.stdout
+    assert res.returncode == code, res.stderr + res.stdout
     return res, json.loads(out.read_text())
 
 
@@ -121,7 +123,8 @@ def test_promql_returns_the_summary_numbers(tmp_path: Path, known_server: KnownS
 @pytest.mark.ray
 def test_a_stuck_endpoint_does_not_hold_the_run(tmp_path: Path, known_server: KnownServer) -> None:
     with Endpoint(hold=True) as ep:
-        res, summary = _run(tmp_path, ep.url, known_server, "held")
+        # samples the endpoint never took are an output lost: 113 (docs/security.md)
+        res, summary = _run(tmp_path, ep.url, known_server, "held", code=113)
         assert ep.requests >= 1
     report = summary["veza_ray"]["outputs"]["prometheus"]
     assert report["sent_batches"] == 0
@@ -131,6 +134,9 @@ def test_a_stuck_endpoint_does_not_hold_the_run(tmp_path: Path, known_server: Kn
     # The load test itself is whole.
     assert summary["metrics"]["http_reqs"]["values"]["count"] == known_server.total
     assert "not delivered" in res.stderr
+    reasons = summary["veza_ray"]["outcome"]["reasons"]
+    assert len(reasons) == 1 and reasons[0].startswith("output lost: --out prometheus:")
+    assert f"{report['dropped_samples']} sample(s) dropped" in reasons[0]
 
 
 @pytest.mark.parametrize(

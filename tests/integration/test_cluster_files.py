@@ -219,13 +219,14 @@ def test_rayjob_runs_the_gate_through_the_job_wrapper_with_run_options_veza_ray_
     import typer
 
     from veza_ray.cli import app
-    from veza_ray.cluster.jobrun import COLLECTABLE, parse_argv
+    from veza_ray.core.jobframe import COLLECTABLE
+    from veza_ray.jobrun import parse_argv
 
     rayjob = _rayjob()
     assert rayjob["apiVersion"] == "ray.io/v1" and rayjob["kind"] == "RayJob"
     spec = rayjob["spec"]
     argv = shlex.split(spec["entrypoint"])
-    assert argv[:3] == ["python3", "-m", "veza_ray.cluster.jobrun"]
+    assert argv[:3] == ["python3", "-m", "veza_ray.jobrun"]
     collect, run_argv = parse_argv(argv[3:])
     assert set(collect) <= set(COLLECTABLE) and "--summary-export" in collect
     run = typer.main.get_command(app).get_command(None, "run")  # type: ignore[attr-defined]

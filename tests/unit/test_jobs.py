@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
 from veza_ray.cli import app
-from veza_ray.cluster.jobrun import (
+from veza_ray.cluster.jobs import plan_job
+from veza_ray.core.jobframe import (
     ENV_VAR,
     FRAME_BEGIN,
     FRAME_END,
@@ -25,12 +27,10 @@ from veza_ray.cluster.jobrun import (
     JobResult,
     decode_frame,
     encode_frame,
-    extract,
-    output_args,
-    parse_argv,
     secret_env_args,
 )
-from veza_ray.cluster.jobs import SubmitError, parse_run_args, plan_job, submit
+from veza_ray.core.runconfig import RunConfig, from_params
+from veza_ray.jobrun import extract, output_args, parse_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = str(ROOT / "scenarios" / "smoke.py")
@@ -38,6 +38,11 @@ SMOKE = str(ROOT / "scenarios" / "smoke.py")
 
 def _run_command() -> Any:
     return typer.main.get_command(app).get_command(None, "run")  # type: ignore[attr-defined]
+
+
+def _config(args: list[str]) -> RunConfig:
+    """`submit`'s arguments through `run`'s parser, as cli.submit reads them."""
+    return from_params(_run_command().make_context("veza-ray submit", args).params)
 
 
 # -- the frame ---------------------------------------------------------------------------
@@ -119,9 +124,7 @@ def test_secret_env_arrives_as_e_arguments() -> None:
 
 
 def test_plan_keeps_secrets_off_the_entrypoint_and_collects_the_outputs(tmp_path: Path) -> None:
-    cmd = _run_command()
-    params = parse_run_args(
-        cmd,
+    cfg = _config(
         [
             SMOKE,
             "-e",
@@ -149,12 +152,11 @@ def test_plan_keeps_secrets_off_the_entrypoint_and_collects_the_outputs(tmp_path
             "http://head:8265",
         ],
     )
-    env = {"BASE_URL": "http://127.0.0.1:9", "USER_TOKEN": "s3cr3t-value", "API_KEY": "another-one"}
-    plan = plan_job(cmd, params, env, {"VEZA_RAY_ALLOW_HOSTS": "b.lxd"})
+    plan = plan_job(cfg, {"VEZA_RAY_ALLOW_HOSTS": "b.lxd"})
     assert plan.address == "http://head:8265"
     assert plan.working_dir == str(ROOT / "scenarios")
     argv = shlex.split(plan.entrypoint)
-    assert argv[:3] == ["python3", "-m", "veza_ray.cluster.jobrun"]
+    assert argv[:3] == ["python3", "-m", "veza_ray.jobrun"]
     assert "s3cr3t-value" not in plan.entrypoint and "another-one" not in plan.entrypoint
     assert json.loads(plan.env_vars[ENV_VAR]) == ["USER_TOKEN=s3cr3t-value", "API_KEY=another-one"]
     assert plan.env_vars["VEZA_RAY_ALLOW_HOSTS"] == "b.lxd"
@@ -164,13 +166,13 @@ def test_plan_keeps_secrets_off_the_entrypoint_and_collects_the_outputs(tmp_path
     run_args = argv[run_at + 3 :]
     # local paths never travel: the wrapper collects these flags into its own temp dir
     assert str(tmp_path) not in plan.entrypoint
-    assert argv[3:run_at] == [
+    assert argv[3:run_at] == [  # in the order of the output table (core/output_kinds)
         "--collect",
         "--summary-export",
         "--collect",
-        "--html",
-        "--collect",
         "--out json=",
+        "--collect",
+        "--html",
     ]
     assert plan.outputs == {
         "--summary-export": str(tmp_path / "s.json"),
@@ -210,7 +212,54 @@ def test_plan_keeps_secrets_off_the_entrypoint_and_collects_the_outputs(tmp_path
 def test_bad_input_is_refused_before_any_connection(
     args: list[str], code: int, message: str
 ) -> None:
-    with pytest.raises(SubmitError) as info:
-        submit(_run_command(), args, None, out=lambda s: None, err=lambda s: None)
-    assert info.value.code == code
-    assert message in str(info.value)
+    res = CliRunner().invoke(app, ["submit", *args])
+    assert res.exit_code == code, res.output
+    assert message in res.output
+
+
+def test_the_job_parses_back_the_configuration_submit_checked(tmp_path: Path) -> None:
+    """What `submit` dropped before: spread, merge tree, actors per node, secret names,
+    and --actors as a count; the job's `run` now reads the same RunConfig."""
+    cfg = _config(
+        [
+            SMOKE,
+            "-e",
+            "BASE_URL=http://127.0.0.1:9",
+            "-e",
+            "SESSION=hush-hush-value",
+            "--secret",
+            "SESSION",
+            "--spread",
+            "strict",
+            "--merge-tree",
+            "on",
+            "--actors-per-node",
+            "2",
+            "--replace-lost",
+            "--allow-output-loss",
+            "--no-preflight",
+            "--summary-trend-stats",
+            "avg,p(99)",
+            "--junit",
+            str(tmp_path / "j.xml"),
+        ]
+    )
+    assert cfg.actors_per_node == 2 and cfg.spread == "strict" and cfg.merge_tree == "on"
+    plan = plan_job(cfg, {})
+    argv = shlex.split(plan.entrypoint)
+    collect, run_argv = parse_argv(argv[3:])
+    assert collect == ["--junit"] and "hush-hush-value" not in plan.entrypoint
+    hidden = secret_env_args(plan.env_vars[ENV_VAR])
+    extra, _paths = output_args(collect, "/job/tmp")
+    job = _config([*run_argv[1:], *extra, *hidden])
+    expected = RunConfig(
+        **{
+            **cfg.__dict__,
+            "script_path": "smoke.py",
+            "outputs": {"junit": "/job/tmp/junit.xml"},
+            "env_overrides": {"BASE_URL": "http://127.0.0.1:9", "SESSION": "hush-hush-value"},
+        }
+    )
+    assert job == expected
+    count = _config([SMOKE, "--actors", "3"])
+    assert count.actors == 3 and isinstance(count.actors, int)

@@ -105,3 +105,31 @@ def test_output_refusal(tmp_path: object) -> None:
     assert msg is not None and "'/nodir' does not exist" in msg
     msg = output_refusal("--junit", str(base))
     assert msg is not None and "is a directory" in msg
+
+
+def test_a_lost_output_fails_only_a_run_that_would_pass() -> None:
+    lost = ("--out json=/dev/full: No space left on device; 0 of 5 intervals written",)
+    out = decide(RunFacts(outputs_lost=lost))
+    assert out.code == exitcodes.OUTPUT_LOST == 113
+    assert out.reasons == (f"output lost: {lost[0]}",)
+    # it never hides a verdict on the load: 105, 99, 103 and 112 come first
+    for facts, code in (
+        (RunFacts(outputs_lost=lost, stop_signal="SIGTERM"), 105),
+        (RunFacts(outputs_lost=lost, crossed=("a<1",)), 99),
+        (RunFacts(outputs_lost=lost, undelivered_iterations=3), 103),
+        (RunFacts(outputs_lost=lost, saturated=("actor 1",)), 112),
+    ):
+        again = decide(facts)
+        assert again.code == code and f"output lost: {lost[0]}" in again.reasons
+    allowed = decide(RunFacts(outputs_lost=lost, allow_output_loss=True))
+    assert allowed.code == 0 and "--allow-output-loss" in allowed.notes[0]
+    assert lost[0] in allowed.notes[0]
+
+
+def test_files_lost_on_the_submitting_machine_fail_a_pass_only() -> None:
+    from veza_ray.core.outcome import after_local_outputs
+
+    assert after_local_outputs(0, ["--html r.html: No space"], False) == 113
+    assert after_local_outputs(0, ["--html r.html: No space"], True) == 0
+    assert after_local_outputs(99, ["--html r.html: No space"], False) == 99
+    assert after_local_outputs(0, [], False) == 0

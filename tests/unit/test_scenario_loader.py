@@ -207,3 +207,32 @@ def test_metric_redefinition_is_a_script_options_error(tmp_path: Path) -> None:
     assert "invalid metric name '9bad'" in errors[2]
     assert str(info.value) == "; ".join(errors)
     assert load_context.get() is None
+
+
+def test_files_the_scenario_reads_and_imports_are_its_inputs(tmp_path: Path) -> None:
+    """k6's open(): text or bytes, relative to the scenario; recorded with local imports."""
+    (tmp_path / "users.csv").write_text("alice,bob\n")
+    (tmp_path / "blob.bin").write_bytes(b"\x00\xff")
+    (tmp_path / "helper_for_inputs.py").write_text("N = 2\n")
+    script = tmp_path / "s.py"
+    script.write_text(
+        "import helper_for_inputs\n"
+        "from veza_ray import open\n"
+        "USERS = open('users.csv').split(',')\n"
+        "BLOB = open('blob.bin', 'b')\n"
+        "options = {}\n"
+        "async def default(vu):\n"
+        "    pass\n"
+    )
+    loaded = load_script(str(script), {})
+    assert loaded.module.USERS == ["alice", "bob\n"] and loaded.module.BLOB == b"\x00\xff"
+    kinds = dict((path, what) for what, path in loaded.inputs)
+    assert kinds[str(tmp_path / "users.csv")].endswith("open()")
+    assert kinds[str(tmp_path / "blob.bin")].endswith("open()")
+    assert kinds[str(tmp_path / "helper_for_inputs.py")] == "a module the scenario imports"
+    assert str(script) not in kinds
+    sys.modules.pop("helper_for_inputs", None)
+    from veza_ray.engine.api import open as read_file
+
+    with pytest.raises(RuntimeError, match="while the scenario file loads"):
+        read_file("users.csv")

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -35,7 +35,10 @@ from veza_ray.core.inspect import auto_actors
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
 from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide, outcome_line
+from veza_ray.core.output_kinds import BY_KIND, END, INTERVAL, OUTPUTS
+from veza_ray.core.overlap import collisions
 from veza_ray.core.plan import Segment, make_plan
+from veza_ray.core.runconfig import RunConfig
 from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal
 from veza_ray.core.summary import build_summary, render_text
 from veza_ray.core.thresholds import (
@@ -53,8 +56,18 @@ from veza_ray.engine.scenario import (
     check_flows,
     load_script,
 )
-from veza_ray.outputs.base import Interval, Output, OutputEnd, RunStart
-from veza_ray.outputs.streams import AbortCheck, LiveOutput, NdjsonOutput
+from veza_ray.outputs.base import (
+    Interval,
+    Output,
+    OutputContext,
+    OutputEnd,
+    RunStart,
+    load_impl,
+)
+from veza_ray.outputs.files import write_end_outputs, write_file
+from veza_ray.outputs.streams import AbortCheck, LiveOutput
+
+__all__ = ["Prepared", "RunConfig", "RunError", "execute", "prepare"]
 
 
 class RunError(Exception):
@@ -63,53 +76,6 @@ class RunError(Exception):
     def __init__(self, code: int, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-@dataclass
-class RunConfig:
-    """Everything the CLI decided; passed down instead of read from globals."""
-
-    script_path: str
-    env_overrides: dict[str, str] = field(default_factory=dict)
-    actors: int | None = None
-    actors_auto: bool = False  # --actors auto: actors per node from the plan's rates
-    address: str | None = None
-    summary_export: str | None = None
-    trend_stats: str | None = None
-    quiet: bool = False
-    pull_interval: float = 1.0
-    lease_s: float = 5.0
-    start_delay: float = 1.5
-    sigint_grace: float = 2.0
-    allow_hosts: list[str] = field(default_factory=list)
-    preflight: bool = True
-    health_path: str = "/api/v1/health"
-    log_interval: float = 10.0
-    spread: str = "spread"
-    actors_per_node: int | None = None
-    replace_lost: bool = False
-    pull_wait: float = 0.8
-    silent_s: float = 8.0
-    abort_eval_s: float = 2.0
-    ndjson_path: str | None = None
-    prometheus_url: str | None = None
-    html: str | None = None
-    junit: str | None = None
-    markdown: str | None = None
-    secret_names: list[str] = field(default_factory=list)
-    allow_saturated: bool = False
-    pause_s: float = 3.0  # a gap this long between two driver rounds is reported
-    merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
-
-    def outputs(self) -> list[tuple[str, str | None]]:
-        """Every file the run will write at the end, with the flag that asked for it."""
-        return [
-            ("--summary-export", self.summary_export),
-            ("--out json=", self.ndjson_path),
-            ("--html", self.html),
-            ("--junit", self.junit),
-            ("--markdown", self.markdown),
-        ]
 
 
 @dataclass
@@ -169,21 +135,25 @@ def prepare(cfg: RunConfig) -> Prepared:
         refusal = host_refusal(base_url, allowed)
         if refusal:
             errors.append(refusal)
-    if cfg.prometheus_url:
+    prometheus_url = cfg.target("prometheus")
+    if prometheus_url:
         from veza_ray.outputs.prometheus import PrometheusConfigError, parse_config
 
         try:
-            parse_config(cfg.prometheus_url, env, allowed)
+            parse_config(prometheus_url, env, allowed)
         except PrometheusConfigError as exc:
             errors.extend(exc.errors)
     secrets = SECRETS.values
     if allowed:
         # Actors enforce the same list on every request they send.
         env["VEZA_RAY_ALLOW_HOSTS"] = ",".join(sorted(allowed))
-    for label, path in cfg.outputs():
-        refusal = output_refusal(label, path)
+    for o in OUTPUTS:
+        refusal = output_refusal(o.flag, cfg.target(o.kind)) if o.is_file else None
         if refusal:
             errors.append(refusal)
+    # No output may overwrite an input of the run, or another output (docs/security.md).
+    inputs = [("the scenario file", script.path), *script.inputs]
+    errors.extend(collisions(cfg.file_outputs(), inputs))
     if errors:
         raise RunError(exitcodes.INVALID_CONFIG, SECRETS.redact("; ".join(errors)))
     return Prepared(script, options, thresholds, env, stats, allowed, secrets)
@@ -410,15 +380,14 @@ def _outputs(
     err: Callable[[str], None],
     abort: AbortCheck,
 ) -> list[Output]:
-    """Every output the run feeds each interval; adding one is one line here."""
+    """Every output the run feeds each interval: the live view, the abort check, and
+    those of the output table (core/output_kinds.py) the run asked for."""
     outputs: list[Output] = [LiveOutput(not cfg.quiet, cfg.log_interval, err), abort]
-    if cfg.ndjson_path:
-        outputs.append(NdjsonOutput(cfg.ndjson_path))
-    if cfg.prometheus_url:
-        from veza_ray.outputs import prometheus
-
-        out = prometheus.from_config(cfg.prometheus_url, prep.env, prep.allowed_hosts, err)
-        outputs.append(prometheus.PrometheusPush(out))
+    ctx = OutputContext(prep.env, prep.allowed_hosts, err)
+    for o in OUTPUTS:
+        target = cfg.target(o.kind)
+        if o.phase == INTERVAL and target:
+            outputs.append(load_impl(o.impl).for_run(target, ctx))
     return outputs
 
 
@@ -568,6 +537,8 @@ def _drive(
         driver_pauses=tuple(pauses),
         allow_saturated=cfg.allow_saturated,
         output_failures=tuple(output_failures),
+        outputs_lost=tuple(lost for e in ends for lost in e.lost),
+        allow_output_loss=cfg.allow_output_loss,
         teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
         script_aborted=script_abort(state),
     )
@@ -577,8 +548,7 @@ def _drive(
     )
     summary["veza_ray"]["outcome"] = outcome.to_wire()
     summary = SECRETS.redact_obj(summary)
-    text = render_text(summary, verdicts)
-    _emit(prep, cfg, summary, text, out, err)
+    outcome = _emit(prep, cfg, summary, facts, verdicts, out, err)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
     return outcome.code
 
@@ -589,7 +559,10 @@ def _end(output: Output, err: Callable[[str], None]) -> OutputEnd:
         return output.end()
     except Exception as exc:
         err(f"output {output.name} failed at the end: {type(exc).__name__}: {exc}")
-        return OutputEnd(output.name, failures=[f"{output.name}: {exc}"])
+        what = [f"{output.name}: {type(exc).__name__}: {exc}"]
+        if output.name in BY_KIND:  # an output the user asked for
+            return OutputEnd(output.name, lost=what)
+        return OutputEnd(output.name, failures=what)
 
 
 def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> tuple[Any, ...]:
@@ -719,57 +692,85 @@ def _replace(
     return new_id + 1
 
 
-def _reports(
-    cfg: RunConfig, summary: dict[str, Any], out: Callable[[str], None], err: Callable[[str], None]
-) -> None:
-    """HTML, JUnit and Markdown reports, plus the CI step summary when $GITHUB_STEP_SUMMARY
-    is set; a report that cannot be written is said, never fatal to the results."""
-    from veza_ray.reports import append_step_summary, render_markdown
-    from veza_ray.reports.command import write_reports
-
-    try:
-        write_reports(summary, cfg.html, cfg.junit, cfg.markdown, out=out)
-        if os.environ.get("GITHUB_STEP_SUMMARY") and cfg.markdown is None:
-            append_step_summary(render_markdown(summary))
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        err(f"could not write a report: {type(exc).__name__}: {exc}")
-
-
 def _emit(
     prep: Prepared,
     cfg: RunConfig,
     summary: dict[str, Any],
-    text: str,
+    facts: RunFacts,
+    verdicts: list[Verdict],
     out: Callable[[str], None],
     err: Callable[[str], None],
-) -> None:
-    """Write the summary where asked; handle_summary's result replaces the default text.
+) -> Outcome:
+    """Write the end-of-run outputs and handle_summary's files, then the text summary
+    (unless handle_summary replaced it); the final outcome.
 
     Paths were checked before the run; one that still fails now (disk full, removed
-    directory) is said, and the summary JSON goes to a temporary file instead, so what was
+    directory) is an output lost (exit 113 unless --allow-output-loss, docs/security.md):
+    the outcome is decided again with it, the files that were written are written again
+    with that outcome, and a lost summary JSON goes to a temporary file, so what was
     measured is never lost to an output error.
     """
-    if cfg.summary_export:
-        try:
-            with open(cfg.summary_export, "wb") as fh:
+    targets = {o.kind: t for o in OUTPUTS if o.phase == END and (t := cfg.target(o.kind))}
+    lost = write_end_outputs(summary, targets, out)
+    _step_summary(cfg, summary, err)
+    hs_lost, show_text = _handle_summary(prep, cfg, summary, out, err)
+    rescue = _rescue_path() if "summary" in lost else None
+    if rescue:
+        lost["summary"] += f" (the summary was saved to {rescue} instead)"
+    every = [*lost.values(), *hs_lost]
+    outcome = decide(replace(facts, outputs_lost=facts.outputs_lost + tuple(every)))
+    if every:
+        summary["veza_ray"]["outcome"] = SECRETS.redact_obj(outcome.to_wire())
+        written = {k: t for k, t in targets.items() if k not in lost}
+        for line in write_end_outputs(summary, written, out, skip_stdout=True).values():
+            err(f"output not rewritten with the final outcome: {line}")
+        if rescue:
+            with open(rescue, "wb") as fh:
                 fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-        except OSError as exc:
-            _rescue(summary, f"--summary-export {cfg.summary_export}: {exc.strerror}", err)
-    _reports(cfg, summary, out, err)
+    if show_text:
+        out(render_text(summary, verdicts))
+    return outcome
+
+
+def _step_summary(cfg: RunConfig, summary: dict[str, Any], err: Callable[[str], None]) -> None:
+    """The CI step summary when $GITHUB_STEP_SUMMARY is set (not an output asked by flag:
+    a failure is said, never counted as lost)."""
+    from veza_ray.reports import append_step_summary, render_markdown
+
+    if not os.environ.get("GITHUB_STEP_SUMMARY") or cfg.target("markdown") is not None:
+        return
+    try:
+        append_step_summary(render_markdown(summary))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        err(f"could not append to $GITHUB_STEP_SUMMARY: {type(exc).__name__}: {exc}")
+
+
+def _handle_summary(
+    prep: Prepared,
+    cfg: RunConfig,
+    summary: dict[str, Any],
+    out: Callable[[str], None],
+    err: Callable[[str], None],
+) -> tuple[list[str], bool]:
+    """Call the script's handle_summary and write what it returns: (what was lost,
+    whether the default text summary is still to be shown).
+
+    A file it names that is an input of the run or another output is not written (lost).
+    """
     hs = prep.script.handle_summary
     if hs is None:
-        out(text)
-        return
+        return [], True
     try:
         result = hs(summary)
     except BaseException as exc:  # sys.exit() in handle_summary too: the run is over
         err(f"handle_summary failed ({type(exc).__name__}: {exc}); showing the default summary")
-        out(text)
-        return
+        return [], True
     if not isinstance(result, Mapping):
         err("handle_summary must return a dict of {'stdout'|'stderr'|path: text}")
-        out(text)
-        return
+        return [], True
+    lost: list[str] = []
+    taken = [("the scenario file", prep.script.path), *prep.script.inputs]
+    taken += [(label, path) for label, path in cfg.file_outputs()]
     for key, value in result.items():
         data = value if isinstance(value, str) else orjson.dumps(value).decode()
         data = SECRETS.redact(data)  # handle_summary may add what the summary had not
@@ -778,18 +779,22 @@ def _emit(
         elif key == "stderr":
             err(data)
         else:
-            try:
-                with open(key, "w", encoding="utf-8") as fh:
-                    fh.write(data)
-            except OSError as exc:
-                err(f"handle_summary: could not write {key!r}: {exc.strerror}")
+            label = f"handle_summary {key!r}"
+            clash = collisions([(label, str(key))], taken)
+            taken.append((f"the output of {label}", str(key)))
+            failure = clash[0] if clash else write_file(label, str(key), data.encode())
+            if failure:
+                lost.append(failure)
+    return lost, False
 
 
-def _rescue(summary: dict[str, Any], why: str, err: Callable[[str], None]) -> None:
-    """Save the summary somewhere when the asked-for path failed at the end of a run."""
+def _rescue_path() -> str | None:
+    """A temporary file for the summary when its asked-for path failed at the end."""
     import tempfile
 
-    fd, path = tempfile.mkstemp(prefix="veza-ray-summary-", suffix=".json")
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
-    err(f"could not write the summary ({why}); it was saved to {path} instead")
+    try:
+        fd, path = tempfile.mkstemp(prefix="veza-ray-summary-", suffix=".json")
+    except OSError:
+        return None
+    os.close(fd)
+    return path

@@ -1,7 +1,7 @@
 """`veza-ray submit`: a run as a Ray Job, with its exit code and files brought back.
 
 The scenario file's directory goes to the cluster as the job's working_dir; the job's
-entrypoint is ``python3 -m veza_ray.cluster.jobrun`` (see there), which runs ``veza-ray run`` on
+entrypoint is ``python3 -m veza_ray.jobrun`` (see there), which runs ``veza-ray run`` on
 the head and ends the job log with the run's exit code and output files in a frame. Here
 the script and every option are checked first (104/107 need no cluster), the job is
 submitted with Ray's job SDK, its log is followed live without the frame, and the files
@@ -21,16 +21,18 @@ import shlex
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
-import typer
-
 from veza_ray.cluster.interrupts import Interrupts, StopRequested
-from veza_ray.cluster.jobrun import ENV_VAR, FrameError, FrameFilter, decode_frame
 from veza_ray.core import exitcodes
 from veza_ray.core.guards import redact, secret_values
+from veza_ray.core.jobframe import ENV_VAR, FrameError, FrameFilter, decode_frame
+from veza_ray.core.outcome import after_local_outputs
+from veza_ray.core.output_kinds import BY_KIND, OUTPUTS
+from veza_ray.core.runconfig import RunConfig, to_argv
+from veza_ray.outputs.files import write_file
 
 PYTHON = "python3"  # the interpreter on the cluster's nodes (rayproject images have it)
 EXCLUDES = [".git", "__pycache__", "*.pyc", ".venv", "node_modules"]
@@ -39,8 +41,6 @@ EXCLUDES = [".git", "__pycache__", "*.pyc", ".venv", "node_modules"]
 # so a job can ask for the time a graceful stop needs (VUs' gracefulStop, then the summary).
 JOB_STOP_WAIT_S = 60
 STOP_WAIT_S = JOB_STOP_WAIT_S + 30.0
-# Options of `run` that submit handles itself rather than passing on as they are.
-_HANDLED = {"script", "env", "address", "summary_export", "html", "junit", "markdown", "out"}
 
 
 class SubmitError(Exception):
@@ -61,77 +61,34 @@ class JobPlan:
     env_vars: dict[str, str]
     outputs: dict[str, str]  # collectable flag -> local path to write
     secrets: tuple[str, ...]
+    allow_output_loss: bool = False
 
 
-def parse_run_args(run_command: Any, args: Sequence[str]) -> dict[str, Any]:
-    """The arguments of `submit` read exactly as `run` reads them (typer's click command)."""
-    try:
-        ctx = run_command.make_context("veza-ray submit", list(args))
-    except typer.Exit as exc:  # --help was printed
-        raise SubmitError(int(getattr(exc, "exit_code", 0)), "") from None
-    except typer.TyperException as exc:
-        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
-        raise SubmitError(exitcodes.INVALID_CONFIG, message) from None
-    return dict(ctx.params)
+def plan_job(cfg: RunConfig, local_env: Mapping[str, str]) -> JobPlan:
+    """The entrypoint, env and outputs of the job for a checked run configuration. Pure.
 
-
-def _flag_args(command: Any, params: Mapping[str, Any]) -> list[str]:
-    """Every option not handled here, back as command-line flags (only non-defaults)."""
-    out: list[str] = []
-    for param in command.params:
-        if param.param_type_name != "option" or param.name in _HANDLED or param.name is None:
-            continue
-        value = params.get(param.name)
-        if value is None or value == param.default or value == []:
-            continue
-        flag = max(param.opts, key=len)
-        if param.is_flag:
-            if value:
-                out.append(flag)
-        elif param.multiple:
-            for item in value:
-                out += [flag, str(item)]
-        else:
-            out += [flag, str(value)]
-    return out
-
-
-def plan_job(
-    command: Any,
-    params: Mapping[str, Any],
-    env_pairs: Mapping[str, str],
-    local_env: Mapping[str, str],
-) -> JobPlan:
-    """The entrypoint, env and outputs of the job for parsed `run` options. Pure."""
-    script = os.path.abspath(str(params["script"]))
+    The job runs ``to_argv`` of the same configuration, less what stays here: the
+    dashboard address, secret ``-e`` values (they travel in the job's env instead of on
+    the entrypoint the dashboard shows) and local output paths (the job collects those
+    files into its own folder and hands them back).
+    """
+    script = os.path.abspath(cfg.script_path)
     # Name-based secrets and those named with --secret stay off the entrypoint.
-    secrets = tuple(secret_values(env_pairs, params.get("secret") or ()))
-    public = [f"{k}={v}" for k, v in env_pairs.items() if v not in secrets]
-    hidden = [f"{k}={v}" for k, v in env_pairs.items() if v in secrets]
-    outputs: dict[str, str] = {}
-    for flag, name in (
-        ("--summary-export", "summary_export"),
-        ("--html", "html"),
-        ("--junit", "junit"),
-        ("--markdown", "markdown"),
-    ):
-        if params.get(name) and params[name] != "-":
-            outputs[flag] = str(params[name])
-    run_args = [os.path.basename(script)]
-    for pair in public:
-        run_args += ["-e", pair]
-    if params.get("markdown") == "-":
-        run_args += ["--markdown", "-"]
-    for item in params.get("out") or []:
-        kind, _, value = str(item).partition("=")
-        if kind == "json":
-            outputs["--out json="] = value
-        else:
-            run_args += ["--out", str(item)]
-    run_args += _flag_args(command, params)
+    secrets = tuple(secret_values(cfg.env_overrides, cfg.secret_names))
+    public = {k: v for k, v in cfg.env_overrides.items() if v not in secrets}
+    hidden = [f"{k}={v}" for k, v in cfg.env_overrides.items() if v in secrets]
+    outputs = _collected(cfg)
+    kept = {k: v for k, v in cfg.outputs.items() if BY_KIND[k].flag not in outputs}
+    job_cfg = replace(
+        cfg,
+        script_path=os.path.basename(script),
+        env_overrides=public,
+        address=None,
+        outputs=kept,
+    )
     collect = [arg for flag in outputs for arg in ("--collect", flag)]
     entrypoint = shlex.join(
-        [PYTHON, "-m", "veza_ray.cluster.jobrun", *collect, "--", "run", *run_args]
+        [PYTHON, "-m", "veza_ray.jobrun", *collect, "--", "run", *to_argv(job_cfg)]
     )
     env_vars = {"RAY_JOB_STOP_WAIT_TIME_S": str(JOB_STOP_WAIT_S)}
     if hidden:
@@ -139,81 +96,55 @@ def plan_job(
     if local_env.get("VEZA_RAY_ALLOW_HOSTS"):
         env_vars["VEZA_RAY_ALLOW_HOSTS"] = local_env["VEZA_RAY_ALLOW_HOSTS"]
     return JobPlan(
-        address=params.get("address"),
+        address=cfg.address,
         working_dir=os.path.dirname(script),
         entrypoint=entrypoint,
         env_vars=env_vars,
         outputs=outputs,
         secrets=secrets,
+        allow_output_loss=cfg.allow_output_loss,
     )
 
 
-def _validate(params: Mapping[str, Any], env_pairs: dict[str, str]) -> None:
+def _collected(cfg: RunConfig) -> dict[str, str]:
+    """Collectable flag -> local path, for every file output the job brings back."""
+    out = {}
+    for o in OUTPUTS:
+        path = cfg.outputs.get(o.kind)
+        if path and o.job_file is not None and not (o.stdout_ok and path == "-"):
+            out[o.flag] = path
+    return out
+
+
+def _validate(cfg: RunConfig) -> None:
     """The checks `run` makes before it connects: script, options, hosts, output paths."""
-    from veza_ray.cluster.driver import RunConfig, RunError, prepare
+    from veza_ray.cluster.driver import RunError, prepare
 
-    if params["spread"] not in ("spread", "strict"):
-        raise SubmitError(
-            exitcodes.INVALID_CONFIG, f"--spread {params['spread']!r}: use 'spread' or 'strict'"
-        )
-    if params.get("merge_tree", "auto") not in ("auto", "on", "off"):
-        raise SubmitError(
-            exitcodes.INVALID_CONFIG,
-            f"--merge-tree {params['merge_tree']!r}: use auto, on or off",
-        )
-    if params["actors_per_node"] and params["actors"]:
-        raise SubmitError(
-            exitcodes.INVALID_CONFIG, "use either --actors or --actors-per-node, not both"
-        )
-    json_out = [str(o).partition("=")[2] for o in params["out"] if str(o).startswith("json=")]
-    for item in params["out"]:
-        kind, sep, value = str(item).partition("=")
-        if kind not in ("json", "prometheus") or not sep or not value:
-            raise SubmitError(
-                exitcodes.INVALID_CONFIG,
-                f"--out {item!r}: use json=PATH or prometheus=URL (a remote-write endpoint)",
-            )
-    prom = [str(o).partition("=")[2] for o in params["out"] if str(o).startswith("prometheus=")]
-    cfg = RunConfig(
-        script_path=str(params["script"]),
-        env_overrides=dict(env_pairs),
-        actors=params["actors"],
-        summary_export=params["summary_export"],
-        trend_stats=params["summary_trend_stats"],
-        allow_hosts=list(params["allow_host"]),
-        ndjson_path=json_out[-1] if json_out else None,
-        prometheus_url=prom[-1] if prom else None,
-        html=params["html"],
-        junit=params["junit"],
-        markdown=params["markdown"],
-    )
     try:
         prepare(cfg)
     except RunError as exc:
         raise SubmitError(exc.code, str(exc)) from None
 
 
-def _env_pairs(pairs: Sequence[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SubmitError(exitcodes.INVALID_CONFIG, f"-e {pair!r}: write it as NAME=VALUE")
-        out[name] = value
-    return out
-
-
-def _write_files(plan: JobPlan, files: Mapping[str, bytes], err: Callable[[str], None]) -> None:
+def _write_files(
+    plan: JobPlan, files: Mapping[str, bytes], err: Callable[[str], None]
+) -> list[str]:
+    """Write what the job brought back where it was asked for; what could not be."""
+    lost = []
     for flag, path in plan.outputs.items():
+        label = f"{flag}{path}" if flag.endswith("=") else f"{flag} {path}"
         data = files.get(flag)
         if data is None:
-            err(f"veza-ray: the job wrote no {flag} file; {path} not written")
+            lost.append(f"{label}: the job handed back no such file")
             continue
-        tmp = f"{path}.part-{os.getpid()}"
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-        err(f"veza-ray: wrote {flag.rstrip('=')} to {path}")
+        failure = write_file(label, path, data)
+        if failure:
+            lost.append(failure)
+        else:
+            err(f"veza-ray: wrote {flag.rstrip('=')} to {path}")
+    for line in lost:
+        err(f"veza-ray: output lost: {line}")
+    return lost
 
 
 class Submitter:
@@ -293,10 +224,13 @@ class Submitter:
                 f"{message}"
             )
             return exitcodes.CLUSTER_ERROR
-        _write_files(self.plan, result.files, self.err)
+        lost = _write_files(self.plan, result.files, self.err)
         code = exitcodes.EXTERNAL_ABORT if status == "STOPPED" else result.code
         self.err(f"veza-ray: job {self.job_id} ended {status}; the run exited {result.code}")
-        return code
+        final = after_local_outputs(code, lost, self.plan.allow_output_loss)
+        if final != code:
+            self.err(f"veza-ray: FAIL (exit {final}): {len(lost)} output(s) lost here: {lost[0]}")
+        return final
 
     def stop(self) -> int:
         """Ctrl-C here: stop the job on the cluster, keep what it handed back, exit 105."""
@@ -316,24 +250,21 @@ def _ray_token() -> list[str]:
 
 
 def submit(
-    run_command: Any,
-    args: Sequence[str],
+    cfg: RunConfig,
     interrupts: Interrupts | None,
     out: Callable[[str], None] = lambda s: print(s, flush=True),
     err: Callable[[str], None] = lambda s: print(s, file=sys.stderr, flush=True),
 ) -> int:
     """`veza-ray submit ARGS`: the exit code of the run the job carried (or 104/105/111)."""
-    params = parse_run_args(run_command, args)
-    env_pairs = _env_pairs(params["env"])
-    address = params.get("address")
+    address = cfg.address
     if address and not str(address).startswith(("http://", "https://")):
         raise SubmitError(
             exitcodes.INVALID_CONFIG,
             f"--address {address!r}: submit needs the Ray Jobs API of the head's dashboard, "
             "e.g. http://HEAD:8265 (not the GCS port 6379 or a ray:// address)",
         )
-    _validate(params, env_pairs)
-    plan = plan_job(run_command, params, env_pairs, os.environ)
+    _validate(cfg)
+    plan = plan_job(cfg, os.environ)
     try:
         import logging
 

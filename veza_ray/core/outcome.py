@@ -9,7 +9,10 @@ and every report read it instead of working the code out again.
 Precedence: a stop signal (105) wins, as in k6, whose run/abort error is kept over the
 thresholds' ("Crossed thresholds, but test already exited with another error", k6
 cmd/run.go); then a crossed threshold (99), then undelivered load (103), then saturated
-generators (112). Every reason that applies is listed whatever the code.
+generators (112), then a lost output (113): an output the user asked for that could not
+be written whole turns a pass into a failure, and never hides a verdict on the load (k6
+only logs such an error; docs/security.md, "Outputs", says why veza-ray does not).
+Every reason that applies is listed whatever the code.
 """
 
 from __future__ import annotations
@@ -44,7 +47,9 @@ class RunFacts:
     driver_pauses: tuple[tuple[float, float], ...] = ()  # (at_s, seconds) gaps in the driver
     saturated: tuple[str, ...] = ()  # "actor 3 on 10.0.0.2 (lag p99 ... in 40 % of the run)"
     allow_saturated: bool = False
-    output_failures: tuple[str, ...] = ()
+    output_failures: tuple[str, ...] = ()  # outputs nobody asked for by flag: notes only
+    outputs_lost: tuple[str, ...] = ()  # "--html r.html: No space left ...; 0 of N bytes"
+    allow_output_loss: bool = False
     requests: int = 0
     planned_s: float = 0.0
     ran_s: float = 0.0
@@ -140,6 +145,12 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(what)
     for failure in f.output_failures:
         notes.append(f"output not written: {failure}")
+    for lost in f.outputs_lost:
+        if f.allow_output_loss:
+            notes.append(f"output lost: {lost} (allowed by --allow-output-loss)")
+        else:
+            codes.append(exitcodes.OUTPUT_LOST)
+            reasons.append(f"output lost: {lost}")
     if f.script_aborted:
         codes.append(exitcodes.SCRIPT_ABORTED)
         reasons.append(f"the script stopped the test: {f.script_aborted}")
@@ -158,9 +169,18 @@ _PRECEDENCE = [
     exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,
     exitcodes.GENERATOR_SATURATED,
+    exitcodes.OUTPUT_LOST,
     exitcodes.SCRIPT_ERROR,
     exitcodes.TEARDOWN_TIMEOUT,
 ]
+
+
+def after_local_outputs(code: int, lost: list[str], allow: bool) -> int:
+    """The exit code once a run's files were written on another machine (``submit``):
+    the run's own code, or 113 in place of a pass when one of them was lost here."""
+    if lost and not allow and code == exitcodes.OK:
+        return exitcodes.OUTPUT_LOST
+    return code
 
 
 def outcome_line(o: Outcome) -> str:

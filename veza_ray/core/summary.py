@@ -12,6 +12,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
+
 from veza_ray.core.metric_types import MetricDef, MetricType, Tags, ValueType
 from veza_ray.core.metrics import MetricStore, Sink
 from veza_ray.core.thresholds import Verdict
@@ -269,3 +271,8 @@ def _row(
     mark = "✗" if key in failed else ("✓" if key in passed else " ")
     dots = "." * max(3, width - len(label) - indent)
     return f"   {mark} {' ' * indent}{label}{dots}: {_metric_line(entry)}"
+
+
+def summary_json(summary: Mapping[str, Any]) -> str:
+    """The summary as ``--summary-export`` writes it (indented JSON)."""
+    return orjson.dumps(summary, option=orjson.OPT_INDENT_2).decode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
@@ -64,6 +65,27 @@ def file(
     """k6's ``http.file()``: a file part for a multipart form, sent when a dict body
     (``data={"upload": file(b"...", "a.bin")}``) holds one; also ``vu.http.file``."""
     return FileData(data, filename, content_type)
+
+
+def open(path: str, mode: str = "") -> str | bytes:
+    """k6's ``open()``: a file's content read while the scenario file loads (module level),
+    text, or bytes with ``mode="b"``; a relative path starts at the scenario's directory.
+
+    The run records every file read this way as an input, so no output of the run may
+    overwrite it (refused with exit 104 before any load). Every actor reads the file
+    again where it runs: with ``veza-ray run --address`` it must exist on every node
+    (``veza-ray submit`` ships the scenario's directory with the job).
+    """
+    ctx = load_context.get()
+    if ctx is None:
+        raise RuntimeError("open() reads files while the scenario file loads (module level)")
+    if mode not in ("", "b"):
+        raise ValueError(f"open({path!r}, {mode!r}): mode is '' (text) or 'b' (bytes)")
+    full = os.path.join(ctx.folder, path)
+    ctx.opened.append(full)
+    with builtins.open(full, "rb") as fh:
+        data = fh.read()
+    return data if mode == "b" else data.decode("utf-8")
 
 
 async def sleep(seconds: float) -> None:

@@ -27,6 +27,8 @@ class LoadContext:
     env: Mapping[str, str]
     metrics: dict[str, MetricDef] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    folder: str = "."  # the scenario file's directory: open()'s relative paths start here
+    opened: list[str] = field(default_factory=list)  # files open() read: inputs of the run
 
 
 class Recorder(Protocol):

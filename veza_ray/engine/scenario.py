@@ -41,6 +41,9 @@ class LoadedScript:
     module: types.ModuleType
     raw_options: Any
     metrics: dict[str, MetricDef] = field(default_factory=dict)
+    # Files the load read besides the scenario: open()'s, and modules imported from its
+    # directory, as (what, path); no output of the run may overwrite one (core/overlap).
+    inputs: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def all_metrics(self) -> dict[str, MetricDef]:
@@ -78,9 +81,10 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
     name = f"veza_ray_scenario_{digest}"
     module = types.ModuleType(name)
     module.__file__ = path
-    ctx = LoadContext(env=env)
-    token = load_context.set(ctx)
     folder = os.path.dirname(os.path.abspath(path))
+    ctx = LoadContext(env=env, folder=folder)
+    token = load_context.set(ctx)
+    before = set(sys.modules)
     added = folder not in sys.path and os.path.isdir(folder)
     if added:
         sys.path.insert(0, folder)
@@ -105,7 +109,23 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
             sys.path.remove(folder)
     if ctx.errors:
         raise ScriptOptionsError(ctx.errors)
-    return LoadedScript(path, text, module, getattr(module, "options", {}), dict(ctx.metrics))
+    inputs = [("a file the scenario reads with open()", p) for p in ctx.opened]
+    inputs += [("a module the scenario imports", p) for p in _local_modules(before, folder)]
+    return LoadedScript(
+        path, text, module, getattr(module, "options", {}), dict(ctx.metrics), inputs
+    )
+
+
+def _local_modules(before: set[str], folder: str) -> list[str]:
+    """The files of the modules the load imported from the scenario's own directory."""
+    out = []
+    for name in set(sys.modules) - before:
+        if name.startswith("veza_ray_scenario_"):  # the scenario file itself
+            continue
+        where = getattr(sys.modules.get(name), "__file__", None)
+        if isinstance(where, str) and os.path.abspath(where).startswith(folder + os.sep):
+            out.append(where)
+    return sorted(out)
 
 
 def check_flows(script: LoadedScript, exec_names: Mapping[str, str]) -> list[str]:

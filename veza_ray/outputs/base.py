@@ -3,13 +3,14 @@
 In the spirit of k6's Output interface (start / add samples / stop), but an output here
 is fed the MERGED, cluster-wide interval, never raw samples: the live view, NDJSON, the
 abortOnFail check and Prometheus all see the same numbers the thresholds are judged on.
-Adding an output is one class with these three methods and one line where the driver
-builds its list (``driver._outputs``); the loop itself does not change.
+Adding an output is one class with these three methods (and ``for_run``, which builds it
+from its target) and one entry in ``core/output_kinds.py``; the loop does not change.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,11 +46,27 @@ class Interval:
 
 @dataclass
 class OutputEnd:
-    """What an output leaves for the summary and for the outcome's notes."""
+    """What an output leaves for the summary and for the outcome."""
 
     name: str
     summary: dict[str, Any] | None = None  # under veza_ray.outputs[name]
-    failures: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # notes: nothing the user asked lost
+    lost: list[str] = field(default_factory=list)  # what of it was lost, and how much (113)
+
+
+@dataclass(frozen=True)
+class OutputContext:
+    """What an output built from its target (``for_run``) may need from the run."""
+
+    env: Mapping[str, str]
+    allowed_hosts: frozenset[str]
+    log: Callable[[str], None]
+
+
+def load_impl(spec: str) -> Any:
+    """The class or function an ``output_kinds`` entry names as ``module:attribute``."""
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 class Output(Protocol):

@@ -37,7 +37,7 @@ from urllib.parse import unquote, urlsplit
 from veza_ray.core.guards import host_refusal
 from veza_ray.core.metric_types import MetricType, Tags, ValueType
 from veza_ray.core.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
-from veza_ray.outputs.base import Interval, OutputEnd, RunStart
+from veza_ray.outputs.base import Interval, OutputContext, OutputEnd, RunStart
 
 if TYPE_CHECKING:
     from veza_ray.core.merge import MergedRun
@@ -806,6 +806,11 @@ class PrometheusPush:
     def __init__(self, output: PrometheusOutput) -> None:
         self.output = output
 
+    @classmethod
+    def for_run(cls, target: str, ctx: OutputContext) -> PrometheusPush:
+        """``-o prometheus=URL`` (checked by the driver's prepare before the run)."""
+        return cls(from_config(target, ctx.env, ctx.allowed_hosts, ctx.log))
+
     def start(self, run: RunStart) -> None:
         self.output.start(default_test_id(run.tags, run.script_path, run.start_epoch))
 
@@ -814,11 +819,11 @@ class PrometheusPush:
 
     def end(self) -> OutputEnd:
         pushed = self.output.end(time.time())
-        failures = []
+        lost = []
         if pushed.get("failed_batches") or pushed.get("dropped_samples"):
-            failures.append(
+            lost.append(
                 f"--out prometheus: {pushed.get('failed_batches', 0)} batch(es) not accepted, "
                 f"{pushed.get('dropped_samples', 0)} sample(s) dropped"
                 + (f" ({pushed['last_error']})" if pushed.get("last_error") else "")
             )
-        return OutputEnd(self.name, pushed, failures)
+        return OutputEnd(self.name, pushed, lost=lost)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -10,7 +12,7 @@ import orjson
 
 from veza_ray.core.guards import SECRETS
 from veza_ray.core.thresholds import Verdict, should_abort
-from veza_ray.outputs.base import Interval, OutputEnd, RunStart
+from veza_ray.outputs.base import Interval, OutputContext, OutputEnd, RunStart
 from veza_ray.outputs.live import LiveView, progress_rows
 
 
@@ -45,43 +47,93 @@ class LiveOutput:
 class NdjsonOutput:
     """``--out json=PATH``: one JSON line per interval with the merged per-scenario point.
 
-    The path was checked writable before the run; a write that fails later (disk full) is
-    reported as a failure of this output, never the end of the run.
+    The path was checked writable before the run. A write that fails later (disk full) or
+    a file removed under the run (its directory deleted) is counted, in intervals and
+    bytes, and reported as lost at the end; the file keeps only whole lines.
     """
 
     name = "json"
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.stream: IO[bytes] | None = None
-        self.failures: list[str] = []
+        self.stream: IO[bytes] | None = None  # unbuffered: a failed write is this line's
+        self.identity: tuple[int, int] | None = None  # (dev, inode) of a regular file
+        self.start_size = 0
+        self.error = ""
+        self.written = [0, 0]  # intervals, bytes
+        self.lost = [0, 0]
+
+    @classmethod
+    def for_run(cls, target: str, ctx: OutputContext) -> NdjsonOutput:
+        return cls(target)
 
     def start(self, run: RunStart) -> None:
         try:
-            self.stream = open(self.path, "ab")  # noqa: SIM115 - closed in end()
+            self.stream = open(self.path, "ab", buffering=0)  # noqa: SIM115 - end() closes
+            st = os.fstat(self.stream.fileno())
+            if stat.S_ISREG(st.st_mode):
+                self.identity = (st.st_dev, st.st_ino)
+                self.start_size = st.st_size
         except OSError as exc:
-            self.failures.append(f"--out json={self.path}: {exc.strerror}")
+            self.error = exc.strerror or str(exc)
 
     def interval(self, iv: Interval) -> None:
-        if self.stream is None:
-            return
         line: dict[str, Any] = {"time": iv.now, **iv.point}
+        data = orjson.dumps(SECRETS.redact_obj(line)) + b"\n"
+        if self.stream is None:
+            self._count(self.lost, data)
+            return
         try:
-            self.stream.write(orjson.dumps(SECRETS.redact_obj(line)) + b"\n")
-            self.stream.flush()
+            done = 0
+            while done < len(data):
+                done += self.stream.write(data[done:]) or 0
         except OSError as exc:
-            self.failures.append(f"--out json={self.path}: {exc.strerror}")
-            self._close()
+            self.error = exc.strerror or str(exc)
+            self._count(self.lost, data)
+            self._close(keep=self.written[1])
+            return
+        self._count(self.written, data)
 
     def end(self) -> OutputEnd:
         self._close()
-        return OutputEnd(self.name, failures=self.failures)
+        if self.identity is not None and not self.error and self._replaced():
+            self.error = "the file was removed or replaced during the run"
+            self.lost = [self.lost[0] + self.written[0], self.lost[1] + self.written[1]]
+            self.written = [0, 0]
+        summary = {"intervals_written": self.written[0], "bytes_written": self.written[1]}
+        if not self.error:
+            return OutputEnd(self.name, summary)
+        summary.update(intervals_lost=self.lost[0], bytes_lost=self.lost[1])
+        total = self.written[0] + self.lost[0]
+        line = (
+            f"--out json={self.path}: {self.error}; {self.written[0]} of {total} intervals "
+            f"written ({self.written[1]} bytes), {self.lost[0]} lost ({self.lost[1]} bytes)"
+        )
+        return OutputEnd(self.name, summary, lost=[line])
 
-    def _close(self) -> None:
-        if self.stream is not None:
+    @staticmethod
+    def _count(into: list[int], data: bytes) -> None:
+        into[0] += 1
+        into[1] += len(data)
+
+    def _replaced(self) -> bool:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != self.identity
+
+    def _close(self, keep: int | None = None) -> None:
+        """Close the stream; after a failed write, cut a regular file back to ``keep``
+        bytes of this run so it ends on a whole line."""
+        if self.stream is None:
+            return
+        stream, self.stream = self.stream, None
+        if keep is not None and self.identity is not None:
             with contextlib.suppress(OSError):
-                self.stream.close()
-            self.stream = None
+                os.ftruncate(stream.fileno(), self.start_size + keep)
+        with contextlib.suppress(OSError):
+            stream.close()
 
 
 class AbortCheck:

@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from veza_ray.core import exitcodes
-from veza_ray.reports import render_html, render_junit, render_markdown
+from veza_ray.core.overlap import collisions
+from veza_ray.outputs.files import write_end_outputs
 
 STDOUT = "-"
 
@@ -23,38 +24,25 @@ def write_reports(
     markdown: str | None = None,
     out: Callable[[str], None] | None = None,
 ) -> list[str]:
-    """Write each requested output; ``markdown="-"`` goes to ``out`` (stdout by default).
+    """Write each requested report (``outputs.files``, from the output table);
+    ``markdown="-"`` goes to ``out`` (stdout by default).
 
-    Returns the paths written. Raises OSError when a path cannot be written.
+    Returns the paths written. Raises OSError naming what was lost when one cannot be.
     """
-    written: list[str] = []
-    for path, render in ((html, render_html), (junit, render_junit)):
-        if path:
-            _write(path, render(summary))
-            written.append(path)
-    if markdown:
-        text = render_markdown(summary)
-        if markdown == STDOUT:
-            (out or _print)(text)
-        else:
-            _write(markdown, text)
-            written.append(markdown)
-    return written
+    targets = {k: v for k, v in (("html", html), ("junit", junit), ("markdown", markdown)) if v}
+    for path in targets.values():
+        parent = os.path.dirname(path)
+        if path != STDOUT and parent:
+            os.makedirs(parent, exist_ok=True)
+    lost = write_end_outputs(summary, targets, out or _print)
+    if lost:
+        raise OSError("; ".join(lost.values()))
+    return [p for p in targets.values() if p != STDOUT]
 
 
 def _print(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
     sys.stdout.flush()
-
-
-def _write(path: str, text: str) -> None:
-    parent = os.path.dirname(path)
-    if parent:
-        os.makedirs(parent, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 def load_summary(path: str) -> dict[str, Any]:
@@ -91,6 +79,17 @@ def report(
         return exitcodes.INVALID_CONFIG
     if not (html or junit or markdown):
         markdown = STDOUT
+    clash = collisions(
+        [
+            (f, p)
+            for f, p in (("--html", html), ("--junit", junit), ("--markdown", markdown))
+            if p and p != STDOUT
+        ],
+        [("the summary", summary_path)],
+    )
+    if clash:
+        print(f"veza-ray: {'; '.join(clash)}", file=sys.stderr)
+        return exitcodes.INVALID_CONFIG
     try:
         write_reports(summary, html=html, junit=junit, markdown=markdown)
     except OSError as exc:

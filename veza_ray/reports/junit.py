@@ -125,7 +125,7 @@ def render_junit(summary: Mapping[str, Any]) -> str:
     # Thresholds have their own cases; anything else that failed the run fails this one.
     lost = [x for x in r.verdict.reasons if not x.startswith("threshold crossed")]
     if lost:
-        kind = {103: "LostLoad", 105: "Stopped", 112: "GeneratorSaturated"}.get(
+        kind = {103: "LostLoad", 105: "Stopped", 112: "GeneratorSaturated", 113: "OutputLost"}.get(
             r.verdict.exit_code, "RunFailed"
         )
         ET.SubElement(case, "failure", {"type": kind, "message": _x(lost[0])}).text = _x(
