@@ -49,6 +49,7 @@ from veza_ray.core.thresholds import (
     parse_thresholds,
 )
 from veza_ray.engine.http import client_choice_problem
+from veza_ray.engine.lifecycle import PartResult
 from veza_ray.engine.scenario import (
     LoadedScript,
     ScriptError,
@@ -273,8 +274,9 @@ def execute(
         err(f"warning: {warning}")
     try:
         preflight(prep, cfg)
+        setup = run_setup(prep, err)  # once per test, before Ray: a failure starts nothing
         ray, owned = _connect(cfg, cfg.actors, err, signals)
-        return _run(ray, prep, cfg, safe_out, err, signals)
+        return _run(ray, prep, cfg, safe_out, err, signals, setup)
     finally:
         if owned and ray is not None:
             ray.shutdown()
@@ -291,6 +293,7 @@ def _run(
     out: Callable[[str], None],
     err: Callable[[str], None],
     signals: Interrupts,
+    setup: PartResult,
 ) -> int:
     from veza_ray.cluster.actor import remote_class
 
@@ -310,7 +313,6 @@ def _run(
         err(f"--actors auto: {per_node} actor(s) per node on {len(node_cpus)} node(s): {why}")
         request = PlacementRequest(None, cfg.spread, per_node)
     _check_memory(ray, prep, request)
-    setup = run_setup(prep, err)  # once per test, before any actor: its data goes to all
     try:  # until the VUs start, any failure or signal releases what was placed
         try:
             plan = fleet.place(

@@ -1,9 +1,10 @@
 """The driver's side of setup() and teardown(): once per test, whatever the actor count.
 
-setup() runs before any actor is placed (a failure stops the test with k6's code before
-any VU exists); its JSON data travels with every actor's arguments, so a replacement
-actor gets it too. teardown() runs after the last pull, after an abort or a signal as
-well, with the same data. Their samples join the run's totals.
+setup() runs after the pre-flight check, before Ray is reached or any actor placed: a
+failure stops the test with k6's code before any VU exists and starts no cluster. Its
+JSON data travels with every actor's arguments, so a replacement actor gets it too.
+teardown() runs after the last pull, after an abort or a signal as well, with the same
+data. Their samples join the run's totals.
 """
 
 from __future__ import annotations
