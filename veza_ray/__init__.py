@@ -14,9 +14,35 @@ from typing import TYPE_CHECKING, Any
 from veza_ray.core.version import __version__ as __version__  # the installed version
 
 if TYPE_CHECKING:
-    from veza_ray.engine.api import Counter, Gauge, Rate, Trend, check, env, file, open, sleep
+    from veza_ray.engine.api import (
+        Counter,
+        Gauge,
+        Rate,
+        Trend,
+        check,
+        env,
+        execution,
+        fail,
+        file,
+        group,
+        open,
+        sleep,
+    )
 
-__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "open", "sleep"]
+__all__ = [
+    "Counter",
+    "Gauge",
+    "Rate",
+    "Trend",
+    "check",
+    "env",
+    "execution",
+    "fail",
+    "file",
+    "group",
+    "open",
+    "sleep",
+]
 
 
 

@@ -380,6 +380,22 @@ def _run_params(args: list[str]) -> dict[str, Any]:
 
 
 @app.command()
+def convert(
+    script: Annotated[str, typer.Argument(help="The k6 script (.js) to convert.")],
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Where to write the .py (default: beside).")
+    ] = None,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="Exit 0 even when TODO(convert) lines remain.")
+    ] = False,
+) -> None:
+    """Convert a k6 script to a veza-ray scenario file (exit 116 when TODOs remain)."""
+    from veza_ray.convert.command import convert_file
+
+    raise typer.Exit(convert_file(script, output, allow_partial, lambda s: typer.echo(s, err=True)))
+
+
+@app.command()
 def report(
     summary: Annotated[str, typer.Argument(help="A summary JSON from --summary-export.")],
     html: Annotated[str | None, typer.Option("--html", help="HTML report path.")] = None,

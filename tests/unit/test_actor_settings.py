@@ -41,7 +41,7 @@ def test_allow_host_and_secret_names_travel_beside_the_env(
     assert "VEZA_RAY_SECRETS" not in prep.env
     segs = make_plan(prep.options.scenarios, 1)[0]
     args = _actor_args(prep, cfg, 0, segs)
-    env, settings = args[3], args[-1]
+    env, settings = args[3], args[6]
     assert env is prep.env
     assert settings["allowed_hosts"] == ["staging.example.test"]
     assert "NAMED" in settings["secret_names"]

@@ -51,6 +51,7 @@ class LoadActor:
         segments: list[SegmentWire],
         lease_s: float = 5.0,
         settings: ActorSettings = NO_SETTINGS,
+        setup_data: str | None = None,  # setup()'s return value as JSON, run once by the driver
     ) -> None:
         self.actor_id = actor_id
         # Secrets first, and the writers always: headers, cookies and URLs teach the book
@@ -64,7 +65,13 @@ class LoadActor:
             options = parse_options(script.raw_options)
             segs = [Segment.from_wire(w) for w in segments]
             self.runner = build_runner(
-                script, options, segs, env, log=self._log, allowed_hosts=settings["allowed_hosts"]
+                script,
+                options,
+                segs,
+                env,
+                log=self._log,
+                allowed_hosts=settings["allowed_hosts"],
+                setup_data=setup_data,
             )
         except Exception as exc:
             # Ray logs and ships a creation error with its traceback and message: both

@@ -28,6 +28,7 @@ from veza_ray.cluster.fleet import (
     resume_segments,
 )
 from veza_ray.cluster.interrupts import Interrupts, kill_children
+from veza_ray.cluster.lifecycle import run_setup, run_teardown, script_abort
 from veza_ray.core import exitcodes
 from veza_ray.core.actor_settings import actor_settings
 from veza_ray.core.guards import SECRETS, host_refusal, parse_allowed, secret_names
@@ -50,6 +51,7 @@ from veza_ray.core.thresholds import (
     parse_thresholds,
 )
 from veza_ray.engine.http import client_choice_problem
+from veza_ray.engine.lifecycle import PartResult
 from veza_ray.engine.scenario import (
     LoadedScript,
     ScriptError,
@@ -88,6 +90,7 @@ class Prepared:
     trend_stats: tuple[str, ...]
     allowed_hosts: frozenset[str] = frozenset()
     secrets: tuple[str, ...] = ()
+    setup_data: str | None = None  # setup()'s return value (JSON), for every actor's VUs
 
     def redact(self, text: str) -> str:
         return SECRETS.redact(text)
@@ -266,8 +269,11 @@ def execute(
         err(f"warning: {warning}")
     try:
         preflight(prep, cfg)
+        setup = run_setup(prep, err)  # once per test, before Ray: a failure starts nothing
+        if setup.code:
+            raise RunError(setup.code, f"{setup.error}; no VU was started")
         ray, owned = _connect(cfg, cfg.actors, err, signals)
-        return _run(ray, prep, cfg, safe_out, err, signals)
+        return _run(ray, prep, cfg, safe_out, err, signals, setup)
     finally:
         if owned and ray is not None:
             ray.shutdown()
@@ -284,6 +290,7 @@ def _run(
     out: Callable[[str], None],
     err: Callable[[str], None],
     signals: Interrupts,
+    setup: PartResult,
 ) -> int:
     from veza_ray.cluster.actor import remote_class
 
@@ -305,9 +312,7 @@ def _run(
     _check_memory(ray, prep, request)
     try:  # until the VUs start, any failure or signal releases what was placed
         try:
-            plan = fleet.place(
-                request, lambda n: make_plan(prep.options.scenarios, n), actor_args
-            )
+            plan = fleet.place(request, lambda n: make_plan(prep.options.scenarios, n), actor_args)
         except PlacementError as exc:
             raise RunError(exc.code, str(exc)) from exc
         ids = sorted(fleet.handles)
@@ -318,6 +323,7 @@ def _run(
                 exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
             ) from exc
         state = MergedRun(prep.options, prep.script.all_metrics, plan)
+        state.total.merge_wire(setup.series)
         for i, info in zip(ids, infos, strict=True):
             state.add_actor(i, info, plan[i])
         _attach_tree(ray, prep, cfg, fleet, ids, infos)
@@ -443,6 +449,10 @@ def _drive(
             for delta in deltas.values():  # before any output writes this round's text
                 SECRETS.add_all(delta.get("secrets", ()))
             state.tick(deltas, lost, elapsed, dt)
+            if script_abort(state) and not stopping[0]:  # k6/execution test.abort()
+                err(f"veza-ray: {script_abort(state)}: stopping all actors")
+                fleet.stop(0.0)
+                stopping[0] = True
             for notice in fleet.notices:
                 err(notice)
             fleet.notices.clear()
@@ -493,6 +503,7 @@ def _drive(
     finally:
         fleet.close()
         ends = [_end(output, err) for output in outputs]
+    teardown = run_teardown(prep, state, err)  # after an abort or a signal too, as in k6
     end = time.time()
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
@@ -530,6 +541,8 @@ def _drive(
         output_failures=tuple(output_failures),
         outputs_lost=tuple(lost for e in ends for lost in e.lost),
         allow_output_loss=cfg.allow_output_loss,
+        teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
+        script_aborted=script_abort(state),
     )
     outcome = decide(facts)
     summary = build_summary(
@@ -559,7 +572,16 @@ def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> 
     values are secrets) travel beside the scenario's env, not in it."""
     wire = [s.to_wire() for s in segs]
     settings = actor_settings(prep.allowed_hosts, secret_names(prep.env, cfg.secret_names))
-    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s, settings)
+    return (
+        i,
+        prep.script.path,
+        prep.script.source,
+        prep.env,
+        wire,
+        cfg.lease_s,
+        settings,
+        prep.setup_data,
+    )
 
 
 def _facts(
@@ -599,9 +621,7 @@ def _facts(
     requests = int(reqs.values(1.0)["count"]) if reqs is not None else 0
     return RunFacts(
         crossed=crossed,
-        cut_short=tuple(
-            ActorCutShort(c["actor"], c["address"], c["why"], c["at_s"]) for c in cut
-        ),
+        cut_short=tuple(ActorCutShort(c["actor"], c["address"], c["why"], c["at_s"]) for c in cut),
         undelivered_vu_seconds=vu_s,
         undelivered_iterations=iters,
         saturated=saturated,

@@ -10,3 +10,7 @@ PREFLIGHT_FAILED = 108  # k6 ScriptAborted: the pre-flight health check failed, 
 CLUSTER_ERROR = 111  # not a k6 code: Ray could not be reached or could not place the actors
 GENERATOR_SATURATED = 112  # not a k6 code: the load generators could not run the plan on time
 OUTPUT_LOST = 113  # not a k6 code: an output the user asked for was lost or truncated
+CONVERT_PARTIAL = 116  # not a k6 code: `convert` left TODO(convert) lines (see --allow-partial)
+SETUP_TIMEOUT = 100  # k6 SetupTimeout: setup() ran past setupTimeout, no VU started
+TEARDOWN_TIMEOUT = 101  # k6 TeardownTimeout: teardown() ran past teardownTimeout
+SCRIPT_ABORTED = 108  # k6 ScriptAborted: k6/execution test.abort() (same code as PREFLIGHT_FAILED)

@@ -258,6 +258,8 @@ class MergedRun:
             end = self.ends.get(actor)
             if end is None or end["reason"] in ("plan", "stopped"):
                 continue
+            if end["reason"].startswith("test.abort"):  # the script's own stop, not a loss
+                continue
             at = max(0.0, end["at"] - start_epoch)
             if at >= planned_end_s:
                 continue

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from veza_ray.core import trend_stats
-from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_size
+from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_k6_duration, parse_size
 from veza_ray.core.executors import EXECUTORS as EXECUTOR_TABLE
 from veza_ray.core.executors.base import Reader, ScenarioConfig, parse_duration, unset_none
 from veza_ray.core.metrics import DEFAULT_TREND_STATS
@@ -47,6 +47,10 @@ _TOP_KEYS = {
     "insecureSkipTLSVerify",
     "maxResponseBodySize",
     "tags",
+    "setupTimeout",  # setup() and teardown() (engine/lifecycle.py), 60 s by default
+    "teardownTimeout",
+    "batch",  # http.batch() limits (engine/batch.py): in flight, and per host
+    "batchPerHost",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
 
@@ -156,6 +160,16 @@ def parse_options(raw: object) -> Options:
     warnings: list[str] = []
     for key in sorted(set(raw) - _TOP_KEYS):
         c.fail(f"options.{key}", "is not an option veza-ray knows")
+    for key in ("batch", "batchPerHost"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            c.fail(f"options.{key}", "must be a whole number of requests, 0 or more")
+    for key in ("setupTimeout", "teardownTimeout"):
+        if key in raw:
+            try:
+                parse_k6_duration(raw[key])
+            except ValueError as exc:
+                c.fail(f"options.{key}", str(exc))
     scen_raw = raw.get("scenarios")
     if scen_raw is None:
         scen_raw = {"default": _shortcut_scenario(raw, c, warnings)}

@@ -54,6 +54,8 @@ class RunFacts:
     requests: int = 0
     planned_s: float = 0.0
     ran_s: float = 0.0
+    teardown_failure: tuple[int, str] | None = None  # (107 or 101, why) as k6 exits
+    script_aborted: str = ""  # k6/execution test.abort()'s reason: k6's ScriptAborted (108)
 
 
 class OutcomeWire(TypedDict):
@@ -152,6 +154,12 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(f"output lost: {lost}")
     if f.series_note:
         notes.append(f.series_note)
+    if f.script_aborted:
+        codes.append(exitcodes.SCRIPT_ABORTED)
+        reasons.append(f"the script stopped the test: {f.script_aborted}")
+    if f.teardown_failure:
+        codes.append(f.teardown_failure[0])
+        reasons.append(f.teardown_failure[1])
     if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
         notes.append("no HTTP request was made")
     code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK
@@ -159,11 +167,14 @@ def decide(f: RunFacts) -> Outcome:
 
 
 _PRECEDENCE = [
+    exitcodes.SCRIPT_ABORTED,  # test.abort() (108, as k6)
     exitcodes.EXTERNAL_ABORT,
     exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,
     exitcodes.GENERATOR_SATURATED,
     exitcodes.OUTPUT_LOST,
+    exitcodes.SCRIPT_ERROR,
+    exitcodes.TEARDOWN_TIMEOUT,
 ]
 
 

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from veza_ray.core.guards import SECRETS
 from veza_ray.core.metric_types import (
@@ -19,7 +19,23 @@ from veza_ray.core.metric_types import (
     make_tags,
 )
 from veza_ray.engine.context import load_context, vu_context
+from veza_ray.engine.execution import execution
+from veza_ray.engine.groups import group
 from veza_ray.engine.h1 import FileData
+
+__all__ = [
+    "Counter", "Gauge", "Rate", "Trend", "check", "env", "execution", "fail", "file", "group",
+    "sleep",
+]  # fmt: skip
+
+
+class Failure(Exception):
+    """k6's ``fail()``: ends this iteration with an error; the VU goes on."""
+
+
+def fail(message: str = "") -> NoReturn:
+    """k6's ``fail(err)``: abort this iteration (counted in the summary's errors)."""
+    raise Failure(message)
 
 T = TypeVar("T")
 

@@ -351,6 +351,12 @@ class HttpClient:
     async def options(self, url: str, **kw: Any) -> Response:
         return await self.request("OPTIONS", url, **kw)
 
+    async def batch(self, requests: Any) -> Any:
+        """k6's ``http.batch``: in parallel, within ``batch``/``batchPerHost`` (batch.py)."""
+        from veza_ray.engine.batch import run_batch
+
+        return await run_batch(self, requests)
+
     async def request(
         self,
         method: str,
