@@ -1,4 +1,4 @@
-"""The ``veza-ray`` command line (typer): run, target."""
+"""The ``veza-ray`` command line (typer): run, target, history, compare."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from veza_ray.core import exitcodes
 
 if TYPE_CHECKING:
     from veza_ray.cluster.driver import RunConfig
+    from veza_ray.core.history import HistoryOptions
 
 app = typer.Typer(
     add_completion=False,
@@ -67,6 +68,26 @@ def _actor_count(value: str | None) -> int | None:
     if n < 1:
         _fail(exitcodes.INVALID_CONFIG, f"--actors {value!r}: write a count of 1 or more, or auto")
     return n
+
+
+def _history_options(
+    path: str | None, tags: list[str], baseline: str | None, warn_only: bool
+) -> HistoryOptions:
+    """run's history flags, checked before any load (104 naming the bad one)."""
+    from veza_ray.core.history import HistoryOptions, parse_tags
+
+    try:
+        opts = HistoryOptions(path or None, parse_tags(tags), baseline, warn_only)
+    except ValueError as exc:
+        _fail(exitcodes.INVALID_CONFIG, str(exc))
+        raise
+    problem = opts.problem()
+    is_file = baseline and baseline != "last-green" and not baseline.isdigit()
+    if not problem and is_file and not os.path.isfile(str(baseline)):
+        problem = f"--baseline {baseline!r}: no such summary file"
+    if problem:
+        _fail(exitcodes.INVALID_CONFIG, problem)
+    return opts
 
 
 def _fail(code: int, message: str) -> None:
@@ -194,6 +215,23 @@ def run(
             help="Do not fail the run (exit 112) when the load generators were saturated.",
         ),
     ] = False,
+    # ---- history and baseline (veza_ray/history/, docs/history.md) ----
+    history: Annotated[
+        str | None,
+        typer.Option("--history", envvar="VEZA_RAY_HISTORY", help="Record the run in this "
+                     "SQLite history (never changes the verdict; a failure is a note)."),
+    ] = None,
+    tag: Annotated[
+        list[str], typer.Option("--tag", help="NAME=VALUE label of the run in the history.")
+    ] = [],  # noqa: B006
+    baseline: Annotated[
+        str | None,
+        typer.Option("--baseline", help="Compare with last-green, a history RUN_ID or a "
+                     "summary FILE; a worse row exits 114."),
+    ] = None,
+    baseline_warn_only: Annotated[
+        bool, typer.Option("--baseline-warn-only", help="A worse row is a note, not exit 114.")
+    ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
     from veza_ray.cluster.driver import RunConfig
@@ -221,6 +259,7 @@ def run(
         junit=junit,
         markdown=markdown,
         allow_saturated=allow_saturated,
+        history=_history_options(history, tag, baseline, baseline_warn_only),
     )
     if spread not in ("spread", "strict"):
         _fail(exitcodes.INVALID_CONFIG, f"--spread {spread!r}: use 'spread' or 'strict'")
@@ -230,9 +269,13 @@ def run(
         _fail(exitcodes.INVALID_CONFIG, "use either --actors or --actors-per-node, not both")
     emulator = None
     if demo:
-        from veza_ray.emulator import EmulatorThread
+        from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
-        emulator = EmulatorThread()
+        try:  # VEZA_EMULATOR_SLOW / _FLAKY: a regression on purpose (docs/emulator.md)
+            emulator = EmulatorThread(EmulatorConfig.from_env(os.environ))
+        except ValueError as exc:
+            _fail(exitcodes.INVALID_CONFIG, str(exc))
+            raise
         emulator.start()
         cfg.env_overrides["BASE_URL"] = emulator.base_url
         # A demo scales the Veza gate to this machine: ~1 % of its VUs per core.
@@ -402,7 +445,8 @@ def target(
 
     try:
         serve_forever(
-            EmulatorConfig(
+            EmulatorConfig.from_env(
+                os.environ,
                 profile=profile,
                 error_rate=error_rate,
                 reset_rate=reset_rate,
@@ -414,6 +458,15 @@ def target(
         )
     except ValueError as exc:
         _fail(exitcodes.INVALID_CONFIG, str(exc))
+
+
+def _register_history() -> None:
+    from veza_ray.history.commands import register
+
+    register(app)  # history (list, import, accept) and compare
+
+
+_register_history()
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ from veza_ray.cluster.fleet import (
 from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
 from veza_ray.core import exitcodes
 from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
+from veza_ray.core.history import HistoryOptions, identity
 from veza_ray.core.inspect import auto_actors
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
@@ -99,6 +100,7 @@ class RunConfig:
     allow_saturated: bool = False
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
     merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
+    history: HistoryOptions = field(default_factory=HistoryOptions)  # --history, --baseline
 
     def outputs(self) -> list[tuple[str, str | None]]:
         """Every file the run will write at the end, with the flag that asked for it."""
@@ -560,11 +562,19 @@ def _drive(
         allow_saturated=cfg.allow_saturated,
         output_failures=tuple(output_failures),
     )
-    outcome = decide(facts)
+    extras["identity"] = identity(
+        prep.script.path, extras["options"], dict(prep.options.tags), cfg.history.tags
+    )
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
-    summary["veza_ray"]["outcome"] = outcome.to_wire()
+    if cfg.history.active:  # compare with the baseline, decide, record (history/runhook.py)
+        from veza_ray.history.runhook import finish
+
+        outcome = finish(cfg.history, summary, facts, err, SECRETS.redact_obj)
+    else:
+        outcome = decide(facts)
+        summary["veza_ray"]["outcome"] = outcome.to_wire()
     summary = SECRETS.redact_obj(summary)
     text = render_text(summary, verdicts)
     _emit(prep, cfg, summary, text, out, err)

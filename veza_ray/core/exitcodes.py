@@ -9,3 +9,5 @@ SCRIPT_ERROR = 107  # k6 ScriptException: the scenario file could not be loaded
 PREFLIGHT_FAILED = 108  # k6 ScriptAborted: the pre-flight health check failed, nothing sent
 CLUSTER_ERROR = 111  # not a k6 code: Ray could not be reached or could not place the actors
 GENERATOR_SATURATED = 112  # not a k6 code: the load generators could not run the plan on time
+BASELINE_REGRESSION = 114  # not a k6 code: a row worse than the baseline (compare, run --baseline)
+NOT_ACCEPTED = 115  # not a k6 code: `history accept` says the acceptance chain is not met

@@ -9,7 +9,8 @@ and every report read it instead of working the code out again.
 Precedence: a stop signal (105) wins, as in k6, whose run/abort error is kept over the
 thresholds' ("Crossed thresholds, but test already exited with another error", k6
 cmd/run.go); then a crossed threshold (99), then undelivered load (103), then saturated
-generators (112). Every reason that applies is listed whatever the code.
+generators (112), then a regression against the baseline (114, ``run --baseline``).
+Every reason that applies is listed whatever the code.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class RunFacts:
     requests: int = 0
     planned_s: float = 0.0
     ran_s: float = 0.0
+    # run --baseline / --history (core/compare.py, veza_ray/history/): worse rows, and
+    # what could not be compared or recorded (a note: the history never changes a verdict)
+    regressions: tuple[str, ...] = ()
+    regression_warn_only: bool = False
+    history_notes: tuple[str, ...] = ()
 
 
 class OutcomeWire(TypedDict):
@@ -138,6 +144,13 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(what)
     for failure in f.output_failures:
         notes.append(f"output not written: {failure}")
+    for worse in f.regressions:
+        if f.regression_warn_only:
+            notes.append(f"worse than the baseline (--baseline-warn-only): {worse}")
+        else:
+            codes.append(exitcodes.BASELINE_REGRESSION)
+            reasons.append(f"worse than the baseline: {worse}")
+    notes.extend(f.history_notes)
     if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
         notes.append("no HTTP request was made")
     code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK
@@ -149,6 +162,7 @@ _PRECEDENCE = [
     exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,
     exitcodes.GENERATOR_SATURATED,
+    exitcodes.BASELINE_REGRESSION,
 ]
 
 
