@@ -198,10 +198,11 @@ def _rate_row(
     bc, nc = _counts(base, metric, scope), _counts(new, metric, scope)
     if bc is None or nc is None:
         return None
-    b, n = scope_stats(base, scope), scope_stats(new, scope)
     b_rate = bc[0] / bc[1] if bc[1] else 0.0
     n_rate = nc[0] / nc[1] if nc[1] else 0.0
-    b["rate"], n["rate"] = b_rate, n_rate
+    # a rate row shows the rate and the scope's throughput, not its latency
+    b = {"rate": b_rate, "rps": scope_stats(base, scope)["rps"]}
+    n = {"rate": n_rate, "rps": scope_stats(new, scope)["rps"]}
     test = two_proportions(int(bc[0]), int(bc[1]), int(nc[0]), int(nc[1]))
     change = _change(b_rate, n_rate)
     verdict = _verdict(change, n_rate - b_rate, test, s, True)
