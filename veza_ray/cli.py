@@ -218,16 +218,23 @@ def run(
     # ---- history and baseline (veza_ray/history/, docs/history.md) ----
     history: Annotated[
         str | None,
-        typer.Option("--history", envvar="VEZA_RAY_HISTORY", help="Record the run in this "
-                     "SQLite history (never changes the verdict; a failure is a note)."),
+        typer.Option(
+            "--history",
+            envvar="VEZA_RAY_HISTORY",
+            help="Record the run in this "
+            "SQLite history (never changes the verdict; a failure is a note).",
+        ),
     ] = None,
     tag: Annotated[
         list[str], typer.Option("--tag", help="NAME=VALUE label of the run in the history.")
     ] = [],  # noqa: B006
     baseline: Annotated[
         str | None,
-        typer.Option("--baseline", help="Compare with last-green, a history RUN_ID or a "
-                     "summary FILE; a worse row exits 114."),
+        typer.Option(
+            "--baseline",
+            help="Compare with last-green, a history RUN_ID or a "
+            "summary FILE; a worse row exits 114.",
+        ),
     ] = None,
     baseline_warn_only: Annotated[
         bool, typer.Option("--baseline-warn-only", help="A worse row is a note, not exit 114.")
