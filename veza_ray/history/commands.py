@@ -132,19 +132,27 @@ def history_accept(
         str | None,
         typer.Option("--options-hash", help="The option hash (default: the newest run's)."),
     ] = None,
+    tag: Annotated[
+        list[str],
+        typer.Option("--tag", help="Only runs with NAME=VALUE (e.g. trigger=schedule)."),
+    ] = [],  # noqa: B006
 ) -> None:
     """Were the last N nights of this script and option hash consecutive, green and
     complete? Exit 0 yes, 115 no, with one line saying which night broke the chain."""
     path = _need(history)
+    try:
+        tags = parse_tags(tag)
+    except ValueError as exc:
+        _fail(exitcodes.INVALID_CONFIG, str(exc))
     if not os.path.exists(path):
         typer.echo(f"not accepted: no history at {path} (no run recorded yet)")
         raise typer.Exit(exitcodes.NOT_ACCEPTED)
     with _open(path) as h:
         try:
             if script is None:
-                newest = h.runs(last=1)
+                newest = h.runs(tags=tags, last=1)
                 script = newest[0]["script"] if newest else ""
-            rows = h.chain_rows(script)
+            rows = h.chain_rows(script, tags)
         except HistoryError as exc:
             _fail(exitcodes.INVALID_CONFIG, str(exc))
     result = accept(rows, nights, options_hash)

@@ -209,7 +209,8 @@ class History:
                 return self.get(int(r["id"]))
         return None
 
-    def chain_rows(self, script: str) -> list[RunRow]:
+    def chain_rows(self, script: str, tags: Mapping[str, str] | None = None) -> list[RunRow]:
+        """The script's runs (with these tags) as the acceptance chain reads them."""
         return [
             RunRow(
                 int(r["id"]),
@@ -219,7 +220,7 @@ class History:
                 bool(r["complete"]),
                 bool(r["saturated"]),
             )
-            for r in self.runs(script=script)
+            for r in self.runs(script=script, tags=tags)
         ]
 
     def scripts(self) -> list[str]:
