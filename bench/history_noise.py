@@ -34,14 +34,35 @@ GATE_ENV = {"UPLOAD_VUS": "1", "STREAM_VUS": "2", "BROWSE_VUS": "8", "CHECKOUT_V
 def run_gate(out: Path, duration: str, config: EmulatorConfig | None = None) -> int:
     """One `veza-ray run` of the gate; its summary at ``out``; returns the exit code."""
     with EmulatorThread(config or EmulatorConfig()) as emu:
-        env = {**GATE_ENV, "BASE_URL": emu.base_url, "USER_TOKEN": "t", "DURATION": duration,
-               "SUMMARY_PATH": str(out.with_suffix(".handle.json"))}
-        args = [sys.executable, "-m", "veza_ray.cli", "run", "scenarios/veza_mixed.py",
-                "--actors", "1", "--quiet", "--summary-export", str(out)]
+        env = {
+            **GATE_ENV,
+            "BASE_URL": emu.base_url,
+            "USER_TOKEN": "t",
+            "DURATION": duration,
+            "SUMMARY_PATH": str(out.with_suffix(".handle.json")),
+        }
+        args = [
+            sys.executable,
+            "-m",
+            "veza_ray.cli",
+            "run",
+            "scenarios/veza_mixed.py",
+            "--actors",
+            "1",
+            "--quiet",
+            "--summary-export",
+            str(out),
+        ]
         for k, v in env.items():
             args += ["-e", f"{k}={v}"]
-        res = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=600,
-                             env={**os.environ, "VEZA_RAY_ALLOW_SATURATED": "1"})
+        res = subprocess.run(
+            args,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**os.environ, "VEZA_RAY_ALLOW_SATURATED": "1"},
+        )
     return res.returncode
 
 
