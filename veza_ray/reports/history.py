@@ -134,7 +134,7 @@ def _acceptance_html(acc: Mapping[str, Any]) -> str:
         return ""
     chips = " ".join(
         f'<span style="padding:2px 6px;border-radius:4px;color:#fff;background:'
-        f"{'#1f7a5c' if c.get('green') else '#c62828'}\">{_e(c.get('day', ''))}</span>"
+        f'{"#1f7a5c" if c.get("green") else "#c62828"}">{_e(c.get("day", ""))}</span>'
         for c in reversed(acc.get("chain") or ())
     )
     return f"<p><strong>Acceptance ({_e(acc.get('nights', 3))} nights):</strong> " + (
@@ -189,9 +189,9 @@ def comparison_junit(root: ET.Element, summary: Mapping[str, Any]) -> ET.Element
             + f", baseline {result.get('base', '')}"
         )
         if r.get("verdict") == "worse":
-            ET.SubElement(case, "failure", {"type": "BaselineRegression", "message": text}).text = (
-                text
-            )
+            ET.SubElement(
+                case, "failure", {"type": "BaselineRegression", "message": text}
+            ).text = text
         else:
             ET.SubElement(case, "system-out").text = text
     failures = sum(1 for r in rows if r.get("verdict") == "worse")
