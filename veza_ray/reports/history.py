@@ -88,7 +88,7 @@ def history_html(summary: Mapping[str, Any], rules: RulesFor) -> str:
     ids = [r.get("id") for r in runs]
 
     def x_fmt(v: float) -> str:
-        i = int(round(v)) - 1
+        i = round(v) - 1
         return f"#{ids[i]}" if 0 <= i < len(ids) and abs(v - round(v)) < 1e-9 else ""
 
     figs = []
