@@ -8,7 +8,8 @@ with browse made 30 % slower (emulator ``slow``) measures the power on the same 
     python -m bench.history_noise --runs 8 --duration 10s
     python -m bench.history_noise --reuse DIR   # compare summaries already in DIR
 
-Writes bench/results/history_noise.json and prints the rates.
+Writes bench/results/history_noise_PROFILE.json and prints the rates. A pair counts as a
+false alarm when a row is worse or better (the pair taken the other way round is worse).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from veza_ray.core.compare import compare, run_data
 from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results" / "history_noise.json"
+RESULTS = ROOT / "bench" / "results" / "history_noise.json"  # _PROFILE added
 GATE_ENV = {"UPLOAD_VUS": "1", "STREAM_VUS": "2", "BROWSE_VUS": "8", "CHECKOUT_VUS": "1"}
 
 
@@ -75,7 +76,8 @@ def pair_stats(paths: list[Path]) -> dict[str, Any]:
         result = compare(a, b)
         pairs += 1
         rows += len(result["rows"])
-        worse = [r for r in result["rows"] if r["verdict"] == "worse"]
+        # worse or better: the same pair taken the other way round is worse
+        worse = [r for r in result["rows"] if r["verdict"] in ("worse", "better")]
         worse_rows += len(worse)
         noise_rows += sum(1 for r in result["rows"] if r["verdict"] == "noise")
         worse_pairs += bool(worse)
@@ -99,11 +101,13 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=8)
     ap.add_argument("--duration", default="10s")
     ap.add_argument("--reuse", help="a directory of summaries to compare instead of running")
+    ap.add_argument("--profile", default="steady", help="the emulator's latency profile")
     args = ap.parse_args()
     work = Path(args.reuse or tempfile.mkdtemp(prefix="vr-history-noise-"))
     if not args.reuse:
-        codes = [run_gate(work / f"run{i}.json", args.duration) for i in range(args.runs)]
-        slow = EmulatorConfig(slow=(("browse", 1.3),))
+        same = EmulatorConfig(profile=args.profile)
+        codes = [run_gate(work / f"run{i}.json", args.duration, same) for i in range(args.runs)]
+        slow = EmulatorConfig(profile=args.profile, slow=(("browse", 1.3),))
         codes.append(run_gate(work / "slow.json", args.duration, slow))
         print("exit codes:", codes)
     same = sorted(p for p in work.glob("run*.json") if not p.name.endswith(".handle.json"))
@@ -122,8 +126,14 @@ def main() -> None:
                 len([k for k in h if k != "http_req_duration{scenario:browse}"]) for h in hits
             ),
         }
-    result["settings"] = {"gate_env": GATE_ENV, "duration": args.duration, "dir": str(work)}
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    result["settings"] = {
+        "gate_env": GATE_ENV,
+        "duration": args.duration,
+        "profile": args.profile,
+        "dir": str(work),
+    }
+    out = RESULTS.with_name(f"history_noise_{args.profile}.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -165,3 +165,14 @@ def test_a_summary_without_digests_falls_back_to_its_trend_values() -> None:
     result = compare(run_data(old), run_data(_summary(2)))
     row = _rows(result)[("http_req_duration{scenario:browse}", "p(95)")]
     assert row["base"]["p95"] == 12.0
+
+
+def test_a_saturated_run_cannot_make_a_latency_row_worse() -> None:
+    new = _summary(2, {"browse": 1.3})
+    new["veza_ray"]["generator_health"] = {"saturated": True}
+    result = compare(run_data(_summary(1), "base"), run_data(new, "night 2"))
+    row = _rows(result)[("http_req_duration{scenario:browse}", "p(95)")]
+    assert row["verdict"] == "noise" and row["p_value"] < 0.01
+    assert not result["regressed"]
+    assert result["notes"][0].startswith("the load generators of night 2 were saturated")
+    assert "note: the load generators of night 2" in render_text(result)

@@ -17,7 +17,9 @@ A row is ``worse`` only when both hold:
 
 Beyond the floor but not significant is ``noise``; within the floor is ``same``; a
 significant improvement beyond the floor is ``better``. Higher is worse for every row
-judged (latency, error rates).
+judged (latency, error rates). When either run's load generators were saturated, no
+latency row is called worse or better (``noise``, with a note): the generator's own
+delay was in the measurement.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def run_data(summary: Mapping[str, Any], label: str = "") -> dict[str, Any]:
         "digests": dict(_map(vr.get("digests"))),
         "requests": dict(_map(vr.get("requests"))),
         "interval_p95": samples,
+        "saturated": bool(_map(vr.get("generator_health")).get("saturated")),
     }
 
 
@@ -163,6 +166,9 @@ def _latency_row(
         test = mann_whitney_u(ys, xs)
     change = _change(b["p95"], n["p95"])
     diff = (n["p95"] or 0.0) - (b["p95"] or 0.0)
+    verdict = _verdict(change, diff, test, s, False)
+    if verdict in ("worse", "better") and (base.get("saturated") or new.get("saturated")):
+        verdict = "noise"  # a saturated generator measured its own delay (see notes)
     return _row(
         DURATION,
         scope,
@@ -171,7 +177,7 @@ def _latency_row(
         n,
         change,
         test,
-        _verdict(change, diff, test, s, False),
+        verdict,
         f"per-interval p95: {len(xs)} vs {len(ys)} intervals",
     )
 
@@ -264,6 +270,12 @@ def compare(
                 if row is not None:
                     rows.append(row)
     worse = [r["key"] + " " + r["stat"] for r in rows if r["verdict"] == "worse"]
+    notes = [
+        f"the load generators of {side.get('label') or which} were saturated: its latency "
+        "measures their own delay too, so no latency row is called worse or better"
+        for which, side in (("the baseline", base), ("the new run", new))
+        if side.get("saturated")
+    ]
     return {
         "base": base.get("label", ""),
         "new": new.get("label", ""),
@@ -273,6 +285,7 @@ def compare(
         "rows": rows,
         "worse": worse,
         "regressed": bool(worse),
+        "notes": notes,
     }
 
 
@@ -357,6 +370,7 @@ def render_text(result: Mapping[str, Any]) -> str:
     ]
     lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
     lines.append(_conclusion(result))
+    lines += [f"note: {n}" for n in result.get("notes") or ()]
     return "\n".join(lines) + "\n"
 
 
@@ -385,6 +399,7 @@ def render_markdown(result: Mapping[str, Any], escape: Any = str) -> str:
         if row[-1] == "worse":
             cells[-1] = "**worse**"
         lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", *(f"- ⚠️ {escape(n)}" for n in result.get("notes") or ())]
     return "\n".join(lines) + "\n"
 
 
