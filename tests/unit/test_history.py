@@ -296,3 +296,17 @@ def test_baseline_regression_is_114_or_a_note_with_warn_only(tmp_path: Path) -> 
     )
     assert missing.code == 0
     assert missing.notes[0].startswith("baseline not compared: history")
+
+
+def test_bad_history_flags_on_run_are_refused_before_any_load(tmp_path: Path) -> None:
+    runner = CliRunner()
+    script = str(Path(__file__).resolve().parents[2] / "scenarios" / "veza_mixed.py")
+    for args, message in [
+        (["--baseline", "last-green"], "--baseline last-green needs --history PATH"),
+        (["--baseline", "7"], "--baseline 7: a run id needs --history PATH"),
+        (["--baseline", str(tmp_path / "no.json")], "no such summary file"),
+        (["--tag", "env"], "--tag 'env': write it as NAME=VALUE"),
+    ]:
+        res = runner.invoke(app, ["run", script, *args], env={"VEZA_RAY_HISTORY": ""})
+        assert res.exit_code == exitcodes.INVALID_CONFIG, (args, res.output)
+        assert message in res.output, (args, res.output)
