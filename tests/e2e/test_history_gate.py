@@ -96,7 +96,9 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     with EmulatorThread(EmulatorConfig(profile="steady")) as emu:
         for i in range(RUNS):
             out = work / f"run{i}.json"
-            res = _run(emu.base_url, out, "--history", str(db), "--tag", "env=test")
+            # from the second run on, each is judged against the last green one, as nightly
+            baseline = ["--baseline", "last-green"] if i else []
+            res = _run(emu.base_url, out, "--history", str(db), "--tag", "env=test", *baseline)
             codes.append((res.returncode, res.stderr[-2000:]))
             summaries.append(out)
     corrupt = work / "corrupt.db"
@@ -124,6 +126,9 @@ def test_five_same_runs_have_no_worse_row_in_any_pair(nights: dict[str, Any]) ->
         result = compare(a, b)
         assert len(result["rows"]) >= 10
         assert not result["worse"], (a["label"], b["label"], result["worse"])
+    for path in nights["summaries"][1:]:  # run --baseline last-green: compared, not worse
+        comparison = json.loads(path.read_text())["veza_ray"]["comparison"]
+        assert comparison["base"].startswith("run #") and not comparison["regressed"]
     first, last = nights["summaries"][0], nights["summaries"][-1]
     res = _cli("compare", str(first), str(last))
     assert res.returncode == 0, res.stdout + res.stderr

@@ -175,8 +175,10 @@ class MergedRun:
         vus, vus_max = self.total.sink("vus", ()), self.total.sink("vus_max", ())
         vus.add(active, now)  # type: ignore[call-arg]
         vus_max.add(allocated, now)  # type: ignore[call-arg]
-        scopes = {sc.name: self._scope((("scenario", sc.name),), by_sc.get(sc.name, {}))
-                  for sc in self.options.scenarios}
+        scopes = {
+            sc.name: self._scope((("scenario", sc.name),), by_sc.get(sc.name, {}))
+            for sc in self.options.scenarios
+        }
         scopes[ALL] = self._scope((), {"active": int(active)})
         self._last_point = self.timeline.add(elapsed, dt, scopes)
         self.interval = MetricStore(self.metrics)
