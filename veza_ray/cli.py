@@ -1,4 +1,4 @@
-"""The ``veza-ray`` command line (typer): run, target."""
+"""The ``veza-ray`` command line (typer): run, target, history, compare."""
 
 from __future__ import annotations
 
@@ -212,14 +212,50 @@ def run(
             "lost or cut short (full disk, vanished directory, refused push); note it.",
         ),
     ] = False,
+    # ---- history and baseline (veza_ray/history/, docs/history.md) ----
+    history: Annotated[
+        str | None,
+        typer.Option(
+            "--history",
+            envvar="VEZA_RAY_HISTORY",
+            help="Record the run in this "
+            "SQLite history (never changes the verdict; a failure is a note).",
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str], typer.Option("--tag", help="NAME=VALUE label of the run in the history.")
+    ] = [],  # noqa: B006
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Compare with last-green, a history RUN_ID or a "
+            "summary FILE; a worse row exits 114.",
+        ),
+    ] = None,
+    baseline_warn_only: Annotated[
+        bool, typer.Option("--baseline-warn-only", help="A worse row is a note, not exit 114.")
+    ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
     cfg = _config(ctx.params)
+    baseline_file = cfg.history.baseline
+    if (
+        baseline_file
+        and baseline_file != "last-green"
+        and not baseline_file.isdigit()
+        and not os.path.isfile(baseline_file)
+    ):
+        _fail(exitcodes.INVALID_CONFIG, f"--baseline {baseline_file!r}: no such summary file")
     emulator = None
     if demo:
-        from veza_ray.emulator import EmulatorThread
+        from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
-        emulator = EmulatorThread()
+        try:  # VEZA_EMULATOR_SLOW / _FLAKY: a regression on purpose (docs/emulator.md)
+            emulator = EmulatorThread(EmulatorConfig.from_env(os.environ))
+        except ValueError as exc:
+            _fail(exitcodes.INVALID_CONFIG, str(exc))
+            raise
         emulator.start()
         cfg.env_overrides["BASE_URL"] = emulator.base_url
         # A demo scales the Veza gate to this machine: ~1 % of its VUs per core.
@@ -428,7 +464,8 @@ def target(
 
     try:
         serve_forever(
-            EmulatorConfig(
+            EmulatorConfig.from_env(
+                os.environ,
                 profile=profile,
                 error_rate=error_rate,
                 reset_rate=reset_rate,
@@ -446,6 +483,15 @@ def target(
 def version_command() -> None:
     """Print the versions of veza-ray, Ray, Python and llhttp (as `k6 version`)."""
     typer.echo(version_line())
+
+
+def _register_history() -> None:
+    from veza_ray.history.commands import register
+
+    register(app)  # history (list, import, accept) and compare
+
+
+_register_history()
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ from veza_ray.cluster.lifecycle import run_setup, run_teardown, script_abort
 from veza_ray.core import exitcodes
 from veza_ray.core.actor_settings import actor_settings
 from veza_ray.core.guards import SECRETS, host_refusal, parse_allowed, secret_names
+from veza_ray.core.history import identity
 from veza_ray.core.inspect import auto_actors
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
@@ -544,11 +545,19 @@ def _drive(
         teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
         script_aborted=script_abort(state),
     )
-    outcome = decide(facts)
+    extras["identity"] = identity(
+        prep.script.path, extras["options"], dict(prep.options.tags), cfg.history.tags
+    )
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
-    summary["veza_ray"]["outcome"] = outcome.to_wire()
+    if cfg.history.active:  # compare with the baseline, decide, record (history/runhook.py)
+        from veza_ray.history.runhook import finish
+
+        outcome, facts = finish(cfg.history, summary, facts, err, SECRETS.redact_obj)
+    else:
+        outcome = decide(facts)
+        summary["veza_ray"]["outcome"] = outcome.to_wire()
     summary = SECRETS.redact_obj(summary)
     outcome = _emit(prep, cfg, summary, facts, verdicts, out, err)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from veza_ray.core.history import HistoryOptions, parse_tags
 from veza_ray.core.output_kinds import BY_KIND, OUTPUTS, out_usage, param_name
 
 SPREADS = ("spread", "strict")
@@ -58,6 +59,7 @@ class RunConfig:
     demo: bool = False  # the CLI starts the Veza API emulator and points BASE_URL at it
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
     merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
+    history: HistoryOptions = field(default_factory=HistoryOptions)  # --history, --baseline
 
     def target(self, kind: str) -> str | None:
         """Where the output ``kind`` goes (a path, a URL, '-'), or None when not asked."""
@@ -100,6 +102,10 @@ SPECIAL = (
     "actors",
     "no_preflight",
     "out",
+    "history",
+    "tag",
+    "baseline",
+    "baseline_warn_only",
     *(param_name(o) for o in OUTPUTS if not o.via_out),
 )
 
@@ -143,6 +149,23 @@ def parse_outputs(params: Mapping[str, Any]) -> dict[str, str]:
     return outputs
 
 
+def parse_history(params: Mapping[str, Any]) -> HistoryOptions:
+    """``--history``, ``--tag``, ``--baseline``, ``--baseline-warn-only`` (docs/history.md)."""
+    try:
+        opts = HistoryOptions(
+            params.get("history") or None,
+            parse_tags(params.get("tag") or ()),
+            params.get("baseline") or None,
+            bool(params.get("baseline_warn_only")),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    problem = opts.problem()
+    if problem:
+        raise ConfigError(problem)
+    return opts
+
+
 def from_params(params: Mapping[str, Any]) -> RunConfig:
     """The run's configuration from ``run``'s parsed options; ConfigError names a bad one."""
     actors, auto = parse_actors(params.get("actors"))
@@ -153,6 +176,7 @@ def from_params(params: Mapping[str, Any]) -> RunConfig:
         actors_auto=auto,
         preflight=not params.get("no_preflight", False),
         outputs=parse_outputs(params),
+        history=parse_history(params),
     )
     simple: dict[str, Any] = {}
     for name, (attr, _flag) in SIMPLE.items():
@@ -187,6 +211,15 @@ def to_argv(cfg: RunConfig) -> list[str]:
         target = cfg.outputs.get(o.kind)
         if target:
             argv += ["--out", f"{o.kind}={target}"] if o.via_out else [o.flag, target]
+    h = cfg.history
+    if h.path:
+        argv += ["--history", h.path]
+    for name, value in h.tags.items():
+        argv += ["--tag", f"{name}={value}"]
+    if h.baseline:
+        argv += ["--baseline", h.baseline]
+    if h.warn_only:
+        argv.append("--baseline-warn-only")
     for attr, flag in SIMPLE.values():
         value = getattr(cfg, attr)
         if value is None or value == [] or value == _DEFAULTS.get(attr):

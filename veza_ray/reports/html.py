@@ -49,6 +49,7 @@ def render_html(summary: Mapping[str, Any]) -> str:
         _thresholds(r),
         _scenario_table(r),
         _timeseries(r),
+        *_history(summary, r),
         _distributions(r),
         _checks(r),
         _generators(r),
@@ -212,6 +213,18 @@ def _scenario_table(r: Report) -> str:
         "merged t-digests of the whole run; failed is the share of requests counted in "
         "<code>http_req_failed</code>.</p></section>"
     )
+
+
+def _history(summary: Mapping[str, Any], r: Report) -> tuple[str, str]:
+    """The baseline comparison and the run history (reports/history.py), when present."""
+    from veza_ray.reports.history import comparison_html, history_html
+
+    def rules(scenario: str, metric: str, aggs: Sequence[str] | None) -> list[charts.Rule]:
+        if scenario:
+            return _rules(r, scenario, metric, aggs)
+        return [x for x in _rules(r, "", metric, aggs) if "(global)" in x.label]
+
+    return comparison_html(summary), history_html(summary, rules)
 
 
 def _ms_tick(v: float) -> str:
