@@ -83,11 +83,11 @@ class GuardedStream(io.TextIOBase):
             self._lose(exc)
 
     def lose(self, why: str) -> None:
-        """Mark this stream gone (closed before we started) and silence its descriptor."""
+        """Mark this stream gone (closed before we started: its descriptor, if it was
+        closed, already points at /dev/null; if another file took its number, it is left
+        alone)."""
         with self._lock:
-            if not self.lost:
-                self.lost = why
-                _devnull_over(self.fd)
+            self.lost = self.lost or why
 
     def _lose(self, exc: OSError) -> None:
         if exc.errno not in GONE:
@@ -114,6 +114,8 @@ class GuardedStream(io.TextIOBase):
 def _devnull_over(fd: int) -> None:
     """Point ``fd`` at /dev/null, so every later write to it (from any code) succeeds."""
     null = os.open(os.devnull, os.O_RDWR)
+    if null == fd:  # ``fd`` was closed, so /dev/null took its number: done
+        return
     try:
         os.dup2(null, fd)
     finally:
