@@ -364,3 +364,70 @@ def test_commands_that_print_keep_their_code_on_a_closed_stdout(
         assert proc.returncode == exitcodes.OK, stderr
         assert "stdout was closed by its reader" in stderr
         assert "Traceback" not in stderr and "Exception ignored" not in stderr
+
+
+# ---- submit ------------------------------------------------------------------------------
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+@pytest.mark.ray
+def test_sighup_on_the_submitting_side_stops_the_job(tmp_path: Path) -> None:
+    """`veza-ray submit` to a local head (with its Jobs API) whose terminal closes: the
+    job is stopped, the summary of what ran comes back, 105."""
+    import secrets
+
+    import psutil
+
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    script = write_script(job_dir, RUN % {"duration": "30s", "extra": ""})
+    summary = tmp_path / "summary.json"
+    gcs, dash, client, agent = _free_ports(4)
+    with CountingTarget() as target, ray_marker() as marker:
+        auth = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": secrets.token_hex(32)}
+        env = {**os.environ, **auth, "RAY_TMPDIR": marker}
+        env.pop("RAY_ADDRESS", None)
+        head = subprocess.run(
+            ["ray", "start", "--head", f"--port={gcs}", "--num-cpus=2",
+             "--include-dashboard=true", "--dashboard-host=127.0.0.1",
+             f"--dashboard-port={dash}", f"--ray-client-server-port={client}",
+             f"--dashboard-agent-listen-port={agent}", "--disable-usage-stats"],
+            capture_output=True, text=True, env=env,
+        )
+        try:
+            assert head.returncode == 0, head.stderr[-3000:]
+            proc = start_cli(
+                "submit", script, "--address", f"http://127.0.0.1:{dash}",
+                "-e", f"URL={target.url}", "--actors", "1", "--no-preflight", "--quiet",
+                "--summary-export", str(summary), marker=marker, env_extra=auth,
+            )
+            wait_first_hit(target, proc)
+            proc.send_signal(signal.SIGHUP)
+            _, stderr = proc.communicate()
+            at_exit = target.hits
+            assert proc.returncode == exitcodes.EXTERNAL_ABORT, stderr[-3000:]
+            assert "stopping Ray Job" in stderr and "ended STOPPED" in stderr
+            outcome = json.loads(summary.read_text())["veza_ray"]["outcome"]
+            assert outcome["code"] == exitcodes.EXTERNAL_ABORT
+            assert any(r.startswith("stopped by SIGTERM") for r in outcome["reasons"])
+            assert [p for p in leftovers(marker) if "LoadActor" in p] == []
+            assert target.settled_hits() == at_exit
+        finally:
+            for p in psutil.process_iter():  # our head only: never `ray stop` (host-wide)
+                try:
+                    if p.environ().get("RAY_TMPDIR") == marker:
+                        p.kill()
+                except psutil.Error:
+                    continue
