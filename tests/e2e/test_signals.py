@@ -383,9 +383,13 @@ def _free_ports(n: int) -> list[int]:
 
 
 @pytest.mark.ray
-def test_sighup_on_the_submitting_side_stops_the_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stdout_closed", [False, True])
+def test_sighup_on_the_submitting_side_stops_the_job(
+    tmp_path: Path, stdout_closed: bool
+) -> None:
     """`veza-ray submit` to a local head (with its Jobs API) whose terminal closes: the
-    job is stopped, the summary of what ran comes back, 105."""
+    job is stopped, the summary of what ran comes back, 105; the same when the reader of
+    submit's stdout (where the job's log is shown) left at the start."""
     import secrets
 
     import psutil
@@ -408,14 +412,22 @@ def test_sighup_on_the_submitting_side_stops_the_job(tmp_path: Path) -> None:
         )
         try:
             assert head.returncode == 0, head.stderr[-3000:]
+            # With stdout closed, the job's progress lines (every 0.5 s) hit the closed pipe.
+            shown = ["--log-interval", "0.5"] if stdout_closed else ["--quiet"]
             proc = start_cli(
                 "submit", script, "--address", f"http://127.0.0.1:{dash}",
-                "-e", f"URL={target.url}", "--actors", "1", "--no-preflight", "--quiet",
+                "-e", f"URL={target.url}", "--actors", "1", "--no-preflight", *shown,
                 "--summary-export", str(summary), marker=marker, env_extra=auth,
             )
+            seen: list[str] = []
+            if stdout_closed:
+                assert proc.stdout is not None and proc.stderr is not None
+                proc.stdout.close()
+                read_until(proc.stderr, "stdout was closed by its reader", seen)
             wait_first_hit(target, proc)
             proc.send_signal(signal.SIGHUP)
-            _, stderr = proc.communicate()
+            _, rest = proc.communicate()
+            stderr = "".join(seen) + rest
             at_exit = target.hits
             assert proc.returncode == exitcodes.EXTERNAL_ABORT, stderr[-3000:]
             assert "stopping Ray Job" in stderr and "ended STOPPED" in stderr
