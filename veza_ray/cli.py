@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Annotated, Any
@@ -276,7 +277,10 @@ def _run(cfg: RunConfig, interrupts: Interrupts | None) -> None:
     from veza_ray.cluster.driver import RunError, execute, prepare
 
     try:
-        prep = prepare(cfg)
+        # A first signal while the script loads is acted on once it has (so the summary
+        # can be written where asked, its path checked); a second one stops at once.
+        with interrupts.deferring() if interrupts else contextlib.nullcontext():
+            prep = prepare(cfg)
         code = execute(prep, cfg, out=lambda s: print(s, flush=True), interrupts=interrupts)
     except RunError as exc:
         _fail(exc.code, str(exc))
@@ -495,7 +499,11 @@ _register_history()
 
 
 def main() -> None:
-    """The console entry point: Ctrl-C and SIGTERM mean exit 105 in every phase of a run."""
+    """The console entry point: Ctrl-C, SIGTERM and SIGHUP mean exit 105 in every phase of
+    a run; a closed stdout or stderr never changes the exit code (outputs/stdstreams.py)."""
+    from veza_ray.outputs.stdstreams import guard_std_streams
+
+    guard_std_streams()
     interrupts = Interrupts().install()
     try:
         app(obj=interrupts)
