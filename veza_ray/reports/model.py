@@ -195,6 +195,12 @@ class Report:
     trend_stats: list[str]
     version: str
     extra: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)  # the summary's, as k6 lays out
+
+    @property
+    def live(self) -> Mapping[str, Any]:
+        """``veza_ray.live`` of a run still going (the web dashboard); empty at the end."""
+        return _map(self.extra.get("live"))
 
     def scenario_thresholds(self, scenario: str, metric: str) -> list[Threshold]:
         return [t for t in self.thresholds if t.metric == metric and t.applies_to(scenario)]
@@ -257,6 +263,7 @@ def build(summary: Mapping[str, Any]) -> Report:
         trend_stats=trend_stats,
         version=_str(vr.get("version")) or "",
         extra=vr,
+        metrics=metrics,
     )
 
 
