@@ -125,13 +125,18 @@ class DashboardServer:
         """The latest state as one SSE frame, rendered once per state however many pages."""
         if self.cached[0] != self.seq:
             t0 = time.perf_counter()
-            data = event(self.summary or {}, self.seq) if self.summary is not None else {}
-            text = SECRETS.redact(orjson.dumps(data).decode())  # the summary is user data
-            frame = b"event: update\ndata: " + text.encode() + b"\n\n"
+            data = event(self._redacted(), self.seq) if self.summary is not None else {}
+            frame = b"event: update\ndata: " + orjson.dumps(data) + b"\n\n"
             self.render_s.append(time.perf_counter() - t0)
             del self.render_s[:-2000]
             self.cached = (self.seq, frame)
         return self.cached[1]
+
+    def _redacted(self) -> Mapping[str, Any]:
+        """The summary as the page may show it: user data, secrets hidden as in the report
+        (the page's own script is not passed through the redactor: it is not user data)."""
+        redacted: Mapping[str, Any] = SECRETS.redact_obj(self.summary or {})
+        return redacted
 
     def _broadcast(self, frame: bytes | None) -> None:
         for q in self.clients:
@@ -155,7 +160,8 @@ class DashboardServer:
 
     async def _page(self, request: web.Request) -> web.Response:
         control = OPEN if self.token is None else TOKEN
-        html = SECRETS.redact(live_page(self.summary, control, self.period_s))
+        summary = self._redacted() if self.summary is not None else None
+        html = live_page(summary, control, self.period_s)
         return web.Response(text=html, content_type="text/html", headers=_NO_STORE)
 
     async def _events(self, request: web.Request) -> web.StreamResponse:
