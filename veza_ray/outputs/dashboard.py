@@ -114,6 +114,7 @@ class DashboardOutput:
             report["render_ms_p50"] = _ms(srv.render_s, 0.5)
             report["render_ms_max"] = _ms(srv.render_s, 1.0)
             report["pages_max"] = srv.clients_max
+            report["server_cpu_s"] = srv.cpu_seconds()
             report["stopped_from_page"] = srv.stop_asked
         return OutputEnd(self.name, summary=report, lost=[self.error] if self.error else [])
 

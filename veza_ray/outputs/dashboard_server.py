@@ -26,6 +26,7 @@ from veza_ray.core.guards import SECRETS
 from veza_ray.reports.dashboard_page import OPEN, TOKEN, event, live_page
 
 _END = b"event: end\ndata: {}\n\n"
+RENDER_SHARE = 0.2  # at most this share of the wall time goes to rendering states
 
 
 class DashboardServer:
@@ -54,6 +55,8 @@ class DashboardServer:
         self.render_s: list[float] = []  # time spent rendering each published state
         self.clients_max = 0
         self.runner: web.AppRunner | None = None
+        self.next_render_at = 0.0
+        self.deferred: asyncio.TimerHandle | None = None
 
     # ---- the driver's side (any thread) -------------------------------------------------
 
@@ -81,6 +84,16 @@ class DashboardServer:
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(wait_s)
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the server's thread has used so far (rendering, streaming), or None."""
+        ident = self.thread.ident
+        if ident is None or not self.thread.is_alive():
+            return None
+        try:
+            return round(time.clock_gettime(time.pthread_getcpuclockid(ident)), 4)
+        except (OSError, AttributeError):
+            return None
 
     # ---- the server's thread ------------------------------------------------------------
 
@@ -118,8 +131,22 @@ class DashboardServer:
     def _publish(self, summary: Mapping[str, Any], status: dict[str, Any]) -> None:
         self.summary, self.seq = summary, self.seq + 1
         self.status.update(status)
-        if self.clients:
-            self._broadcast(self._frame())
+        self._push()
+
+    def _push(self) -> None:
+        """Render and send the latest state, at most ``RENDER_SHARE`` of this thread's time:
+        a run too large to render every period (hundreds of scenarios) is sent less often,
+        so the renderer never takes the driver's share of the interpreter."""
+        self.deferred = None
+        if not self.clients or self.cached[0] == self.seq:
+            return
+        wait = self.next_render_at - self.loop.time()
+        if wait > 0:
+            self.deferred = self.loop.call_later(wait, self._push)
+            return
+        t0 = self.loop.time()
+        self._broadcast(self._frame())
+        self.next_render_at = t0 + (self.loop.time() - t0) / RENDER_SHARE
 
     def _frame(self) -> bytes:
         """The latest state as one SSE frame, rendered once per state however many pages."""
@@ -139,12 +166,15 @@ class DashboardServer:
         return redacted
 
     def _broadcast(self, frame: bytes | None) -> None:
+        """``frame`` to every open stream (None ends them)."""
         for q in self.clients:
             if q.qsize() < 4:  # a stalled page skips states instead of holding memory
                 q.put_nowait(frame)
 
     async def _shutdown(self, summary: Mapping[str, Any] | None) -> None:
         self.status.update(running=False)
+        if self.deferred is not None:
+            self.deferred.cancel()
         if summary is not None:
             self.summary, self.seq = summary, self.seq + 1
             self._broadcast(self._frame())

@@ -300,11 +300,16 @@ def _rules(r: Report, scenario: str, metric: str, aggs: Sequence[str] | None) ->
     return out
 
 
+# The live page redraws every chart each period: fewer points and no hover targets there
+# (docs/dashboard.md has the cost at 100 scenarios); the report keeps the full detail.
+LIVE_POINTS = 120
+
+
 def _pts(
-    points: Sequence[Point], attr: str, peak: bool = False
+    points: Sequence[Point], attr: str, peak: bool = False, limit: int = charts.MAX_POINTS
 ) -> list[tuple[float, float | None]]:
     raw: list[tuple[float, float | None]] = [(p.t, getattr(p, attr)) for p in points]
-    return charts.downsample(raw, peak=peak)
+    return charts.downsample(raw, limit=limit, peak=peak)
 
 
 def _timeseries(r: Report) -> str:
@@ -315,6 +320,8 @@ def _timeseries(r: Report) -> str:
             "per-interval series (<code>veza_ray.intervals</code>).</p></section>"
         )
     x_max = max([r.duration_s or 0.0] + [p.t for n in shown for p in r.series[n]] + [1.0])
+    live = bool(r.live.get("running"))
+    limit = LIVE_POINTS if live else charts.MAX_POINTS
     blocks = []
     for name in shown:
         pts = r.series[name]
@@ -325,8 +332,9 @@ def _timeseries(r: Report) -> str:
             (
                 "requests per second",
                 charts.line_chart(
-                    [charts.Line("req/s", _pts(pts, "rps"), C_RPS)],
+                    [charts.Line("req/s", _pts(pts, "rps", limit=limit), C_RPS)],
                     x_max=x_max,
+                    hover=not live,
                     y_fmt=lambda v: f"{v:g}",
                     x_fmt=fmt.axis_seconds,
                     label=f"{label}: requests per second",
@@ -336,10 +344,11 @@ def _timeseries(r: Report) -> str:
                 "latency p95 / p99 (log scale) and bounds",
                 charts.line_chart(
                     [
-                        charts.Line("p95", _pts(pts, "p95", peak=True), C_P95),
-                        charts.Line("p99", _pts(pts, "p99", peak=True), C_P99, "4 2"),
+                        charts.Line("p95", _pts(pts, "p95", peak=True, limit=limit), C_P95),
+                        charts.Line("p99", _pts(pts, "p99", peak=True, limit=limit), C_P99, "4 2"),
                     ],
                     x_max=x_max,
+                    hover=not live,
                     y_fmt=_ms_tick,
                     x_fmt=fmt.axis_seconds,
                     rules=lat_rules,
@@ -350,8 +359,13 @@ def _timeseries(r: Report) -> str:
             (
                 "failed requests and bounds",
                 charts.line_chart(
-                    [charts.Line("failed rate", _pts(pts, "error_rate", peak=True), C_ERR)],
+                    [
+                        charts.Line(
+                            "failed rate", _pts(pts, "error_rate", peak=True, limit=limit), C_ERR
+                        )
+                    ],
                     x_max=x_max,
+                    hover=not live,
                     y_fmt=_pct_tick,
                     x_fmt=fmt.axis_seconds,
                     rules=err_rules,
@@ -362,8 +376,9 @@ def _timeseries(r: Report) -> str:
             (
                 "active VUs",
                 charts.line_chart(
-                    [charts.Line("VUs", _pts(pts, "vus"), C_VUS)],
+                    [charts.Line("VUs", _pts(pts, "vus", limit=limit), C_VUS)],
                     x_max=x_max,
+                    hover=not live,
                     y_fmt=lambda v: f"{v:g}",
                     x_fmt=fmt.axis_seconds,
                     label=f"{label}: active VUs",
