@@ -90,6 +90,7 @@ def live_summary(
     elapsed = max(1e-9, now - start_epoch)
     extras = run.extras(start_epoch, now)
     extras["intervals"] = bounded_series(run.series, max_points)
+    extras["errors"] = dict(run.errors)  # the server's thread reads it while the driver counts
     for node in extras["nodes"]:
         node["aggregator"] = dict(tree.get(node["node_id"], {"status": "none: pulled directly"}))
     cut = run.cut_short(planned_s, start_epoch)

@@ -321,84 +321,87 @@ def _timeseries(r: Report) -> str:
         )
     x_max = max([r.duration_s or 0.0] + [p.t for n in shown for p in r.series[n]] + [1.0])
     live = bool(r.live.get("running"))
-    limit = LIVE_POINTS if live else charts.MAX_POINTS
     blocks = []
     for name in shown:
-        pts = r.series[name]
-        label = f"scenario {name}"
-        lat_rules = _rules(r, name, LATENCY_METRIC, None)
-        err_rules = _rules(r, name, FAILED_METRIC, ("rate",))
-        figs = [
-            (
-                "requests per second",
-                charts.line_chart(
-                    [charts.Line("req/s", _pts(pts, "rps", limit=limit), C_RPS)],
-                    x_max=x_max,
-                    hover=not live,
-                    y_fmt=lambda v: f"{v:g}",
-                    x_fmt=fmt.axis_seconds,
-                    label=f"{label}: requests per second",
-                ),
-            ),
-            (
-                "latency p95 / p99 (log scale) and bounds",
-                charts.line_chart(
-                    [
-                        charts.Line("p95", _pts(pts, "p95", peak=True, limit=limit), C_P95),
-                        charts.Line("p99", _pts(pts, "p99", peak=True, limit=limit), C_P99, "4 2"),
-                    ],
-                    x_max=x_max,
-                    hover=not live,
-                    y_fmt=_ms_tick,
-                    x_fmt=fmt.axis_seconds,
-                    rules=lat_rules,
-                    log_y=True,
-                    label=f"{label}: latency p95 and p99",
-                ),
-            ),
-            (
-                "failed requests and bounds",
-                charts.line_chart(
-                    [
-                        charts.Line(
-                            "failed rate", _pts(pts, "error_rate", peak=True, limit=limit), C_ERR
-                        )
-                    ],
-                    x_max=x_max,
-                    hover=not live,
-                    y_fmt=_pct_tick,
-                    x_fmt=fmt.axis_seconds,
-                    rules=err_rules,
-                    y_floor=0.01,
-                    label=f"{label}: failed request rate",
-                ),
-            ),
-            (
-                "active VUs",
-                charts.line_chart(
-                    [charts.Line("VUs", _pts(pts, "vus", limit=limit), C_VUS)],
-                    x_max=x_max,
-                    hover=not live,
-                    y_fmt=lambda v: f"{v:g}",
-                    x_fmt=fmt.axis_seconds,
-                    label=f"{label}: active VUs",
-                    y_floor=1.0,
-                    integer=True,
-                ),
-            ),
-        ]
-        cells = "".join(
-            f"<figure><figcaption>{_e(cap)}</figcaption>{svg}</figure>" for cap, svg in figs
-        )
-        blocks.append(
-            f'<div class="scenario"><h3>{_e(name)}</h3><div class="charts">{cells}</div></div>'
-        )
+        blocks.append(_scenario_charts(r, name, x_max, live))
     return (
         '<section><h2>Over the run</h2><p class="muted small">One point per merge interval '
         "(about a second). Dashed lines are threshold bounds: red for global ones, orange for "
         "this scenario's own. A bound is judged on the whole run, so an interval above it "
         "does not by itself fail the run.</p>" + "".join(blocks) + "</section>"
     )
+
+
+def _scenario_charts(r: Report, name: str, x_max: float, live: bool) -> str:
+    """One scenario's four charts over the run, with its threshold bounds."""
+    limit = LIVE_POINTS if live else charts.MAX_POINTS
+    pts = r.series[name]
+    label = f"scenario {name}"
+    lat_rules = _rules(r, name, LATENCY_METRIC, None)
+    err_rules = _rules(r, name, FAILED_METRIC, ("rate",))
+    figs = [
+        (
+            "requests per second",
+            charts.line_chart(
+                [charts.Line("req/s", _pts(pts, "rps", limit=limit), C_RPS)],
+                x_max=x_max,
+                hover=not live,
+                y_fmt=lambda v: f"{v:g}",
+                x_fmt=fmt.axis_seconds,
+                label=f"{label}: requests per second",
+            ),
+        ),
+        (
+            "latency p95 / p99 (log scale) and bounds",
+            charts.line_chart(
+                [
+                    charts.Line("p95", _pts(pts, "p95", peak=True, limit=limit), C_P95),
+                    charts.Line("p99", _pts(pts, "p99", peak=True, limit=limit), C_P99, "4 2"),
+                ],
+                x_max=x_max,
+                hover=not live,
+                y_fmt=_ms_tick,
+                x_fmt=fmt.axis_seconds,
+                rules=lat_rules,
+                log_y=True,
+                label=f"{label}: latency p95 and p99",
+            ),
+        ),
+        (
+            "failed requests and bounds",
+            charts.line_chart(
+                [
+                    charts.Line(
+                        "failed rate", _pts(pts, "error_rate", peak=True, limit=limit), C_ERR
+                    )
+                ],
+                x_max=x_max,
+                hover=not live,
+                y_fmt=_pct_tick,
+                x_fmt=fmt.axis_seconds,
+                rules=err_rules,
+                y_floor=0.01,
+                label=f"{label}: failed request rate",
+            ),
+        ),
+        (
+            "active VUs",
+            charts.line_chart(
+                [charts.Line("VUs", _pts(pts, "vus", limit=limit), C_VUS)],
+                x_max=x_max,
+                hover=not live,
+                y_fmt=lambda v: f"{v:g}",
+                x_fmt=fmt.axis_seconds,
+                label=f"{label}: active VUs",
+                y_floor=1.0,
+                integer=True,
+            ),
+        ),
+    ]
+    cells = "".join(
+        f"<figure><figcaption>{_e(cap)}</figcaption>{svg}</figure>" for cap, svg in figs
+    )
+    return f'<div class="scenario"><h3>{_e(name)}</h3><div class="charts">{cells}</div></div>'
 
 
 def histogram_bins(dist: Distribution, nbins: int = _HIST_BINS) -> tuple[Bins, str]:
@@ -647,6 +650,31 @@ def _generators(r: Report) -> str:
         )
     else:
         status = ""
+    nodes = _nodes_table(r)
+    actors = _actors_table(r, saturated)
+    lost = ""
+    if r.lost_actors:
+        lost_rows = "".join(
+            f"<tr><td>{_e(a.get('id', ''))}</td><td>{_e(a.get('address', ''))}</td>"
+            f"<td>{_e(a.get('at_s', ''))} s</td><td>{_e(a.get('why', ''))}</td>"
+            f"<td>{_e(a.get('replaced_by', '') if a.get('replaced_by') is not None else '—')}"
+            "</td></tr>"
+            for a in r.lost_actors
+        )
+        lost = (
+            '<h3>Lost actors</h3><p class="health bad">'
+            f"{_e(fmt.number(r.lost_vu_seconds))} VU-seconds planned but not delivered.</p>"
+            "<table><thead><tr><th>id</th><th>address</th><th>lost at</th><th>why</th>"
+            f"<th>replaced by</th></tr></thead><tbody>{lost_rows}</tbody></table>"
+        )
+    return (
+        f'<section id="cluster"><h2>Load generators</h2>{status}{_delivery(r)}{lost}{nodes}'
+        f"{actors}</section>"
+    )
+
+
+def _nodes_table(r: Report) -> str:
+    """Nodes with their actors, VUs and merge-tree aggregator."""
     node_rows = "".join(
         f'<tr><td>{_e(n.get("address", ""))}</td><td><code title="{_e(n.get("node_id", ""))}'
         f'">{_e(str(n.get("node_id", ""))[:12])}</code></td>'
@@ -661,6 +689,11 @@ def _generators(r: Report) -> str:
         if node_rows
         else ""
     )
+    return nodes
+
+
+def _actors_table(r: Report, saturated: set[str]) -> str:
+    """Each actor: VUs, share of the plan, loop lag and CPU (now, while live), state."""
     total_vus = sum(_vu_total(a) for a in r.actors if not a.get("lost")) or 1.0
     live = bool(r.live.get("running"))
     actor_rows = []
@@ -704,25 +737,7 @@ def _generators(r: Report) -> str:
         if actor_rows
         else ""
     )
-    lost = ""
-    if r.lost_actors:
-        lost_rows = "".join(
-            f"<tr><td>{_e(a.get('id', ''))}</td><td>{_e(a.get('address', ''))}</td>"
-            f"<td>{_e(a.get('at_s', ''))} s</td><td>{_e(a.get('why', ''))}</td>"
-            f"<td>{_e(a.get('replaced_by', '') if a.get('replaced_by') is not None else '—')}"
-            "</td></tr>"
-            for a in r.lost_actors
-        )
-        lost = (
-            '<h3>Lost actors</h3><p class="health bad">'
-            f"{_e(fmt.number(r.lost_vu_seconds))} VU-seconds planned but not delivered.</p>"
-            "<table><thead><tr><th>id</th><th>address</th><th>lost at</th><th>why</th>"
-            f"<th>replaced by</th></tr></thead><tbody>{lost_rows}</tbody></table>"
-        )
-    return (
-        f'<section id="cluster"><h2>Load generators</h2>{status}{_delivery(r)}{lost}{nodes}'
-        f"{actors}</section>"
-    )
+    return actors
 
 
 def _vu_total(actor: Mapping[str, Any]) -> float:
