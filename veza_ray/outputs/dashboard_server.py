@@ -119,9 +119,11 @@ class DashboardServer:
         app.router.add_get("/events", self._events)
         app.router.add_get("/v1/status", self._get_status)
         app.router.add_patch("/v1/status", self._patch_status)
-        self.runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self.runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, shutdown_timeout=0.5
+        )
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.host, self.port, shutdown_timeout=0.5)
+        site = web.TCPSite(self.runner, self.host, self.port)
         await site.start()
         server = getattr(site, "_server", None)
         sockets = getattr(server, "sockets", None) or []
