@@ -73,6 +73,9 @@ def test_status_and_stop_as_k6_and_the_refusals() -> None:
         assert (
             _request(port, "PATCH", "/v1/status", stop, **{"Content-Type": "text/plain"})[0] == 415
         )
+        # A DNS name rebound to 127.0.0.1 gets nothing from a loopback-bound dashboard.
+        assert _request(port, "GET", "/v1/status", Host="attacker.example:5665")[0] == 403
+        assert _request(port, "GET", "/v1/status", Host=f"localhost:{port}")[0] == 200
         paused = {"data": {"attributes": {"paused": True}}}
         assert _request(port, "PATCH", "/v1/status", paused, **json_ct)[0] == 400
         assert stops == []

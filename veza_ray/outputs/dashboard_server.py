@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from veza_ray.core.guards import SECRETS
+from veza_ray.core.guards import SECRETS, is_loopback
 from veza_ray.reports.dashboard_page import OPEN, TOKEN, event, live_page
 
 _END = b"event: end\ndata: {}\n\n"
@@ -114,7 +114,7 @@ class DashboardServer:
             self.loop.close()
 
     async def _listen(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._host_guard])
         app.router.add_get("/", self._page)
         app.router.add_get("/events", self._events)
         app.router.add_get("/v1/status", self._get_status)
@@ -187,6 +187,17 @@ class DashboardServer:
             await asyncio.sleep(0.02)
         if self.runner is not None:
             await self.runner.cleanup()
+
+    @web.middleware
+    async def _host_guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Bound to loopback, answer only requests addressed to a loopback name: a web page
+        elsewhere cannot read the run through a DNS name rebound to 127.0.0.1."""
+        if is_loopback(self.host):
+            name = request.url.host or ""
+            if not is_loopback(name):
+                return _error(403, "this dashboard answers only to a loopback address")
+        resp: web.StreamResponse = await handler(request)
+        return resp
 
     # ---- handlers -----------------------------------------------------------------------
 
