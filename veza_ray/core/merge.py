@@ -178,12 +178,14 @@ class MergedRun:
             entry: dict[str, float] = {
                 "reqs": count,
                 "rps": count / dt if dt > 0 else 0.0,
+                "p50": 0.0,
                 "p95": 0.0,
                 "p99": 0.0,
                 "error_rate": failed.values(1.0)["rate"] if failed else 0.0,
                 "vus": float(by_sc.get(sc.name, {}).get("active", 0)),
             }
             if isinstance(dur, TrendSink) and not dur.empty():
+                entry["p50"] = dur.digest.quantile(0.5)
                 entry["p95"] = dur.digest.quantile(0.95)
                 entry["p99"] = dur.digest.quantile(0.99)
             point["scenarios"][sc.name] = entry

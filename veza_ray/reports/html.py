@@ -29,6 +29,7 @@ from veza_ray.reports.model import (
 
 C_RPS, C_P95, C_P99, C_ERR, C_VUS = "#1f7a5c", "#2f6db5", "#8a4fb0", "#d0531b", "#56606e"
 C_BOUND, C_BOUND_SC = "#c62828", "#e07b00"
+C_P50 = "#5aa3c8"
 _HIST_BINS = 48
 _QUANTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 Bins = list[tuple[float, float, float]]
@@ -247,12 +248,13 @@ def _stat_row(s: ScenarioStats, strong: bool = False) -> str:
     cells = [
         fmt.number(s.requests),
         fmt.per_second(s.rps),
+        fmt.ms(s.p50),
         fmt.ms(s.p95),
         fmt.ms(s.p99),
         fmt.percent(s.failed_rate),
         fmt.number(s.vus_max),
     ]
-    keys = ("requests", "rps", "p95", "p99", "failed", "vus")
+    keys = ("requests", "rps", "p50", "p95", "p99", "failed", "vus")
     return f'<tr data-scenario="{_e(s.name)}"><td>{name}</td>' + "".join(
         f'<td class="num" data-k="{k}">{_e(c)}</td>' for k, c in zip(keys, cells, strict=True)
     )
@@ -264,7 +266,8 @@ def _scenario_table(r: Report) -> str:
     rows = [_stat_row(r.overall, strong=True)] + [_stat_row(s) for s in r.stats]
     return (
         '<section><h2>Scenarios</h2><table><thead><tr><th>scenario</th><th class="num">'
-        'requests</th><th class="num">req/s</th><th class="num">p95</th><th class="num">p99'
+        'requests</th><th class="num">req/s</th><th class="num">p50</th><th class="num">p95'
+        '</th><th class="num">p99'
         '</th><th class="num">failed</th><th class="num">peak VUs</th></tr></thead><tbody>'
         + "</tr>".join(rows)
         + '</tr></tbody></table><p class="muted small">p95/p99 per scenario come from the '
@@ -352,9 +355,10 @@ def _scenario_charts(r: Report, name: str, x_max: float, live: bool) -> str:
             ),
         ),
         (
-            "latency p95 / p99 (log scale) and bounds",
+            "latency p50 / p95 / p99 (log scale) and bounds",
             charts.line_chart(
                 [
+                    charts.Line("p50", _pts(pts, "p50", peak=True, limit=limit), C_P50, "1 2"),
                     charts.Line("p95", _pts(pts, "p95", peak=True, limit=limit), C_P95),
                     charts.Line("p99", _pts(pts, "p99", peak=True, limit=limit), C_P99, "4 2"),
                 ],

@@ -121,6 +121,7 @@ class Point:
     p99: float | None
     error_rate: float | None
     vus: float
+    p50: float | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class ScenarioStats:
     p99: float | None
     failed_rate: float | None
     vus_max: float | None
+    p50: float | None = None
 
 
 @dataclass(frozen=True)
@@ -365,6 +367,7 @@ def _series(intervals: Sequence[Any], name: str) -> list[Point]:
                 p99=_num(sc.get("p99")) if has else None,
                 error_rate=_num(sc.get("error_rate")) if has else None,
                 vus=_num(sc.get("vus")) or 0.0,
+                p50=_num(sc.get("p50")) if has else None,
             )
         )
     return points
@@ -426,7 +429,7 @@ def _stats(
         )
     rps = requests / duration if requests is not None and duration else None
     vus_max = max((p.vus for p in points), default=None)
-    return ScenarioStats(name, requests, rps, p95, p99, failed, vus_max)
+    return ScenarioStats(name, requests, rps, p95, p99, failed, vus_max, quantile(50.0))
 
 
 def _overall(metrics: Mapping[str, Any], series: Mapping[str, list[Point]]) -> ScenarioStats:
@@ -449,6 +452,7 @@ def _overall(metrics: Mapping[str, Any], series: Mapping[str, list[Point]]) -> S
         p99=_num(lat.get("p(99)")),
         failed_rate=_num(failed.get("rate")),
         vus_max=vus_max,
+        p50=_num(lat.get("med")),
     )
 
 
