@@ -19,15 +19,20 @@ already has one raises ``NetnsBusyError`` and leaves the other cluster alone.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, NamedTuple
+
+from cli import cli_argv
 
 SCRIPT = Path(__file__).resolve().parent.parent / "cluster" / "netns-cluster.sh"
 SUBNET = "10.231.77"
@@ -39,6 +44,7 @@ GCS_PORT = 6379
 DASHBOARD_PORT = 8265  # the head's dashboard and its Ray Jobs API (when started)
 CLIENT_PORT = 10001  # the head's Ray Client server (ray start --head starts it)
 DEFAULT_STATE_DIR = Path("/tmp/vzr-cluster")
+ACTOR_TITLE = "ray::LoadActor"  # the process title Ray gives a load actor's worker
 EXIT_BUSY = 3  # the script's exit code when a cluster (or leftovers) already exists
 
 
@@ -75,9 +81,10 @@ def netns_available() -> tuple[bool, str]:
         return False, f"network namespaces need Linux (this is {sys.platform})"
     if os.geteuid() != 0:
         return False, "network namespaces need root (run the netns tests as root)"
+    hints = {"ip": "apt-get install -y iproute2", "ray": "pip install -e '.[dev]'"}
     for tool in ("bash", "ip", "ray"):
         if shutil.which(tool) is None:
-            return False, f"{tool!r} is not on PATH"
+            return False, f"{tool!r} is not on PATH: {hints.get(tool, 'install it')}"
     if not SCRIPT.is_file():
         return False, f"{SCRIPT} is missing"
     ok, why = _probe(["ip", "netns", "list"])
@@ -244,6 +251,33 @@ class NetnsCluster:
             raise NetnsError(f"{argv!r} in {ns} ran past {timeout_s}s:\n{out}\n{err}") from None
         return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
+    def processes(self, needle: str) -> list[str]:
+        """Command lines, in every namespace of the cluster, that contain ``needle``."""
+        self._require_up()
+        found = []
+        names = [HEAD_NS, TARGET_NS, *(f"vzr-w{i}" for i in range(1, self.workers + 1))]
+        for ns in names:
+            proc = subprocess.run(
+                ["ip", "netns", "pids", ns], capture_output=True, text=True, timeout=30, check=False
+            )
+            for pid in proc.stdout.split():
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue  # gone meanwhile
+                if needle in cmd:
+                    found.append(f"{ns}: {cmd.strip()}")
+        return found
+
+    def wait_run_ended(self, timeout_s: float = 120) -> None:
+        """Poll (bounded) until no load actor process is left on any node: the run's end,
+        after which nothing more can reach the target."""
+        deadline = time.monotonic() + timeout_s
+        while left := self.processes(ACTOR_TITLE):
+            if time.monotonic() >= deadline:
+                raise NetnsError(f"load actors still alive after {timeout_s}s: {left}")
+            time.sleep(0.2)
+
     # -- faults ------------------------------------------------------------------------------
 
     def _worker(self, i: int) -> str:
@@ -302,3 +336,36 @@ class NetnsCluster:
                 want = "alive" if alive else "dead"
                 raise NetnsError(f"node {ip} not {want} after {timeout_s}s: {at_ip}")
             time.sleep(0.5)
+
+
+@contextlib.contextmanager
+def counting_target(
+    cluster: NetnsCluster, port: int, argv: Sequence[str] | None = None
+) -> Iterator[str]:
+    """A counting target in the cluster's target host for as long as the block runs.
+
+    ``argv`` (default: the built-in emulator, ``veza-ray target``) must serve
+    ``GET /__stats``; this waits (bounded) until it answers, yields the base URL, and stops
+    the server on exit. One fixture for every module that loads the namespaced cluster."""
+    url = f"http://{cluster.target_ip}:{port}"
+    if argv is None:
+        argv = cli_argv("target", "--host", cluster.target_ip, "--port", str(port), "--allow-public")
+    server = cluster.run_in(
+        "target", argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        for _ in range(600):  # bounded: until the target answers
+            try:
+                with urllib.request.urlopen(url + "/__stats", timeout=5) as resp:
+                    json.loads(resp.read())
+                break
+            except OSError:
+                if server.poll() is not None:
+                    raise NetnsError(f"the target exited {server.returncode}") from None
+                time.sleep(0.1)
+        else:
+            raise NetnsError(f"the target at {url} never answered /__stats")
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import http.server
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -15,7 +14,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
+from requires import find_prometheus
+
+PROMETHEUS = find_prometheus() or "prometheus"
 
 
 def free_port() -> int:

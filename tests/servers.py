@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import os
 import subprocess
-import sys
 import textwrap
 import threading
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from cli import run_cli
 
 
 class KnownServer:
@@ -65,6 +64,7 @@ class KnownServer:
         app.router.add_post("/echo", self._echo)
         app.router.add_get("/status/{code}", self._status)
         app.router.add_get("/hit/{name}", self._hit)
+        app.router.add_get("/setcookie", self._setcookie)
         app.router.add_get("/hang", self._delay(3600.0, "hang"))
         app.router.add_get("/huge", self._huge)
         app.router.add_get("/reset", self._reset)
@@ -99,6 +99,17 @@ class KnownServer:
         self.counts["hit:" + request.match_info["name"]] += 1
         return web.Response(text="ok")
 
+    async def _setcookie(self, request: web.Request) -> web.Response:
+        """Sets cookie ``sess`` to ``?v=`` with attributes that name paths and hosts a
+        later request's URL and ``name`` tag also hold (Path=/hit, Domain=127.0.0.1)."""
+        self.counts["setcookie"] += 1
+        resp = web.Response(text="set")
+        value = request.query.get("v", "")
+        resp.headers["Set-Cookie"] = (
+            f"sess={value}; Path=/hit; Domain=127.0.0.1; Max-Age=60; SameSite=Lax"
+        )
+        return resp
+
     async def _status(self, request: web.Request) -> web.Response:
         self.counts["status"] += 1
         return web.Response(status=int(request.match_info["code"]), text="x")
@@ -128,13 +139,8 @@ class KnownServer:
 
 
 def veza(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the veza-ray CLI as a subprocess, as a user would, capturing its text output."""
-    return subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **(env or {})},
-    )
+    """Run the veza-ray CLI to the end (tests/cli.py ``run_cli``)."""
+    return run_cli(*args, env=env)
 
 
 def write_script(tmp_path: Path, text: str, name: str = "scenario.py") -> str:

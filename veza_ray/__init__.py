@@ -11,17 +11,39 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
+from veza_ray.core.version import __version__ as __version__  # the installed version
+
 if TYPE_CHECKING:
-    from veza_ray.engine.api import Counter, Gauge, Rate, Trend, check, env, file, open, sleep
+    from veza_ray.engine.api import (
+        Counter,
+        Gauge,
+        Rate,
+        Trend,
+        check,
+        env,
+        execution,
+        fail,
+        file,
+        group,
+        open,
+        sleep,
+    )
 
-__all__ = ["Counter", "Gauge", "Rate", "Trend", "check", "env", "file", "open", "sleep"]
+__all__ = [
+    "Counter",
+    "Gauge",
+    "Rate",
+    "Trend",
+    "check",
+    "env",
+    "execution",
+    "fail",
+    "file",
+    "group",
+    "open",
+    "sleep",
+]
 
-try:  # the version the package was installed as, so reports and summaries name it right
-    from importlib.metadata import PackageNotFoundError, version
-
-    __version__ = version("veza-ray")
-except PackageNotFoundError:  # a source tree that was never installed
-    __version__ = "0.0.0+unknown"
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""The ``veza-ray`` command line (typer): run, target."""
+"""The ``veza-ray`` command line (typer): run, target, history, compare."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from veza_ray.cluster.interrupts import Interrupts, StopRequested
+from veza_ray.cluster.interrupts import Interrupts
 from veza_ray.core import exitcodes
 from veza_ray.core.runconfig import ConfigError, RunConfig, from_params, parse_env
+from veza_ray.core.stop import StopRequested
 
 app = typer.Typer(
     add_completion=False,
@@ -18,6 +19,47 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,  # locals hold the env: never print them
     help="k6-style load scenarios spread over a Ray cluster, judged on the merged numbers.",
 )
+
+
+def version_line() -> str:
+    """One line as ``k6 version`` prints: this build and what it runs on (llhttp is
+    httptools' bundled copy, which does not expose its own version)."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from veza_ray.core.version import __version__
+
+    def of(dist: str) -> str:
+        try:
+            return version(dist)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (
+        f"veza-ray v{__version__} (ray {of('ray')}, python {platform.python_version()}, "
+        f"llhttp via httptools {of('httptools')}, {sys.platform}/{platform.machine()})"
+    )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(version_line())
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            is_eager=True,
+            callback=_show_version,
+            help="Print the versions of veza-ray, Ray, Python and llhttp, and exit.",
+        ),
+    ] = False,
+) -> None:
+    """k6-style load scenarios spread over a Ray cluster, judged on the merged numbers."""
 
 
 def _config(params: dict[str, Any]) -> RunConfig:
@@ -178,14 +220,50 @@ def run(
             "lost or cut short (full disk, vanished directory, refused push); note it.",
         ),
     ] = False,
+    # ---- history and baseline (veza_ray/history/, docs/history.md) ----
+    history: Annotated[
+        str | None,
+        typer.Option(
+            "--history",
+            envvar="VEZA_RAY_HISTORY",
+            help="Record the run in this "
+            "SQLite history (never changes the verdict; a failure is a note).",
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str], typer.Option("--tag", help="NAME=VALUE label of the run in the history.")
+    ] = [],  # noqa: B006
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Compare with last-green, a history RUN_ID or a "
+            "summary FILE; a worse row exits 114.",
+        ),
+    ] = None,
+    baseline_warn_only: Annotated[
+        bool, typer.Option("--baseline-warn-only", help="A worse row is a note, not exit 114.")
+    ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
     cfg = _config(ctx.params)
+    baseline_file = cfg.history.baseline
+    if (
+        baseline_file
+        and baseline_file != "last-green"
+        and not baseline_file.isdigit()
+        and not os.path.isfile(baseline_file)
+    ):
+        _fail(exitcodes.INVALID_CONFIG, f"--baseline {baseline_file!r}: no such summary file")
     emulator = None
     if demo:
-        from veza_ray.emulator import EmulatorThread
+        from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
-        emulator = EmulatorThread()
+        try:  # VEZA_EMULATOR_SLOW / _FLAKY: a regression on purpose (docs/emulator.md)
+            emulator = EmulatorThread(EmulatorConfig.from_env(os.environ))
+        except ValueError as exc:
+            _fail(exitcodes.INVALID_CONFIG, str(exc))
+            raise
         emulator.start()
         cfg.env_overrides["BASE_URL"] = emulator.base_url
         # A demo scales the Veza gate to this machine: ~1 % of its VUs per core.
@@ -242,6 +320,9 @@ def inspect(
             help="A previous run's summary JSON: measured requests/s per VU per scenario.",
         ),
     ] = None,
+    secret: Annotated[
+        list[str], typer.Option("--secret", help="As for run: redact this env var's value.")
+    ] = [],  # noqa: B006
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Parse a script and its options, print the plan and per-actor estimates; no load.
@@ -252,10 +333,16 @@ def inspect(
     import orjson
 
     from veza_ray.cluster.driver import RunError, prepare
+    from veza_ray.core.guards import SECRETS
     from veza_ray.core.inspect import build_report, calibration, render
     from veza_ray.core.plan import make_plan
 
-    cfg = RunConfig(script_path=script, env_overrides=_parse_env(env), allow_hosts=allow_host)
+    cfg = RunConfig(
+        script_path=script,
+        env_overrides=_parse_env(env),
+        allow_hosts=allow_host,
+        secret_names=secret,
+    )
     try:
         prep = prepare(cfg)
     except RunError as exc:
@@ -270,8 +357,9 @@ def inspect(
             _fail(exitcodes.INVALID_CONFIG, f"--from-summary {from_summary!r}: {exc}")
     n = actors or (_cluster_cpus(address) if address else (os.cpu_count() or 1))
     report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates)
-    if as_json:
-        typer.echo(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+    if as_json:  # redacted as the text is: every output of every command
+        shown = SECRETS.redact_obj(report)
+        typer.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
     else:
         typer.echo(prep.redact(render(report)))
 
@@ -336,6 +424,22 @@ def _run_params(args: list[str]) -> dict[str, Any]:
 
 
 @app.command()
+def convert(
+    script: Annotated[str, typer.Argument(help="The k6 script (.js) to convert.")],
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Where to write the .py (default: beside).")
+    ] = None,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="Exit 0 even when TODO(convert) lines remain.")
+    ] = False,
+) -> None:
+    """Convert a k6 script to a veza-ray scenario file (exit 116 when TODOs remain)."""
+    from veza_ray.convert.command import convert_file
+
+    raise typer.Exit(convert_file(script, output, allow_partial, lambda s: typer.echo(s, err=True)))
+
+
+@app.command()
 def report(
     summary: Annotated[str, typer.Argument(help="A summary JSON from --summary-export.")],
     html: Annotated[str | None, typer.Option("--html", help="HTML report path.")] = None,
@@ -368,7 +472,8 @@ def target(
 
     try:
         serve_forever(
-            EmulatorConfig(
+            EmulatorConfig.from_env(
+                os.environ,
                 profile=profile,
                 error_rate=error_rate,
                 reset_rate=reset_rate,
@@ -380,6 +485,21 @@ def target(
         )
     except ValueError as exc:
         _fail(exitcodes.INVALID_CONFIG, str(exc))
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the versions of veza-ray, Ray, Python and llhttp (as `k6 version`)."""
+    typer.echo(version_line())
+
+
+def _register_history() -> None:
+    from veza_ray.history.commands import register
+
+    register(app)  # history (list, import, accept) and compare
+
+
+_register_history()
 
 
 def main() -> None:

@@ -75,11 +75,11 @@ def _run_cli(argv: list[str]) -> int:
         app(args=argv, obj=interrupts, prog_name="veza-ray")
     except SystemExit as exc:
         if exc.code is None:
-            return 0
+            return exitcodes.OK
         return exc.code if isinstance(exc.code, int) else 1
     except (KeyboardInterrupt, StopRequested):
         return exitcodes.EXTERNAL_ABORT
-    return 0
+    return exitcodes.OK
 
 
 def extract(log: str, folder: str) -> int:

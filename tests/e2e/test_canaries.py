@@ -11,6 +11,13 @@ handle_summary's files, every file of the run's Ray temp dir, and the command li
 every process seen while it ran. Secrets are passed through the environment, never
 ``-e`` (a command line is readable by every user of the machine), while the ordinary
 ``-e`` values (LIMIT_MS, BASE_URL) must show unchanged.
+
+The side-channel run adds what a run must keep whole while hiding it: thresholds whose
+selectors name secret tag values (matched on the real values, shown as ***), a value
+declared secret in a flow after its first use, a multi-line PEM key printed by a flow
+(Ray's log files searched line by line), cookies whose Path/Domain appear in later
+``name`` tags, a Digest credential, a ``-e`` value named with ``--secret``, and the
+Prometheus remote-write body; ``inspect`` is checked in text and ``--json``.
 """
 
 from __future__ import annotations
@@ -25,7 +32,6 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -34,6 +40,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from cli import CLI
 from servers import KnownServer, write_script
 
 pytestmark = pytest.mark.ray
@@ -213,15 +220,14 @@ class Run:
             "HS_PATH": str(tmp_path / "hs.txt"),
         }
         self.base = server.url
+        self.server = server
         self.cmdlines: set[bytes] = set()
         self._stop = threading.Event()
 
     def args(self, script: str, *extra: str) -> list[str]:
         out = self.dir / "out"
         return [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             write_script(self.dir, script),
             "--secret",
@@ -270,12 +276,16 @@ class Run:
                     text=True,
                 )
                 if sigint_after:
-                    # Bounded wait for the run to be under way, then Ctrl-C.
+                    # Ctrl-C once the run is under way and the VU has sent its secrets (the
+                    # server saw a whole leak(): three requests); bounded polls, no fixed wait.
+                    seen = self.server.counts["fast"]
                     for _ in range(1200):
-                        if sigint_after in err_path.read_text() or proc.poll() is not None:
+                        if proc.poll() is not None or (
+                            sigint_after in err_path.read_text()
+                            and self.server.counts["fast"] >= seen + 3
+                        ):
                             break
                         time.sleep(0.1)
-                    time.sleep(1.5)
                     proc.send_signal(signal.SIGINT)
                 out, _ = proc.communicate(timeout=300)
         finally:
@@ -283,7 +293,7 @@ class Run:
             watcher.join()
         return proc.returncode, out, err_path.read_text()
 
-    def leaks(self, stdout: str, stderr: str) -> list[str]:
+    def leaks(self, stdout: str, stderr: str, forms: dict[bytes, str] = CANARY_FORMS) -> list[str]:
         """Where any canary form shows, as 'place: form'."""
         places: list[tuple[str, bytes]] = [("stdout", stdout.encode()), ("stderr", stderr.encode())]
         for root in (self.dir, self.ray_tmp):
@@ -294,7 +304,7 @@ class Run:
         places += [("cmdline " + c[:80].decode(errors="replace"), c) for c in self.cmdlines]
         found = []
         for where, data in places:
-            for form, value in CANARY_FORMS.items():
+            for form, value in forms.items():
                 if form in data:
                     found.append(f"{where}: {form.decode(errors='replace')} (of {value})")
         return found
@@ -406,3 +416,157 @@ def test_canaries_refusals(run: Run, script: str, extra: list[str], code: int, n
     assert "Traceback" not in err
     if code != 111:  # Ray may log its own lines before giving up
         assert err.count("\n") == 1, err  # one line
+
+
+# ---- side channels: identity vs display, late secrets, multi-line, cookies, push --------
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    f"MIIEvQIBADANBgkqhkiG9w0BAQEFAASC{RUN}BKcwggSjAgEAAoIBAQC7\n"
+    f"VJTUt9Us8cKjMzEfYyjiWA4R4{RUN}M2bS1GB4t7NXp98C3SC6dVMvDu\n"
+    "-----END PRIVATE KEY-----\n"
+)
+SIDE_ENV = {
+    "TLS_PRIVATE_KEY": PEM,  # secret by name, multi-line
+    "LATE_VALUE": f"cnry-late-{RUN}",  # declared secret in the flow, after its first use
+}
+EVAL = f"cnry-eval-{RUN}"  # given with -e on the command line and named with --secret
+SIDE = {
+    **{k: v for k, v in ENV_SECRETS.items() if k != "DECL"},
+    **{k: v for k, v in RUNTIME_SECRETS.items() if k in ("ck", "ui", "hdr", "aws")},
+    "late": SIDE_ENV["LATE_VALUE"],
+    "eval": EVAL,
+}
+SIDE_FORMS = {f: v for v in SIDE.values() for f in forms_of(v)}
+# A multi-line value leaks line by line: each line of the key is a canary of its own.
+SIDE_FORMS.update({f: "PEM" for line in PEM.splitlines() if RUN in line for f in forms_of(line)})
+
+SIDE_SCRIPT = (
+    PRELUDE
+    + """
+PEM = env("TLS_PRIVATE_KEY")
+NAMED, EVAL, LATE = env("NAMED"), env("EVAL"), env("LATE_VALUE")
+options = {
+    "scenarios": {"s": {"executor": "shared-iterations", "vus": 1, "iterations": 3}},
+    "thresholds": {
+        "http_req_duration{name:" + NAMED + "}": ["p(95)<60000"],
+        "http_reqs{name:" + EVAL + "}": ["count>2"],
+        "http_reqs{name:" + env("BASE_URL") + "/hit/app}": ["count>5"],
+    },
+}
+
+async def default(vu):
+    base = env("BASE_URL")
+    host = base.split("//", 1)[1]
+    late = env("LATE_VALUE")
+    await vu.http.get(base + "/fast?q=" + late)  # a URL (name tag) holding it
+    check(1, {"late " + late: lambda x: True})  # a check name holding it
+    env("LATE_VALUE", secret=True)  # only now declared a secret, only in the actor
+    await vu.http.get(base + "/fast", tags={"name": NAMED})
+    await vu.http.get(base + "/fast", tags={"name": EVAL})
+    await vu.http.get(base + "/setcookie?v=" + CK)  # Set-Cookie: sess=CK; Path=/hit; ...
+    await vu.http.get(base + "/hit/app")  # sends the cookie; its name tag must stay whole
+    await vu.http.get(f"http://bob:{UI}@{host}/fast", headers={"X-Api-Key": HDR})
+    # A runtime credential in a Digest header, also used as a tag value; the header's
+    # uri and realm are not credentials and must not be learned (the name tag keeps /hit).
+    digest = f'Digest username="bob", realm="hit", uri="/hit/app", response="{AWS}"'
+    await vu.http.get(base + "/hit/app", headers={"Authorization": digest}, tags={"team": AWS})
+    print("pem:", PEM, flush=True)
+    print(PEM)
+"""
+)
+
+
+def test_canaries_side_channels_every_output(run: Run, server: KnownServer) -> None:
+    """Secrets in every form through a run that must keep its data whole: thresholds on
+    secret tag values match, a secret declared late is hidden everywhere, a PEM key
+    printed by a flow shows nowhere (Ray's log files included), cookie attributes
+    are not secrets, and the Prometheus body is as clean as the files."""
+    from prom import Endpoint
+
+    from veza_ray.outputs.prometheus import decode
+
+    run.env.update(SIDE_ENV)
+    with Endpoint() as push:
+        code, out, err = run.run(
+            SIDE_SCRIPT,
+            *("--actors", "1", "--no-preflight", "--secret", "EVAL", "-e", f"EVAL={EVAL}"),
+            *("-o", f"prometheus={push.url}"),
+        )
+    assert code == 0, err
+    # Every output, the command line excepted for the value given there by design.
+    leaks = [x for x in run.leaks(out, err, SIDE_FORMS) if not x.startswith("cmdline")]
+    leaks += [
+        x for x in run.leaks(out, err, SIDE_FORMS) if x.startswith("cmdline") and EVAL not in x
+    ]
+    assert leaks == [], "\n".join(leaks)
+    assert "pem: ***" in out + err
+    summary = json.loads((run.dir / "out" / "summary.json").read_text())
+    verdicts = {v["metric_key"]: v for v in summary["veza_ray"]["verdicts"]}
+    base = server.url
+    # Matched on the real values (observed), shown redacted (the keys).
+    assert set(verdicts) == {
+        "http_req_duration{name:***}",
+        "http_reqs{name:***}",
+        f"http_reqs{{name:{base}/hit/app}}",
+    }
+    assert all(v["observed"] is not None and v["ok"] for v in verdicts.values()), verdicts
+    assert verdicts["http_reqs{name:***}"]["observed"] == 3
+    # Declared late, in the actor only: hidden in the check name and the URL all the same.
+    checks = [c["name"] for c in summary["root_group"]["checks"]]
+    assert "late ***" in checks, checks
+    assert verdicts[f"http_reqs{{name:{base}/hit/app}}"]["observed"] == 6
+    # The push: clean, and the cookie's Path/Domain did not eat the name tags.
+    series = [dict(labels) for body in push.bodies for labels, _ in decode(body)]
+    bodies = b"".join(push.bodies)
+    assert series and not [f for f in SIDE_FORMS if f in bodies]
+    names = {s.get("name") for s in series}
+    assert f"{base}/hit/app" in names and f"{base}/setcookie?v=***" in names
+    assert "***" in {s.get("name") for s in series if s["__name__"] == "k6_http_reqs_total"}
+    assert any(s.get("threshold") == "http_reqs{name:***}" for s in series)
+    assert any(s.get("check") == "late ***" for s in series)
+    assert {s.get("team") for s in series} >= {"***"}
+    assert server.counts["setcookie"] == 3 and server.counts["hit:app"] == 6
+
+
+INSPECT_SCRIPT = """
+from veza_ray import env
+DECL = env("DECL", secret=True)
+options = {
+    "scenarios": {"s": {"executor": "constant-vus", "vus": 1, "duration": "1s",
+                        "tags": {"team": env("NAMED")},
+                        "env": {"TARGET": "http://bob:" + env("DB_PASSWORD") + "@127.0.0.1/"}}},
+    "thresholds": {
+        "http_req_duration{name:" + env("USER_TOKEN") + "}": ["p(95)<500"],
+        "http_reqs{url:http://127.0.0.1/?api_key=" + env("API_KEY") + "}": ["count>0"],
+        "checks{check:" + DECL + "}": ["rate>0.9"],
+        "iterations{key:" + env("TLS_PRIVATE_KEY") + "}": ["count>0"],
+    },
+}
+async def default(vu):
+    pass
+"""
+
+
+@pytest.mark.parametrize("as_json", [False, True], ids=["text", "json"])
+def test_canaries_inspect(tmp_path: Path, as_json: bool) -> None:
+    """inspect's text and JSON go through the same redaction as every other output."""
+    from servers import veza
+
+    script = write_script(tmp_path, INSPECT_SCRIPT)
+    args = ["inspect", script, "--actors", "2", "--secret", "NAMED", *(["--json"] * as_json)]
+    res = veza(*args, env={**ENV_SECRETS, **SIDE_ENV})
+    assert res.returncode == 0, res.stderr
+    forms = {f: v for v in ENV_SECRETS.values() for f in forms_of(v)}
+    forms.update({f: "PEM" for line in PEM.splitlines() if RUN in line for f in forms_of(line)})
+    text = (res.stdout + res.stderr).encode()
+    assert [v for f, v in forms.items() if f in text] == []
+    assert "p(95)<500" in res.stdout and "***" in res.stdout
+    if as_json:
+        report = json.loads(res.stdout)
+        assert set(report["thresholds"]) == {
+            "http_req_duration{name:***}",
+            "http_reqs{url:http://127.0.0.1/?api_key=***}",  # the brace kept
+            "checks{check:***}",
+            "iterations{key:***}",
+        }

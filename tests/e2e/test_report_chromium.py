@@ -19,25 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from requires import find_chromium, requires
 
 from veza_ray.reports import render_html
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "summary_veza_mixed.json"
 
 
-def _find_chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
-
-
-CHROMIUM = _find_chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None,
-    reason="Debian's chromium is not installed (apt-get install -y chromium; .ci/run does it)",
-)
+CHROMIUM = find_chromium()
+pytestmark = requires("chromium")
 
 # Offline and quiet: no network services, no first-run UI, no GPU in CI containers.
 FLAGS = [

@@ -21,11 +21,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from netns import NetnsCluster, netns_available
+from cli import CLI
+from netns import NetnsCluster, counting_target
+from requires import requires
 
-pytestmark = [pytest.mark.netns, pytest.mark.ray]
+pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
 
-_AVAILABLE, _WHY = netns_available()
 PORT = 8090
 WORKERS = 9
 KILLED = 9  # worker index; its node is 10.231.77.19
@@ -71,26 +72,10 @@ async def steady(vu):
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    if not _AVAILABLE:
-        pytest.skip(f"namespaced hosts unavailable: {_WHY}")
-    with NetnsCluster(workers=WORKERS) as c:
-        server = c.run_in(
-            "target",
-            [sys.executable, "-c", COUNTER, c.target_ip, str(PORT)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            for _ in range(300):  # bounded wait for the server to listen
-                try:
-                    _served(c)
-                    break
-                except OSError:
-                    time.sleep(0.1)
-            yield c
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+    with NetnsCluster(workers=WORKERS) as c, counting_target(
+        c, PORT, [sys.executable, "-c", COUNTER, c.target_ip, str(PORT)]
+    ):
+        yield c
 
 
 def _served(c: NetnsCluster) -> dict[str, int]:
@@ -108,9 +93,7 @@ def test_ten_nodes_merge_tree_and_a_killed_node(cluster: NetnsCluster, tmp_path:
     proc = cluster.run_in(
         "head",
         [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
+            *CLI,
             "run",
             str(script),
             "-e",

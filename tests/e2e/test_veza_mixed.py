@@ -14,12 +14,12 @@ import json
 import os
 import re
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli import CLI
 
 from veza_ray.core.metric_types import MetricType, ValueType
 from veza_ray.emulator import EmulatorThread
@@ -134,7 +134,7 @@ def test_vu_and_duration_env_knobs() -> None:
 
 def _veza(*args: str, timeout: float = RUN_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", *args],
+        [*CLI, *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,

@@ -7,12 +7,12 @@ import importlib
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from requires import requires
 
 jsonschema = pytest.importorskip("jsonschema")
 yaml = pytest.importorskip("yaml")
@@ -157,7 +157,7 @@ def test_netns_script_parses() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+@requires("shellcheck")
 def test_netns_script_is_shellcheck_clean() -> None:
     proc = subprocess.run(["shellcheck", str(NETNS_SCRIPT)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout

@@ -1,6 +1,7 @@
-"""Secrets on the request path, both clients, against a real loopback server: URL tags
-carry no userinfo or secret query values, and header/cookie values a VU sends or
-receives are known to the process's redactor from then on."""
+"""Secrets on the request path against a real loopback server: tags keep their real
+values (series and thresholds match on them; only k6's own userinfo mask applies), and
+header, cookie and URL secrets a VU sends or receives are known to the process's book
+from then on, so every output hides them."""
 
 from __future__ import annotations
 
@@ -49,9 +50,13 @@ def test_url_tags_and_learned_headers(known_server: KnownServer, lean: bool) -> 
         await hub.close()
 
     asyncio.run(main())
-    assert names[0] == f"http://***@{host_of(known_server)}/fast?api_key=***&page=2"
+    host = host_of(known_server)
+    assert names[0] == f"http://****:****@{host}/fast?api_key=k-in-query-{lean}&page=2"
     assert names[1] == known_server.url + "/fast"
-    assert extras[1] == (("team", "***"),)
+    assert extras[1] == (("team", f"hdr-key-{lean}"),)  # identity: the real value
+    # Display: what any output writes.
+    assert SECRETS.redact(names[0]) == f"http://***@{host}/fast?api_key=***&page=2"
+    assert SECRETS.redact_obj(extras[1]) == [["team", "***"]]
     text = f"pw-in-url-{lean} k-in-query-{lean} hdr-key-{lean} ck-{lean}-value dg-{lean}-resp"
     assert SECRETS.redact(text) == "*** *** *** *** ***"
     assert known_server.counts["fast"] == 2

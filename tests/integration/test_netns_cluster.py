@@ -13,11 +13,12 @@ import textwrap
 from collections.abc import Iterator
 
 import pytest
-from netns import NetnsCluster, netns_available  # tests/ is on sys.path (conftest.py)
+from netns import NetnsCluster  # tests/ is on sys.path (conftest.py)
+from requires import requires
 
-pytestmark = pytest.mark.netns
+# Its driver starts Ray inside the namespaced head.
+pytestmark = [requires("netns"), pytest.mark.ray, pytest.mark.slow]
 
-_AVAILABLE, _WHY = netns_available()
 
 # Runs inside vzr-head: one actor per bundle of a STRICT_SPREAD group, each reports its node.
 DRIVER = textwrap.dedent(
@@ -57,8 +58,6 @@ DRIVER = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    if not _AVAILABLE:
-        pytest.skip(f"namespaced hosts unavailable: {_WHY}")
     with NetnsCluster(workers=2) as c:
         yield c
 

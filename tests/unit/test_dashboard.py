@@ -1,5 +1,5 @@
-"""The web dashboard's settings (k6's variables and defaults), their trip to a Ray job, the
-bounded live series, and the page: one renderer with the report, nothing fetched."""
+"""The web dashboard's settings (k6's variables and defaults), their trip to a Ray job, and
+the page: one renderer with the report, nothing fetched."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ import typer
 from veza_ray.cli import app
 from veza_ray.cluster.jobs import plan_job
 from veza_ray.core.dashboard_config import DashboardConfig, from_env, parse_target
-from veza_ray.core.live_summary import bounded_series
 from veza_ray.core.runconfig import ConfigError, RunConfig, from_params, to_argv
 from veza_ray.reports.dashboard_page import event, live_page
 from veza_ray.reports.html import render_body, render_html
@@ -84,23 +83,10 @@ def test_the_dashboard_travels_to_a_ray_job() -> None:
     assert f"web-dashboard={target}" in plan.entrypoint
 
 
-def test_the_live_series_is_bounded_and_keeps_the_start() -> None:
-    series = [
-        {"t": float(i + 1), "scenarios": {"a": {"reqs": 2.0, "rps": 2.0, "p95": float(i % 7),
-                                                "p99": 1.0, "error_rate": 0.0, "vus": 1.0}}}
-        for i in range(5000)
-    ]  # fmt: skip
-    out = bounded_series(series, 720)
-    assert len(out) <= 720 and out[0]["t"] == 1.0
-    assert sum(p["scenarios"]["a"]["reqs"] for p in out) == 10000.0  # nothing lost
-    assert max(p["scenarios"]["a"]["p95"] for p in out) == 6.0  # peaks kept
-    assert bounded_series(series[:10], 720) == series[:10]
-
-
 def test_page_and_report_are_one_renderer_and_fetch_nothing() -> None:
     summary: dict[str, Any] = json.loads(FIXTURE.read_text())
     ev = event(summary, 7)
-    assert ev["html"] == render_body(build(summary)) and ev["verdict"] == "PASS"
+    assert ev["html"] == render_body(build(summary), summary) and ev["verdict"] == "PASS"
     assert ev["html"] in render_html(summary)  # the export is exactly the report
     page = live_page(summary, "token", 1.0)
     assert ev["html"] in page

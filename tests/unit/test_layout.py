@@ -54,3 +54,141 @@ def test_test_modules_have_unique_names() -> None:
     names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
     twice = sorted({n for n in names if names.count(n) > 1})
     assert not twice, twice
+
+
+# -- the import graph ------------------------------------------------------------------------
+
+# Layers, lowest first: a module may import its own layer and those below, never above.
+# The package root only re-exports the engine's script API lazily (PEP 562), so nothing
+# inside the package may import it.
+LAYERS = {
+    "veza_ray.core": 0,
+    "veza_ray.engine": 1,
+    "veza_ray.emulator": 1,
+    "veza_ray.readcap": 1,  # a leaf: capped, deadlined reads of answers, no veza_ray import
+    "veza_ray.outputs": 2,
+    "veza_ray.reports": 2,
+    "veza_ray.history": 2,  # the run history (SQLite) and its commands; reads core only
+    "veza_ray.convert": 2,  # k6 JavaScript to a scenario file: a tool the CLI offers
+    "veza_ray.cluster": 3,
+    "veza_ray.cli": 4,
+    "veza_ray": 5,
+}
+
+# Cycles known and owned elsewhere (issue 18), each to be deleted by the change that ends it.
+KNOWN_CYCLES: list[set[str]] = []
+
+
+def _module_name(path: pathlib.Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Every module of veza_ray -> the veza_ray modules it imports, anywhere in it
+    (top level, in functions, under TYPE_CHECKING: each is a dependency)."""
+    import ast
+
+    paths = {_module_name(p): p for p in (ROOT / "veza_ray").rglob("*.py")}
+
+    def resolve(name: str) -> str | None:
+        while name and name not in paths:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph: dict[str, set[str]] = {}
+    for mod, path in paths.items():
+        deps: set[str | None] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {resolve(a.name) for a in node.names if a.name.startswith("veza_ray")}
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the module's package, up level - 1
+                    pkg = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+                    for _ in range(node.level - 1):
+                        pkg = pkg.rpartition(".")[0]
+                    base = f"{pkg}.{base}" if base else pkg
+                if base.startswith("veza_ray"):
+                    for a in node.names:
+                        full = f"{base}.{a.name}"
+                        deps.add(full if full in paths else resolve(base))
+        graph[mod] = {d for d in deps if d is not None and d != mod}
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[set[str]]:
+    """The strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out: list[set[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = set()
+            while True:
+                w = stack.pop()
+                comp.add(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                out.append(comp)
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def _layer(mod: str) -> int:
+    best = max((k for k in LAYERS if mod == k or mod.startswith(k + ".")), key=len)
+    return LAYERS[best]
+
+
+def test_no_import_cycle() -> None:
+    cycles = [sorted(c) for c in _cycles(import_graph()) if c not in KNOWN_CYCLES]
+    assert cycles == [], f"import cycles: {cycles}"
+
+
+def test_no_upward_import() -> None:
+    """core below engine and the emulator, below outputs and reports, below cluster,
+    below the CLI; the package root above all."""
+    graph = import_graph()
+    up = [
+        f"{m} -> {d}"
+        for m, deps in sorted(graph.items())
+        for d in sorted(deps)
+        if _layer(d) > _layer(m) and not any({m, d} <= c for c in KNOWN_CYCLES)
+    ]
+    assert up == [], "upward imports:\n" + "\n".join(up)
+
+
+def test_the_graph_test_can_fail() -> None:
+    """A made-up cycle and a made-up upward import are found."""
+    fake = {"veza_ray.core.a": {"veza_ray.core.b"}, "veza_ray.core.b": {"veza_ray.core.a"}}
+    assert _cycles(fake) == [{"veza_ray.core.a", "veza_ray.core.b"}]
+    assert _layer("veza_ray.core.merge") < _layer("veza_ray")
+    assert _layer("veza_ray.engine.scenario") < _layer("veza_ray.cluster.interrupts")
+
+
+def test_the_pure_core_reads_no_clock() -> None:
+    """Pure means a function of its arguments: the core is handed the time (the driver's
+    ``elapsed``, a delta's ``wall``), it never reads a clock itself."""
+    import re
+
+    clock = re.compile(r"^import time\b|^from time import|\btime\.(time|monotonic|perf_counter)\(", re.M)
+    readers = [
+        str(p.relative_to(ROOT))
+        for p in (ROOT / "veza_ray" / "core").rglob("*.py")
+        if clock.search(p.read_text())
+    ]
+    assert readers == [], f"core modules reading a clock: {readers}"

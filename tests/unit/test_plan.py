@@ -342,3 +342,18 @@ def test_replacement_keeps_the_lost_actors_share() -> None:
     assert si.iterations == 17 - 5
     assert car == plan[1][1]
     assert Segment.from_wire(car.to_wire()) == car
+
+
+def test_segment_wire_has_the_segment_fields_and_round_trips() -> None:
+    """SegmentWire is generated from Segment (core/segment.py): the same fields, once."""
+    import dataclasses
+
+    from veza_ray.core.segment import Segment as Seg
+
+    names = [f.name for f in dataclasses.fields(Seg)]
+    seg = Seg("s", 1, 3, 4, 5, 6, 7, stripe_period=3, stripe=(0, 2))
+    wire = seg.to_wire()
+    assert list(wire) == names and wire["stripe"] == [0, 2]
+    assert Seg.from_wire(wire) == seg
+    with pytest.raises(ValueError, match="a segment has the fields"):
+        Seg.from_wire({**wire, "extra": 1})

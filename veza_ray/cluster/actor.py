@@ -16,6 +16,7 @@ from typing import Any, TypedDict
 
 import ray
 
+from veza_ray.core.actor_settings import NO_SETTINGS, ActorSettings
 from veza_ray.core.digest import BINARY_FORMAT
 from veza_ray.core.guards import SECRETS, RedactingWriter
 from veza_ray.core.options import parse_options
@@ -49,11 +50,13 @@ class LoadActor:
         env: dict[str, str],
         segments: list[SegmentWire],
         lease_s: float = 5.0,
+        settings: ActorSettings = NO_SETTINGS,
+        setup_data: str | None = None,  # setup()'s return value as JSON, run once by the driver
     ) -> None:
         self.actor_id = actor_id
         # Secrets first, and the writers always: headers, cookies and URLs teach the book
         # more as VUs run, and Ray copies this process's output into its log files.
-        SECRETS.add_env(env)
+        SECRETS.add_env(env, settings["secret_names"])
         if not isinstance(sys.stdout, RedactingWriter):
             sys.stdout = RedactingWriter(sys.stdout)
             sys.stderr = RedactingWriter(sys.stderr)
@@ -61,7 +64,15 @@ class LoadActor:
             script = load_script(script_path, env, source=source)
             options = parse_options(script.raw_options)
             segs = [Segment.from_wire(w) for w in segments]
-            self.runner = build_runner(script, options, segs, env, log=self._log)
+            self.runner = build_runner(
+                script,
+                options,
+                segs,
+                env,
+                log=self._log,
+                allowed_hosts=settings["allowed_hosts"],
+                setup_data=setup_data,
+            )
         except Exception as exc:
             # Ray logs and ships a creation error with its traceback and message: both
             # must be clean before they leave this process, so no chained original.

@@ -127,11 +127,11 @@ class NodeAggregator:
     def __init__(self, node_id: str, defs: dict[str, MetricDef], silent_s: float) -> None:
         import ray
 
-        from veza_ray.cluster.fleet import Fleet
+        from veza_ray.cluster.puller import ActorPuller
 
         self.node_id = node_id
         self.defs = defs
-        self.fleet = Fleet(ray, lambda **_: None, silent_s)
+        self.actors = ActorPuller(ray, silent_s)
 
     def attach(self, handles: dict[int, Any]) -> dict[str, Any]:
         """Take the node's actor handles; returns where this aggregator runs."""
@@ -139,8 +139,8 @@ class NodeAggregator:
 
         now = time.time()
         for i, h in handles.items():
-            self.fleet.add(i, h)
-            self.fleet.last_heard[i] = now
+            self.actors.add(i, h)
+            self.actors.last_heard[i] = now
         ctx = ray.get_runtime_context()
         return {
             "node_id": ctx.get_node_id(),
@@ -153,7 +153,7 @@ class NodeAggregator:
         driver does), fold what answered within ``wait_s``, report the lost ones."""
         from veza_ray.core.digest import BINARY_FORMAT
 
-        deltas, lost = self.fleet.pull(wait_s) if self.fleet.live else ({}, {})
+        deltas, lost = self.actors.pull(wait_s) if self.actors.live else ({}, {})
         binary = bool(digest_format) and digest_format == BINARY_FORMAT
         return encode_node(fold_node(self.node_id, deltas, lost, self.defs, binary))
 

@@ -27,9 +27,12 @@ from veza_ray.cluster.fleet import (
     cpu_nodes,
     resume_segments,
 )
-from veza_ray.cluster.interrupts import Interrupts, StopRequested, kill_children
+from veza_ray.cluster.interrupts import Interrupts, kill_children
+from veza_ray.cluster.lifecycle import run_setup, run_teardown, script_abort
 from veza_ray.core import exitcodes
-from veza_ray.core.guards import SECRET_NAMES_ENV, SECRETS, host_refusal, parse_allowed
+from veza_ray.core.actor_settings import actor_settings
+from veza_ray.core.guards import SECRETS, host_refusal, parse_allowed, secret_names
+from veza_ray.core.history import identity
 from veza_ray.core.inspect import auto_actors
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
@@ -39,6 +42,7 @@ from veza_ray.core.overlap import collisions
 from veza_ray.core.plan import Segment, make_plan
 from veza_ray.core.runconfig import RunConfig
 from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal
+from veza_ray.core.stop import StopRequested
 from veza_ray.core.summary import build_summary, render_text
 from veza_ray.core.thresholds import (
     Threshold,
@@ -48,6 +52,7 @@ from veza_ray.core.thresholds import (
     parse_thresholds,
 )
 from veza_ray.engine.http import client_choice_problem
+from veza_ray.engine.lifecycle import PartResult
 from veza_ray.engine.scenario import (
     LoadedScript,
     ScriptError,
@@ -87,6 +92,7 @@ class Prepared:
     trend_stats: tuple[str, ...]
     allowed_hosts: frozenset[str] = frozenset()
     secrets: tuple[str, ...] = ()
+    setup_data: str | None = None  # setup()'s return value (JSON), for every actor's VUs
 
     def redact(self, text: str) -> str:
         return SECRETS.redact(text)
@@ -97,10 +103,6 @@ def prepare(cfg: RunConfig) -> Prepared:
     env = {**os.environ, **cfg.env_overrides}
     # Secrets are known before the scenario loads: its import errors may quote them.
     SECRETS.add_env(env, cfg.secret_names)
-    if cfg.secret_names:
-        # The actors learn the same --secret names (their env is this one).
-        named = {n for n in env.get(SECRET_NAMES_ENV, "").split(",") if n}
-        env[SECRET_NAMES_ENV] = ",".join(sorted(named | set(cfg.secret_names)))
     try:
         script = load_script(cfg.script_path, env)
     except ScriptError as exc:
@@ -143,9 +145,6 @@ def prepare(cfg: RunConfig) -> Prepared:
         except PrometheusConfigError as exc:
             errors.extend(exc.errors)
     secrets = SECRETS.values
-    if allowed:
-        # Actors enforce the same list on every request they send.
-        env["VEZA_RAY_ALLOW_HOSTS"] = ",".join(sorted(allowed))
     for o in OUTPUTS:
         refusal = output_refusal(o.flag, cfg.target(o.kind)) if o.is_file else None
         if refusal:
@@ -272,8 +271,11 @@ def execute(
         err(f"warning: {warning}")
     try:
         preflight(prep, cfg)
+        setup = run_setup(prep, err)  # once per test, before Ray: a failure starts nothing
+        if setup.code:
+            raise RunError(setup.code, f"{setup.error}; no VU was started")
         ray, owned = _connect(cfg, cfg.actors, err, signals)
-        return _run(ray, prep, cfg, safe_out, err, signals)
+        return _run(ray, prep, cfg, safe_out, err, signals, setup)
     finally:
         if owned and ray is not None:
             ray.shutdown()
@@ -290,6 +292,7 @@ def _run(
     out: Callable[[str], None],
     err: Callable[[str], None],
     signals: Interrupts,
+    setup: PartResult,
 ) -> int:
     from veza_ray.cluster.actor import remote_class
 
@@ -311,9 +314,7 @@ def _run(
     _check_memory(ray, prep, request)
     try:  # until the VUs start, any failure or signal releases what was placed
         try:
-            plan = fleet.place(
-                request, lambda n: make_plan(prep.options.scenarios, n), actor_args
-            )
+            plan = fleet.place(request, lambda n: make_plan(prep.options.scenarios, n), actor_args)
         except PlacementError as exc:
             raise RunError(exc.code, str(exc)) from exc
         ids = sorted(fleet.handles)
@@ -324,6 +325,7 @@ def _run(
                 exitcodes.SCRIPT_ERROR, f"an actor could not load the scenario: {exc}"
             ) from exc
         state = MergedRun(prep.options, prep.script.all_metrics, plan)
+        state.total.merge_wire(setup.series)
         for i, info in zip(ids, infos, strict=True):
             state.add_actor(i, info, plan[i])
         _attach_tree(ray, prep, cfg, fleet, ids, infos)
@@ -448,10 +450,19 @@ def _drive(
                 pauses.append((round(elapsed - dt, 1), round(dt, 1)))
                 err(f"the driver was paused or unreachable for {dt:.1f} s")
             deltas, lost = fleet.pull(cfg.pull_wait)
+            for delta in deltas.values():  # before any output writes this round's text
+                SECRETS.add_all(delta.get("secrets", ()))
             state.tick(deltas, lost, elapsed, dt)
+            if script_abort(state) and not stopping[0]:  # k6/execution test.abort()
+                err(f"veza-ray: {script_abort(state)}: stopping all actors")
+                fleet.stop(0.0)
+                stopping[0] = True
             for notice in fleet.notices:
                 err(notice)
             fleet.notices.clear()
+            for notice in state.notices:  # e.g. too many series (core/cardinality.py)
+                err(f"warning: {notice}")
+            state.notices.clear()
             for i, why in lost.items():
                 where = state.infos[i]["address"]
                 err(
@@ -497,6 +508,7 @@ def _drive(
     finally:
         fleet.close()
         ends = [_end(output, err) for output in outputs]
+    teardown = run_teardown(prep, state, err)  # after an abort or a signal too, as in k6
     end = time.time()
     duration = max(1e-9, end - start_epoch)
     verdicts = evaluate(state.total, prep.thresholds, duration)
@@ -534,12 +546,22 @@ def _drive(
         output_failures=tuple(output_failures),
         outputs_lost=tuple(lost for e in ends for lost in e.lost),
         allow_output_loss=cfg.allow_output_loss,
+        teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
+        script_aborted=script_abort(state),
     )
-    outcome = decide(facts)
+    extras["identity"] = identity(
+        prep.script.path, extras["options"], dict(prep.options.tags), cfg.history.tags
+    )
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
-    summary["veza_ray"]["outcome"] = outcome.to_wire()
+    if cfg.history.active:  # compare with the baseline, decide, record (history/runhook.py)
+        from veza_ray.history.runhook import finish
+
+        outcome, facts = finish(cfg.history, summary, facts, err, SECRETS.redact_obj)
+    else:
+        outcome = decide(facts)
+        summary["veza_ray"]["outcome"] = outcome.to_wire()
     summary = SECRETS.redact_obj(summary)
     outcome = _emit(prep, cfg, summary, facts, verdicts, out, err)
     finish_all(outputs, summary)
@@ -560,8 +582,20 @@ def _end(output: Output, err: Callable[[str], None]) -> OutputEnd:
 
 
 def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> tuple[Any, ...]:
+    """An actor's constructor arguments. Its settings (the hosts it may reach, which env
+    values are secrets) travel beside the scenario's env, not in it."""
     wire = [s.to_wire() for s in segs]
-    return (i, prep.script.path, prep.script.source, prep.env, wire, cfg.lease_s)
+    settings = actor_settings(prep.allowed_hosts, secret_names(prep.env, cfg.secret_names))
+    return (
+        i,
+        prep.script.path,
+        prep.script.source,
+        prep.env,
+        wire,
+        cfg.lease_s,
+        settings,
+        prep.setup_data,
+    )
 
 
 def _facts(
@@ -601,12 +635,11 @@ def _facts(
     requests = int(reqs.values(1.0)["count"]) if reqs is not None else 0
     return RunFacts(
         crossed=crossed,
-        cut_short=tuple(
-            ActorCutShort(c["actor"], c["address"], c["why"], c["at_s"]) for c in cut
-        ),
+        cut_short=tuple(ActorCutShort(c["actor"], c["address"], c["why"], c["at_s"]) for c in cut),
         undelivered_vu_seconds=vu_s,
         undelivered_iterations=iters,
         saturated=saturated,
+        series_note=extras["series"]["note"],
         requests=requests,
         planned_s=planned,
         ran_s=duration,

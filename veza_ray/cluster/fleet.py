@@ -14,11 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from veza_ray.cluster.puller import ActorPuller, first_line
 from veza_ray.core import exitcodes
 from veza_ray.core.digest import BINARY_FORMAT
 from veza_ray.core.executors import EXECUTORS
 from veza_ray.core.plan import Segment
-from veza_ray.core.wire import ActorDelta, decode_delta
+from veza_ray.core.wire import ActorDelta
 
 
 class PlacementError(Exception):
@@ -71,17 +72,12 @@ def plan_placement(
     return n, "STRICT_SPREAD" if req.spread == "strict" else "SPREAD", None
 
 
-class Fleet:
-    """Handles, placement group and pull bookkeeping for one run's actors."""
+class Fleet(ActorPuller):
+    """One run's actors: placement, the pulls (cluster/puller.py), the merge tree."""
 
     def __init__(self, ray: Any, make_actor: Callable[..., Any], silent_s: float) -> None:
-        self.ray = ray
+        super().__init__(ray, silent_s)
         self.make_actor = make_actor
-        self.silent_s = silent_s
-        self.handles: dict[int, Any] = {}
-        self.live: set[int] = set()
-        self.pending: dict[int, tuple[Any, float]] = {}
-        self.last_heard: dict[int, float] = {}
         self.pg: Any = None
         # The merge tree (aggregator.py): per node with an aggregator, its handle, its
         # one pull in flight and when it last answered; ``tree`` is what the summary says.
@@ -130,10 +126,6 @@ class Fleet:
             self.live.add(i)
         return segments
 
-    def add(self, actor: int, handle: Any) -> None:
-        self.handles[actor] = handle
-        self.live.add(actor)
-
     def infos(self, ids: list[int]) -> list[dict[str, Any]]:
         return list(self.ray.get([self.handles[i].info.remote() for i in ids]))
 
@@ -164,7 +156,7 @@ class Fleet:
             try:
                 where = self.ray.get(ref, timeout=60)
             except Exception as exc:
-                self.tree[nid] = {"status": f"not started ({_first_line(exc)}): pulled directly"}
+                self.tree[nid] = {"status": f"not started ({first_line(exc)}): pulled directly"}
                 with contextlib.suppress(Exception):
                     self.ray.kill(started[nid], no_restart=True)
                 continue
@@ -177,43 +169,28 @@ class Fleet:
 
         Actors on a node with an aggregator are pulled through it: one node delta per
         node (``aggregator.split_node`` gives them back per actor)."""
-        from ray.exceptions import RayActorError
-
         now = time.time()
         tree_live: dict[str, list[int]] = {}
+        direct = []
         for i in self.live:
             nid = self.node_of.get(i, "")
             if nid in self.aggs:
                 tree_live.setdefault(nid, []).append(i)
-            elif i not in self.pending:
-                self.pending[i] = (self.handles[i].pull.remote(BINARY_FORMAT), now)
+            else:
+                direct.append(i)
+        self.send(direct, now)
         for nid in tree_live:
             if nid not in self.agg_pending:
                 ref = self.aggs[nid].pull.remote(BINARY_FORMAT, wait_s * 0.5)
                 self.agg_pending[nid] = (ref, now)
-        refs = [ref for ref, _ in self.pending.values()]
-        refs += [ref for ref, _ in self.agg_pending.values()]
-        ready, _ = self.ray.wait(refs, num_returns=len(refs), timeout=wait_s) if refs else ([], [])
-        ready_set = set(ready)
+        refs = self.pending_refs() + [ref for ref, _ in self.agg_pending.values()]
+        ready = self.wait(refs, wait_s)
         deltas: dict[int, ActorDelta] = {}
         lost: dict[int, str] = {}
         now = time.time()
-        self._pull_tree(tree_live, ready_set, now, deltas, lost)
-        for i, (ref, _sent) in list(self.pending.items()):
-            if ref in ready_set:
-                del self.pending[i]
-                try:
-                    deltas[i] = decode_delta(self.ray.get(ref))
-                    self.last_heard[i] = now
-                except RayActorError as exc:
-                    lost[i] = _first_line(exc)
-            elif now - self.last_heard.get(i, now) > self.silent_s:
-                lost[i] = f"no answer for {self.silent_s:.0f} s (node dead or cut off)"
-        for i in lost:
-            self.drop(i)
-        for i, d in deltas.items():
-            if d["done"]:
-                self.live.discard(i)
+        self._pull_tree(tree_live, ready, now, deltas, lost)
+        self.collect(ready, now, deltas, lost)
+        self.settle(deltas, lost)
         return deltas, lost
 
     def _pull_tree(
@@ -239,9 +216,9 @@ class Fleet:
                 try:
                     nd = decode_node(self.ray.get(ref))
                 except RayActorError as exc:
-                    self._drop_aggregator(nid, f"lost ({_first_line(exc)}): pulled directly")
+                    self._drop_aggregator(nid, f"lost ({first_line(exc)}): pulled directly")
                     self.notices.append(
-                        f"the aggregator of node {nid[:12]} died ({_first_line(exc)}): its "
+                        f"the aggregator of node {nid[:12]} died ({first_line(exc)}): its "
                         "actors are pulled directly from now on; what it held of the last "
                         "round is not counted"
                     )
@@ -265,12 +242,6 @@ class Fleet:
         handle = self.aggs.pop(nid, None)
         with contextlib.suppress(Exception):
             self.ray.kill(handle, no_restart=True)
-
-    def drop(self, actor: int) -> None:
-        self.live.discard(actor)
-        self.pending.pop(actor, None)
-        with contextlib.suppress(Exception):
-            self.ray.kill(self.handles[actor], no_restart=True)
 
     def stop(self, grace: float) -> None:
         for i in self.live:
@@ -301,8 +272,3 @@ def resume_segments(
             seg = pair.config.resume(seg, done.get(seg.scenario, 0))
         out.append(seg)
     return out
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".strip()

@@ -15,13 +15,7 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
-
-class StopRequested(BaseException):
-    """A stop signal arrived while the run was starting (not an error of the script)."""
-
-    def __init__(self, name: str) -> None:
-        super().__init__(f"stopped by {name}")
-        self.signal_name = name
+from veza_ray.core.stop import StopRequested as StopRequested  # re-exported
 
 
 class Interrupts:

@@ -268,11 +268,11 @@ def submit(
     try:
         import logging
 
-        from ray.job_submission import JobSubmissionClient
+        from veza_ray.cluster.jobsapi import BoundedJobClient
 
         # The SDK logs "WebSocket closed" at INFO when a job's log ends; it is not news.
         logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)
-        client = JobSubmissionClient(plan.address)
+        client = BoundedJobClient(plan.address)  # every answer under a cap and a deadline
     except (StopRequested, KeyboardInterrupt):
         return exitcodes.EXTERNAL_ABORT
     except Exception as exc:

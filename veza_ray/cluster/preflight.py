@@ -3,8 +3,10 @@
 It uses the project's own client (``h1client``), so it goes through the same guard as the
 load (name, then every resolved address) and never through a proxy; it follows
 redirects only where the guard allows each hop, and the whole exchange, hops included,
-has one total deadline: a server that trickles bytes cannot hold it past that. Any bad
-answer (refused hop, connection error, malformed response, timeout, non-2xx) is one line.
+has one total deadline: a server that trickles bytes cannot hold it past that. The body
+is read up to readcap.HEALTH_ANSWER_CAP and no further: an endless health page is a
+failed check, never the driver's memory. Any bad answer (refused hop, connection error,
+malformed or oversized response, timeout, non-2xx) is one line.
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import asyncio
 from yarl import URL
 
 from veza_ray.core.guards import SECRETS, host_refusal
-from veza_ray.engine.h1 import H1Error, build_head
+from veza_ray.core.redirects import MAX_REDIRECTS, is_redirect, next_url
+from veza_ray.engine.h1 import BodyTooLarge, H1Error, build_head
 from veza_ray.engine.h1client import ConnectFailed, Failed, H1Pool
 from veza_ray.engine.netguard import HostRefused
+from veza_ray.readcap import HEALTH_ANSWER_CAP, too_big
 
-MAX_REDIRECTS = 10
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "veza-ray-preflight"
 
 
@@ -72,7 +74,13 @@ async def _get(url: str, allowed: frozenset[str], timeout: float) -> None:
             try:
                 try:
                     ex, _ = await pool.exchange(
-                        (scheme, host, port), "GET", head, None, False, deadline - loop.time()
+                        (scheme, host, port),
+                        "GET",
+                        head,
+                        None,
+                        True,
+                        deadline - loop.time(),
+                        limit=HEALTH_ANSWER_CAP,
                     )
                 except Failed as wrapped:  # an incomplete exchange: judge by what broke it
                     raise wrapped.cause from None
@@ -82,14 +90,16 @@ async def _get(url: str, allowed: frozenset[str], timeout: float) -> None:
                 raise PreflightFailed(
                     f"cannot connect to {exc.host}:{exc.port}: {exc.cause}"
                 ) from None
+            except BodyTooLarge:
+                raise PreflightFailed(str(too_big("the answer", HEALTH_ANSWER_CAP))) from None
             except H1Error as exc:
                 raise PreflightFailed(f"malformed answer: {exc}") from None
             except OSError as exc:
                 raise PreflightFailed(f"connection failed: {exc}") from None
             status = ex.head.status
             location = next(iter(ex.head.values("location")), "")
-            if status in _REDIRECTS and location:
-                nxt = str(target.join(URL(location)))
+            if is_redirect(status, location):
+                nxt = next_url(url, location)
                 refusal = host_refusal(nxt, allowed)
                 if refusal:
                     raise PreflightFailed(

@@ -41,8 +41,23 @@ SECRET_NAME_PARTS = (
 # Headers whose values are credentials, whatever the scheme.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 SECRET_HEADER_PARTS = ("token", "key", "secret", "auth")
+# Names with a secret word that carry no credential: an idempotency key is an id that
+# may also sit in the URL (learning it would hide the path), a WebSocket key a nonce,
+# WWW-Authenticate a challenge.
+NOT_SECRET_HEADERS = frozenset(
+    {
+        "idempotency-key",
+        "x-idempotency-key",
+        "sec-websocket-key",
+        "sec-websocket-accept",
+        "www-authenticate",
+        "authentication-info",
+    }
+)
 # Query parameters whose values are hidden in url/name tags: env-style names plus these.
-SECRET_PARAMS = frozenset({"sig", "signature", "pwd", "pass", "passphrase", "apikey"})
+SECRET_PARAMS = frozenset(
+    {"sig", "signature", "pwd", "pass", "passphrase", "apikey", "key", "access_token", "jwt"}
+)
 # The env var that carries ``--secret`` names from the driver to the actors.
 SECRET_NAMES_ENV = "VEZA_RAY_SECRETS"
 REDACTED = "***"
@@ -154,7 +169,9 @@ def is_secret_header(name: str) -> bool:
     hit = _HEADER_VERDICT.get(name)
     if hit is None:
         low = name.lower()
-        hit = low in SECRET_HEADERS or any(p in low for p in SECRET_HEADER_PARTS)
+        hit = low in SECRET_HEADERS or (
+            low not in NOT_SECRET_HEADERS and any(p in low for p in SECRET_HEADER_PARTS)
+        )
         if len(_HEADER_VERDICT) < 10_000:
             _HEADER_VERDICT[name] = hit
     return hit
@@ -171,14 +188,17 @@ def is_secret_key(name: str) -> bool:
 
 
 def is_secret_param(name: str) -> bool:
-    """A query parameter whose value is hidden in url/name tags (token, api_key, sig...)."""
+    """A query or scheme parameter whose value is a credential (token, api_key, sig,
+    password, access_token...). Narrower than env names: ``keyword``, ``author`` or
+    ``sort_key`` are ordinary parameters, and learning their values as secrets would
+    redact those words in every URL and ``name`` tag."""
     low = name.lower()
-    return low in SECRET_PARAMS or is_secret_name(low)
+    return low in SECRET_PARAMS or is_secret_key(low)
 
 
 def secret_names(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str]:
     """The env var names whose values are secrets: by name, by ``--secret``, and those
-    carried to the actors in VEZA_RAY_SECRETS."""
+    the user lists in VEZA_RAY_SECRETS (the actors get the result in their settings)."""
     wanted = set(names)
     wanted |= {n.strip() for n in env.get(SECRET_NAMES_ENV, "").split(",") if n.strip()}
     return sorted(k for k in env if k != SECRET_NAMES_ENV and (k in wanted or is_secret_name(k)))
@@ -191,19 +211,27 @@ def secret_values(env: Mapping[str, str], names: Iterable[str] = ()) -> list[str
 
 
 def header_secret_parts(name: str, value: str) -> list[str]:
-    """The secret pieces of one credential header value: the whole value, the credential
-    after its scheme (``Bearer x`` -> ``x``), each scheme parameter (Digest, AWS4: the
-    value and its part before a ``/``), Basic's decoded ``user:pass`` and password, and
-    each cookie value."""
+    """The secret pieces of one credential header value.
+
+    Only the credential, never the text around it: the whole value, the credential after
+    its scheme (``Bearer x`` -> ``x``), the credential parameters of schemes such as
+    Digest and AWS4 (``response``, ``Signature``, ``Credential`` and its key id before
+    the ``/``; never ``uri``, ``realm`` or ``qop``, which are paths and words), Basic's
+    decoded ``user:pass`` and password. For ``Cookie``/``Set-Cookie`` only cookie values
+    (``cookie_secret_parts``): a cookie's attributes (Path, Domain, ...) are not secrets,
+    and learning ``/app`` would redact every URL and ``name`` tag that holds it."""
     value = value.strip()
+    low = name.lower()
+    if "cookie" in low:
+        return cookie_secret_parts(value, set_cookie=low == "set-cookie")
     out = [value]
     scheme, _, rest = value.partition(" ")
     rest = rest.strip()
     if rest:
         out.append(rest)
-        # Parameters of schemes such as Digest and AWS4 (k="v", k=v/scope, ...).
-        for m in re.finditer(r"([\w-]+)=\"?([^\",\s]+)", rest):
-            out += [m.group(2), m.group(2).split("/", 1)[0]]
+        for m in _SCHEME_PARAM_RE.finditer(rest):
+            if is_credential_param(m.group(1)):
+                out += [m.group(2), m.group(2).split("/", 1)[0]]
         if scheme.lower() == "basic":
             try:
                 plain = base64.b64decode(rest, validate=True).decode("utf-8")
@@ -211,18 +239,77 @@ def header_secret_parts(name: str, value: str) -> list[str]:
                 plain = ""
             if plain:
                 out += [plain, plain.partition(":")[2]]
-    low = name.lower()
-    if "cookie" in low:
-        for part in value.split(";"):
-            k, eq, v = part.strip().partition("=")
-            if eq and k.lower() not in _COOKIE_ATTRS:
-                out.append(v.strip().strip('"'))
     return [p for p in out if len(p) >= MIN_SECRET_LEN]
 
 
+# A scheme parameter (Digest, AWS4, OAuth...): name="value" or name=value.
+_SCHEME_PARAM_RE = re.compile(r"([\w-]+)=\"?([^\",\s]+)")
+# Scheme parameters that carry the credential (besides secret-named ones).
+_CREDENTIAL_PARAMS = frozenset({"response", "signature", "credential", "cnonce"})
+
+
+def is_credential_param(name: str) -> bool:
+    """A scheme parameter whose value is (part of) the credential: Digest's ``response``,
+    AWS4's ``Credential`` and ``Signature``, OAuth's ``oauth_signature``/``oauth_token``."""
+    low = name.lower()
+    return low in _CREDENTIAL_PARAMS or is_secret_param(low)
+
+
+def cookie_secret_parts(value: str, set_cookie: bool) -> list[str]:
+    """The secret values in a ``Cookie`` (every pair) or ``Set-Cookie`` (its first pair:
+    the rest are attributes) header. A cookie's value is learned when its name says it is
+    a credential (session, sid, token, csrf...) or the value looks like one (8+ characters
+    mixing letters and digits, or 20+): ``theme=dark`` or ``lang=en-US`` must not turn
+    every ``dark`` or ``en-US`` in the output into ***."""
+    pairs = value.split(";")
+    if set_cookie:
+        pairs = pairs[:1]
+    out: list[str] = []
+    for part in pairs:
+        k, eq, v = part.strip().partition("=")
+        v = v.strip().strip('"')
+        if not eq or k.strip().lower() in _COOKIE_ATTRS or len(v) < MIN_SECRET_LEN:
+            continue
+        if is_secret_cookie(k.strip()) or looks_like_credential(v):
+            out.append(v)
+    return out
+
+
+# Cookie names that hold credentials beyond env-style secret names: PHPSESSID, connect.sid,
+# csrftoken, XSRF-TOKEN, remember_me, jwt...
+_COOKIE_SECRET_PARTS = ("SESS", "SID", "CSRF", "XSRF", "JWT", "REMEMBER", "LOGIN")
+
+
+def is_secret_cookie(name: str) -> bool:
+    up = name.upper()
+    return is_secret_name(up) or any(p in up for p in _COOKIE_SECRET_PARTS)
+
+
 _COOKIE_ATTRS = frozenset(
-    {"path", "domain", "expires", "max-age", "samesite", "secure", "httponly", "priority"}
+    {
+        "path",
+        "domain",
+        "expires",
+        "max-age",
+        "samesite",
+        "secure",
+        "httponly",
+        "priority",
+        "partitioned",
+        "comment",
+        "version",
+    }
 )
+
+
+def looks_like_credential(value: str) -> bool:
+    """A value that is a credential by its shape: 20+ characters without spaces, or 8+
+    mixing letters and digits (a session id, a token), never a word, date or number."""
+    if " " in value or len(value) < 8:
+        return False
+    if len(value) >= 20:
+        return True
+    return any(c.isdigit() for c in value) and any(c.isalpha() for c in value)
 
 
 def encodings(value: str) -> set[str]:
@@ -255,7 +342,9 @@ def encodings(value: str) -> set[str]:
 # user:password@ (or a bare token@) in a URL.
 _USERINFO_RE = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*:(?://|\\/\\/))([^/\s@'\"<>]+)@")
 # A query or form parameter: name=value.
-_PARAM_RE = re.compile(r"([?&;]|&amp;)([\w.\-\[\]]+)=([^&#\s'\"<>;]*)")
+# The value stops at a brace or comma too: a URL inside a threshold selector
+# (``{url:...?api_key=x}``) keeps its closing brace and its next tag.
+_PARAM_RE = re.compile(r"([?&;]|&amp;)([\w.\-\[\]]+)=([^&#\s'\"<>;},]*)")
 # A credential header or secret-named key written as text, a dict/JSON pair or a tuple.
 _KEY_WORDS = (
     r"authorization|cookie|token|secret|passw(?:or)?d|credential|api[-_]?key|access[-_]?key"
@@ -279,13 +368,18 @@ def redact_url(url: str) -> str:
 
 
 def _param_sub(m: re.Match[str]) -> str:
-    if not m.group(3) or not is_secret_param(m.group(2)):
+    name, value = m.group(2), m.group(3)
+    if not value or value == REDACTED or not is_secret_param(name):
         return m.group(0)
+    if name.lower() in _WEAK_PARAMS and not looks_like_credential(value):
+        return m.group(0)  # ?key=products: a sort key, shown (and kept apart) as it is
     return f"{m.group(1)}{m.group(2)}={REDACTED}"
 
 
 def url_secrets(url: str) -> list[str]:
-    """The secret values a URL carries (its password or token userinfo, secret params)."""
+    """The secret values a URL carries: its password (or a bare token as userinfo), and
+    the values of secret query parameters (``?key=`` only when the value looks like a
+    credential: ``?key=products`` is a sort key, not an API key)."""
     out: list[str] = []
     try:
         parts = urlsplit(url)
@@ -296,9 +390,16 @@ def url_secrets(url: str) -> list[str]:
     elif parts.username:
         out.append(parts.username)
     for m in _PARAM_RE.finditer("?" + parts.query if parts.query else ""):
-        if is_secret_param(m.group(2)):
-            out.append(m.group(3))
+        name, value = m.group(2), m.group(3)
+        if is_secret_param(name) and (
+            name.lower() not in _WEAK_PARAMS or looks_like_credential(value)
+        ):
+            out.append(value)
     return [v for v in out if len(v) >= MIN_SECRET_LEN]
+
+
+# Secret-looking parameter names that are as often ordinary (a sort key, a map key).
+_WEAK_PARAMS = frozenset({"key"})
 
 
 def _pair_sub(text: str) -> str:
@@ -331,39 +432,121 @@ def _pair_sub(text: str) -> str:
     return "".join(out)
 
 
+class _Matcher:
+    """Every known secret form replaced by ***, case-insensitively, leftmost and longest
+    first. A regex alternation for a small book (C speed); for a large one (a run whose
+    target hands every VU its own session cookie: thousands of values) a set of the
+    forms per length, reached through their first characters, because an alternation
+    of thousands of literals costs milliseconds per string, and the driver redacts every
+    label of every push. Values sharing a long prefix (JWTs all begin ``eyJhbGciOi``)
+    cost a set lookup per distinct length, not a comparison per value."""
+
+    REGEX_MAX_FORMS = 48  # measured: past ~40 literals the index is the faster
+
+    def __init__(self, forms: Iterable[str]) -> None:
+        ordered = sorted(forms, key=len, reverse=True)
+        self._re: re.Pattern[str] | None = None
+        self._lengths: dict[str, tuple[int, ...]] = {}
+        self._forms: set[str] = set()
+        if len(ordered) <= self.REGEX_MAX_FORMS:
+            self._re = re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+            return
+        lengths: dict[str, set[int]] = {}
+        odd: list[str] = []
+        for f in ordered:
+            low = f.lower()
+            if len(low) != len(f):  # its lower case changes length: matched by regex
+                odd.append(f)
+                continue
+            self._forms.add(low)
+            lengths.setdefault(low[:MIN_SECRET_LEN], set()).add(len(low))
+        self._lengths = {k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()}
+        self._odd = re.compile("|".join(map(re.escape, odd)) or "(?!)", re.IGNORECASE)
+
+    def sub(self, text: str) -> str:
+        if self._re is not None:
+            return self._re.sub(REDACTED, text)
+        low = "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+        lengths, forms, width = self._lengths, self._forms, MIN_SECRET_LEN
+        out: list[str] = []
+        last = i = 0
+        end = len(low) - width
+        while i <= end:
+            sizes = lengths.get(low[i : i + width])
+            if sizes is not None:
+                hit = next((n for n in sizes if low[i : i + n] in forms), 0)
+                if hit:
+                    out.append(text[last:i])
+                    out.append(REDACTED)
+                    i = last = i + hit
+                    continue
+            i += 1
+        out.append(text[last:])
+        return self._odd.sub(REDACTED, "".join(out))
+
+
 class SecretBook:
     """The secret values known to this process, in every encoding, and the redactor.
 
     One per process (``SECRETS``): the driver fills it from the environment before the
     scenario loads; each actor does the same, then learns header, cookie and URL secrets
-    as its VUs send them, so its messages are clean before they leave it.
+    as its VUs send them, and hands what it learned to the driver with each pull
+    (``learned_since``), so the driver's outputs redact them too.
+
+    Redaction is for display only: tag values, check names and URLs are recorded and
+    matched as they are, and every output redacts them when it writes, with the book as
+    it is then. So a secret learned late still hides text made before it was known.
+    The book is the process's one piece of redaction state: ``clear`` also empties
+    every memo registered with ``owns`` (the engine's tag caches), so a reset is one call.
     """
 
     def __init__(self) -> None:
         self._seen: set[str] = set()
-        self._checked: set[str] = set()
+        self._learned: list[str] = []  # in the order learned, for ``learned_since``
+        self._checked: set[tuple[str, str]] = set()
         self._forms: set[str] = set()
-        self._re: re.Pattern[str] | None = None
+        self._multiline: tuple[str, ...] = ()
+        self._matcher: _Matcher | None = None
+        self._stale = False
         self._memo: dict[str, str] = {}
+        self._extended: dict[tuple[str, ...], tuple[int, SecretBook]] = {}
+        self._owned: list[dict[Any, Any]] = getattr(self, "_owned", [])
+        self.generation: int = getattr(self, "generation", 0)
 
     @property
     def values(self) -> tuple[str, ...]:
         """The secret values themselves, longest first."""
         return tuple(sorted(self._seen, key=len, reverse=True))
 
+    def owns(self, memo: dict[Any, Any]) -> dict[Any, Any]:
+        """Register a process-wide memo that ``clear`` empties with the book; returns it."""
+        self._owned.append(memo)
+        return memo
+
     def add(self, value: str | None) -> None:
         """Remember one secret value (with its encodings); short values are ignored."""
         if not value or value in self._seen or len(value) < MIN_SECRET_LEN:
             return
         self._seen.add(value)
+        self._learned.append(value)
+        self.generation += 1
         new = encodings(value) - self._forms
         if new:
             self._forms |= new
-            self._re = re.compile(
-                "|".join(re.escape(f) for f in sorted(self._forms, key=len, reverse=True)),
-                re.IGNORECASE,
-            )
+            self._stale = True  # the pattern is rebuilt at the next redact, not per add
             self._memo.clear()
+            lines = tuple(f.lower() for f in new if "\n" in f or "\r" in f)
+            if lines:
+                self._multiline = tuple(sorted({*self._multiline, *lines}, key=len))
+
+    def add_all(self, values: Iterable[str]) -> None:
+        for value in values:
+            self.add(value)
+
+    def learned_since(self, mark: int) -> tuple[list[str], int]:
+        """The values learned after ``mark`` (0 for all) and the new mark: what an actor
+        hands the driver with each pull."""
+        return self._learned[mark:], len(self._learned)
 
     def add_env(self, env: Mapping[str, str], names: Iterable[str] = ()) -> None:
         for value in secret_values(env, names):
@@ -373,10 +556,11 @@ class SecretBook:
         """Remember the credential values among request or response headers."""
         checked = self._checked
         for name, value in headers:
-            if value in checked:
-                continue  # the hot path: a value seen before, secret or not
+            key = (name, value)
+            if key in checked:
+                continue  # the hot path: a header seen before, secret or not
             if len(checked) < 100_000:
-                checked.add(value)
+                checked.add(key)
             if is_secret_header(name):
                 for part in header_secret_parts(name, value):
                     self.add(part)
@@ -384,6 +568,12 @@ class SecretBook:
     def learn_url(self, url: str) -> None:
         for value in url_secrets(url):
             self.add(value)
+
+    def _current(self) -> _Matcher | None:
+        if self._stale:
+            self._stale = False
+            self._matcher = _Matcher(self._forms)
+        return self._matcher
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret (any encoding) and every credential-shaped
@@ -393,7 +583,8 @@ class SecretBook:
         hit = self._memo.get(text)
         if hit is not None:
             return hit
-        out = self._re.sub(REDACTED, text) if self._re is not None else text
+        matcher = self._current()
+        out = matcher.sub(text) if matcher is not None else text
         out = redact_url(out) if ("@" in out or "=" in out) else out
         out = _pair_sub(out)
         out = _BEARER_RE.sub(lambda m: m.group(1) + " " + REDACTED, out)
@@ -403,13 +594,20 @@ class SecretBook:
 
     def redact_obj(self, obj: Any) -> Any:
         """A copy of a JSON-like structure with every string redacted; the value under a
-        secret-named key (``Authorization``, ``USER_TOKEN``) is hidden whole."""
+        secret-named key (``Authorization``, ``USER_TOKEN``) is hidden whole. Two keys
+        that redact alike (two series told apart only by a secret) both stay, the later
+        one marked ``#2``, ``#3``...: display must not merge what was measured apart."""
         if isinstance(obj, str):
             return self.redact(obj)
         if isinstance(obj, dict):
-            out = {}
+            out: dict[Any, Any] = {}
             for k, v in obj.items():
                 key = self.redact(k) if isinstance(k, str) else k
+                if key in out and key != k:
+                    n = 2
+                    while f"{key}#{n}" in out:
+                        n += 1
+                    key = f"{key}#{n}"
                 secret_key = isinstance(k, str) and is_secret_key(k)
                 if secret_key and isinstance(v, str) and len(v) >= MIN_SECRET_LEN:
                     out[key] = REDACTED
@@ -420,33 +618,77 @@ class SecretBook:
             return [self.redact_obj(v) for v in obj]
         return obj
 
+    def unfinished(self, text: str) -> int:
+        """Where in ``text`` a multi-line secret may begin that the text does not yet hold
+        to its end (a PEM key printed in pieces), or ``len(text)`` when none: a line
+        writer keeps the text from there until the secret is whole."""
+        if not self._multiline:
+            return len(text)
+        low = text.lower()
+        last_nl = max(low.rfind("\n"), low.rfind("\r"))
+        cut = len(text)
+        for form in self._multiline:
+            at = low.rfind(form)
+            if at >= 0 and at + len(form) > last_nl:
+                cut = min(cut, at)  # whole, but its line is not finished yet
+            first = form[0]
+            p = low.find(first, max(0, len(low) - len(form) + 1))
+            while 0 <= p < cut:
+                if form.startswith(low[p:]):
+                    cut = p
+                    break
+                p = low.find(first, p + 1)
+        return cut
+
+    def extended(self, extra: Iterable[str]) -> SecretBook:
+        """This book plus ``extra`` values, as a separate book: this one learns nothing.
+        Kept per set of extras until this book learns more."""
+        key = tuple(sorted({v for v in extra if v}))
+        if not key:
+            return self
+        hit = self._extended.get(key)
+        if hit is not None and hit[0] == self.generation:
+            return hit[1]
+        book = SecretBook()
+        book.add_all(self._learned)
+        book.add_all(key)
+        if len(self._extended) > 100:
+            self._extended.clear()
+        self._extended[key] = (self.generation, book)
+        return book
+
     def clear(self) -> None:
-        """Forget everything (tests)."""
+        """Forget every secret and empty every memo registered with ``owns``: the one reset
+        of this process's redaction state (tests, a new run in the same process)."""
+        for memo in self._owned:
+            memo.clear()
+        generation = self.generation + 1
         self.__init__()  # type: ignore[misc]
+        self.generation = generation
 
 
 SECRETS = SecretBook()
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` redacted with this process's book plus the given values."""
-    for value in secrets:
-        SECRETS.add(value)
-    return SECRETS.redact(text)
+    """``text`` redacted with this process's book plus the given values, which are used
+    for this text only: the book itself learns nothing here."""
+    return SECRETS.extended(secrets).redact(text)
 
 
 def redact_obj(obj: Any, secrets: Iterable[str] = ()) -> Any:
-    for value in secrets:
-        SECRETS.add(value)
-    return SECRETS.redact_obj(obj)
+    """``redact`` for a JSON-like structure."""
+    return SECRETS.extended(secrets).redact_obj(obj)
 
 
 class RedactingWriter:
-    """A text stream that redacts secrets line by line before passing text on.
+    """A text stream that redacts secrets before passing text on.
 
     Actors install it over sys.stdout/sys.stderr, so what a flow prints is cleaned before
-    Ray writes it to its log files and forwards it to the driver's terminal. It reads the
-    process's book at each line, so secrets learned mid-run are covered from then on.
+    it reaches the file descriptors Ray copies into its log files and forwards to the
+    driver's terminal. Text goes on a line at a time, but a multi-line secret (a PEM key)
+    is held until it is whole and then redacted as one (``SecretBook.unfinished``). It
+    reads the book at each write, so secrets learned mid-run are covered from then on.
     """
 
     def __init__(self, inner: TextIO, book: SecretBook | None = None) -> None:
@@ -456,15 +698,23 @@ class RedactingWriter:
 
     def write(self, text: str) -> int:
         self._pending += text
-        if "\n" in self._pending:
-            head, _, self._pending = self._pending.rpartition("\n")
-            self._inner.write(self._book.redact(head + "\n"))
+        if "\n" not in text and "\r" not in text:
+            return len(text)
+        raw = self._pending
+        keep = self._book.unfinished(raw)
+        cut = max(raw.rfind("\n", 0, keep), raw.rfind("\r", 0, keep)) + 1
+        if cut:
+            self._inner.write(self._book.redact(raw[:cut]))
+            self._pending = raw[cut:]
         return len(text)
 
     def flush(self) -> None:
+        """Pass on what is pending, except the start of a multi-line secret not yet whole."""
         if self._pending:
-            self._inner.write(self._book.redact(self._pending))
-            self._pending = ""
+            keep = self._book.unfinished(self._pending)
+            if keep:
+                self._inner.write(self._book.redact(self._pending[:keep]))
+                self._pending = self._pending[keep:]
         self._inner.flush()
 
     def isatty(self) -> bool:

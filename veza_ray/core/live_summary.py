@@ -2,10 +2,9 @@
 
 Pure. The web dashboard renders this with the HTML report's own renderer, so the live
 page and the report read one model and never disagree. It adds ``veza_ray.live`` (the
-run is still going: elapsed, planned, each actor's latest loop lag and CPU) and keeps
-the per-interval series bounded: a long run is bucketed to ``max_points`` intervals
-(latency by its peak, counts by their sum), the first one always kept, so a page that
-connects late still sees the run from its start.
+run is still going: elapsed, planned, each actor's latest loop lag and CPU). The series
+is the driver's own, bounded by ``core/series.py`` from the run's first interval, so a
+page that connects late still sees the run from its start.
 """
 
 from __future__ import annotations
@@ -16,9 +15,6 @@ from typing import Any
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.summary import build_summary
 from veza_ray.core.thresholds import Verdict
-
-MAX_POINTS = 720
-_PEAK = ("p95", "p99", "error_rate", "vus")
 
 
 def verdicts_wire(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
@@ -36,33 +32,6 @@ def verdicts_wire(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
         }
         for v in verdicts
     ]
-
-
-def _bucket(points: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """Intervals folded into one: requests summed, rate averaged, latency at its peak."""
-    out: dict[str, Any] = {"t": points[len(points) // 2]["t"], "scenarios": {}}
-    names = {n for p in points for n in p.get("scenarios", {})}
-    for name in names:
-        entries = [p["scenarios"][name] for p in points if name in p.get("scenarios", {})]
-        reqs = sum(float(e.get("reqs", 0.0)) for e in entries)
-        folded = {k: max(float(e.get(k, 0.0)) for e in entries) for k in _PEAK}
-        folded["reqs"] = reqs
-        folded["rps"] = sum(float(e.get("rps", 0.0)) for e in entries) / len(entries)
-        out["scenarios"][name] = folded
-    return out
-
-
-def bounded_series(
-    series: Sequence[Mapping[str, Any]], max_points: int = MAX_POINTS
-) -> list[dict[str, Any]]:
-    """At most ``max_points`` intervals: the first kept whole, the rest bucketed evenly."""
-    if len(series) <= max_points:
-        return [dict(p) for p in series]
-    size = -(-(len(series) - 1) // (max_points - 1))
-    out = [dict(series[0])]
-    for i in range(1, len(series), size):
-        out.append(_bucket(series[i : i + size]))
-    return out
 
 
 def _live_actors(run: MergedRun, actors: list[dict[str, Any]]) -> int:
@@ -84,12 +53,10 @@ def live_summary(
     planned_s: float,
     trend_stats: Sequence[str],
     tree: Mapping[str, Mapping[str, Any]],
-    max_points: int = MAX_POINTS,
 ) -> dict[str, Any]:
     """The summary of the run so far (no outcome yet: the run has not ended)."""
     elapsed = max(1e-9, now - start_epoch)
     extras = run.extras(start_epoch, now)
-    extras["intervals"] = bounded_series(run.series, max_points)
     extras["errors"] = dict(run.errors)  # the server's thread reads it while the driver counts
     for node in extras["nodes"]:
         node["aggregator"] = dict(tree.get(node["node_id"], {"status": "none: pulled directly"}))

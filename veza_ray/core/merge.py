@@ -8,16 +8,17 @@ by feeding it deltas.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from veza_ray import __version__
+from veza_ray.core import cardinality
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
 from veza_ray.core.metric_types import MetricDef
 from veza_ray.core.metrics import MetricStore, TrendSink
 from veza_ray.core.options import Options, ScenarioConfig
 from veza_ray.core.plan import Segment, planned_vu_seconds
+from veza_ray.core.series import ALL, MAX_POINTS, RECENT_POINTS, IntervalSeries, ScopeCounts
+from veza_ray.core.version import __version__
 from veza_ray.core.wire import (
     MAX_ERROR_MESSAGES,
     OTHER_ERRORS,
@@ -66,20 +67,28 @@ class MergedRun:
     """Everything the driver knows about a run, merged from actor deltas."""
 
     def __init__(
-        self, options: Options, metrics: Mapping[str, MetricDef], plan: list[list[Segment]]
+        self,
+        options: Options,
+        metrics: Mapping[str, MetricDef],
+        plan: list[list[Segment]],
+        max_series_per_metric: int = cardinality.MAX_SERIES_PER_METRIC,
     ) -> None:
         self.options = options
         self.metrics = dict(metrics)
         self.plan = plan
         self.infos: dict[int, dict[str, Any]] = {}
-        self.total = MetricStore(self.metrics)
-        self.interval = MetricStore(self.metrics)
+        self.max_series = max_series_per_metric
+        self.total = MetricStore(self.metrics, max_series_per_metric=max_series_per_metric)
+        self.interval = MetricStore(self.metrics, max_series_per_metric=max_series_per_metric)
+        self.cardinality = cardinality.Watch(max_series_per_metric)
+        self.notices: list[str] = []  # warnings for the driver to show, once each
         self.actor_stats: dict[int, dict[str, ScenarioStats]] = {}
         self.done_iterations: dict[int, dict[str, int]] = {}
         self.errors: dict[str, int] = {}
         self.lag: dict[int, list[float]] = {}
         self.cpu: dict[int, list[float]] = {}
-        self.series: list[dict[str, Any]] = []
+        self.timeline = IntervalSeries()  # bounded: core/series.py
+        self._last_point: dict[str, Any] = {}
         self.lost: dict[int, dict[str, Any]] = {}
         self.replaced_by: dict[int, int] = {}
         self.ends: dict[int, ActorEnd] = {}
@@ -124,6 +133,9 @@ class MergedRun:
         (the per-scenario point and the vus gauges). Pure: no Ray, no clock of its own."""
         for actor, delta in deltas.items():
             self.merge(actor, delta)
+        too_many = self.cardinality.check(len(self.total.series), self.total.overflow_series > 0)
+        if too_many:
+            self.notices.append(too_many)
         for actor, why in lost.items():
             self.lose(actor, elapsed, why)
         self.close_interval(elapsed, dt)
@@ -151,10 +163,15 @@ class MergedRun:
                 agg["dropped"] += st["dropped"]
         return out
 
+    @property
+    def series(self) -> list[dict[str, Any]]:
+        """The per-interval points, oldest first, compacted past ``RECENT_POINTS``."""
+        return self.timeline.points()
+
     def last_point(self) -> dict[str, dict[str, float]]:
-        if not self.series:
+        if not self._last_point:
             return {}
-        scenarios: dict[str, dict[str, float]] = self.series[-1]["scenarios"]
+        scenarios: dict[str, dict[str, float]] = self._last_point["scenarios"]
         return scenarios
 
     def close_interval(self, elapsed: float, dt: float) -> None:
@@ -162,35 +179,33 @@ class MergedRun:
         the series, then reset the interval store."""
         self.total.end_round()  # merges each series once; the interval store reuses it
         by_sc = self.stats_by_scenario()
-        now = time.time()
         active = float(sum(s["active"] for s in by_sc.values()))
         allocated = float(sum(s["allocated"] for s in by_sc.values()))
         vus, vus_max = self.total.sink("vus", ()), self.total.sink("vus_max", ())
-        vus.add(active, now)  # type: ignore[call-arg]
-        vus_max.add(allocated, now)  # type: ignore[call-arg]
-        point: dict[str, Any] = {"t": round(elapsed, 3), "scenarios": {}}
-        for sc in self.options.scenarios:
-            sel = (("scenario", sc.name),)
-            reqs = self.interval.aggregate("http_reqs", sel)
-            dur = self.interval.aggregate("http_req_duration", sel)
-            failed = self.interval.aggregate("http_req_failed", sel)
-            count = reqs.values(1.0)["count"] if reqs else 0.0
-            entry: dict[str, float] = {
-                "reqs": count,
-                "rps": count / dt if dt > 0 else 0.0,
-                "p50": 0.0,
-                "p95": 0.0,
-                "p99": 0.0,
-                "error_rate": failed.values(1.0)["rate"] if failed else 0.0,
-                "vus": float(by_sc.get(sc.name, {}).get("active", 0)),
-            }
-            if isinstance(dur, TrendSink) and not dur.empty():
-                entry["p50"] = dur.digest.quantile(0.5)
-                entry["p95"] = dur.digest.quantile(0.95)
-                entry["p99"] = dur.digest.quantile(0.99)
-            point["scenarios"][sc.name] = entry
-        self.series.append(point)
-        self.interval = MetricStore(self.metrics)
+        vus.add(active, elapsed)  # type: ignore[call-arg]
+        vus_max.add(allocated, elapsed)  # type: ignore[call-arg]
+        scopes = {
+            sc.name: self._scope((("scenario", sc.name),), by_sc.get(sc.name, {}))
+            for sc in self.options.scenarios
+        }
+        scopes[ALL] = self._scope((), {"active": int(active)})
+        self._last_point = self.timeline.add(elapsed, dt, scopes)
+        self.interval = MetricStore(self.metrics, max_series_per_metric=self.max_series)
+
+    def _scope(self, sel: tuple[tuple[str, str], ...], stats: Mapping[str, int]) -> ScopeCounts:
+        """One scope's numbers in the interval store: its digest, requests, failures."""
+        out = ScopeCounts()
+        reqs = self.interval.aggregate("http_reqs", sel)
+        dur = self.interval.aggregate("http_req_duration", sel)
+        failed = self.interval.aggregate("http_req_failed", sel)
+        out.reqs = reqs.values(1.0)["count"] if reqs else 0.0
+        if failed:
+            vals = failed.values(1.0)
+            out.failed, out.judged = vals["passes"], vals["passes"] + vals["fails"]
+        if isinstance(dur, TrendSink) and not dur.empty():
+            out.digest = dur.digest
+        out.vus = float(stats.get("active", 0))
+        return out
 
     def lost_vu_seconds(self) -> float:
         """VU-seconds planned for lost actors between their loss and their replacement."""
@@ -249,6 +264,8 @@ class MergedRun:
                 continue
             end = self.ends.get(actor)
             if end is None or end["reason"] in ("plan", "stopped"):
+                continue
+            if end["reason"].startswith("test.abort"):  # the script's own stop, not a loss
                 continue
             at = max(0.0, end["at"] - start_epoch)
             if at >= planned_end_s:
@@ -311,9 +328,47 @@ class MergedRun:
             }
         return out
 
+    def series_report(self) -> dict[str, Any]:
+        """How many series the driver kept, the limit, and what was folded past it."""
+        folded = self.total.folded_samples()
+        return {
+            "count": len(self.total.series),
+            "limit_per_metric": self.max_series,
+            "warn_at": cardinality.WARN_SERIES,
+            "overflow_series": self.total.overflow_series,
+            "folded_samples": folded,
+            "note": cardinality.note(folded, self.max_series),
+        }
+
+    def digests_and_counts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The whole run's latency digests (wire form, at most DEFAULT_MAX_CENTROIDS each,
+        so any percentile can be recomputed later) and request/failure counts, for all
+        requests and per scenario: what ``compare`` and the history read."""
+        digests: dict[str, Any] = {"metric": "http_req_duration", "scenarios": {}}
+        counts: dict[str, Any] = {"scenarios": {}}
+        scopes: list[tuple[str, tuple[tuple[str, str], ...]]] = [(ALL, ())]
+        scopes += [(sc.name, (("scenario", sc.name),)) for sc in self.options.scenarios]
+        for name, sel in scopes:
+            dur = self.total.aggregate("http_req_duration", sel)
+            reqs = self.total.aggregate("http_reqs", sel)
+            failed = self.total.aggregate("http_req_failed", sel)
+            fv = failed.values(1.0) if failed else {"passes": 0.0, "fails": 0.0}
+            entry = {
+                "reqs": reqs.values(1.0)["count"] if reqs else 0.0,
+                "failed": fv["passes"],
+                "judged": fv["passes"] + fv["fails"],
+            }
+            wire = dur.digest.to_wire() if isinstance(dur, TrendSink) else None
+            if name == ALL:
+                digests[ALL], counts[ALL] = wire, entry
+            else:
+                digests["scenarios"][name], counts["scenarios"][name] = wire, entry
+        return digests, counts
+
     def extras(self, start: float, end: float) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         actors = []
+        digests, counts = self.digests_and_counts()
         for i in sorted(self.infos):
             info = self.infos[i]
             segs = {s.scenario: s.max_vus for s in self.plan[i]}
@@ -360,5 +415,13 @@ class MergedRun:
                 for i, info in self.lost.items()
             ],
             "lost_vu_seconds": round(self.lost_vu_seconds(), 3),
+            "series": self.series_report(),
             "intervals": self.series,
+            "intervals_bound": {
+                "max_points": MAX_POINTS,
+                "recent_points": RECENT_POINTS,
+                "old_bucket_intervals": self.timeline.width,
+            },
+            "digests": digests,
+            "requests": counts,
         }

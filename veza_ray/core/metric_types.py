@@ -51,6 +51,7 @@ BUILTIN_METRICS: dict[str, MetricDef] = {
         _builtin("data_received", C, BYTES),
         _builtin("data_sent", C, BYTES),
         _builtin("dropped_iterations", C),
+        _builtin("group_duration", T, MS),
         _builtin("http_req_blocked", T, MS),
         _builtin("http_req_connecting", T, MS),
         _builtin("http_req_duration", T, MS),

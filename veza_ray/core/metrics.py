@@ -12,8 +12,10 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict, cast
 
+from veza_ray.core import cardinality
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, Digest, DigestBatch, DigestWire
 from veza_ray.core.metric_types import MetricDef, MetricType, Tags
+from veza_ray.core.trend_stats import percentile_of
 
 SeriesKey = tuple[str, Tags]
 
@@ -231,7 +233,8 @@ def new_sink(kind: MetricType, max_centroids: int = DEFAULT_MAX_CENTROIDS) -> Si
 
 
 def trend_stat(d: Digest, name: str) -> float:
-    """One of k6's trend stats by its summary key: avg, min, med, max, count, p(N)."""
+    """A trend stat by its k6 name (core/trend_stats.py): avg, min, med, max, count, sum,
+    p(N). Which names a place accepts is the grammar's business, not this one's."""
     if name == "avg":
         return d.avg
     if name == "min":
@@ -242,8 +245,11 @@ def trend_stat(d: Digest, name: str) -> float:
         return d.quantile(0.5)
     if name == "count":
         return float(d.count)
-    if name.startswith("p(") and name.endswith(")"):
-        return d.quantile(float(name[2:-1]) / 100.0)
+    if name == "sum":
+        return d.sum
+    pct = percentile_of(name)
+    if pct is not None:
+        return d.quantile(pct / 100.0)
     raise ValueError(f"unknown trend stat {name!r}")
 
 
@@ -263,24 +269,58 @@ class MetricStore:
     """Sinks keyed by (metric, tags); the actor's buffer and the driver's cumulative merge."""
 
     def __init__(
-        self, defs: Mapping[str, MetricDef], max_centroids: int = DEFAULT_MAX_CENTROIDS
+        self,
+        defs: Mapping[str, MetricDef],
+        max_centroids: int = DEFAULT_MAX_CENTROIDS,
+        max_series_per_metric: int = cardinality.MAX_SERIES_PER_METRIC,
     ) -> None:
         self.max_centroids = max_centroids
         self.defs: dict[str, MetricDef] = dict(defs)
         self.series: dict[SeriesKey, Sink] = {}
+        # Tag sets per metric are bounded (core/cardinality.py): past the limit a new one
+        # is folded into an overflow series; ``overflow_series`` counts those made here.
+        self.max_series_per_metric = max_series_per_metric
+        self._per_metric: dict[str, int] = {}
+        self.overflow_series = 0
         # Actor side: drain() ships fastdigest bytes (set per pull, when the driver reads
         # our BINARY_FORMAT). Driver side: the open DigestBatch of each trend series.
         self.binary_digests = False
         self._rounds: dict[SeriesKey, tuple[DigestBatch, MetricStore | None]] = {}
 
     def sink(self, name: str, tags: Tags) -> Sink:
-        """The sink for one series, created on first use (raises KeyError on unknown metrics)."""
-        key = (name, tags)
-        s = self.series.get(key)
+        """The sink for one series, created on first use (raises KeyError on unknown
+        metrics); past the metric's limit of tag sets, the sink of its overflow series."""
+        s = self.series.get((name, tags))
         if s is None:
-            s = new_sink(self.defs[name].type, self.max_centroids)
-            self.series[key] = s
+            tags = self.admit(name, tags)
+            s = self.series.get((name, tags))
+            if s is None:
+                s = new_sink(self.defs[name].type, self.max_centroids)
+                self.series[(name, tags)] = s
+                if cardinality.is_overflow(tags):
+                    self.overflow_series += 1
+                else:
+                    self._per_metric[name] = self._per_metric.get(name, 0) + 1
         return s
+
+    def admit(self, name: str, tags: Tags) -> Tags:
+        """The tags a series is kept under here: its own, or its overflow tag set once the
+        metric holds its limit of tag sets (an overflow tag set is always admitted)."""
+        if (name, tags) in self.series or cardinality.is_overflow(tags):
+            return tags
+        if self._per_metric.get(name, 0) < self.max_series_per_metric:
+            return tags
+        return cardinality.fold(tags)
+
+    def folded_samples(self) -> dict[str, int]:
+        """Per metric, the samples its overflow series hold (gauges have no count)."""
+        out: dict[str, int] = {}
+        for (name, tags), s in self.series.items():
+            if not cardinality.is_overflow(tags) or isinstance(s, GaugeSink):
+                continue
+            n = s.total if isinstance(s, (CounterSink, RateSink)) else s.digest.count
+            out[name] = out.get(name, 0) + int(n)
+        return out
 
     def drain(self) -> list[SeriesWire]:
         """Everything recorded since the last drain, as wire dicts, then zero every sink.
@@ -319,6 +359,7 @@ class MetricStore:
             t = item["t"]
             # Pickled deltas keep the tuple; JSON ones (tests, tools) bring lists.
             tags = cast(Tags, t if type(t) is tuple else tuple((k, v) for k, v in t))
+            tags = self.admit(name, tags)  # the driver's own bound on tag sets
             both = also if also is not None and name in also_names else None
             if d.type is MetricType.TREND:
                 key = (name, tags)

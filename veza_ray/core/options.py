@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_size
+from veza_ray.core import trend_stats
+from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_k6_duration, parse_size
 from veza_ray.core.executors import EXECUTORS as EXECUTOR_TABLE
 from veza_ray.core.executors.base import Reader, ScenarioConfig, parse_duration, unset_none
 from veza_ray.core.metrics import DEFAULT_TREND_STATS
@@ -46,9 +47,12 @@ _TOP_KEYS = {
     "insecureSkipTLSVerify",
     "maxResponseBodySize",
     "tags",
+    "setupTimeout",  # setup() and teardown() (engine/lifecycle.py), 60 s by default
+    "teardownTimeout",
+    "batch",  # http.batch() limits (engine/batch.py): in flight, and per host
+    "batchPerHost",
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
-_TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|p\((\d+(\.\d+)?)\))$")
 
 
 class OptionsError(ValueError):
@@ -156,6 +160,16 @@ def parse_options(raw: object) -> Options:
     warnings: list[str] = []
     for key in sorted(set(raw) - _TOP_KEYS):
         c.fail(f"options.{key}", "is not an option veza-ray knows")
+    for key in ("batch", "batchPerHost"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            c.fail(f"options.{key}", "must be a whole number of requests, 0 or more")
+    for key in ("setupTimeout", "teardownTimeout"):
+        if key in raw:
+            try:
+                parse_k6_duration(raw[key])
+            except ValueError as exc:
+                c.fail(f"options.{key}", str(exc))
     scen_raw = raw.get("scenarios")
     if scen_raw is None:
         scen_raw = {"default": _shortcut_scenario(raw, c, warnings)}
@@ -225,10 +239,10 @@ def parse_trend_stats(value: object, c: Reader | None = None) -> tuple[str, ...]
     else:
         for item in items:
             text = str(item).strip()
-            m = _TREND_STAT_RE.match(text)
-            if not m or (m.group(2) is not None and not 0 <= float(m.group(2)) <= 100):
+            if not trend_stats.is_stat(text, trend_stats.SUMMARY):
                 own.fail(
-                    "summaryTrendStats", f'"{text}" is not one of avg, min, med, max, count, p(N)'
+                    "summaryTrendStats",
+                    f'"{text}" is not one of {trend_stats.describe(trend_stats.SUMMARY)}',
                 )
                 continue
             out.append(text)

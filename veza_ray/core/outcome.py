@@ -3,13 +3,14 @@
 Pure. Every way a run can end (thresholds, abortOnFail, a stop signal, lost or cut-short
 actors, a paused driver, saturated generators, outputs that could not be written) is a
 fact here, and ``decide`` is the only place that turns facts into an exit code. The
-summary JSON carries the result (``veza_ray.core.outcome``) and the text summary, the live view
+summary JSON carries the result (``veza_ray.outcome``) and the text summary, the live view
 and every report read it instead of working the code out again.
 
 Precedence: a stop signal (105) wins, as in k6, whose run/abort error is kept over the
 thresholds' ("Crossed thresholds, but test already exited with another error", k6
 cmd/run.go); then a crossed threshold (99), then undelivered load (103), then saturated
-generators (112), then a lost output (113): an output the user asked for that could not
+generators (112), then a regression against the baseline (114, ``run --baseline``),
+then a lost output (113): an output the user asked for that could not
 be written whole turns a pass into a failure, and never hides a verdict on the load (k6
 only logs such an error; docs/security.md, "Outputs", says why veza-ray does not).
 Every reason that applies is listed whatever the code.
@@ -50,9 +51,17 @@ class RunFacts:
     output_failures: tuple[str, ...] = ()  # outputs nobody asked for by flag: notes only
     outputs_lost: tuple[str, ...] = ()  # "--html r.html: No space left ...; 0 of N bytes"
     allow_output_loss: bool = False
+    series_note: str = ""  # tag sets folded past the per-metric limit (core/cardinality.py)
     requests: int = 0
     planned_s: float = 0.0
     ran_s: float = 0.0
+    teardown_failure: tuple[int, str] | None = None  # (107 or 101, why) as k6 exits
+    script_aborted: str = ""  # k6/execution test.abort()'s reason: k6's ScriptAborted (108)
+    # run --baseline / --history (core/compare.py, veza_ray/history/): worse rows, and
+    # what could not be compared or recorded (a note: the history never changes a verdict)
+    regressions: tuple[str, ...] = ()
+    regression_warn_only: bool = False
+    history_notes: tuple[str, ...] = ()
 
 
 class OutcomeWire(TypedDict):
@@ -143,12 +152,27 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(what)
     for failure in f.output_failures:
         notes.append(f"output not written: {failure}")
+    for worse in f.regressions:
+        if f.regression_warn_only:
+            notes.append(f"worse than the baseline (--baseline-warn-only): {worse}")
+        else:
+            codes.append(exitcodes.BASELINE_REGRESSION)
+            reasons.append(f"worse than the baseline: {worse}")
     for lost in f.outputs_lost:
         if f.allow_output_loss:
             notes.append(f"output lost: {lost} (allowed by --allow-output-loss)")
         else:
             codes.append(exitcodes.OUTPUT_LOST)
             reasons.append(f"output lost: {lost}")
+    if f.series_note:
+        notes.append(f.series_note)
+    if f.script_aborted:
+        codes.append(exitcodes.SCRIPT_ABORTED)
+        reasons.append(f"the script stopped the test: {f.script_aborted}")
+    if f.teardown_failure:
+        codes.append(f.teardown_failure[0])
+        reasons.append(f.teardown_failure[1])
+    notes.extend(f.history_notes)
     if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
         notes.append("no HTTP request was made")
     code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK
@@ -156,11 +180,15 @@ def decide(f: RunFacts) -> Outcome:
 
 
 _PRECEDENCE = [
+    exitcodes.SCRIPT_ABORTED,  # test.abort() (108, as k6)
     exitcodes.EXTERNAL_ABORT,
     exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,
     exitcodes.GENERATOR_SATURATED,
+    exitcodes.BASELINE_REGRESSION,
     exitcodes.OUTPUT_LOST,
+    exitcodes.SCRIPT_ERROR,
+    exitcodes.TEARDOWN_TIMEOUT,
 ]
 
 

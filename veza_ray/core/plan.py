@@ -15,59 +15,23 @@ VU ids are handed out in disjoint ranges so ``vu.id`` is unique across the clust
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
-from veza_ray.core.segments import Stripe, split_sequence
+from veza_ray.core.segment import Segment, SegmentWire
+from veza_ray.core.segments import split_sequence
 
-if TYPE_CHECKING:  # the executors build Segments: plan.py must not import them back
+if TYPE_CHECKING:  # typing only: the executors build Segments (core/segment.py)
     from veza_ray.core.executors.base import ScenarioConfig
 
 
-@dataclass(frozen=True)
-class Segment:
-    """One actor's share of one scenario.
-
-    ``stripe_period``/``stripe`` say which global arrival-rate iterations are this actor's
-    (index g is, iff g % period is in stripe); unused by the other executors.
-    """
-
-    scenario: str
-    index: int
-    count: int
-    vus: int
-    max_vus: int
-    iterations: int
-    vu_id_base: int
-    stripe_period: int = 1
-    stripe: tuple[int, ...] = (0,)
-
-    @property
-    def iteration_stripe(self) -> Stripe:
-        return Stripe(self.stripe_period, self.stripe)
-
-    def to_wire(self) -> SegmentWire:
-        w = asdict(self)
-        w["stripe"] = list(self.stripe)
-        return w  # type: ignore[return-value]
-
-    @classmethod
-    def from_wire(cls, w: SegmentWire) -> Segment:
-        fields = dict(w)
-        fields["stripe"] = tuple(w["stripe"])
-        return cls(**fields)  # type: ignore[arg-type]
-
-
-class SegmentWire(TypedDict):
-    scenario: str
-    index: int
-    count: int
-    vus: int
-    max_vus: int
-    iterations: int
-    vu_id_base: int
-    stripe_period: int
-    stripe: list[int]
+__all__ = [
+    "Segment",
+    "SegmentWire",
+    "make_plan",
+    "planned_iterations",
+    "planned_vu_seconds",
+    "segment_for",
+]
 
 
 def segment_for(sc: ScenarioConfig, index: int, count: int, vu_id_base: int) -> Segment:

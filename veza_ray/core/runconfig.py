@@ -22,6 +22,7 @@ from veza_ray.core.dashboard_config import (
     from_env,
     parse_target,
 )
+from veza_ray.core.history import HistoryOptions, parse_tags
 from veza_ray.core.output_kinds import BY_KIND, OUTPUTS, out_usage, param_name
 
 SPREADS = ("spread", "strict")
@@ -65,6 +66,7 @@ class RunConfig:
     demo: bool = False  # the CLI starts the Veza API emulator and points BASE_URL at it
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
     merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
+    history: HistoryOptions = field(default_factory=HistoryOptions)  # --history, --baseline
 
     def target(self, kind: str) -> str | None:
         """Where the output ``kind`` goes (a path, a URL, '-'), or None when not asked."""
@@ -108,6 +110,10 @@ SPECIAL = (
     "no_preflight",
     "out",
     "web_dashboard",
+    "history",
+    "tag",
+    "baseline",
+    "baseline_warn_only",
     *(param_name(o) for o in OUTPUTS if not o.via_out),
 )
 
@@ -186,6 +192,23 @@ def dashboard_outputs(
     return outputs
 
 
+def parse_history(params: Mapping[str, Any]) -> HistoryOptions:
+    """``--history``, ``--tag``, ``--baseline``, ``--baseline-warn-only`` (docs/history.md)."""
+    try:
+        opts = HistoryOptions(
+            params.get("history") or None,
+            parse_tags(params.get("tag") or ()),
+            params.get("baseline") or None,
+            bool(params.get("baseline_warn_only")),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    problem = opts.problem()
+    if problem:
+        raise ConfigError(problem)
+    return opts
+
+
 def from_params(params: Mapping[str, Any], env: Mapping[str, str] | None = None) -> RunConfig:
     """The run's configuration from ``run``'s parsed options (and, for the dashboard, k6's
     K6_WEB_DASHBOARD* variables in ``env``); ConfigError names a bad one."""
@@ -198,6 +221,7 @@ def from_params(params: Mapping[str, Any], env: Mapping[str, str] | None = None)
         actors_auto=auto,
         preflight=not params.get("no_preflight", False),
         outputs=outputs,
+        history=parse_history(params),
     )
     simple: dict[str, Any] = {}
     for name, (attr, _flag) in SIMPLE.items():
@@ -232,6 +256,15 @@ def to_argv(cfg: RunConfig) -> list[str]:
         target = cfg.outputs.get(o.kind)
         if target:
             argv += ["--out", f"{o.kind}={target}"] if o.via_out else [o.flag, target]
+    h = cfg.history
+    if h.path:
+        argv += ["--history", h.path]
+    for name, value in h.tags.items():
+        argv += ["--tag", f"{name}={value}"]
+    if h.baseline:
+        argv += ["--baseline", h.baseline]
+    if h.warn_only:
+        argv.append("--baseline-warn-only")
     for attr, flag in SIMPLE.values():
         value = getattr(cfg, attr)
         if value is None or value == [] or value == _DEFAULTS.get(attr):

@@ -74,13 +74,7 @@ def build_summary(
             metrics[key] = entry
         entry["thresholds"] = {v.threshold.condition.source: {"ok": v.ok} for v in vs}
     return {
-        "root_group": {
-            "name": "",
-            "path": "",
-            "id": _md5(""),
-            "groups": [],
-            "checks": _checks(store),
-        },
+        "root_group": _groups(store),
         "options": {
             "summaryTrendStats": list(trend_stats),
             "summaryTimeUnit": "",
@@ -106,23 +100,47 @@ def _entry(
     }
 
 
-def _checks(store: MetricStore) -> list[dict[str, Any]]:
-    """Per-check pass/fail counts from the merged ``checks`` series, in first-seen order."""
-    out: dict[str, list[int]] = {}
+def _groups(store: MetricStore) -> dict[str, Any]:
+    """k6's root_group: nested groups (from the ``group`` tag of checks and
+    ``group_duration``), each with its checks' pass/fail counts, in first-seen order."""
+    root = _group_node("", "")
+    nodes: dict[str, dict[str, Any]] = {"": root}
+    counts: dict[tuple[str, str], list[int]] = {}
     for (name, tags), sink in store.series.items():
-        if name != "checks":
+        if name not in ("checks", "group_duration"):
             continue
-        check = dict(tags).get("check")
-        if check is None:
+        tag = dict(tags)
+        path = tag.get("group", "")
+        node = _group_at(nodes, path)
+        check = tag.get("check")
+        if name != "checks" or check is None:
             continue
-        pf = out.setdefault(check, [0, 0])
+        if (path, check) not in counts:
+            counts[(path, check)] = [0, 0]
+            node["checks"].append({"name": check, "path": f"{path}::{check}"})
         vals = sink.values(1.0)
-        pf[0] += int(vals["passes"])
-        pf[1] += int(vals["fails"])
-    return [
-        {"name": n, "path": f"::{n}", "id": _md5(f"::{n}"), "passes": p, "fails": f}
-        for n, (p, f) in out.items()
-    ]
+        counts[(path, check)][0] += int(vals["passes"])
+        counts[(path, check)][1] += int(vals["fails"])
+    for node in nodes.values():
+        for c in node["checks"]:
+            p, f = counts[(node["path"], c["name"])]
+            c.update(id=_md5(c["path"]), passes=p, fails=f)
+    return root
+
+
+def _group_node(name: str, path: str) -> dict[str, Any]:
+    return {"name": name, "path": path, "id": _md5(path), "groups": [], "checks": []}
+
+
+def _group_at(nodes: dict[str, dict[str, Any]], path: str) -> dict[str, Any]:
+    """The node of a group path, made (with its parents) on first sight."""
+    node = nodes.get(path)
+    if node is None:
+        parent_path, _, name = path.rpartition("::")
+        parent = _group_at(nodes, parent_path)
+        node = nodes[path] = _group_node(name, path)
+        parent["groups"].append(node)
+    return node
 
 
 # ---- text ------------------------------------------------------------------------------
@@ -184,15 +202,9 @@ def _metric_line(entry: Mapping[str, Any]) -> str:
 def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
     """k6's end-of-test summary: checks, thresholds with ✓/✗, then every metric."""
     lines: list[str] = []
-    checks = summary["root_group"]["checks"]
-    if checks:
-        for c in checks:
-            mark = "✓" if c["fails"] == 0 else "✗"
-            lines.append(f"     {mark} {c['name']}")
-            if c["fails"]:
-                total = c["passes"] + c["fails"]
-                share = c["passes"] * 100 // max(total, 1)
-                lines.append(f"      ↳  {share}% — ✓ {c['passes']} / ✗ {c['fails']}")
+    root = summary["root_group"]
+    if root["checks"] or root["groups"]:
+        lines += _group_text(root, 5)
         lines.append("")
     if verdicts:
         lines.append("   THRESHOLDS")
@@ -220,6 +232,15 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         for sub in sorted(k for k in metrics if k.startswith(name + "{")):
             label = "{ " + sub[len(name) + 1 : -1] + " }"
             lines.append(_row(label, metrics[sub], width, failed, passed, indent=2, key=sub))
+    series = summary.get("veza_ray", {}).get("series")
+    if isinstance(series, Mapping) and (
+        series.get("count", 0) > series.get("warn_at", 0) or series.get("overflow_series")
+    ):  # a cardinality warning was given during the run: the count it was about
+        lines.append("")
+        lines.append(
+            f"   series: {series['count']} unique time series (warning above "
+            f"{series['warn_at']}, at most {series['limit_per_metric']} tag sets per metric)"
+        )
     outcome = summary.get("veza_ray", {}).get("outcome")
     if isinstance(outcome, Mapping):  # the run's one decision, as the process exits with it
         lines.append("")
@@ -227,6 +248,23 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
         lines.extend(f"   ✗ {r}" for r in outcome.get("reasons", ()))
         lines.extend(f"   note: {n}" for n in outcome.get("notes", ()))
     return "\n".join(lines) + "\n"
+
+
+def _group_text(group: Mapping[str, Any], indent: int) -> list[str]:
+    """A group's checks, then each sub-group as k6 prints it (``█ name``, indented)."""
+    pad = " " * indent
+    lines: list[str] = []
+    for c in group["checks"]:
+        lines.append(f"{pad}{'✓' if c['fails'] == 0 else '✗'} {c['name']}")
+        if c["fails"]:
+            total = c["passes"] + c["fails"]
+            share = c["passes"] * 100 // max(total, 1)
+            lines.append(f"{pad} ↳  {share}% — ✓ {c['passes']} / ✗ {c['fails']}")
+    for sub in group["groups"]:
+        lines += ["", f"{pad}█ {sub['name']}"]
+        inner = _group_text(sub, indent + 2)
+        lines += ([""] if inner and inner[0] else []) + inner
+    return lines
 
 
 def _row(

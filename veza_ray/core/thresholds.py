@@ -44,6 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from veza_ray.core import trend_stats
 from veza_ray.core.durations import parse_go_float, parse_k6_duration
 from veza_ray.core.metric_types import METRIC_NAME_RE, MetricDef, MetricType, Tags, make_tags
 
@@ -80,7 +81,7 @@ _FITS: dict[MetricType, tuple[str, ...]] = {
     MetricType.COUNTER: ("count", "rate"),
     MetricType.GAUGE: ("value",),
     MetricType.RATE: ("rate",),
-    MetricType.TREND: ("avg", "min", "max", "med", "p"),
+    MetricType.TREND: (*trend_stats.THRESHOLD, "p"),
 }
 
 _THRESHOLD_OBJECT_KEYS = ("threshold", "abortOnFail", "delayAbortEval")

@@ -9,7 +9,7 @@ version fails loudly instead of deep in a merge.
 from __future__ import annotations
 
 import pickle
-from typing import Any, TypedDict, cast
+from typing import Any, NotRequired, TypedDict, cast
 
 import orjson
 
@@ -50,6 +50,9 @@ class ActorDelta(TypedDict):
     done: bool
     started: bool
     end: ActorEnd | None
+    # Secret values the actor learned since its last pull (headers, cookies, URLs,
+    # env(..., secret=True) in a flow): the driver's outputs must hide them too.
+    secrets: NotRequired[list[str]]
 
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -92,4 +95,8 @@ def check_delta(obj: Any) -> ActorDelta:
                 f"an actor's pull has {name!r} as {type(obj[name]).__name__}: "
                 "it runs another veza-ray"
             )
+    if not isinstance(obj.get("secrets", []), list):
+        raise ValueError(
+            "an actor's pull has 'secrets' that is not a list: it runs another veza-ray"
+        )
     return cast(ActorDelta, obj)

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import os
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from veza_ray.core.guards import SECRETS
 from veza_ray.core.metric_types import (
@@ -19,7 +19,23 @@ from veza_ray.core.metric_types import (
     make_tags,
 )
 from veza_ray.engine.context import load_context, vu_context
+from veza_ray.engine.execution import execution
+from veza_ray.engine.groups import group
 from veza_ray.engine.h1 import FileData
+
+__all__ = [
+    "Counter", "Gauge", "Rate", "Trend", "check", "env", "execution", "fail", "file", "group",
+    "sleep",
+]  # fmt: skip
+
+
+class Failure(Exception):
+    """k6's ``fail()``: ends this iteration with an error; the VU goes on."""
+
+
+def fail(message: str = "") -> NoReturn:
+    """k6's ``fail(err)``: abort this iteration (counted in the summary's errors)."""
+    raise Failure(message)
 
 T = TypeVar("T")
 
@@ -104,7 +120,9 @@ def check(
     return ok_all
 
 
-_CHECK_TAGS: dict[tuple[str, tuple[tuple[str, str], ...] | None], Tags] = {}
+# Identity, never display: check names and tags as given (outputs redact them when they
+# write). Owned by the book, so ``SECRETS.clear()`` resets it with it.
+_CHECK_TAGS: dict[tuple[str, tuple[tuple[str, str], ...] | None], Tags] = SECRETS.owns({})
 
 
 def _check_tags(name: str, tags: Mapping[str, str] | None) -> Tags:
@@ -112,11 +130,7 @@ def _check_tags(name: str, tags: Mapping[str, str] | None) -> Tags:
     key = (name, tuple(tags.items()) if tags else None)
     hit = _CHECK_TAGS.get(key)
     if hit is None:
-        # Redacted here, in the process that knows every secret its VUs sent.
-        given = {**(tags or {}), "check": name}
-        hit = make_tags(
-            {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in given.items()}
-        )
+        hit = make_tags({**(tags or {}), "check": name})
         if len(_CHECK_TAGS) < 10_000:
             _CHECK_TAGS[key] = hit
     return hit
@@ -144,13 +158,8 @@ class _Metric:
         vu = vu_context.get()
         if vu is None:
             raise RuntimeError(f"{self.name}.add() can only be called while a VU runs a flow")
-        extra: Tags | None = None
-        if tags:
-            # Redacted in the actor, where the secrets its VUs sent are known (memoised).
-            extra = make_tags(
-                {k: SECRETS.redact(v) if isinstance(v, str) else v for k, v in tags.items()}
-            )
-        vu.record(self.name, float(value), extra)
+        # Tag values as given: series match on them; every output redacts what it shows.
+        vu.record(self.name, float(value), make_tags(dict(tags)) if tags else None)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"

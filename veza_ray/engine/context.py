@@ -35,6 +35,7 @@ class Recorder(Protocol):
     """What a running VU offers to check(), sleep() and custom metrics."""
 
     env: Mapping[str, str]
+    group: str  # k6's group path, "" outside any group
 
     def record(self, name: str, value: float, extra: Tags | None = None) -> None: ...
 

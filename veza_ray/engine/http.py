@@ -17,7 +17,7 @@ import ssl
 from collections.abc import Callable, Collection, Iterable, Mapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import quote, urljoin
+from urllib.parse import quote
 
 import aiohttp
 import orjson
@@ -26,6 +26,7 @@ from yarl import URL
 from veza_ray.core.durations import DEFAULT_MAX_BODY
 from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.metric_types import Tags
+from veza_ray.core.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, next_request, next_url
 from veza_ray.engine.h1 import (
     BODY_TOO_LARGE_CODE,
     DECOMPRESSION_CODE,
@@ -51,8 +52,6 @@ from veza_ray.engine.netguard import HostRefused
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
-MAX_REDIRECTS = 10  # k6's default maxRedirects
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def client_choice_problem(value: str | None) -> str | None:
@@ -352,6 +351,12 @@ class HttpClient:
     async def options(self, url: str, **kw: Any) -> Response:
         return await self.request("OPTIONS", url, **kw)
 
+    async def batch(self, requests: Any) -> Any:
+        """k6's ``http.batch``: in parallel, within ``batch``/``batchPerHost`` (batch.py)."""
+        from veza_ray.engine.batch import run_batch
+
+        return await run_batch(self, requests)
+
     async def request(
         self,
         method: str,
@@ -450,7 +455,7 @@ class HttpClient:
                 if cookies:
                     SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
                     self._store_cookies(cookies, target.url)
-                if status in _REDIRECTS and hops < MAX_REDIRECTS:
+                if status in REDIRECT_STATUSES and hops < MAX_REDIRECTS:
                     loc = next(iter(rh.values("location")), "")
                 timings = Timings(
                     blocked=max(0.0, t.started - t.asked) * 1000.0,
@@ -466,13 +471,11 @@ class HttpClient:
             self._record(method, name, status, ok, code, extra, timings, sent, received)
             if not loc:
                 return Response(method, url, status, resp_headers, kept, timings, err, code)
-            # Follow as Go's client does (net/http client.go redirectBehavior): 301, 302
-            # and 303 of anything but GET/HEAD continue as a GET without the body, the
-            # headers kept; 307/308 resend method and body. Referer names the last hop.
-            nxt = urljoin(target.base, loc)
+            # Follow as Go's client does (core/redirects.py), the headers kept but for
+            # credentials to another host and cookies; Referer names the last hop.
+            nxt = next_url(target.base, loc)
             hops += 1
-            if status in (301, 302, 303) and method not in ("GET", "HEAD"):
-                method, payload = "GET", None
+            method, payload = next_request(status, method, payload)
             hdrs = dict(hdrs) if hdrs else {}
             nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
             if nxt_target_host != target.key[1]:
@@ -718,38 +721,37 @@ def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target
 
 
 _CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
-_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = {}
+# Tag memos: identity, never display. Tag values are kept as given (redaction happens
+# where an output writes them), so a secret learned later cannot leave a stale redacted
+# copy here. The book owns them: ``SECRETS.clear()`` resets them with it.
+_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = SECRETS.owns({})
 
 
 def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
-    """The ``name`` tag (default: the URL, with its userinfo and secret query values as
-    ***) and the other request tags, redacted and sorted once per distinct tags dict
-    rather than on every request."""
+    """The ``name`` tag (default: the URL, its userinfo masked as k6 masks it) and the
+    other request tags, sorted once per distinct tags dict rather than on every request.
+    Values are the real ones: thresholds and series match on them; outputs redact."""
     if not tags:
         return _NAMES.get(url) or _url_name(url), ()
     key = tuple(tags.items())
     hit = _TAGSETS.get(key)
     if hit is None:
-        name = tags.get("name")
-        hit = (
-            SECRETS.redact(name) if name else None,
-            tuple(sorted((k, SECRETS.redact(v)) for k, v in key if k != "name")),
-        )
+        hit = (tags.get("name") or None, tuple(sorted(kv for kv in key if kv[0] != "name")))
         if len(_TAGSETS) < 10_000:  # bounded: tags built from data must not grow it forever
             _TAGSETS[key] = hit
     return (hit[0] or _url_name(url)), hit[1]
 
 
-_NAMES: dict[str, str] = {}
+_NAMES: dict[str, str] = SECRETS.owns({})
 
 
 def _url_name(url: str) -> str:
-    """A URL as a tag value: its secrets learned, its credentials masked as k6 masks them,
-    then redacted (memoised per URL)."""
+    """A URL as a tag value: its secrets learned (so outputs hide them), its userinfo
+    masked as k6 masks it (memoised per URL)."""
     name = _NAMES.get(url)
     if name is None:
         SECRETS.learn_url(url)
-        name = SECRETS.redact(_masked(url))
+        name = _masked(url)
         if len(_NAMES) < 10_000:
             _NAMES[url] = name
     return name

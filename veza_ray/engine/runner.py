@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import collections
 import gc
+import inspect
+import json
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from veza_ray.core.digest import DELTA_MAX_CENTROIDS
@@ -32,10 +34,13 @@ from veza_ray.core.wire import (
 )
 from veza_ray.engine.clock import Clock, MonotonicClock
 from veza_ray.engine.context import vu_context
+from veza_ray.engine.execution import ABORT_PREFIX, TestAborted
 from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.engine.scenario import LoadedScript, describe_exception
 
-Flow = Callable[["VU"], Awaitable[Any]]
+Flow = Callable[..., Awaitable[Any]]  # (vu) or (vu, data): setup()'s data
+
+
 
 class _HttpSinks:
     """Direct references to the sinks one (name, method, status, ...) combination feeds."""
@@ -80,6 +85,7 @@ class ScenarioRecorder:
         self.base_tags = make_tags(self.base)
         self._http: dict[tuple[Any, ...], _HttpSinks] = {}
         self._custom: dict[tuple[str, Tags | None], Sink] = {}
+        self._grouped: dict[tuple[Tags | None, str], Tags] = {}
         sent = store.sink("data_sent", self.base_tags)
         received = store.sink("data_received", self.base_tags)
         assert isinstance(sent, CounterSink) and isinstance(received, CounterSink)
@@ -114,7 +120,9 @@ class ScenarioRecorder:
             if code:
                 tags["error_code"] = str(code)
             tags.update(extra)
-            b = self._http[key] = _HttpSinks(self.store, make_tags(tags))
+            b = _HttpSinks(self.store, make_tags(tags))
+            if len(self._http) < self.store.max_series_per_metric:
+                self._http[key] = b  # past the limit the store folds: cache no more keys
         b.reqs.total += 1
         b.failed.total += 1
         if not ok:
@@ -129,6 +137,16 @@ class ScenarioRecorder:
         self._sent.total += sent
         self._received.total += received
 
+    def grouped(self, extra: Tags | None, group: str) -> Tags:
+        """``extra`` plus k6's ``group`` tag (memoised: a flow has few tag sets per group)."""
+        key = (extra, group)
+        hit = self._grouped.get(key)
+        if hit is None:
+            hit = make_tags({**dict(extra or ()), "group": group})
+            if len(self._grouped) < 10_000:
+                self._grouped[key] = hit
+        return hit
+
     def custom(self, name: str, value: float, extra: Tags | None) -> None:
         key = (name, extra)
         s = self._custom.get(key)
@@ -136,17 +154,43 @@ class ScenarioRecorder:
             tags = dict(self.base)
             if extra:
                 tags.update(extra)
-            s = self._custom[key] = self.store.sink(name, make_tags(tags))
+            s = self.store.sink(name, make_tags(tags))
+            if len(self._custom) < self.store.max_series_per_metric:
+                self._custom[key] = s  # bounded like the store's tag sets
         if s.kind is MetricType.GAUGE:
             s.add(value, time.time())  # type: ignore[call-arg]
         else:
             s.add(value)
 
 
+def takes_data(fn: Callable[..., Any]) -> bool:
+    """Whether a VU function declares a second parameter, for setup()'s data."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in params)
+
+
 class VU:
     """The context a flow function gets: k6's __VU, __ITER, scenario and http module."""
 
-    __slots__ = ("_clock", "_rec", "env", "http", "id", "iteration", "scenario", "slot", "tags")
+    __slots__ = (
+        "_clock",
+        "_rec",
+        "data",
+        "env",
+        "group",
+        "http",
+        "id",
+        "id_in_instance",
+        "iteration",
+        "run",
+        "scenario",
+        "slot",
+        "tags",
+    )
 
     def __init__(
         self,
@@ -165,11 +209,34 @@ class VU:
         self.http = http
         self.env = env
         self.tags = recorder.base
+        self.group = ""  # k6's group path ("::a::b") while the VU is inside group()
+        self.data: Any = None  # this VU's own JSON copy of setup()'s data
+        self.id_in_instance = 0  # k6/execution's vu.idInInstance (set by the runner)
+        self.run: Any = None  # the scenario segment it runs (k6/execution reads it)
         self._rec = recorder
         self._clock = clock
 
     def record(self, name: str, value: float, extra: Tags | None = None) -> None:
+        if self.group:
+            extra = self._rec.grouped(extra, self.group)
         self._rec.custom(name, value, extra)
+
+    def record_http(
+        self,
+        method: str,
+        name: str,
+        status: int,
+        ok: bool,
+        code: int,
+        extra: Tags,
+        t: Timings,
+        sent: int,
+        received: int,
+    ) -> None:
+        """The HTTP client's sample, with this VU's group tag when it is inside one."""
+        if self.group:
+            extra = self._rec.grouped(extra, self.group)
+        self._rec.http(method, name, status, ok, code, extra, t, sent, received)
 
     async def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -191,6 +258,7 @@ class _Scenario:
         self.rec = rec
         self.runner = runner
         self.run = executor(cfg.executor).run  # a table lookup: an unknown name is refused
+        self.with_data = takes_data(flow)
         self.t0 = 0.0
         self.active = 0
         self.allocated = 0
@@ -251,8 +319,12 @@ class Runner:
         script_path: str = "<scenario>",
         clock: Clock | None = None,
         log: Callable[[str], None] = print,
+        allowed_hosts: Iterable[str] = (),
+        setup_data: str | None = None,
     ) -> None:
         self.options = options
+        self.setup_data = setup_data  # JSON text, decoded once per VU (each gets a copy)
+        self._vu_seq = 0
         self.clock: Clock = clock or MonotonicClock()
         self.env = dict(env)
         # Deltas travel at a lower resolution; the driver's cumulative digests keep 1000.
@@ -273,13 +345,15 @@ class Runner:
             self.scenarios.append(_Scenario(cfg, seg, flows[cfg.exec], rec, self))
         self._hub: ClientHub | None = None
         self._lag: list[float] = []
+        self._secret_mark = 0  # how much of the secret book the driver has been sent
         self._cpu_mark = (time.monotonic(), time.process_time())
         self.started = False
         self.done = False
         self._start = 0.0
         self._hard_stop = asyncio.Event()
         self._late = False
-        self._guard = HostGuard(parse_allowed((), self.env.get("VEZA_RAY_ALLOW_HOSTS")))
+        # the run's --allow-host list, from the actor's settings (not from the script's env)
+        self._guard = HostGuard(parse_allowed(allowed_hosts, None))
         self.end: ActorEnd | None = None
         self._stop_reason = ""
         self._stop_at = 0.0
@@ -360,7 +434,13 @@ class Runner:
             "done": self.done,
             "started": self.started,
             "end": self.end,
+            "secrets": self._learned_secrets(),
         }
+
+    def _learned_secrets(self) -> list[str]:
+        """What this process's book learned since the last snapshot, for the driver."""
+        values, self._secret_mark = SECRETS.learned_since(self._secret_mark)
+        return values
 
     # ---- executors ------------------------------------------------------------------
 
@@ -384,20 +464,28 @@ class Runner:
 
     def _new_vu(self, s: _Scenario, slot: int) -> VU:
         assert self._hub is not None, "VUs are built by run()"
-        http = HttpClient(
-            self._hub, s.rec.http, self.options.discard_response_bodies, guard=self._guard
-        )
         env = {**self.env, **dict(s.cfg.env)}
         s.allocated += 1
-        return VU(s.seg.vu_id_base + slot, slot, s.cfg.name, s.rec, http, env, self.clock)
+        vu = VU(s.seg.vu_id_base + slot, slot, s.cfg.name, s.rec, None, env, self.clock)  # type: ignore[arg-type]
+        vu.http = HttpClient(
+            self._hub, vu.record_http, self.options.discard_response_bodies, guard=self._guard
+        )
+        if s.with_data and self.setup_data is not None:
+            vu.data = json.loads(self.setup_data)
+        self._vu_seq += 1
+        vu.id_in_instance, vu.run = self._vu_seq, s
+        return vu
 
     async def _iteration(self, s: _Scenario, vu: VU) -> None:
         token = vu_context.set(vu)
         t0 = time.perf_counter()
         try:
-            await s.flow(vu)
+            await (s.flow(vu, vu.data) if s.with_data else s.flow(vu))
         except asyncio.CancelledError:
             raise
+        except TestAborted as exc:  # k6/execution's test.abort(): this actor, then all
+            self.log(f"test.abort() called: {exc.reason or '(no reason)'}")
+            self.stop(0.0, reason=f"{ABORT_PREFIX}: {SECRETS.redact(exc.reason)}")
         except BaseException as exc:  # sys.exit() or KeyboardInterrupt in a flow included:
             # in k6 an exception ends the iteration, never the VU or the instance.
             self._error(describe_exception(exc, self.script_path))
@@ -496,6 +584,8 @@ def build_runner(
     env: Mapping[str, str],
     log: Callable[[str], None] = print,
     clock: Clock | None = None,
+    allowed_hosts: Iterable[str] = (),
+    setup_data: str | None = None,
 ) -> Runner:
     """A Runner for a loaded script's segments (what an actor, or a test, runs)."""
     configs = {sc.name: sc for sc in options.scenarios}
@@ -507,5 +597,14 @@ def build_runner(
             raise ValueError(f"exec {name!r} names no function in {script.path}")
         flows[name] = fn
     return Runner(
-        options, segments, flows, script.all_metrics, env, script.path, clock=clock, log=log
+        options,
+        segments,
+        flows,
+        script.all_metrics,
+        env,
+        script.path,
+        clock=clock,
+        log=log,
+        allowed_hosts=allowed_hosts,
+        setup_data=setup_data,
     )

@@ -16,9 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from veza_ray.cluster.interrupts import StopRequested
 from veza_ray.core.guards import SECRETS
 from veza_ray.core.metric_types import BUILTIN_METRICS, MetricDef
+from veza_ray.core.stop import StopRequested
 from veza_ray.engine.context import LoadContext, load_context
 
 
@@ -71,6 +71,11 @@ def read_source(path: str) -> str:
 
 def load_script(path: str, env: Mapping[str, str], source: str | None = None) -> LoadedScript:
     """Import the scenario file as a fresh module with ``env`` visible to ``env()``."""
+    if path.endswith((".js", ".mjs", ".cjs", ".ts")):
+        raise ScriptError(
+            f"{path} is a k6 (JavaScript) script: convert it with "
+            f"`veza-ray convert {path} -o scenario.py`, then run the .py file"
+        )
     text = read_source(path) if source is None else source
     digest = hashlib.sha1(f"{path}\0{text}".encode()).hexdigest()[:12]
     name = f"veza_ray_scenario_{digest}"

@@ -17,6 +17,7 @@ import stat
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from veza_ray.core.guards import SECRETS
 from veza_ray.core.output_kinds import END, OUTPUTS
 from veza_ray.outputs.base import load_impl
 
@@ -77,11 +78,13 @@ def write_end_outputs(
         target = targets.get(o.kind)
         if o.phase != END or not target:
             continue
+        # Redacted as it is written, like every output: the book may know more now than
+        # when the summary was made (and ``report`` reads any file).
         if o.stdout_ok and target == "-":
             if not skip_stdout:
-                out(load_impl(o.impl)(summary))
+                out(SECRETS.redact(load_impl(o.impl)(summary)))
             continue
-        text: str = load_impl(o.impl)(summary)
+        text: str = SECRETS.redact(load_impl(o.impl)(summary))
         failure = write_file(o.label(target), target, text.encode())
         if failure:
             lost[o.kind] = failure

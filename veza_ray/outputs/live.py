@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from veza_ray.core.guards import SECRETS
 from veza_ray.core.thresholds import Verdict
 
 
@@ -132,7 +133,7 @@ def _table(
         table.add_column(col, justify="left" if col == "scenario" else "right")
     for r in rows:
         table.add_row(
-            r.scenario,
+            SECRETS.redact(r.scenario),
             f"{r.vus}/{r.vus_max}",
             str(r.iterations),
             f"{r.rps:.1f}",
@@ -143,5 +144,8 @@ def _table(
     for v in verdicts:
         style = "green" if v.ok else "red"
         marks.append(f"{'✓' if v.ok else '✗'} ", style=style)
-        marks.append(f"{v.threshold.selector.source}: {v.threshold.condition.source}\n")
+        # Straight to the terminal, not through the driver's writer: redacted here.
+        marks.append(
+            SECRETS.redact(f"{v.threshold.selector.source}: {v.threshold.condition.source}\n")
+        )
     return Group(table, marks)

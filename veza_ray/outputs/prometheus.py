@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import http.client
 import math
 import re
 import struct
@@ -34,10 +35,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from veza_ray.core.guards import host_refusal
+from veza_ray.core import trend_stats
+from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.metric_types import MetricType, Tags, ValueType
 from veza_ray.core.metrics import CounterSink, GaugeSink, RateSink, Sink, TrendSink, trend_stat
 from veza_ray.outputs.base import Interval, OutputContext, OutputEnd, RunStart
+from veza_ray.readcap import (
+    PUSH_ANSWER_CAP,
+    Deadline,
+    ReadLimit,
+    WatchedOpener,
+    read_capped,
+    socket_timeout_setter,
+)
 
 if TYPE_CHECKING:
     from veza_ray.core.merge import MergedRun
@@ -85,7 +95,6 @@ UNSUPPORTED = (
     "K6_PROMETHEUS_RW_SIGV4_REGION",
 )
 
-_TREND_STAT_RE = re.compile(r"^(avg|min|med|max|count|sum|p\((\d+(?:\.\d+)?)\))$")
 _LABEL_BAD = re.compile(r"[^A-Za-z0-9_]")
 _USERINFO = re.compile(r"//[^/@\s]*@")
 
@@ -142,11 +151,11 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
     raw_stats = env.get("K6_PROMETHEUS_RW_TREND_STATS")
     if raw_stats is not None:
         items = [s.strip() for s in raw_stats.split(",") if s.strip()]
-        bad = [s for s in items if not _valid_stat(s)]
+        bad = [s for s in items if not trend_stats.is_stat(s, trend_stats.PROMETHEUS)]
         if bad or not items:
             errors.append(
                 f"K6_PROMETHEUS_RW_TREND_STATS={raw_stats!r}: use a comma-separated list of "
-                "count, sum, min, max, avg, med, p(N)"
+                + trend_stats.describe(trend_stats.PROMETHEUS)
             )
         else:
             stats = tuple(dict.fromkeys(items))
@@ -197,11 +206,6 @@ def parse_config(url: str, env: Mapping[str, str], allowed: frozenset[str]) -> P
         stale_markers=stale in ("true", "1"),
         headers=headers,
     )
-
-
-def _valid_stat(stat: str) -> bool:
-    m = _TREND_STAT_RE.match(stat)
-    return bool(m) and (m is None or m.group(2) is None or 0 <= float(m.group(2)) <= 100)
 
 
 def _headers(env: Mapping[str, str]) -> tuple[tuple[tuple[str, str], ...], list[str]]:
@@ -314,7 +318,7 @@ def sink_values(sink: Sink, contains: ValueType, trend_stats: Sequence[str]) -> 
     d = sink.digest
     out = []
     for stat in trend_stats:
-        v = d.sum if stat == "sum" else trend_stat(d, stat)
+        v = trend_stat(d, stat)
         out.append(v if stat == "count" else unit_value(contains, v))
     return out
 
@@ -493,6 +497,21 @@ def write_request_class() -> Any:
     return _WRITE_REQUEST
 
 
+def shown(points: Sequence[Point], redact: Callable[[str], str]) -> list[Point]:
+    """The points as they may leave this process: every label value redacted with the
+    book as it is now (a secret learned late hides text made before it). Two series that
+    differ only by a secret would show alike, and one write request must not carry the
+    same labels twice: the first is kept."""
+    out: list[Point] = []
+    seen: set[Labels] = set()
+    for labels, value in points:
+        safe = tuple((name, redact(val)) for name, val in labels)
+        if safe not in seen:
+            seen.add(safe)
+            out.append((safe, value))
+    return out
+
+
 def encode(points: Sequence[Point], ts_ms: int) -> bytes:
     """A snappy-compressed (block format) protobuf WriteRequest, as the spec asks."""
     import cramjam
@@ -568,7 +587,7 @@ class Sender:
         self._books_closed = False
         self._warned = False
         # No proxy: the URL passed the host guard; a proxy would send elsewhere.
-        self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        self._opener = WatchedOpener()
         self._thread = threading.Thread(target=self._loop, name="veza-ray-prometheus", daemon=True)
         self._thread.start()
 
@@ -673,17 +692,36 @@ class Sender:
         req.add_header("Content-Type", "application/x-protobuf")
         req.add_header("X-Prometheus-Remote-Write-Version", "0.1.0")
         req.add_header("User-Agent", "veza-ray-prometheus-rw-output")
-        try:
-            with self._opener.open(req, timeout=self.timeout) as resp:
-                resp.read()
-        except urllib.error.HTTPError as exc:
-            detail = exc.read(200).decode("utf-8", "replace").strip()
-            raise _SendError(
-                f"HTTP {exc.code} {detail}".strip(), retry=exc.code >= 500 or exc.code == 429
-            ) from exc
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise _SendError(str(reason), retry=True) from exc
+        # One deadline for the whole exchange and a cap on the answer (readcap): an
+        # endpoint that answers without end, or a byte a second, is a failed push, never
+        # the driver's memory nor a sender stuck for ever.
+        with Deadline(self.timeout) as watch:
+            try:
+                with self._opener.open(req, watch) as resp:
+                    answer = read_capped(
+                        resp.read1,
+                        PUSH_ANSWER_CAP,
+                        watch.at,
+                        "the endpoint's answer",
+                        socket_timeout_setter(resp),
+                    )
+                    watch.check("the endpoint's answer", len(answer))
+            except ReadLimit as exc:
+                raise _SendError(str(exc), retry=not exc.too_big) from exc
+            except urllib.error.HTTPError as exc:
+                # One receive of at most 200 bytes: an error page cannot hold the thread.
+                head = b"" if watch.fired else getattr(exc, "read1", exc.read)(200)
+                detail = head.decode("utf-8", "replace").strip()
+                raise _SendError(
+                    f"HTTP {exc.code} {detail}".strip(), retry=exc.code >= 500 or exc.code == 429
+                ) from exc
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
+                if watch.fired:
+                    raise _SendError(
+                        f"no complete answer within {self.timeout:g} s: given up", retry=True
+                    ) from exc
+                reason = getattr(exc, "reason", exc)
+                raise _SendError(str(reason), retry=True) from exc
 
 
 class _SendError(Exception):
@@ -701,8 +739,10 @@ class PrometheusOutput:
         log: Callable[[str], None],
         flush_wait: float = FLUSH_WAIT_S,
         timeout: float = REQUEST_TIMEOUT_S,
+        redact: Callable[[str], str] = SECRETS.redact,
     ) -> None:
         self.cfg = cfg
+        self.redact = redact
         self.log = log
         self.flush_wait = flush_wait
         self.timeout = timeout
@@ -713,6 +753,7 @@ class PrometheusOutput:
         self._last_ms = 0
         self._cap_warned = False
         self._map_errors = 0
+        self._hidden = 0  # series that showed alike once redacted (the first was sent)
 
     def start(self, test_id: str) -> None:
         self.test_id = test_id
@@ -753,6 +794,9 @@ class PrometheusOutput:
                 "(k6's URL grouping) or raise VEZA_RAY_PROMETHEUS_MAX_SERIES"
             )
         ts_ms = max(int(now * 1000), self._last_ms + 1)
+        safe = shown(points, self.redact)  # the push is an output like the others
+        self._hidden = max(self._hidden, len(points) - len(safe))
+        points = safe
         self._last, self._last_ms = points, ts_ms
         self.sender.submit(points, ts_ms)
 
@@ -781,6 +825,8 @@ class PrometheusOutput:
         }
         if stats.last_error:
             out["last_error"] = stats.last_error
+        if self._hidden:
+            out["series_alike_when_redacted"] = self._hidden
         if stats.failed_batches or stats.skipped_batches:
             self.log(
                 f"prometheus output: {stats.sent_batches} batch(es) sent, "

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from veza_ray.core import exitcodes
+from veza_ray.core.guards import SECRETS
 from veza_ray.core.overlap import collisions
 from veza_ray.outputs.files import write_end_outputs
 
@@ -72,10 +73,11 @@ def report(
     not the exit code: the run already reported it, and a CI step that renders after a
     failed run must not fail a second time for the same reason.
     """
+    SECRETS.add_env(os.environ)  # the secrets this environment holds, as for run
     try:
         summary = load_summary(summary_path)
     except ValueError as exc:
-        print(f"veza-ray: {exc}", file=sys.stderr)
+        print(SECRETS.redact(f"veza-ray: {exc}"), file=sys.stderr)
         return exitcodes.INVALID_CONFIG
     if not (html or junit or markdown):
         markdown = STDOUT

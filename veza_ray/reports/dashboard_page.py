@@ -108,7 +108,7 @@ def event(summary: Mapping[str, Any], seq: int) -> dict[str, Any]:
     return {
         "seq": seq,
         "running": bool(live.get("running")),
-        "html": render_body(r),
+        "html": render_body(r, summary),
         "verdict": "RUNNING" if live.get("running") else r.verdict.status,
         "exit_code": None if live.get("running") else r.verdict.exit_code,
         "points": len(r.extra.get("intervals") or []),
@@ -119,8 +119,9 @@ def event(summary: Mapping[str, Any], seq: int) -> dict[str, Any]:
 
 def live_page(summary: Mapping[str, Any] | None, control: str, period_s: float) -> str:
     """The whole page as served: the latest state inline, the script to keep it fresh."""
-    r = build(summary or {"veza_ray": {"live": {"running": True}}})
-    running = bool(r.live.get("running")) or summary is None
+    summary = summary or {"veza_ray": {"live": {"running": True}}}
+    r = build(summary)
+    running = bool(r.live.get("running"))
     tabs = "".join(f'<button type="button" data-tab="{t}">{t}</button>' for t in TABS)
     bar = (
         f'<div id="vr-bar"><strong>veza-ray</strong><nav id="vr-tabs">{tabs}</nav>'
@@ -131,6 +132,6 @@ def live_page(summary: Mapping[str, Any] | None, control: str, period_s: float) 
         f' data-control="{escape(control)}" data-period="{period_s:g}" '
         f'data-running="{"true" if running else "false"}"'
     )
-    doc = page(r, render_body(r), head=f"<style>{_CSS}</style>", before=bar)
+    doc = page(r, render_body(r, summary), head=f"<style>{_CSS}</style>", before=bar)
     doc = doc.replace("<body>", f"<body{attrs}>", 1)
     return doc.replace("</body>", f"<script>{_SCRIPT}</script></body>", 1)

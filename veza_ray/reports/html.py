@@ -42,7 +42,7 @@ def _e(value: Any) -> str:
 def render_html(summary: Mapping[str, Any]) -> str:
     """The whole report as one HTML document."""
     r = build(summary)
-    return page(r, render_body(r))
+    return page(r, render_body(r, summary))
 
 
 # Which view of the live dashboard each section belongs to (the report shows them all).
@@ -53,7 +53,7 @@ def _tab(section: str, tab: str) -> str:
     return section.replace("<section", f'<section data-tab="{tab}"', 1) if section else ""
 
 
-def render_body(r: Report) -> str:
+def render_body(r: Report, summary: Mapping[str, Any]) -> str:
     """Every section of the report: the same markup in the file and in the live page."""
     body = [
         _header(r),
@@ -62,6 +62,7 @@ def render_body(r: Report) -> str:
         _tab(_thresholds(r), "overview"),
         _tab(_scenario_table(r), "overview"),
         _tab(_timeseries(r), "overview"),
+        *(_tab(h, "overview") for h in _history(summary, r)),
         _tab(_checks(r), "overview"),
         _tab(_distributions(r), "timings"),
         _tab(_timings(r), "timings"),
@@ -274,6 +275,18 @@ def _scenario_table(r: Report) -> str:
         "merged t-digests of the whole run; failed is the share of requests counted in "
         "<code>http_req_failed</code>.</p></section>"
     )
+
+
+def _history(summary: Mapping[str, Any], r: Report) -> tuple[str, str]:
+    """The baseline comparison and the run history (reports/history.py), when present."""
+    from veza_ray.reports.history import comparison_html, history_html
+
+    def rules(scenario: str, metric: str, aggs: Sequence[str] | None) -> list[charts.Rule]:
+        if scenario:
+            return _rules(r, scenario, metric, aggs)
+        return [x for x in _rules(r, "", metric, aggs) if "(global)" in x.label]
+
+    return comparison_html(summary), history_html(summary, rules)
 
 
 def _ms_tick(v: float) -> str:

@@ -13,8 +13,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from veza_ray.core import exitcodes, thresholds
-from veza_ray.core.outcome import Outcome
+from veza_ray.core import thresholds
+from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide
 from veza_ray.reports import fmt
 
 LATENCY_METRIC = "http_req_duration"
@@ -463,32 +463,41 @@ def _verdict(
     lost: Sequence[Mapping[str, Any]],
     lost_vu_seconds: float,
 ) -> Verdict:
-    """For a summary saved before outcomes were recorded: crossed thresholds 99, else lost
-    load 103, else 0. A summary with ``veza_ray.core.outcome`` is shown as the run decided."""
-    reasons: list[str] = []
-    warnings: list[str] = []
-    crossed = [t for t in thresholds if not t.ok]
-    for t in crossed:
-        observed = fmt.metric_value(t.observed, t.contains, t.aggregation)
-        reasons.append(
-            f"threshold crossed: {t.metric_key} {t.expression} (measured {t.aggregation} = "
-            f"{observed})"
+    """For a summary saved before outcomes were recorded: its facts through the run's own
+    decision (``core.outcome.decide``), so the code and the wording are the run's. Such
+    summaries predate exit 112: saturation there is a note, as it was then. A summary with
+    ``veza_ray.outcome`` is shown as the run decided."""
+    crossed = tuple(
+        f"{t.metric_key} {t.expression} (measured {t.aggregation} = "
+        f"{fmt.metric_value(t.observed, t.contains, t.aggregation)})"
+        for t in thresholds
+        if not t.ok
+    )
+    cut_short = tuple(
+        ActorCutShort(
+            actor=int(_num(_map(a).get("id")) or 0),
+            address=_str(_map(a).get("address")),
+            why="lost: " + _str(_map(a).get("why")),
+            at_s=_num(_map(a).get("at_s")) or 0.0,
         )
-    if lost or lost_vu_seconds > 0:
-        ids = ", ".join(_str(_map(a).get("id")) for a in lost) or "?"
-        reasons.append(
-            f"load lost: {len(lost)} actor(s) lost ({ids}), {lost_vu_seconds:.0f} VU-seconds "
-            "planned but not delivered"
-        )
+        for a in lost
+    )
+    saturated: tuple[str, ...] = ()
     if health.get("saturated"):
-        actors = ", ".join(
-            f"{_str(_map(a).get('id'))} on {_str(_map(a).get('address'))}"
+        saturated = tuple(
+            f"actor {_str(_map(a).get('id'))} on {_str(_map(a).get('address'))}"
             for a in _list(health.get("actors"))
         )
-        warnings.append(
-            f"load generators saturated ({_str(health.get('rule'))}): actor(s) {actors}; "
-            "part of the measured latency is the generator's own"
+    outcome = decide(
+        RunFacts(
+            crossed=crossed,
+            cut_short=cut_short,
+            undelivered_vu_seconds=lost_vu_seconds,
+            saturated=saturated,
+            allow_saturated=True,
         )
+    )
+    warnings = list(outcome.notes)
     failing = [c for c in checks if c.fails > 0]
     if failing:
         warnings.append(
@@ -497,9 +506,6 @@ def _verdict(
         )
     if not thresholds:
         warnings.append("no thresholds were defined: PASS only means the run completed")
-    code = (
-        exitcodes.THRESHOLDS_FAILED
-        if crossed
-        else (exitcodes.LOST_LOAD if reasons else exitcodes.OK)
+    return Verdict(
+        ok=outcome.ok, exit_code=outcome.code, reasons=list(outcome.reasons), warnings=warnings
     )
-    return Verdict(ok=not reasons, exit_code=code, reasons=reasons, warnings=warnings)

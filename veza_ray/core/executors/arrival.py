@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from veza_ray.core.executors.base import Reader, ScenarioConfig, SegmentRun
-from veza_ray.core.plan import Segment
+from veza_ray.core.segment import Segment
 
 if TYPE_CHECKING:
     from veza_ray.core.segments import ExecutionTuple

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from veza_ray.core.durations import parse_k6_duration
-from veza_ray.core.plan import Segment
 from veza_ray.core.schedule import Stage
+from veza_ray.core.segment import Segment
 
 if TYPE_CHECKING:
     from veza_ray.core.segments import ExecutionTuple

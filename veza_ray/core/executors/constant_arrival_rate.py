@@ -7,8 +7,8 @@ from typing import Any
 
 from veza_ray.core.executors.arrival import ArrivalRate, run_arrivals
 from veza_ray.core.executors.base import Reader, ScenarioConfig, SegmentRun
-from veza_ray.core.plan import Segment
 from veza_ray.core.schedule import constant_arrival_count, constant_arrival_offsets
+from veza_ray.core.segment import Segment
 
 
 class ConstantArrivalRate(ArrivalRate):

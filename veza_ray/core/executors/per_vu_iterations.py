@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from veza_ray.core.executors.base import SegmentRun, vu_segment
 from veza_ray.core.executors.iterations import IterationBudget
-from veza_ray.core.plan import Segment
+from veza_ray.core.segment import Segment
 
 if TYPE_CHECKING:
     from veza_ray.core.segments import ExecutionTuple

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from veza_ray.core.executors.base import Reader, ScenarioConfig, SegmentRun, TaskHandle, vu_segment
-from veza_ray.core.plan import Segment
 from veza_ray.core.schedule import ramping_vus_segment_changes
+from veza_ray.core.segment import Segment
 
 if TYPE_CHECKING:
     from veza_ray.core.segments import ExecutionTuple

@@ -1,0 +1,229 @@
+"""`veza-ray convert`: k6 JavaScript in, a loadable veza-ray scenario out.
+
+The converted text is executed (the scenario loader imports it), so each test checks what
+the Python does, not only how it reads; the JavaScript values asserted are what node / k6
+give for the same expressions.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from veza_ray.convert import ConvertRefused, convert_source
+from veza_ray.convert import js as jsrt
+from veza_ray.engine.scenario import ScriptError, load_script
+
+
+def load(tmp_path: Path, source: str, env: dict[str, str] | None = None) -> Any:
+    conv = convert_source(source, "t.js")
+    assert not conv.todos, conv.python
+    path = tmp_path / "t.py"
+    path.write_text(conv.python)
+    return load_script(str(path), env or {}).module
+
+
+def test_expressions_keep_javascripts_values(tmp_path: Path) -> None:
+    mod = load(
+        tmp_path,
+        """
+        export const a = parseInt(__ENV.N || '100', 10);
+        export const b = (__ENV.BASE || 'http://x/').replace(/\\/$/, '');
+        export const c = 'n=' + 3 + ',' + true;
+        export const d = `t-${a}-${'q'}`;
+        export const e = encodeURIComponent("lo-fi & jazz!'()");
+        export const f = [1, 2, 3].map((x) => x * 2).join('-');
+        export const g = JSON.stringify({ k: [1, 'two'], n: null });
+        export const h = typeof undefined + ' ' + typeof 'x';
+        export const i = parseInt('12px') + parseFloat('1.5e1');
+        export const j = 'abc'.length + [1, 2].length;
+        export const k = Math.round(2.5) + Math.floor(-0.5);
+        export const l = 5 > 3 ? 'yes' : 'no';
+        export const m = JSON.parse('{"data": {"upload_id": "u1"}}');
+        export const n = (m.data && m.data.upload_id) || m.upload_id || '';
+        export const o = m.missing;
+        export default function () {}
+        """,
+        {"N": "42abc"},
+    )
+    assert mod.a == 42
+    assert mod.b == "http://x"
+    assert mod.c == "n=3,true"
+    assert mod.d == "t-42-q"
+    assert mod.e == "lo-fi%20%26%20jazz!'()"
+    assert mod.f == "2-4-6"
+    assert mod.g == '{"k":[1,"two"],"n":null}'
+    assert mod.h == "undefined string"
+    assert mod.i == 27.0
+    assert mod.j == 5
+    assert mod.k == 2.0  # 3 + -1, as in JavaScript (Python's round(2.5) is 2)
+    assert mod.l == "yes"
+    assert mod.n == "u1"
+    assert mod.o is None
+
+
+def test_statements_loops_and_scopes(tmp_path: Path) -> None:
+    mod = load(
+        tmp_path,
+        """
+        let counter = 0;
+        export function bump(n) {
+          for (let i = 1; i <= n; i++) { counter += i; }
+          let j = 0;
+          while (j < 3) { j++; }
+          do { j--; } while (j > 10);
+          const out = [];
+          for (const x of [3, 4]) { if (x === 3) { continue; } out.push(x); }
+          for (let s = 0; s < 10; s += 5) { out.push(s); }
+          switch (n) { case 1: out.push('one'); break; default: out.push('many'); break; }
+          try { JSON.parse('nope'); } catch (e) { out.push('caught'); } finally { out.push('f'); }
+          [7, 8].forEach((v) => { out.push(v); });
+          return [counter, j, out];
+        }
+        export default function () {}
+        """,
+    )
+    assert mod.bump(4) == [10, 2, [4, 0, 5, "many", "caught", "f", 7, 8]]
+    assert mod.counter == 10  # the function assigned the module's variable (global)
+
+
+def test_the_seed_shape_converts_to_async_flows(tmp_path: Path) -> None:
+    source = """
+    import http from 'k6/http';
+    import { check, sleep } from 'k6';
+    import { Rate, Trend } from 'k6/metrics';
+    const errors = new Rate('errs');
+    const lat = new Trend('lat_ms', true);
+    export const options = { scenarios: { s: { executor: 'constant-vus', vus: 2,
+      duration: '1s', exec: 'flow' } }, thresholds: { errs: ['rate<0.1'] } };
+    function auth() { return { Authorization: 'Bearer t' }; }
+    function fetchIt(url) { return http.get(url, { headers: auth(), tags: { name: 'x' },
+      timeout: '5s', responseType: 'text',
+      responseCallback: http.expectedStatuses(200, { min: 400, max: 404 }) }); }
+    export function flow() {
+      const res = fetchIt(`http://127.0.0.1:1/a/${__VU}/${__ITER}`);
+      check(res, { 'ok': (r) => r.status === 200 });
+      errors.add(res.status !== 200);
+      sleep(0.1);
+    }
+    """
+    conv = convert_source(source)
+    assert not conv.todos, conv.python
+    py = conv.python
+    assert "async def flow(vu):" in py
+    assert "async def fetchIt(url):" in py  # it waits (http), so it is async and awaited
+    assert 'await fetchIt(f"http://127.0.0.1:1/a/{vu.id}/{vu.iteration}")' in py
+    assert "timeout=js.timeout_s('5s')" in py and "response_body=True" in py
+    assert "expected_statuses=js.expected_statuses(200, {'min': 400, 'max': 404})" in py
+    assert "await sleep(0.1)" in py
+    path = tmp_path / "t.py"
+    path.write_text(py)
+    script = load_script(str(path), {})
+    assert script.raw_options["scenarios"]["s"]["exec"] == "flow"
+    assert set(script.metrics) == {"errs", "lat_ms"}
+    assert jsrt.expected_statuses(200, {"min": 400, "max": 404}) == {200, 400, 401, 402, 403, 404}
+
+
+def test_what_cannot_be_converted_is_a_todo_at_its_place() -> None:
+    source = """
+    import http from 'k6/http';
+    import ws from 'k6/ws';
+    export default function () {
+      const a = 1;
+      http.cookieJar();
+      const b = 2;
+    }
+    """
+    conv = convert_source(source)
+    assert [t.js_line for t in conv.todos] == [3, 6]
+    assert [t.why for t in conv.todos] == ["import from 'k6/ws'", "http.cookieJar()"]
+    lines = conv.python.splitlines()
+    for t in conv.todos:
+        assert lines[t.py_line - 1].lstrip().startswith("# TODO(convert): ")
+    body = conv.python[conv.python.index("async def default") :]
+    assert body.index("a = 1") < body.index("TODO(convert): http.cookieJar") < body.index("b = 2")
+    assert "# ---- veza-ray convert: 2 TODO(s) left ----" in conv.python
+
+
+def test_a_block_left_empty_still_compiles(tmp_path: Path) -> None:
+    conv = convert_source("export default function () { if (1) { new Date(); } }")
+    assert len(conv.todos) == 1
+    compile(conv.python, "t.py", "exec")
+
+
+@pytest.mark.parametrize(
+    ("source", "why"),
+    [
+        ("export default function ( {", "not valid JavaScript"),
+        ("const x: number = 1; export default function () {}", "not valid JavaScript"),
+        ("export const options = {};", "no VU function"),
+    ],
+)
+def test_refused(source: str, why: str) -> None:
+    with pytest.raises(ConvertRefused, match=why):
+        convert_source(source)
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "veza_ray.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        check=False,
+    )
+
+
+def test_cli_exit_codes(tmp_path: Path) -> None:
+    clean = tmp_path / "clean.js"
+    clean.write_text("import { sleep } from 'k6';\nexport default function () { sleep(1); }\n")
+    partial = tmp_path / "partial.js"
+    partial.write_text(
+        "import http from 'k6/http';\nexport default function () { http.cookieJar(); }\n"
+    )
+    broken = tmp_path / "broken.js"
+    broken.write_text("export default function ( {\n")
+
+    res = _cli("convert", str(clean), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "clean.py").is_file()
+    res = _cli("convert", str(partial), "-o", str(tmp_path / "p.py"), cwd=tmp_path)
+    assert res.returncode == 116, res.stderr
+    assert "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.cookieJar()" in res.stderr
+    assert "TODO(convert)" in (tmp_path / "p.py").read_text()  # written, to finish by hand
+    res = _cli(
+        "convert", str(partial), "-o", str(tmp_path / "p.py"), "--allow-partial", cwd=tmp_path
+    )
+    assert res.returncode == 0
+    res = _cli("convert", str(broken), cwd=tmp_path)
+    assert res.returncode == 107 and "line 1" in res.stderr
+    assert not (tmp_path / "broken.py").exists()
+
+
+def test_run_of_a_js_file_points_to_convert(tmp_path: Path) -> None:
+    script = tmp_path / "x.js"
+    script.write_text("export default function () {}\n")
+    with pytest.raises(ScriptError, match="veza-ray convert"):
+        load_script(str(script), {})
+    res = _cli("run", str(script), cwd=tmp_path)
+    assert res.returncode == 107
+    assert len(res.stderr.strip().splitlines()) == 1 and "veza-ray convert" in res.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "encoded"),
+    [  # the vectors of k6's examples/base64.js
+        ("hello world", "std", "aGVsbG8gd29ybGQ="),
+        ("hello world", "rawstd", "aGVsbG8gd29ybGQ"),
+        ("小飼弾..", "url", "5bCP6aO85by-Li4="),
+        ("小飼弾..", "rawurl", "5bCP6aO85by-Li4"),
+    ],
+)
+def test_k6_encoding_helpers(text: str, kind: str, encoded: str) -> None:
+    assert jsrt.b64encode(text, kind) == encoded
+    assert jsrt.b64decode(encoded, kind, "s") == text
+    assert jsrt.b64decode(encoded, None if kind == "std" else kind, "s") == text
