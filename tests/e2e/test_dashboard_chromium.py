@@ -29,20 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from requires import find_chromium, requires
 from servers import write_script
 
 from veza_ray.reports import fmt
 
-playwright = pytest.importorskip(
-    "playwright.sync_api", reason="pip install playwright (the dev extra); no browser download"
-)
-CHROMIUM = "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.ray,
-    pytest.mark.skipif(
-        not os.access(CHROMIUM, os.X_OK), reason="apt-get install -y chromium (Debian's)"
-    ),
-]
+CHROMIUM = find_chromium() or "/usr/bin/chromium"
+pytestmark = [pytest.mark.ray, requires("chromium", "playwright")]
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -156,7 +149,9 @@ def _finish(run: Run) -> tuple[int, str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as p:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         try:
             yield b
