@@ -66,7 +66,7 @@ def _root(
 def _config(params: dict[str, Any]) -> RunConfig:
     """The run's configuration from `run`'s options: the one parser `submit` uses too."""
     try:
-        return from_params(params)
+        return from_params(params, os.environ)
     except ConfigError as exc:
         _fail(exitcodes.INVALID_CONFIG, str(exc))
         raise  # unreachable: _fail raises
@@ -203,6 +203,14 @@ def run(
             "--allow-saturated",
             envvar="VEZA_RAY_ALLOW_SATURATED",
             help="Do not fail the run (exit 112) when the load generators were saturated.",
+        ),
+    ] = False,
+    web_dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--web-dashboard",
+            help="Serve the live web dashboard while the run goes on (k6's "
+            "K6_WEB_DASHBOARD=true; K6_WEB_DASHBOARD_HOST/_PORT/_PERIOD/_OPEN/_EXPORT apply).",
         ),
     ] = False,
     allow_output_loss: Annotated[

@@ -73,6 +73,7 @@ from veza_ray.outputs.base import (
     OutputContext,
     OutputEnd,
     RunStart,
+    finish_all,
     load_impl,
 )
 from veza_ray.outputs.files import write_end_outputs, write_file
@@ -429,11 +430,12 @@ def _outputs(
     cfg: RunConfig,
     err: Callable[[str], None],
     abort: AbortCheck,
+    stop: Callable[[str], None] | None = None,
 ) -> list[Output]:
     """Every output the run feeds each interval: the live view, the abort check, and
     those of the output table (core/output_kinds.py) the run asked for."""
     outputs: list[Output] = [LiveOutput(not cfg.quiet, cfg.log_interval, err), abort]
-    ctx = OutputContext(prep.env, prep.allowed_hosts, err)
+    ctx = OutputContext(prep.env, prep.allowed_hosts, err, stop)
     for o in OUTPUTS:
         target = cfg.target(o.kind)
         if o.phase == INTERVAL and target:
@@ -473,7 +475,8 @@ def _drive(
         stopping[0] = True
 
     abort = AbortCheck(cfg.abort_eval_s, abort_run, blocked=lambda: stopping[0])
-    outputs = _outputs(prep, cfg, err, abort)
+    # A stop from an output (the web dashboard) is read by the loop as a signal is.
+    outputs = _outputs(prep, cfg, err, abort, signals.received.append)
     run_start = RunStart(
         prep.script.path,
         start_epoch,
@@ -541,6 +544,7 @@ def _drive(
                 f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
                 f"{len(fleet.live)} actor(s)",
                 state,
+                fleet.tree,
             )
             for output in outputs:
                 output.interval(iv)
@@ -614,6 +618,7 @@ def _drive(
     signals.decided()  # a signal from now on finds the verdict decided: it stands
     summary = SECRETS.redact_obj(summary)
     outcome = _emit(prep, cfg, summary, facts, verdicts, out, err)
+    finish_all(outputs, summary)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
     return outcome.code
 

@@ -16,11 +16,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from veza_ray.core.dashboard_config import (
+    DashboardConfig,
+    DashboardConfigError,
+    from_env,
+    parse_target,
+)
 from veza_ray.core.history import HistoryOptions, parse_tags
 from veza_ray.core.output_kinds import BY_KIND, OUTPUTS, out_usage, param_name
 
 SPREADS = ("spread", "strict")
 MERGE_TREES = ("auto", "on", "off")
+DASHBOARD = "web-dashboard"  # the output_kinds kind of the live web dashboard
 
 
 class ConfigError(ValueError):
@@ -102,6 +109,7 @@ SPECIAL = (
     "actors",
     "no_preflight",
     "out",
+    "web_dashboard",
     "history",
     "tag",
     "baseline",
@@ -142,10 +150,45 @@ def parse_outputs(params: Mapping[str, Any]) -> dict[str, str]:
             outputs[o.kind] = str(params[param_name(o)])
     for item in params.get("out") or ():
         kind, sep, value = str(item).partition("=")
+        if kind == DASHBOARD:
+            outputs.pop(kind, None)
+            dash = _dashboard_target(value)
+            if dash.serves:
+                outputs[kind] = dash.target()
+            continue
         known = BY_KIND.get(kind)
         if known is None or not known.via_out or not sep or not value:
             raise ConfigError(f"--out {item!r}: use {out_usage()}")
         outputs[kind] = value
+    return outputs
+
+
+def _dashboard_target(value: str) -> DashboardConfig:
+    try:
+        return parse_target(value)
+    except DashboardConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def dashboard_outputs(
+    outputs: dict[str, str], enabled: bool, env: Mapping[str, str]
+) -> dict[str, str]:
+    """``--web-dashboard`` and k6's K6_WEB_DASHBOARD* variables folded into the outputs:
+    the dashboard's target (an explicit ``--out web-dashboard=`` wins) and its export,
+    which is the HTML report (``--html``)."""
+    try:
+        dash, export = from_env(env, enabled)
+    except DashboardConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if dash is not None and dash.serves:
+        outputs.setdefault(DASHBOARD, dash.target())
+    if export:
+        html = outputs.get("html")
+        if html is not None and html != export:
+            raise ConfigError(
+                f"K6_WEB_DASHBOARD_EXPORT={export!r} and --html {html!r} name two reports; keep one"
+            )
+        outputs["html"] = export
     return outputs
 
 
@@ -166,16 +209,18 @@ def parse_history(params: Mapping[str, Any]) -> HistoryOptions:
     return opts
 
 
-def from_params(params: Mapping[str, Any]) -> RunConfig:
-    """The run's configuration from ``run``'s parsed options; ConfigError names a bad one."""
+def from_params(params: Mapping[str, Any], env: Mapping[str, str] | None = None) -> RunConfig:
+    """The run's configuration from ``run``'s parsed options (and, for the dashboard, k6's
+    K6_WEB_DASHBOARD* variables in ``env``); ConfigError names a bad one."""
     actors, auto = parse_actors(params.get("actors"))
+    outputs = dashboard_outputs(parse_outputs(params), bool(params.get("web_dashboard")), env or {})
     cfg = RunConfig(
         script_path=str(params["script"]),
         env_overrides=parse_env(params.get("env") or ()),
         actors=actors,
         actors_auto=auto,
         preflight=not params.get("no_preflight", False),
-        outputs=parse_outputs(params),
+        outputs=outputs,
         history=parse_history(params),
     )
     simple: dict[str, Any] = {}

@@ -11,7 +11,7 @@ p95 is the p95 of the merge of its intervals' digests, its rps its requests over
 its error rate its failed requests over its requests, its vus the highest of its intervals.
 
 Each point is the dict the reports and outputs read (``t``, ``span_s``, ``n``,
-``scenarios`` and ``all``, each ``{reqs, rps, p95, p99, error_rate, vus}``); the digests
+``scenarios`` and ``all``, each ``{reqs, rps, p50, p95, p99, error_rate, vus}``); the digests
 and counts behind it stay here, at ``BUCKET_CENTROIDS`` each, so memory is bounded too:
 ``MAX_POINTS x (scenarios + 1)`` digests of at most ``BUCKET_CENTROIDS`` centroids.
 """
@@ -47,6 +47,7 @@ class ScopeCounts:
         return {
             "reqs": self.reqs,
             "rps": self.reqs / span_s if span_s > 0 else 0.0,
+            "p50": self.digest.quantile(0.5),
             "p95": self.digest.quantile(0.95),
             "p99": self.digest.quantile(0.99),
             "error_rate": self.failed / self.judged if self.judged else 0.0,
