@@ -417,7 +417,7 @@ class HttpClient:
                 head = self._head(method, target, hdrs, payload)
             except ValueError as exc:  # a line break in a header: never sent
                 return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
-            status, kept, received = 0, None, 0
+            status, kept, received, tries = 0, None, 0, 1
             resp_headers: Iterable[tuple[str, str]] = ()
             err, code = "", 0
             loc = ""
@@ -428,7 +428,9 @@ class HttpClient:
                 )
             except Exception as exc:
                 code, err = classify_error(exc)
-                timings = failure_timings(getattr(exc, "timed", None))
+                timed = getattr(exc, "timed", None)
+                timings = failure_timings(timed)
+                tries = timed.tries if timed is not None else 1
                 if isinstance(exc, Failed):
                     received = exc.received
                     if keep and code != BODY_TOO_LARGE_CODE:
@@ -436,6 +438,7 @@ class HttpClient:
             else:
                 rh = ex.head
                 status = rh.status
+                tries = t.tries
                 received = ex.received
                 resp_headers = rh
                 if status >= 400:
@@ -462,7 +465,7 @@ class HttpClient:
                 )
             ok = is_expected(status, expected) and not err
             name, extra = _name_and_extra(url, c.tags)
-            sent = len(head) + len(payload or b"")
+            sent = (len(head) + len(payload or b"")) * tries  # a replay is sent twice (k6)
             self._record(method, name, status, ok, code, extra, timings, sent, received)
             if not loc:
                 return Response(method, url, status, resp_headers, kept, timings, err, code)
