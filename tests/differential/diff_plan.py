@@ -20,11 +20,14 @@ from diff_target import BODY_FAILS, KINDS, REPLAYED, Act
 
 TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"]
 USER_AGENT = "differential/1"
-# Tolerances (docs/http-client.md, "The differential harness"): a latency statistic may
-# differ by the client overhead and scheduling jitter of a shared 2-core box (ABS_MS, plus
-# REL of the value), plus the spread of the target's own durations over the ranks that
-# noise and the t-digest's rank error (RANK_WINDOW of the samples, at least 2) can move a
-# percentile across. Counts, rates and verdicts must be equal.
+# Tolerances (docs/http-client.md, "The differential harness"). Both tools meet the same
+# multiset of target durations, and noise of at most e per sample moves every order
+# statistic by at most e; so a latency statistic may differ by the client overhead and
+# scheduling jitter of a shared 2-core box (ABS_MS, plus REL of the value), plus the
+# spread of the target's own durations over the ranks that the t-digest's rank error and
+# a different interpolation can move a percentile across (RANK_WINDOW of q, at least half
+# a rank), over the models with and without replays. Counts, rates, verdicts and the exit
+# code must be equal (data_sent and the requests read: up to the possible replays).
 ABS_MS = 15.0
 REL = 0.05
 RANK_WINDOW = 0.01
@@ -98,7 +101,7 @@ def window(models: Sequence[Sequence[float]], q: float) -> tuple[float, float]:
         n = len(ms)
         if not n:
             continue
-        w = max(2.0, RANK_WINDOW * n) / max(1, n - 1)
+        w = max(RANK_WINDOW, 0.5 / max(1, n - 1))
         los.append(percentile(ms, max(0.0, q - w)))
         his.append(percentile(ms, min(1.0, q + w)))
     return (min(los), max(his)) if los else (0.0, 0.0)
