@@ -16,7 +16,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from diff_target import BODY_FAILS, KINDS, REPLAYED, Act
+from diff_target import BODY_FAILS, KINDS, Act
 
 TREND_STATS = ["avg", "min", "med", "max", "p(90)", "p(95)", "p(99)"]
 USER_AGENT = "differential/1"
@@ -51,6 +51,10 @@ class Plan:
         """The kind of every request, in key order: the scripts' ``name`` tag."""
         return [self.acts[k].kind for k in self.keys()]
 
+    def posts(self) -> list[int]:
+        """The POST body size of every request in key order (0: a GET)."""
+        return [self.acts[k].post for k in self.keys()]
+
     def durations_ms(self, name: str | None = None, replayed: bool = False) -> list[float]:
         """Every http_req_duration sample the target imposes (sorted), with none or all
         of the requests that may be replayed (diff_target.REPLAYED) replayed."""
@@ -66,7 +70,7 @@ class Plan:
         return [self.durations_ms(name, False), self.durations_ms(name, True)]
 
     def replayable(self) -> int:
-        return sum(a.kind in REPLAYED for a in self.acts.values())
+        return sum(a.may_replay() for a in self.acts.values())
 
     def http_reqs(self) -> int:
         return sum(a.hops() for a in self.acts.values())
@@ -160,16 +164,18 @@ def _kinds(rng: random.Random, mix: dict[str, float], n: int) -> list[str]:
 
 
 def _act(rng: random.Random, kind: str, delay: float, timeout: float) -> Act:
+    post = rng.choice([10, 700, 5000]) if rng.random() < 0.2 else 0
     if kind in ("reset", "reset_body"):
         delay = min(delay, 0.05)
     if kind == "status":
-        return Act(kind, delay, status=rng.choice([404, 500, 503]))
+        return Act(kind, delay, status=rng.choice([404, 500, 503]), post=post)
     if kind == "slow_body":
         pieces = rng.randint(3, 5)
         gap = rng.uniform(0.01, 0.4 * timeout / pieces)
-        return Act(kind, min(delay, 0.05), size=rng.randint(2000, 20000), pieces=pieces, gap=gap)
+        size = rng.randint(2000, 20000)
+        return Act(kind, min(delay, 0.05), size=size, pieces=pieces, gap=gap, post=post)
     sizes = [100, 1500, 5000, 30000] if kind in BODY_FAILS else [0, 100, 1500, 5000, 30000]
-    return Act(kind, delay, size=rng.choice(sizes))
+    return Act(kind, delay, size=rng.choice(sizes), post=post)
 
 
 def draw(
@@ -267,15 +273,17 @@ import http from 'k6/http';
 import {{ check }} from 'k6';
 
 const NAMES = {names};
+const POSTS = {posts};
 const BASE = __ENV.BASE;
 export const options = {options};
 
 export default function () {{
   for (let j = 0; j < {per_iter}; j++) {{
-    const name = NAMES[((__VU - 1) * {iterations} + __ITER) * {per_iter} + j];
-    const res = http.get(`${{BASE}}/d/${{__VU}}/${{__ITER}}/${{j}}`, {{
-      timeout: {timeout_ms}, tags: {{ name }},
-    }});
+    const i = ((__VU - 1) * {iterations} + __ITER) * {per_iter} + j;
+    const name = NAMES[i];
+    const url = `${{BASE}}/d/${{__VU}}/${{__ITER}}/${{j}}`;
+    const params = {{ timeout: {timeout_ms}, tags: {{ name }} }};
+    const res = POSTS[i] ? http.post(url, 'p'.repeat(POSTS[i]), params) : http.get(url, params);
     check(res, {{
       'status is 200': (r) => r.status === 200,
       'cookie kept': (r) => !(r.body || '').includes('cookie=missing'),
@@ -295,16 +303,20 @@ script beside it. BASE: the target's URL."""
 from veza_ray import check, env
 
 NAMES = {names}
+POSTS = {posts}
 BASE = env("BASE")
 options = {options}
 
 
 async def default(vu):
     for j in range({per_iter}):
-        name = NAMES[((vu.id - 1) * {iterations} + vu.iteration) * {per_iter} + j]
-        res = await vu.http.get(
-            f"{{BASE}}/d/{{vu.id}}/{{vu.iteration}}/{{j}}", timeout={timeout_s}, tags={{"name": name}}
-        )
+        i = ((vu.id - 1) * {iterations} + vu.iteration) * {per_iter} + j
+        url = f"{{BASE}}/d/{{vu.id}}/{{vu.iteration}}/{{j}}"
+        kw = {{"timeout": {timeout_s}, "tags": {{"name": NAMES[i]}}}}
+        if POSTS[i]:
+            res = await vu.http.post(url, data="p" * POSTS[i], **kw)
+        else:
+            res = await vu.http.get(url, **kw)
         check(
             res,
             {{
@@ -320,6 +332,7 @@ def scripts(plan: Plan) -> tuple[str, str]:
     common = {
         "seed": plan.seed,
         "names": json.dumps(plan.names()),
+        "posts": json.dumps(plan.posts()),
         "per_iter": plan.per_iter,
         "iterations": plan.iterations,
     }

@@ -51,6 +51,12 @@ class Act:
     size: int = 200
     pieces: int = 1
     gap: float = 0.0  # seconds between the pieces of a slow body
+    post: int = 0  # the client POSTs this many body bytes (0: a GET)
+
+    def may_replay(self) -> bool:
+        """Go (so k6) and veza-ray send a GET again when it failed before any byte on a
+        reused connection; a POST without an Idempotency-Key is never sent twice."""
+        return self.kind in REPLAYED and not self.post
 
     def hops(self) -> int:
         return 2 if self.kind in TWO_HOPS else 1
@@ -65,7 +71,7 @@ class Act:
         attempts, as k6 times it."""
         if self.kind in FAILS_BY_TIMEOUT:
             return [timeout_s * 1000.0]
-        times = 2 if replayed and self.kind in REPLAYED else 1
+        times = 2 if replayed and self.may_replay() else 1
         if self.kind in ("reset", "reset_body"):
             return [times * (self.delay + RESET_WAIT_S) * 1000.0]
         if self.kind == "close":
