@@ -167,6 +167,8 @@ def _act(rng: random.Random, kind: str, delay: float, timeout: float) -> Act:
     post = rng.choice([10, 700, 5000]) if rng.random() < 0.2 else 0
     if kind in ("reset", "reset_body"):
         delay = min(delay, 0.05)
+    if kind == "slow_redirect":
+        return Act(kind, 0.6 * timeout, post=post)
     if kind == "status":
         return Act(kind, delay, status=rng.choice([404, 500, 503]), post=post)
     if kind == "slow_body":

@@ -27,13 +27,16 @@ FAILS_BY_NETWORK = frozenset({"close", "reset", "reset_body", "cut_body"})
 # and veza-ray send a GET once more on a new connection, which fails the same way.
 REPLAYED = frozenset({"close", "reset"})
 BODY_FAILS = frozenset({"hang_body", "reset_body", "cut_body"})
-TWO_HOPS = frozenset({"redirect", "cookie"})
+TWO_HOPS = frozenset({"redirect", "cookie", "slow_redirect"})
 KINDS = (
     "ok",  # 200 with a body of ``size`` bytes
     "gzip",  # 200 with a gzip-encoded body
     "status",  # ``status`` (4xx/5xx) with a small body
     "redirect",  # 302 to /next, which answers 200 after the same delay
     "cookie",  # 302 + Set-Cookie (Path: this request), /next says whether it came back
+    # 302 and /next each after ``delay`` = 60 % of the timeout: k6's timeout is one deadline
+    # for the request and its redirects, so /next times out 40 % of the timeout in
+    "slow_redirect",
     "slow_body",  # the head, then the body in ``pieces`` writes ``gap`` seconds apart
     *sorted(FAILS_BY_TIMEOUT),  # silence before the head / after part of it / mid-body
     *sorted(FAILS_BY_NETWORK),  # FIN / RST before the head; RST / FIN mid-body
@@ -63,7 +66,8 @@ class Act:
 
     def failed(self) -> bool:
         """Whether k6 counts the (final) response in http_req_failed."""
-        return self.kind in FAILS_BY_TIMEOUT | FAILS_BY_NETWORK or self.kind == "status"
+        failing = FAILS_BY_TIMEOUT | FAILS_BY_NETWORK | {"status", "slow_redirect"}
+        return self.kind in failing
 
     def durations_ms(self, timeout_s: float, replayed: bool = False) -> list[float]:
         """The http_req_duration of each sample this act makes, as the target imposes it
@@ -71,6 +75,8 @@ class Act:
         attempts, as k6 times it."""
         if self.kind in FAILS_BY_TIMEOUT:
             return [timeout_s * 1000.0]
+        if self.kind == "slow_redirect":
+            return [self.delay * 1000.0, (timeout_s - self.delay) * 1000.0]
         times = 2 if replayed and self.may_replay() else 1
         if self.kind in ("reset", "reset_body"):
             return [times * (self.delay + RESET_WAIT_S) * 1000.0]

@@ -818,6 +818,34 @@ def test_replayed_get_is_timed_over_both_attempts_and_sent_twice(end: str) -> No
     asyncio.run(main())
 
 
+def test_timeout_is_one_deadline_for_the_request_and_its_redirects() -> None:
+    """k6's timeout is a context around Go's client.Do: two 300 ms hops under a 500 ms
+    timeout fail on the second hop 200 ms in, not get 500 ms each."""
+
+    async def serve(conn: rawserver.Conn, req: rawserver.Seen) -> None:
+        await asyncio.sleep(0.3)
+        if req.target == "/start":
+            await conn.send(rawserver.response(b"", "302 Found", b"Location: /next\r\n"))
+        else:
+            await conn.send(rawserver.response(b"landed"))
+
+    async def main() -> None:
+        srv = rawserver.CaseServer(serve, None)
+        await srv.start()
+        try:
+            async with open_hub(True) as hub:
+                client, rec = make_client(hub)
+                res = await client.get(f"http://127.0.0.1:{srv.port}/start", timeout=0.5)
+                assert (res.status, res.error_code) == (0, 1050)
+                assert [(s.status, s.code) for s in rec.samples] == [(302, 0), (0, 1050)]
+                second = rec.samples[1].timings.duration
+                assert 150.0 <= second < 290.0, second  # the 200 ms left, not 300 ms
+        finally:
+            await srv.stop()
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH"])
 def test_lean_stale_connection_post_is_not_retried(method: str) -> None:
     """Go resends only GET, HEAD, OPTIONS and TRACE (or a request with an
