@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from diff_plan import draw
-from diff_runs import Comparison, compare, run_k6, run_veza
+from diff_runs import Comparison, Row, compare, run_k6, run_veza
 from diff_target import Target
 
 pytestmark = [pytest.mark.k6, pytest.mark.ray]
@@ -32,16 +32,29 @@ SWEEP = list(range(4, 16))
 
 
 def _differential(seed: int, tmp: Path, actors: tuple[int, ...]) -> list[Comparison]:
+    """Compare k6 with veza-ray on each actor count. A comparison whose only
+    disagreements are latency statistics is run again once (k6 and that veza-ray run):
+    on a shared 2-core box one stalled process moves a max or a tail percentile by more
+    than any fixed tolerance, and a real difference in timing shows again."""
     plan = draw(seed)
+    out = []
     with Target(plan.acts) as target:
         k6 = run_k6(plan, target, tmp)
         assert k6.rc in (0, 99), k6.output
-        others = [run_veza(plan, target, tmp, n) for n in actors]
+        for n in actors:
+            c = compare(plan, k6, run_veza(plan, target, tmp, n))
+            if c.disagreements() and all(_latency(r) for r in c.disagreements()):
+                print(c.text() + "\n(latency only: run again)")
+                c = compare(plan, run_k6(plan, target, tmp), run_veza(plan, target, tmp, n))
+            out.append(c)
         assert not target.unknown, target.unknown[:5]
-    out = [compare(plan, k6, vr) for vr in others]
     for c in out:
         print(c.text())
     return out
+
+
+def _latency(row: Row) -> bool:
+    return row.what.startswith("http_req_duration")
 
 
 def _assert_agree(comparisons: list[Comparison]) -> None:
