@@ -29,6 +29,7 @@ USER_AGENT = "differential/1"
 # a rank), over the models with and without replays. Counts, rates, verdicts and the exit
 # code must be equal (data_sent and the requests read: up to the possible replays).
 ABS_MS = 15.0
+EXPECTED = "http_req_duration{expected_response:true}"
 REL = 0.05
 RANK_WINDOW = 0.01
 
@@ -55,19 +56,26 @@ class Plan:
         """The POST body size of every request in key order (0: a GET)."""
         return [self.acts[k].post for k in self.keys()]
 
-    def durations_ms(self, name: str | None = None, replayed: bool = False) -> list[float]:
-        """Every http_req_duration sample the target imposes (sorted), with none or all
-        of the requests that may be replayed (diff_target.REPLAYED) replayed."""
+    def durations_ms(
+        self, name: str | None = None, replayed: bool = False, expected: bool = False
+    ) -> list[float]:
+        """Every http_req_duration sample the target imposes (sorted; only those k6
+        counts as expected responses when ``expected``), with none or all of the requests
+        that may be replayed (diff_target.REPLAYED) replayed."""
         out: list[float] = []
         for act in self.acts.values():
             if name is None or act.kind == name:
-                out += act.durations_ms(self.timeout_s, replayed)
+                out += [
+                    ms
+                    for ms, failed in act.samples(self.timeout_s, replayed)
+                    if not (expected and failed)
+                ]
         return sorted(out)
 
-    def models(self, name: str | None = None) -> list[list[float]]:
+    def models(self, name: str | None = None, expected: bool = False) -> list[list[float]]:
         """The durations with no replay and with every possible one: which requests get
         a reused connection (and so a replay) is the one thing scheduling decides."""
-        return [self.durations_ms(name, False), self.durations_ms(name, True)]
+        return [self.durations_ms(name, r, expected) for r in (False, True)]
 
     def replayable(self) -> int:
         return sum(a.may_replay() for a in self.acts.values())
@@ -229,6 +237,11 @@ def _thresholds(rng: random.Random, plan: Plan) -> dict[str, list[str]]:
         b = _bound(rng, lo, hi, 2 * tolerance_ms(models, q), "<")
         if b:
             out.setdefault("http_req_duration", []).append(f"{stat}<{b}")
+    models = plan.models(expected=True)
+    lo, hi = window(models, 0.95)
+    b = _bound(rng, lo, hi, 2 * tolerance_ms(models, 0.95), "<")
+    if b:
+        out[EXPECTED] = [f"p(95)<{b}"]
     fr = plan.failed_rate()
     b = _bound(rng, fr, fr, 0.02, "<")
     if b:

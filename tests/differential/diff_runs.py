@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from diff_plan import TREND_STATS, Plan, percentile, scripts, tolerance_ms
+from diff_plan import EXPECTED, TREND_STATS, Plan, percentile, scripts, tolerance_ms
 from diff_target import Target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -172,6 +172,7 @@ def compare(plan: Plan, k6: Result, other: Result) -> Comparison:
         a, b = k6.metric(key).get(stat), other.metric(key).get(stat)
         rows.append(Row(f"{key} {stat}", a, b, tol))
     rows += duration_rows(k6, other, "http_req_duration", plan.models())
+    rows += duration_rows(k6, other, EXPECTED, plan.models(expected=True))
     for key in plan.thresholds:
         if key.startswith("http_req_duration{name:"):
             name = key.split(":", 1)[1].rstrip("}")

@@ -31,6 +31,7 @@ TWO_HOPS = frozenset({"redirect", "cookie", "slow_redirect"})
 KINDS = (
     "ok",  # 200 with a body of ``size`` bytes
     "gzip",  # 200 with a gzip-encoded body
+    "bad_gzip",  # 200 saying Content-Encoding: gzip over a body that is not gzip
     "status",  # ``status`` (4xx/5xx) with a small body
     "redirect",  # 302 to /next, which answers 200 after the same delay
     "cookie",  # 302 + Set-Cookie (Path: this request), /next says whether it came back
@@ -66,8 +67,13 @@ class Act:
 
     def failed(self) -> bool:
         """Whether k6 counts the (final) response in http_req_failed."""
-        failing = FAILS_BY_TIMEOUT | FAILS_BY_NETWORK | {"status", "slow_redirect"}
+        failing = FAILS_BY_TIMEOUT | FAILS_BY_NETWORK | {"status", "slow_redirect", "bad_gzip"}
         return self.kind in failing
+
+    def samples(self, timeout_s: float, replayed: bool = False) -> list[tuple[float, bool]]:
+        """(duration, failed) of each sample: a redirect's 3xx hop is never failed."""
+        ms = self.durations_ms(timeout_s, replayed)
+        return [(d, self.failed() and i == len(ms) - 1) for i, d in enumerate(ms)]
 
     def durations_ms(self, timeout_s: float, replayed: bool = False) -> list[float]:
         """The http_req_duration of each sample this act makes, as the target imposes it
@@ -105,6 +111,8 @@ async def play(act: Act, conn: Conn, req: Seen, key: str) -> None:
         await conn.send(response(body))
     elif k == "gzip":
         await conn.send(response(gzip.compress(body), headers=b"Content-Encoding: gzip\r\n"))
+    elif k == "bad_gzip":
+        await conn.send(response(body + b"!", headers=b"Content-Encoding: gzip\r\n"))
     elif k == "status":
         reason = {404: "Not Found", 500: "Internal Server Error", 503: "Unavailable"}
         await conn.send(response(body[:64], f"{act.status} {reason.get(act.status, 'Error')}"))
