@@ -46,6 +46,8 @@ def sweep(seeds: list[int], actors: list[int], tmp: Path) -> list[Comparison]:
                 f"  ({time.monotonic() - t0:.0f}s)",
                 flush=True,
             )
+            for r in c.disagreements():
+                print(f"    {r.what}: k6 {r.k6!r} / {r.other!r} (tolerance {r.tol:.4g})")
     return out
 
 
