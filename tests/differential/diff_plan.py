@@ -217,10 +217,12 @@ def draw(
     return plan
 
 
-def _bound(rng: random.Random, lo: float, hi: float, margin: float, op: str) -> str | None:
-    """A bound that the true value (somewhere in [lo, hi]) clearly passes or clearly fails;
-    None when a failing bound would have to be negative."""
-    passing = rng.random() < 0.5
+def _bound(
+    rng: random.Random, lo: float, hi: float, margin: float, op: str, fail: float
+) -> str | None:
+    """A bound that the true value (somewhere in [lo, hi]) clearly passes or (with
+    probability ``fail``) clearly fails; None when it would have to be negative."""
+    passing = rng.random() >= fail
     if op == "<":
         b = hi + margin if passing else lo - margin
     else:
@@ -231,32 +233,33 @@ def _bound(rng: random.Random, lo: float, hi: float, margin: float, op: str) -> 
 def _thresholds(rng: random.Random, plan: Plan) -> dict[str, list[str]]:
     """Thresholds on what a gate is judged on, each clear of the model's value."""
     out: dict[str, list[str]] = {}
+    fail = 0.0 if rng.random() < 0.35 else 0.5  # a third of the seeds pass: exit 0
     models = plan.models()
     for stat, q in (("med", 0.5), ("p(95)", 0.95), ("p(99)", 0.99), ("max", 1.0)):
         lo, hi = window(models, q)
-        b = _bound(rng, lo, hi, 2 * tolerance_ms(models, q), "<")
+        b = _bound(rng, lo, hi, 2 * tolerance_ms(models, q), "<", fail)
         if b:
             out.setdefault("http_req_duration", []).append(f"{stat}<{b}")
     models = plan.models(expected=True)
     lo, hi = window(models, 0.95)
-    b = _bound(rng, lo, hi, 2 * tolerance_ms(models, 0.95), "<")
+    b = _bound(rng, lo, hi, 2 * tolerance_ms(models, 0.95), "<", fail)
     if b:
         out[EXPECTED] = [f"p(95)<{b}"]
     fr = plan.failed_rate()
-    b = _bound(rng, fr, fr, 0.02, "<")
+    b = _bound(rng, fr, fr, 0.02, "<", fail)
     if b:
         out["http_req_failed"] = [f"rate<{b}"]
     cr = plan.checks_rate()
-    b = _bound(rng, cr, cr, 0.02, ">")
+    b = _bound(rng, cr, cr, 0.02, ">", fail)
     if b:
         out["checks"] = [f"rate>{b}"]
     n = plan.http_reqs()
-    out["http_reqs"] = [f"count{rng.choice(['>=', '<'])}{n}"]  # exact: >= passes, < fails
+    out["http_reqs"] = [f"count{'<' if rng.random() < fail else '>='}{n}"]  # exact
     named = sorted({a.kind for a in plan.acts.values()})
     for kind in rng.sample(named, min(2, len(named))):
         models = plan.models(kind)
         lo, hi = window(models, 0.9)
-        b = _bound(rng, lo, hi, 2 * tolerance_ms(models, 0.9), "<")
+        b = _bound(rng, lo, hi, 2 * tolerance_ms(models, 0.9), "<", fail)
         if b:
             out[f"http_req_duration{{name:{kind}}}"] = [f"p(90)<{b}"]
     return out
