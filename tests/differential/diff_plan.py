@@ -44,6 +44,7 @@ class Plan:
     latency: str  # the latency distribution's name
     acts: dict[tuple[int, int, int], Act]
     thresholds: dict[str, list[str]] = field(default_factory=dict)
+    passes: bool = False  # every threshold was placed to pass: both tools must exit 0
 
     def keys(self) -> list[tuple[int, int, int]]:
         return sorted(self.acts)
@@ -234,6 +235,7 @@ def _thresholds(rng: random.Random, plan: Plan) -> dict[str, list[str]]:
     """Thresholds on what a gate is judged on, each clear of the model's value."""
     out: dict[str, list[str]] = {}
     fail = 0.0 if rng.random() < 0.35 else 0.5  # a third of the seeds pass: exit 0
+    plan.passes = not fail
     models = plan.models()
     for stat, q in (("med", 0.5), ("p(95)", 0.95), ("p(99)", 0.99), ("max", 1.0)):
         lo, hi = window(models, q)

@@ -11,7 +11,7 @@ target read, http_reqs, http_req_failed, checks, iterations, data_sent, data_rec
 exactly; http_req_duration med/p90/p95/p99/max overall and for two ``name`` tags within the
 tolerance the model gives (diff_plan.tolerance_ms); every threshold's verdict.
 
-FIXED_SEEDS run in the normal suite; SWEEP under ``slow`` (also
+FIXED_SEEDS run in the normal suite (a few minutes); SWEEP under ``slow`` (also
 ``python3 -m bench.differential --seeds N``). Known differences are in
 docs/http-client.md, "The differential harness".
 """
@@ -27,8 +27,9 @@ from diff_target import Target
 
 pytestmark = [pytest.mark.k6, pytest.mark.ray]
 
-FIXED_SEEDS = [1, 2, 3]
-SWEEP = list(range(4, 16))
+# Between them every kind of target behaviour; seed 6's thresholds all pass (exit 0).
+FIXED_SEEDS = [1, 3, 6]
+SWEEP = [s for s in range(2, 21) if s not in FIXED_SEEDS]
 
 
 def _differential(seed: int, tmp: Path, actors: tuple[int, ...]) -> list[Comparison]:
@@ -40,7 +41,7 @@ def _differential(seed: int, tmp: Path, actors: tuple[int, ...]) -> list[Compari
     out = []
     with Target(plan.acts) as target:
         k6 = run_k6(plan, target, tmp)
-        assert k6.rc in (0, 99), k6.output
+        assert k6.rc in ((0,) if plan.passes else (0, 99)), k6.output
         for n in actors:
             c = compare(plan, k6, run_veza(plan, target, tmp, n))
             if c.disagreements() and all(_latency(r) for r in c.disagreements()):
