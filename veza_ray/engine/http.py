@@ -42,6 +42,7 @@ from veza_ray.engine.h1 import (
 from veza_ray.engine.h1client import (
     REPLAYABLE,
     ConnectFailed,
+    Exchange,
     Failed,
     H1Pool,
     Key,
@@ -411,6 +412,10 @@ class HttpClient:
             # Part of the headers, as k6 sets it: a redirect turned GET keeps it (Go does).
             hdrs = {**(hdrs or {}), "Content-Type": c.ctype}
         hops = 0
+        # One deadline for the request and its redirects, as k6's timeout (a context on
+        # Go's client.Do): a slow chain times out instead of getting a timeout per hop.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + c.seconds
         # A Referer the caller set is kept on every hop; else each names the hop before.
         referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
         while True:
@@ -422,18 +427,19 @@ class HttpClient:
                 head = self._head(method, target, hdrs, payload)
             except ValueError as exc:  # a line break in a header: never sent
                 return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
-            status, kept, received = 0, None, 0
+            status, kept, received, tries, err, code, loc = 0, None, 0, 1, "", 0, ""
             resp_headers: Iterable[tuple[str, str]] = ()
-            err, code = "", 0
-            loc = ""
             replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
             try:
+                left = max(0.0, deadline - loop.time())
                 ex, t = await pool.exchange(
-                    target.key, method, head, payload, keep, c.seconds, replayable, limit
+                    target.key, method, head, payload, keep, left, replayable, limit
                 )
             except Exception as exc:
                 code, err = classify_error(exc)
-                timings = failure_timings(getattr(exc, "timed", None))
+                timed = getattr(exc, "timed", None)
+                timings = failure_timings(timed)
+                tries = timed.tries if timed is not None else 1
                 if isinstance(exc, Failed):
                     received = exc.received
                     if keep and code != BODY_TOO_LARGE_CODE:
@@ -441,6 +447,7 @@ class HttpClient:
             else:
                 rh = ex.head
                 status = rh.status
+                tries = t.tries
                 received = ex.received
                 resp_headers = rh
                 if status >= 400:
@@ -457,17 +464,10 @@ class HttpClient:
                     self._store_cookies(cookies, target.url)
                 if status in REDIRECT_STATUSES and hops < MAX_REDIRECTS:
                     loc = next(iter(rh.values("location")), "")
-                timings = Timings(
-                    blocked=max(0.0, t.started - t.asked) * 1000.0,
-                    connecting=t.connecting * 1000.0,
-                    tls_handshaking=t.secured * 1000.0,
-                    sending=max(0.0, t.sent - t.connected) * 1000.0,
-                    waiting=max(0.0, ex.t_first - t.sent) * 1000.0,
-                    receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
-                )
+                timings = exchange_timings(t, ex)
             ok = is_expected(status, expected) and not err
             name, extra = _name_and_extra(url, c.tags)
-            sent = len(head) + len(payload or b"")
+            sent = (len(head) + len(payload or b"")) * tries  # a replay is sent twice (k6)
             self._record(method, name, status, ok, code, extra, timings, sent, received)
             if not loc:
                 return Response(method, url, status, resp_headers, kept, timings, err, code)
@@ -476,16 +476,7 @@ class HttpClient:
             nxt = next_url(target.base, loc)
             hops += 1
             method, payload = next_request(status, method, payload)
-            hdrs = dict(hdrs) if hdrs else {}
-            nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
-            if nxt_target_host != target.key[1]:
-                # Credentials are for the host they were given to (Go's rule, so k6's).
-                hdrs = {k: v for k, v in hdrs.items() if k.lower() not in _CREDENTIALS}
-            else:
-                hdrs = {k: v for k, v in hdrs.items() if k.lower() not in ("cookie", "cookie2")}
-            hdrs = {k: v for k, v in hdrs.items() if k.lower() != "referer"}
-            if not (target.key[0] == "https" and nxt.startswith("http:")):
-                hdrs["Referer"] = referer or target.referer
+            hdrs = _redirect_headers(hdrs, target, nxt, referer)
             url, params = nxt, None
             if self._guard is not None:
                 refusal = self._guard.refusal(url)
@@ -596,6 +587,35 @@ def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None,
     except (DecodeError, BodyTooLarge) as exc:
         code, err = classify_error(exc)
     return None, code, err
+
+
+def _redirect_headers(
+    hdrs: dict[str, str] | None, target: _Target, nxt: str, referer: str
+) -> dict[str, str]:
+    """The headers of the next hop, as Go's client carries them."""
+    out = dict(hdrs) if hdrs else {}
+    nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
+    if nxt_target_host != target.key[1]:
+        # Credentials are for the host they were given to (Go's rule, so k6's).
+        out = {k: v for k, v in out.items() if k.lower() not in _CREDENTIALS}
+    else:
+        out = {k: v for k, v in out.items() if k.lower() not in ("cookie", "cookie2")}
+    out = {k: v for k, v in out.items() if k.lower() != "referer"}
+    if not (target.key[0] == "https" and nxt.startswith("http:")):
+        out["Referer"] = referer or target.referer
+    return out
+
+
+def exchange_timings(t: Timed, ex: Exchange) -> Timings:
+    """k6's phases of an exchange that got its whole response."""
+    return Timings(
+        blocked=max(0.0, t.started - t.asked) * 1000.0,
+        connecting=t.connecting * 1000.0,
+        tls_handshaking=t.secured * 1000.0,
+        sending=max(0.0, t.sent - t.connected) * 1000.0,
+        waiting=max(0.0, ex.t_first - t.sent) * 1000.0,
+        receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
+    )
 
 
 def failure_timings(t: Timed | None) -> Timings:
