@@ -312,7 +312,8 @@ def inspect(
         except (OSError, orjson.JSONDecodeError) as exc:
             _fail(exitcodes.INVALID_CONFIG, f"--from-summary {from_summary!r}: {exc}")
     n = actors or (_cluster_cpus(address) if address else (os.cpu_count() or 1))
-    report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates)
+    specs = [d.spec() for d in prep.script.datafiles]
+    report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates, specs)
     if as_json:  # redacted as the text is: every output of every command
         shown = SECRETS.redact_obj(report)
         typer.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
