@@ -168,6 +168,14 @@ def run(
             "on: one on every node; off: the driver merges every actor itself.",
         ),
     ] = "auto",
+    tag: Annotated[
+        list[str],
+        typer.Option(
+            "--tag",
+            help="NAME=VALUE on every sample of the run (k6's --tag; replaces the script's "
+            "tags option); repeatable.",
+        ),
+    ] = [],  # noqa: B006
     out: Annotated[
         list[str],
         typer.Option(

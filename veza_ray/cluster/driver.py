@@ -39,7 +39,7 @@ from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide, outc
 from veza_ray.core.output_kinds import BY_KIND, END, INTERVAL, OUTPUTS
 from veza_ray.core.overlap import collisions
 from veza_ray.core.plan import Segment, make_plan
-from veza_ray.core.runconfig import RunConfig
+from veza_ray.core.runconfig import RunConfig, parse_tags
 from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal
 from veza_ray.core.stop import StopRequested
 from veza_ray.core.summary import build_summary, render_text
@@ -108,7 +108,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     except ScriptOptionsError as exc:
         raise RunError(exitcodes.INVALID_CONFIG, "; ".join(exc.errors)) from exc
     try:
-        options = parse_options(script.raw_options)
+        options = parse_options(script.raw_options).with_run_tags(parse_tags(cfg.run_tags))
     except OptionsError as exc:
         raise RunError(
             exitcodes.INVALID_CONFIG, "invalid options: " + "; ".join(exc.errors)
@@ -572,6 +572,8 @@ def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> 
     values are secrets) travel beside the scenario's env, not in it."""
     wire = [s.to_wire() for s in segs]
     settings = actor_settings(prep.allowed_hosts, secret_names(prep.env, cfg.secret_names))
+    if cfg.run_tags:
+        settings["run_tags"] = parse_tags(cfg.run_tags)
     return (
         i,
         prep.script.path,

@@ -58,6 +58,7 @@ class RunConfig:
     demo: bool = False  # the CLI starts the Veza API emulator and points BASE_URL at it
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
     merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
+    run_tags: list[str] = field(default_factory=list)  # --tag NAME=VALUE: on every sample
 
     def target(self, kind: str) -> str | None:
         """Where the output ``kind`` goes (a path, a URL, '-'), or None when not asked."""
@@ -92,6 +93,7 @@ SIMPLE: dict[str, tuple[str, str]] = {
     "demo": ("demo", "--demo"),
     "allow_saturated": ("allow_saturated", "--allow-saturated"),
     "allow_output_loss": ("allow_output_loss", "--allow-output-loss"),
+    "tag": ("run_tags", "--tag"),
 }
 # Options ``from_params`` reads itself.
 SPECIAL = (
@@ -112,6 +114,17 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
         if not sep or not name:
             raise ConfigError(f"-e {pair!r}: write it as NAME=VALUE")
         out[name] = value
+    return out
+
+
+def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
+    """``--tag NAME=VALUE`` pairs (k6's run tags); the last one of a name wins."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ConfigError(f"--tag {pair!r}: write it as NAME=VALUE")
+        out[name.strip()] = value
     return out
 
 
@@ -164,6 +177,7 @@ def from_params(params: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"--spread {cfg.spread!r}: use 'spread' or 'strict'")
     if cfg.merge_tree not in MERGE_TREES:
         raise ConfigError(f"--merge-tree {cfg.merge_tree!r}: use auto, on or off")
+    parse_tags(cfg.run_tags)  # refuses a bad one now, before anything loads
     if cfg.actors_per_node and (cfg.actors or cfg.actors_auto):
         raise ConfigError("use either --actors or --actors-per-node, not both")
     return cfg
