@@ -15,7 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from requires import find_k6
+from requires import find_k6, requires
 from servers import KnownServer, veza, write_script
 
 pytestmark = pytest.mark.ray
@@ -114,10 +114,10 @@ def test_rows_and_iteration_numbers_across_three_actors(tmp_path: Path) -> None:
     assert "team" not in json.dumps(summary["metrics"]).replace("team:data", "")
 
 
+@requires("k6")
 def test_iteration_in_test_is_k6s(tmp_path: Path) -> None:
     k6 = find_k6()
-    if k6 is None:
-        pytest.skip("k6 is not installed")
+    assert k6 is not None
     js = tmp_path / "ids.js"
     js.write_text(K6_SCRIPT)
     with KnownServer() as server:
