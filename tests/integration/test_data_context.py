@@ -169,4 +169,4 @@ def test_a_data_file_is_an_input_of_the_run(tmp_path: Path) -> None:
     path = tmp_path / "s.py"
     path.write_text('from veza_ray import DataFile\nusers = DataFile("u.csv")\n')
     script = load_script(str(path), {})
-    assert [p for _, p in script.inputs] == [str(tmp_path / "u.csv")]
+    assert script.inputs == [("a data file the scenario reads (DataFile)", str(tmp_path / "u.csv"))]

@@ -119,7 +119,7 @@ class DataFile:
         self.split, self.on_exhausted, self.scenario = split, on_exhausted, scenario
         self.path = os.path.join(ctx.folder, path)
         problems = mode_problems(split, on_exhausted)
-        ctx.opened.append(self.path)  # an input of the run: no output may overwrite it
+        # an input of the run (ctx.datafiles): no output may overwrite it (core/overlap.py)
         with open(self.path, encoding="utf-8") as fh:
             text = fh.read()
         try:

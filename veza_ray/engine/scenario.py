@@ -110,7 +110,8 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
             sys.path.remove(folder)
     if ctx.errors:
         raise ScriptOptionsError(ctx.errors)
-    inputs = [("a file the scenario reads (open(), DataFile)", p) for p in ctx.opened]
+    inputs = [("a file the scenario reads with open()", p) for p in ctx.opened]
+    inputs += [("a data file the scenario reads (DataFile)", d.path) for d in ctx.datafiles]
     inputs += [("a module the scenario imports", p) for p in _local_modules(before, folder)]
     return LoadedScript(
         path,
