@@ -170,3 +170,35 @@ def test_a_data_file_is_an_input_of_the_run(tmp_path: Path) -> None:
     path.write_text('from veza_ray import DataFile\nusers = DataFile("u.csv")\n')
     script = load_script(str(path), {})
     assert script.inputs == [("a data file the scenario reads (DataFile)", str(tmp_path / "u.csv"))]
+
+
+def test_tags_and_env_layers_as_k6(tmp_path: Path, known_server: KnownServer) -> None:
+    """k6 v1.1.0 on the same options: scenario tags over the top-level ones, a call's own
+    tags over both, the scenario's env over -e (checked with ``k6 run --out json``)."""
+    runner = _runner(
+        tmp_path,
+        """
+        from veza_ray import Counter, check, env
+        hits = Counter("hits")
+        options = {
+            "tags": {"a": "1", "b": "g"},
+            "scenarios": {"s": {"executor": "shared-iterations", "vus": 1, "iterations": 2,
+                                "tags": {"a": "2"}, "env": {"X": "scen"}}},
+        }
+        async def default(vu):
+            check(1, {"x": lambda v: True}, {"b": "c"})
+            hits.add(1)
+            await vu.http.get(env("URL") + f"/hit/{env('X')}")
+        """,
+        {"URL": known_server.url, "X": "cli"},
+    )
+    _run(runner)
+    assert known_server.counts["hit:scen"] == 2
+    tags = {w["m"]: {k: v for k, v in w["t"]} for w in runner.store.drain()}
+    assert {k: tags["checks"][k] for k in ("a", "b", "scenario")} == {
+        "a": "2",
+        "b": "c",
+        "scenario": "s",
+    }
+    for name in ("hits", "http_reqs", "iterations", "http_req_duration"):
+        assert (tags[name]["a"], tags[name]["b"]) == ("2", "g"), name
