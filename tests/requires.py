@@ -60,6 +60,13 @@ def _netns_missing() -> str | None:
     return None if ok else f"namespaced test hosts unavailable: {why}"
 
 
+def _find_playwright() -> str | None:
+    """The Playwright package (its browser is never used: tests launch Debian's)."""
+    import importlib.util
+
+    return "playwright" if importlib.util.find_spec("playwright") is not None else None
+
+
 def _tool(find: Callable[[], str | None], hint: str) -> Callable[[], str | None]:
     return lambda: None if find() else hint
 
@@ -71,6 +78,7 @@ NEEDS: dict[str, tuple[str | None, Callable[[], str | None]]] = {
     "prometheus": (None, _tool(find_prometheus, "prometheus is not installed: apt-get install -y prometheus")),
     "shellcheck": (None, _tool(lambda: shutil.which("shellcheck"), "shellcheck is not installed: apt-get install -y shellcheck")),
     "netns": ("netns", _netns_missing),
+    "playwright": ("browser", _tool(_find_playwright, "playwright is not installed: pip install -e '.[dev]' (it drives Debian's chromium; no browser download)")),
 }
 
 

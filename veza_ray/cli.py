@@ -1,7 +1,8 @@
-"""The ``veza-ray`` command line (typer): run, target."""
+"""The ``veza-ray`` command line (typer): run, target, history, compare."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from typing import Annotated, Any
@@ -65,7 +66,7 @@ def _root(
 def _config(params: dict[str, Any]) -> RunConfig:
     """The run's configuration from `run`'s options: the one parser `submit` uses too."""
     try:
-        return from_params(params)
+        return from_params(params, os.environ)
     except ConfigError as exc:
         _fail(exitcodes.INVALID_CONFIG, str(exc))
         raise  # unreachable: _fail raises
@@ -168,14 +169,6 @@ def run(
             "on: one on every node; off: the driver merges every actor itself.",
         ),
     ] = "auto",
-    tag: Annotated[
-        list[str],
-        typer.Option(
-            "--tag",
-            help="NAME=VALUE on every sample of the run (k6's --tag; replaces the script's "
-            "tags option); repeatable.",
-        ),
-    ] = [],  # noqa: B006
     out: Annotated[
         list[str],
         typer.Option(
@@ -212,6 +205,14 @@ def run(
             help="Do not fail the run (exit 112) when the load generators were saturated.",
         ),
     ] = False,
+    web_dashboard: Annotated[
+        bool,
+        typer.Option(
+            "--web-dashboard",
+            help="Serve the live web dashboard while the run goes on (k6's "
+            "K6_WEB_DASHBOARD=true; K6_WEB_DASHBOARD_HOST/_PORT/_PERIOD/_OPEN/_EXPORT apply).",
+        ),
+    ] = False,
     allow_output_loss: Annotated[
         bool,
         typer.Option(
@@ -220,14 +221,55 @@ def run(
             "lost or cut short (full disk, vanished directory, refused push); note it.",
         ),
     ] = False,
+    # ---- history and baseline (veza_ray/history/, docs/history.md) ----
+    history: Annotated[
+        str | None,
+        typer.Option(
+            "--history",
+            envvar="VEZA_RAY_HISTORY",
+            help="Record the run in this "
+            "SQLite history (never changes the verdict; a failure is a note).",
+        ),
+    ] = None,
+    tag: Annotated[
+        list[str],
+        typer.Option(
+            "--tag",
+            help="NAME=VALUE on every sample (k6's --tag: replaces the script's tags "
+            "option) and the run's label in the history; repeatable.",
+        ),
+    ] = [],  # noqa: B006
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="Compare with last-green, a history RUN_ID or a "
+            "summary FILE; a worse row exits 114.",
+        ),
+    ] = None,
+    baseline_warn_only: Annotated[
+        bool, typer.Option("--baseline-warn-only", help="A worse row is a note, not exit 114.")
+    ] = False,
 ) -> None:
     """Run a scenario file on a Ray cluster and judge its thresholds on the merged data."""
     cfg = _config(ctx.params)
+    baseline_file = cfg.history.baseline
+    if (
+        baseline_file
+        and baseline_file != "last-green"
+        and not baseline_file.isdigit()
+        and not os.path.isfile(baseline_file)
+    ):
+        _fail(exitcodes.INVALID_CONFIG, f"--baseline {baseline_file!r}: no such summary file")
     emulator = None
     if demo:
-        from veza_ray.emulator import EmulatorThread
+        from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
-        emulator = EmulatorThread()
+        try:  # VEZA_EMULATOR_SLOW / _FLAKY: a regression on purpose (docs/emulator.md)
+            emulator = EmulatorThread(EmulatorConfig.from_env(os.environ))
+        except ValueError as exc:
+            _fail(exitcodes.INVALID_CONFIG, str(exc))
+            raise
         emulator.start()
         cfg.env_overrides["BASE_URL"] = emulator.base_url
         # A demo scales the Veza gate to this machine: ~1 % of its VUs per core.
@@ -248,7 +290,10 @@ def _run(cfg: RunConfig, interrupts: Interrupts | None) -> None:
     from veza_ray.cluster.driver import RunError, execute, prepare
 
     try:
-        prep = prepare(cfg)
+        # A first signal while the script loads is acted on once it has (so the summary
+        # can be written where asked, its path checked); a second one stops at once.
+        with interrupts.deferring() if interrupts else contextlib.nullcontext():
+            prep = prepare(cfg)
         code = execute(prep, cfg, out=lambda s: print(s, flush=True), interrupts=interrupts)
     except RunError as exc:
         _fail(exc.code, str(exc))
@@ -437,7 +482,8 @@ def target(
 
     try:
         serve_forever(
-            EmulatorConfig(
+            EmulatorConfig.from_env(
+                os.environ,
                 profile=profile,
                 error_rate=error_rate,
                 reset_rate=reset_rate,
@@ -457,8 +503,21 @@ def version_command() -> None:
     typer.echo(version_line())
 
 
+def _register_history() -> None:
+    from veza_ray.history.commands import register
+
+    register(app)  # history (list, import, accept) and compare
+
+
+_register_history()
+
+
 def main() -> None:
-    """The console entry point: Ctrl-C and SIGTERM mean exit 105 in every phase of a run."""
+    """The console entry point: Ctrl-C, SIGTERM and SIGHUP mean exit 105 in every phase of
+    a run; a closed stdout or stderr never changes the exit code (outputs/stdstreams.py)."""
+    from veza_ray.outputs.stdstreams import guard_std_streams
+
+    guard_std_streams()
     interrupts = Interrupts().install()
     try:
         app(obj=interrupts)

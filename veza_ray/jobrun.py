@@ -69,7 +69,9 @@ def _run_cli(argv: list[str]) -> int:
     """``veza-ray`` in this process, as its console entry point runs it; the exit code."""
     from veza_ray.cli import app
     from veza_ray.cluster.interrupts import Interrupts, StopRequested
+    from veza_ray.outputs.stdstreams import guard_std_streams
 
+    guard_std_streams()  # the job log's reader may go too: never the run's exit code
     interrupts = Interrupts().install()
     try:
         app(args=argv, obj=interrupts, prog_name="veza-ray")

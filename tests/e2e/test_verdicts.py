@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 from cli import CLI
+from runproc import leftovers, ray_marker, read_until, start_cli
 from servers import KnownServer, veza, write_script
 
 from veza_ray.core import exitcodes
@@ -70,9 +71,13 @@ def test_paused_driver_is_undelivered_load_103(tmp_path: Path, known_server: Kno
     )
     seen: list[str] = []
     _wait_for_line(proc, "actor(s) on", seen)
-    time.sleep(3.0)  # VUs running
+    while known_server.counts["fast"] < 4:  # both actors' VUs are sending (bounded: 14 s plan)
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
     proc.send_signal(signal.SIGSTOP)
-    time.sleep(7.0)  # longer than the 5 s lease: every actor stops its VUs by itself
+    # Not a synchronisation: the pause under test, longer than the 5 s lease, so that every
+    # actor stops its VUs by itself.
+    time.sleep(7.0)
     proc.send_signal(signal.SIGCONT)
     stdout, rest = proc.communicate()
     stderr = "".join(seen) + rest
@@ -159,30 +164,33 @@ def _ray_procs(marker: str) -> list[Any]:
 
 
 @pytest.mark.ray
-@pytest.mark.parametrize(("sig", "after_s"), [(signal.SIGINT, 1.0), (signal.SIGTERM, 3.0)])
-def test_stop_during_start_up_is_105_and_leaves_no_ray(
-    tmp_path: Path, known_server: KnownServer, sig: signal.Signals, after_s: float
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_stop_while_ray_starts_is_105_and_leaves_no_ray(
+    tmp_path: Path, known_server: KnownServer, sig: signal.Signals
 ) -> None:
+    """The signal is sent once the CLI says it is starting Ray (its handlers are in place
+    from the first line of main); the driver exits only once every process of that Ray
+    is gone, so the check needs no waiting."""
     script = write_script(tmp_path, CONSTANT % {"duration": "30s"})
-    ray_tmp = Path(tempfile.mkdtemp(prefix="vr", dir="/tmp"))  # AF_UNIX paths are short
-    proc = _popen(
-        "run", script, "-e", f"URL={known_server.url}", "--quiet",
-        env={"RAY_TMPDIR": str(ray_tmp)},
-    )
-    time.sleep(after_s)
-    proc.send_signal(sig)
-    _, stderr = proc.communicate()
-    assert proc.returncode == exitcodes.EXTERNAL_ABORT, stderr
-    assert "Traceback" not in stderr
-    # Every Ray process this run started is gone within 15 s (they carry its temp dir).
-    left = _ray_procs(str(ray_tmp))
-    for _ in range(30):
-        if not left:
-            break
-        time.sleep(0.5)
-        left = _ray_procs(str(ray_tmp))
-    assert not left, [p.info.get('cmdline') for p in left]
-    shutil.rmtree(ray_tmp, ignore_errors=True)
+    summary = tmp_path / "summary.json"
+    with ray_marker() as marker:
+        proc = start_cli(
+            "run", script, "-e", f"URL={known_server.url}", "--quiet",
+            "--summary-export", str(summary), marker=marker,
+        )
+        assert proc.stderr is not None
+        seen: list[str] = []
+        read_until(proc.stderr, "starting a local Ray cluster", seen)
+        proc.send_signal(sig)
+        stderr = "".join(seen) + proc.stderr.read()
+        proc.wait()
+        assert proc.returncode == exitcodes.EXTERNAL_ABORT, stderr
+        assert "Traceback" not in stderr
+        assert leftovers(marker) == []
+    assert known_server.total == 0
+    outcome = json.loads(summary.read_text())["veza_ray"]["outcome"]
+    assert outcome["code"] == exitcodes.EXTERNAL_ABORT
+    assert any(f"stopped by {sig.name} while Ray started" in r for r in outcome["reasons"])
 
 
 def test_unwritable_outputs_are_refused_before_load(

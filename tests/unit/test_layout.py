@@ -68,6 +68,7 @@ LAYERS = {
     "veza_ray.readcap": 1,  # a leaf: capped, deadlined reads of answers, no veza_ray import
     "veza_ray.outputs": 2,
     "veza_ray.reports": 2,
+    "veza_ray.history": 2,  # the run history (SQLite) and its commands; reads core only
     "veza_ray.convert": 2,  # k6 JavaScript to a scenario file: a tool the CLI offers
     "veza_ray.cluster": 3,
     "veza_ray.cli": 4,

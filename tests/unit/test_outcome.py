@@ -133,3 +133,21 @@ def test_files_lost_on_the_submitting_machine_fail_a_pass_only() -> None:
     assert after_local_outputs(0, ["--html r.html: No space"], True) == 0
     assert after_local_outputs(99, ["--html r.html: No space"], False) == 99
     assert after_local_outputs(0, [], False) == 0
+
+
+def test_a_baseline_regression_is_114_after_99_103_and_112() -> None:
+    from veza_ray.core.outcome import RunFacts, decide
+
+    worse = ("http_req_duration{scenario:browse} p(95) 80 ms -> 104 ms (+30.0 %, ...)",)
+    o = decide(RunFacts(regressions=worse, requests=10))
+    assert o.code == 114 and o.reasons == (f"worse than the baseline: {worse[0]}",)
+    assert decide(RunFacts(regressions=worse, crossed=("x",))).code == 99
+    assert decide(RunFacts(regressions=worse, undelivered_vu_seconds=5.0)).code == 103
+    assert decide(RunFacts(regressions=worse, saturated=("actor 0",))).code == 112
+    warn = decide(RunFacts(regressions=worse, regression_warn_only=True, requests=10))
+    assert warn.code == 0 and warn.notes[0].startswith("worse than the baseline (--baseline-warn")
+    noted = decide(RunFacts(history_notes=("run not recorded in the history: locked",)))
+    assert noted.code == 0 and noted.notes == ("run not recorded in the history: locked",)
+    # a verdict on the load comes before a lost output
+    both = decide(RunFacts(regressions=worse, outputs_lost=("--html r.html: full",)))
+    assert both.code == 114 and len(both.reasons) == 2

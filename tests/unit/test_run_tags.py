@@ -1,11 +1,12 @@
-"""``--tag NAME=VALUE``: parsed, refused when malformed, and replacing the script's tags."""
+"""``--tag NAME=VALUE`` (one flag: run history's label and k6's run tags): parsed, refused
+when malformed, replacing the script's tags, and reaching the configuration."""
 
 from __future__ import annotations
 
 import pytest
 
+from veza_ray.core.history import parse_tags
 from veza_ray.core.options import parse_options
-from veza_ray.core.runconfig import ConfigError, parse_tags
 
 
 def test_parse_tags_last_wins() -> None:
@@ -14,7 +15,7 @@ def test_parse_tags_last_wins() -> None:
 
 @pytest.mark.parametrize("bad", ["nameonly", "=value", " =v"])
 def test_a_malformed_tag_is_named(bad: str) -> None:
-    with pytest.raises(ConfigError, match="--tag"):
+    with pytest.raises(ValueError, match="--tag"):
         parse_tags([bad])
 
 
@@ -22,3 +23,12 @@ def test_run_tags_replace_the_scripts_tags_as_k6() -> None:
     options = parse_options({"tags": {"team": "script", "env": "ci"}})
     assert options.with_run_tags({}).tags == (("env", "ci"), ("team", "script"))
     assert options.with_run_tags({"team": "data"}).tags == (("team", "data"),)
+
+
+def test_one_tag_flag_labels_the_history_and_tags_the_samples() -> None:
+    from veza_ray.core.runconfig import from_params, to_argv
+
+    cfg = from_params({"script": "s.py", "tag": ["team=data", "env=ci"]})
+    assert cfg.run_tags == {"team": "data", "env": "ci"} == cfg.history.tags
+    argv = to_argv(cfg)  # what a Ray job's run gets back: the same tags
+    assert [argv[i + 1] for i, x in enumerate(argv) if x == "--tag"] == ["team=data", "env=ci"]

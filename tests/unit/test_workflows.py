@@ -22,6 +22,7 @@ from veza_ray.cli import app
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
+GROUPS = {"history"}  # commands with subcommands
 SEPARATORS = {";", "&&", "||", "|", "&", "(", ")", "{", "}", "$(", "`"}
 
 
@@ -50,15 +51,20 @@ def cli_options() -> dict[str, set[str]]:
     group = typer.main.get_command(app)
     commands = getattr(group, "commands", None)
     assert isinstance(commands, dict) and commands, "the veza-ray app has no subcommands"
-    return {
-        name: {
+
+    def options(cmd: Any) -> set[str]:
+        return {
             opt
             for p in cmd.params
             if getattr(p, "param_type_name", "") == "option"
             for opt in (*p.opts, *p.secondary_opts)
         }
-        for name, cmd in commands.items()
-    }
+
+    out = {name: options(cmd) for name, cmd in commands.items()}
+    for name, cmd in commands.items():  # groups: `history accept` is its own command
+        for sub, subcmd in (getattr(cmd, "commands", None) or {}).items():
+            out[f"{name} {sub}"] = options(subcmd)
+    return out
 
 
 def invocations(script: str) -> list[tuple[str, list[str]]]:
@@ -90,12 +96,15 @@ def invocations(script: str) -> list[tuple[str, list[str]]]:
             )
             if idx is None or idx + 1 >= len(cmd):
                 continue
+            sub, rest = cmd[idx + 1], cmd[idx + 2 :]
+            if sub in GROUPS and rest and not rest[0].startswith("-"):
+                sub, rest = f"{sub} {rest[0]}", rest[1:]
             args: list[str] = []
-            for tok in cmd[idx + 2 :]:
+            for tok in rest:
                 m = re.fullmatch(r"\$\{(\w+)\[@\]\}", tok)
                 args.extend(arrays.get(m.group(1), []) if m else [tok])
             opts = [a.split("=", 1)[0] for a in args if a.startswith("-") and a != "-"]
-            found.append((cmd[idx + 1], opts))
+            found.append((sub, opts))
     return found
 
 
@@ -137,10 +146,12 @@ def test_every_veza_ray_invocation_uses_accepted_options(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["loadtest.yml", "ci.yml"])
 def test_actions_are_referenced_portably(name: str) -> None:
-    """owner/repo@ref: the only `uses:` form both GitHub and Forgejo resolve."""
+    """owner/repo@ref, or owner/repo/path@ref (an action in a subfolder, as
+    actions/cache/save; act, under Forgejo's runner, resolves both): the forms both
+    GitHub and Forgejo resolve."""
     for s in steps(load(name)):
         if "uses" in s:
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@[\w.-]+", s["uses"]), s["uses"]
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)?@[\w.-]+", s["uses"]), s["uses"]
 
 
 def test_loadtest_triggers(loadtest: dict[str, Any]) -> None:
@@ -265,3 +276,29 @@ def test_run_scripts_are_valid_bash(name: str, tmp_path: Path) -> None:
         script.write_text(s["run"])
         res = subprocess.run([bash, "-n", str(script)], capture_output=True, text=True)
         assert res.returncode == 0, f"{name} step {i}: {res.stderr}"
+
+
+def test_loadtest_keeps_its_history_and_checks_acceptance(loadtest: dict[str, Any]) -> None:
+    """The nightly restores the history, runs against the last green night, posts the
+    comparison, checks the three-nights bar and saves the history even when red."""
+    all_steps = steps(loadtest)
+    names = [s.get("uses", "") for s in all_steps]
+    restore = names.index("actions/cache/restore@v4")
+    save = names.index("actions/cache/save@v4")
+    gate = next(i for i, s in enumerate(all_steps) if "veza-ray run" in s.get("run", ""))
+    accept = next(
+        i for i, s in enumerate(all_steps) if "veza-ray history accept" in s.get("run", "")
+    )
+    assert restore < gate < accept < save
+    assert all_steps[save]["if"] == "always()" and all_steps[accept]["if"] == "always()"
+    assert all_steps[restore]["with"]["path"] == all_steps[save]["with"]["path"] == ".veza-ray"
+    runs = dict(all_invocations(loadtest))
+    for flag in ("--history", "--baseline", "--tag"):
+        assert flag in runs["run"]
+    assert "--nights" in runs["history accept"]
+    script = all_steps[gate]["run"]
+    assert "--baseline last-green" in script and "114)" in script
+    assert any(
+        'veza-ray report k6-summary.json --markdown - >> "$GITHUB_STEP_SUMMARY"' in s.get("run", "")
+        for s in all_steps
+    )

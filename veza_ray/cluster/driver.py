@@ -27,11 +27,19 @@ from veza_ray.cluster.fleet import (
     cpu_nodes,
     resume_segments,
 )
-from veza_ray.cluster.interrupts import Interrupts, kill_children
+from veza_ray.cluster.interrupts import (
+    Interrupts,
+    descendants,
+    hangup_blocked,
+    kill_children,
+    reap,
+)
 from veza_ray.cluster.lifecycle import run_setup, run_teardown, script_abort
+from veza_ray.cluster.stopped import stopped_before_start
 from veza_ray.core import exitcodes
 from veza_ray.core.actor_settings import actor_settings
 from veza_ray.core.guards import SECRETS, host_refusal, parse_allowed, secret_names
+from veza_ray.core.history import identity
 from veza_ray.core.inspect import auto_actors
 from veza_ray.core.merge import MergedRun
 from veza_ray.core.options import Options, OptionsError, parse_options, parse_trend_stats
@@ -39,7 +47,7 @@ from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide, outc
 from veza_ray.core.output_kinds import BY_KIND, END, INTERVAL, OUTPUTS
 from veza_ray.core.overlap import collisions
 from veza_ray.core.plan import Segment, make_plan
-from veza_ray.core.runconfig import RunConfig, parse_tags
+from veza_ray.core.runconfig import RunConfig
 from veza_ray.core.sizing import estimate_memory, memory_refusal, output_refusal
 from veza_ray.core.stop import StopRequested
 from veza_ray.core.summary import build_summary, render_text
@@ -65,9 +73,11 @@ from veza_ray.outputs.base import (
     OutputContext,
     OutputEnd,
     RunStart,
+    finish_all,
     load_impl,
 )
 from veza_ray.outputs.files import write_end_outputs, write_file
+from veza_ray.outputs.stdstreams import lost_streams
 from veza_ray.outputs.streams import AbortCheck, LiveOutput
 
 __all__ = ["Prepared", "RunConfig", "RunError", "execute", "prepare"]
@@ -108,7 +118,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     except ScriptOptionsError as exc:
         raise RunError(exitcodes.INVALID_CONFIG, "; ".join(exc.errors)) from exc
     try:
-        options = parse_options(script.raw_options).with_run_tags(parse_tags(cfg.run_tags))
+        options = parse_options(script.raw_options).with_run_tags(cfg.run_tags)
     except OptionsError as exc:
         raise RunError(
             exitcodes.INVALID_CONFIG, "invalid options: " + "; ".join(exc.errors)
@@ -189,21 +199,8 @@ def _connect(
     }
     try:
         try:
-            if address:
-                ray.init(address=address, **common)
-                return ray, False
-            cpus = max(os.cpu_count() or 1, actors_wanted or 0)
-            try:
-                ray.init(num_cpus=cpus, include_dashboard=False, **common)
-                return ray, True
-            except ValueError as exc:
-                # Ray's words for "a local cluster is already running here" (ray start):
-                # use it rather than start a second Ray competing for the same cores.
-                if "existing cluster" not in str(exc):
-                    raise
-            ray.init(address="auto", **common)
-            err("veza-ray: using the Ray cluster already running on this machine (ray start)")
-            return ray, False
+            with hangup_blocked():  # Ray's processes leave a closed terminal's SIGHUP to us
+                return _init(ray, address, actors_wanted, common, err)
         except SystemExit as exc:
             # ray.init installs its own SIGTERM handler (sys.exit(15)) as it begins.
             if exc.code == signal.SIGTERM:
@@ -225,6 +222,34 @@ def _connect(
         if address:
             msg += connect_hint(os.environ.get("RAY_AUTH_MODE", ""))
         raise RunError(exitcodes.CLUSTER_ERROR, msg) from exc
+
+
+def _init(
+    ray: Any,
+    address: str | None,
+    actors_wanted: int | None,
+    common: dict[str, Any],
+    err: Callable[[str], None],
+) -> tuple[Any, bool]:
+    """``ray.init`` for the address, else an existing local cluster, else a new one."""
+    if address:
+        ray.init(address=address, **common)
+        return ray, False
+    cpus = max(os.cpu_count() or 1, actors_wanted or 0)
+    try:
+        # A readiness line too: from here until the actors are placed, a stop signal
+        # stops this cluster again (tests wait on it before they signal this phase).
+        err(f"veza-ray: starting a local Ray cluster ({cpus} CPUs)")
+        ray.init(num_cpus=cpus, include_dashboard=False, **common)
+        return ray, True
+    except ValueError as exc:
+        # Ray's words for "a local cluster is already running here" (ray start):
+        # use it rather than start a second Ray competing for the same cores.
+        if "existing cluster" not in str(exc):
+            raise
+    ray.init(address="auto", **common)
+    err("veza-ray: using the Ray cluster already running on this machine (ray start)")
+    return ray, False
 
 
 def connect_hint(auth_mode: str) -> str:
@@ -250,9 +275,10 @@ def execute(
 ) -> int:
     """Run the test on Ray and report; returns the exit code decided by ``outcome.decide``.
 
-    A stop signal before the VUs start raises StopRequested (exit 105, nothing ran, the
-    cluster we started is stopped); once they run, it stops them gracefully and the
-    summary is still written.
+    A stop signal (SIGINT, SIGTERM, SIGHUP) before the VUs start ends it with 105: nothing
+    ran, the cluster we started is stopped and the summary says in which phase; once they
+    run, it stops them gracefully and the summary is still written. A signal after the
+    outcome was decided does not change it.
     """
 
     def err(s: str) -> None:
@@ -265,22 +291,50 @@ def execute(
     signals = interrupts if interrupts is not None else Interrupts().install()
     ray: Any = None
     owned = False
+    phase = "while the script loaded"  # named in the outcome when a signal stops start-up
     for warning in prep.options.warnings:
         err(f"warning: {warning}")
     try:
-        preflight(prep, cfg)
-        setup = run_setup(prep, err)  # once per test, before Ray: a failure starts nothing
-        if setup.code:
-            raise RunError(setup.code, f"{setup.error}; no VU was started")
-        ray, owned = _connect(cfg, cfg.actors, err, signals)
-        return _run(ray, prep, cfg, safe_out, err, signals, setup)
+        try:
+            if signals.received:  # one that came while the script loaded (cli's deferring)
+                raise StopRequested(signals.first)
+            phase = "during the pre-flight health check"
+            preflight(prep, cfg)
+            phase = "while setup() ran"
+            setup = run_setup(prep, err)  # once per test, before Ray: a failure starts nothing
+            if setup.code:
+                raise RunError(setup.code, f"{setup.error}; no VU was started")
+            phase = "while Ray started"
+            ray, owned = _connect(cfg, cfg.actors, err, signals)
+            phase = "while the actors were placed"
+            code = _run(ray, prep, cfg, safe_out, err, signals, setup)
+        finally:
+            signals.flagging()  # the cluster's stop below is never cut short by a signal
+            if owned and ray is not None:
+                _stop_cluster(ray)
+        if signals.late:
+            err(
+                f"veza-ray: {signals.late[0]} after the verdict was decided: the summary was "
+                f"finished and the exit code is the run's ({code})"
+            )
+        return code
+    except (StopRequested, KeyboardInterrupt) as exc:
+        name = exc.signal_name if isinstance(exc, StopRequested) else "SIGINT"
+        return stopped_before_start(
+            prep, cfg, name, phase, lambda o: _say_outcome(o, err), err
+        )
     finally:
-        if owned and ray is not None:
-            ray.shutdown()
-            if signals.received:
-                kill_children()  # whatever a half-finished start left behind
         if own_interrupts:
             signals.restore()
+
+
+def _stop_cluster(ray: Any) -> None:
+    """Stop the local cluster we started, and wait until every process of it is gone (Ray
+    leaves agents and workers behind when a signal cut its start or its stop short)."""
+    procs = descendants()
+    with contextlib.suppress(Exception):
+        ray.shutdown()
+    reap(procs)
 
 
 def _run(
@@ -332,8 +386,8 @@ def _run(
     except BaseException:
         fleet.close()
         raise
-    with signals.flagging():
-        return _drive(ray, prep, cfg, out, err, signals, fleet, state, ids, infos, start_epoch)
+    signals.flagging()
+    return _drive(ray, prep, cfg, out, err, signals, fleet, state, ids, infos, start_epoch)
 
 
 def _attach_tree(
@@ -376,11 +430,12 @@ def _outputs(
     cfg: RunConfig,
     err: Callable[[str], None],
     abort: AbortCheck,
+    stop: Callable[[str], None] | None = None,
 ) -> list[Output]:
     """Every output the run feeds each interval: the live view, the abort check, and
     those of the output table (core/output_kinds.py) the run asked for."""
     outputs: list[Output] = [LiveOutput(not cfg.quiet, cfg.log_interval, err), abort]
-    ctx = OutputContext(prep.env, prep.allowed_hosts, err)
+    ctx = OutputContext(prep.env, prep.allowed_hosts, err, stop)
     for o in OUTPUTS:
         target = cfg.target(o.kind)
         if o.phase == INTERVAL and target:
@@ -420,7 +475,8 @@ def _drive(
         stopping[0] = True
 
     abort = AbortCheck(cfg.abort_eval_s, abort_run, blocked=lambda: stopping[0])
-    outputs = _outputs(prep, cfg, err, abort)
+    # A stop from an output (the web dashboard) is read by the loop as a signal is.
+    outputs = _outputs(prep, cfg, err, abort, signals.received.append)
     run_start = RunStart(
         prep.script.path,
         start_epoch,
@@ -488,6 +544,7 @@ def _drive(
                 f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
                 f"{len(fleet.live)} actor(s)",
                 state,
+                fleet.tree,
             )
             for output in outputs:
                 output.interval(iv)
@@ -543,14 +600,25 @@ def _drive(
         allow_output_loss=cfg.allow_output_loss,
         teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
         script_aborted=script_abort(state),
+        streams_lost=lost_streams(),
     )
-    outcome = decide(facts)
+    extras["identity"] = identity(
+        prep.script.path, extras["options"], dict(prep.options.tags), cfg.history.tags
+    )
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
     )
-    summary["veza_ray"]["outcome"] = outcome.to_wire()
+    if cfg.history.active:  # compare with the baseline, decide, record (history/runhook.py)
+        from veza_ray.history.runhook import finish
+
+        outcome, facts = finish(cfg.history, summary, facts, err, SECRETS.redact_obj)
+    else:
+        outcome = decide(facts)
+        summary["veza_ray"]["outcome"] = outcome.to_wire()
+    signals.decided()  # a signal from now on finds the verdict decided: it stands
     summary = SECRETS.redact_obj(summary)
     outcome = _emit(prep, cfg, summary, facts, verdicts, out, err)
+    finish_all(outputs, summary)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
     return outcome.code
 
@@ -573,7 +641,7 @@ def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> 
     wire = [s.to_wire() for s in segs]
     settings = actor_settings(prep.allowed_hosts, secret_names(prep.env, cfg.secret_names))
     if cfg.run_tags:
-        settings["run_tags"] = parse_tags(cfg.run_tags)
+        settings["run_tags"] = cfg.run_tags
     return (
         i,
         prep.script.path,

@@ -14,3 +14,5 @@ CONVERT_PARTIAL = 116  # not a k6 code: `convert` left TODO(convert) lines (see 
 SETUP_TIMEOUT = 100  # k6 SetupTimeout: setup() ran past setupTimeout, no VU started
 TEARDOWN_TIMEOUT = 101  # k6 TeardownTimeout: teardown() ran past teardownTimeout
 SCRIPT_ABORTED = 108  # k6 ScriptAborted: k6/execution test.abort() (same code as PREFLIGHT_FAILED)
+BASELINE_REGRESSION = 114  # not a k6 code: a row worse than the baseline (compare, run --baseline)
+NOT_ACCEPTED = 115  # not a k6 code: `history accept` says the acceptance chain is not met

@@ -18,6 +18,7 @@ from veza_ray.core.metric_types import MetricDef
 from veza_ray.core.metrics import MetricStore, TrendSink
 from veza_ray.core.options import Options, ScenarioConfig
 from veza_ray.core.plan import Segment, planned_vu_seconds
+from veza_ray.core.series import ALL, MAX_POINTS, RECENT_POINTS, IntervalSeries, ScopeCounts
 from veza_ray.core.version import __version__
 from veza_ray.core.wire import (
     MAX_ERROR_MESSAGES,
@@ -87,7 +88,8 @@ class MergedRun:
         self.errors: dict[str, int] = {}
         self.lag: dict[int, list[float]] = {}
         self.cpu: dict[int, list[float]] = {}
-        self.series: list[dict[str, Any]] = []
+        self.timeline = IntervalSeries()  # bounded: core/series.py
+        self._last_point: dict[str, Any] = {}
         self.lost: dict[int, dict[str, Any]] = {}
         self.replaced_by: dict[int, int] = {}
         self.ends: dict[int, ActorEnd] = {}
@@ -165,10 +167,15 @@ class MergedRun:
                 agg["dropped"] += st["dropped"]
         return out
 
+    @property
+    def series(self) -> list[dict[str, Any]]:
+        """The per-interval points, oldest first, compacted past ``RECENT_POINTS``."""
+        return self.timeline.points()
+
     def last_point(self) -> dict[str, dict[str, float]]:
-        if not self.series:
+        if not self._last_point:
             return {}
-        scenarios: dict[str, dict[str, float]] = self.series[-1]["scenarios"]
+        scenarios: dict[str, dict[str, float]] = self._last_point["scenarios"]
         return scenarios
 
     def close_interval(self, elapsed: float, dt: float) -> None:
@@ -179,30 +186,30 @@ class MergedRun:
         active = float(sum(s["active"] for s in by_sc.values()))
         allocated = float(sum(s["allocated"] for s in by_sc.values()))
         vus, vus_max = self.total.sink("vus", ()), self.total.sink("vus_max", ())
-        # stamped with the run's time, given by the caller: only the driver feeds these
         vus.add(active, elapsed)  # type: ignore[call-arg]
         vus_max.add(allocated, elapsed)  # type: ignore[call-arg]
-        point: dict[str, Any] = {"t": round(elapsed, 3), "scenarios": {}}
-        for sc in self.options.scenarios:
-            sel = (("scenario", sc.name),)
-            reqs = self.interval.aggregate("http_reqs", sel)
-            dur = self.interval.aggregate("http_req_duration", sel)
-            failed = self.interval.aggregate("http_req_failed", sel)
-            count = reqs.values(1.0)["count"] if reqs else 0.0
-            entry: dict[str, float] = {
-                "reqs": count,
-                "rps": count / dt if dt > 0 else 0.0,
-                "p95": 0.0,
-                "p99": 0.0,
-                "error_rate": failed.values(1.0)["rate"] if failed else 0.0,
-                "vus": float(by_sc.get(sc.name, {}).get("active", 0)),
-            }
-            if isinstance(dur, TrendSink) and not dur.empty():
-                entry["p95"] = dur.digest.quantile(0.95)
-                entry["p99"] = dur.digest.quantile(0.99)
-            point["scenarios"][sc.name] = entry
-        self.series.append(point)
+        scopes = {
+            sc.name: self._scope((("scenario", sc.name),), by_sc.get(sc.name, {}))
+            for sc in self.options.scenarios
+        }
+        scopes[ALL] = self._scope((), {"active": int(active)})
+        self._last_point = self.timeline.add(elapsed, dt, scopes)
         self.interval = MetricStore(self.metrics, max_series_per_metric=self.max_series)
+
+    def _scope(self, sel: tuple[tuple[str, str], ...], stats: Mapping[str, int]) -> ScopeCounts:
+        """One scope's numbers in the interval store: its digest, requests, failures."""
+        out = ScopeCounts()
+        reqs = self.interval.aggregate("http_reqs", sel)
+        dur = self.interval.aggregate("http_req_duration", sel)
+        failed = self.interval.aggregate("http_req_failed", sel)
+        out.reqs = reqs.values(1.0)["count"] if reqs else 0.0
+        if failed:
+            vals = failed.values(1.0)
+            out.failed, out.judged = vals["passes"], vals["passes"] + vals["fails"]
+        if isinstance(dur, TrendSink) and not dur.empty():
+            out.digest = dur.digest
+        out.vus = float(stats.get("active", 0))
+        return out
 
     def lost_vu_seconds(self) -> float:
         """VU-seconds planned for lost actors between their loss and their replacement."""
@@ -337,9 +344,35 @@ class MergedRun:
             "note": cardinality.note(folded, self.max_series),
         }
 
+    def digests_and_counts(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The whole run's latency digests (wire form, at most DEFAULT_MAX_CENTROIDS each,
+        so any percentile can be recomputed later) and request/failure counts, for all
+        requests and per scenario: what ``compare`` and the history read."""
+        digests: dict[str, Any] = {"metric": "http_req_duration", "scenarios": {}}
+        counts: dict[str, Any] = {"scenarios": {}}
+        scopes: list[tuple[str, tuple[tuple[str, str], ...]]] = [(ALL, ())]
+        scopes += [(sc.name, (("scenario", sc.name),)) for sc in self.options.scenarios]
+        for name, sel in scopes:
+            dur = self.total.aggregate("http_req_duration", sel)
+            reqs = self.total.aggregate("http_reqs", sel)
+            failed = self.total.aggregate("http_req_failed", sel)
+            fv = failed.values(1.0) if failed else {"passes": 0.0, "fails": 0.0}
+            entry = {
+                "reqs": reqs.values(1.0)["count"] if reqs else 0.0,
+                "failed": fv["passes"],
+                "judged": fv["passes"] + fv["fails"],
+            }
+            wire = dur.digest.to_wire() if isinstance(dur, TrendSink) else None
+            if name == ALL:
+                digests[ALL], counts[ALL] = wire, entry
+            else:
+                digests["scenarios"][name], counts["scenarios"][name] = wire, entry
+        return digests, counts
+
     def extras(self, start: float, end: float) -> dict[str, Any]:
         nodes: dict[str, dict[str, Any]] = {}
         actors = []
+        digests, counts = self.digests_and_counts()
         for i in sorted(self.infos):
             info = self.infos[i]
             segs = {s.scenario: s.max_vus for s in self.plan[i]}
@@ -389,4 +422,11 @@ class MergedRun:
             "lost_vu_seconds": round(self.lost_vu_seconds(), 3),
             "series": self.series_report(),
             "intervals": self.series,
+            "intervals_bound": {
+                "max_points": MAX_POINTS,
+                "recent_points": RECENT_POINTS,
+                "old_bucket_intervals": self.timeline.width,
+            },
+            "digests": digests,
+            "requests": counts,
         }

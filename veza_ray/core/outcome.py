@@ -6,10 +6,14 @@ fact here, and ``decide`` is the only place that turns facts into an exit code. 
 summary JSON carries the result (``veza_ray.outcome``) and the text summary, the live view
 and every report read it instead of working the code out again.
 
+A closed stdout or stderr (``| head -1``, a closed terminal) is a note, never a code: the
+reader chose to leave, and the verdict is what the run measured.
+
 Precedence: a stop signal (105) wins, as in k6, whose run/abort error is kept over the
 thresholds' ("Crossed thresholds, but test already exited with another error", k6
 cmd/run.go); then a crossed threshold (99), then undelivered load (103), then saturated
-generators (112), then a lost output (113): an output the user asked for that could not
+generators (112), then a regression against the baseline (114, ``run --baseline``),
+then a lost output (113): an output the user asked for that could not
 be written whole turns a pass into a failure, and never hides a verdict on the load (k6
 only logs such an error; docs/security.md, "Outputs", says why veza-ray does not).
 Every reason that applies is listed whatever the code.
@@ -39,7 +43,8 @@ class RunFacts:
 
     crossed: tuple[str, ...] = ()  # "metric_key expression (measured ...)" per crossed threshold
     aborted_on_fail: bool = False
-    stop_signal: str = ""  # "SIGINT" / "SIGTERM" when the user stopped the run
+    stop_signal: str = ""  # "SIGINT" / "SIGTERM" / "SIGHUP" when the user stopped the run
+    stop_phase: str = ""  # "while Ray started"...: the signal came before any VU started
     cut_short: tuple[ActorCutShort, ...] = ()
     undelivered_vu_seconds: float = 0.0
     undelivered_iterations: int = 0
@@ -56,6 +61,12 @@ class RunFacts:
     ran_s: float = 0.0
     teardown_failure: tuple[int, str] | None = None  # (107 or 101, why) as k6 exits
     script_aborted: str = ""  # k6/execution test.abort()'s reason: k6's ScriptAborted (108)
+    # run --baseline / --history (core/compare.py, veza_ray/history/): worse rows, and
+    # what could not be compared or recorded (a note: the history never changes a verdict)
+    regressions: tuple[str, ...] = ()
+    regression_warn_only: bool = False
+    history_notes: tuple[str, ...] = ()
+    streams_lost: tuple[str, ...] = ()  # "stdout was closed by its reader ..." (a note only)
 
 
 class OutcomeWire(TypedDict):
@@ -112,7 +123,9 @@ def decide(f: RunFacts) -> Outcome:
     if f.stop_signal:
         codes.append(exitcodes.EXTERNAL_ABORT)
         reasons.append(
-            f"stopped by {f.stop_signal} after {f.ran_s:.1f} s of {f.planned_s:.1f} s planned"
+            f"stopped by {f.stop_signal} {f.stop_phase}, before any VU started; no load was sent"
+            if f.stop_phase
+            else f"stopped by {f.stop_signal} after {f.ran_s:.1f} s of {f.planned_s:.1f} s planned"
         )
     undelivered = bool(f.cut_short or f.driver_failure) or f.undelivered_vu_seconds > 0.05
     undelivered = undelivered or f.undelivered_iterations > 0
@@ -146,6 +159,12 @@ def decide(f: RunFacts) -> Outcome:
             reasons.append(what)
     for failure in f.output_failures:
         notes.append(f"output not written: {failure}")
+    for worse in f.regressions:
+        if f.regression_warn_only:
+            notes.append(f"worse than the baseline (--baseline-warn-only): {worse}")
+        else:
+            codes.append(exitcodes.BASELINE_REGRESSION)
+            reasons.append(f"worse than the baseline: {worse}")
     for lost in f.outputs_lost:
         if f.allow_output_loss:
             notes.append(f"output lost: {lost} (allowed by --allow-output-loss)")
@@ -160,6 +179,9 @@ def decide(f: RunFacts) -> Outcome:
     if f.teardown_failure:
         codes.append(f.teardown_failure[0])
         reasons.append(f.teardown_failure[1])
+    notes.extend(f.history_notes)
+    for lost in f.streams_lost:  # the reader's choice (| head): never the verdict's
+        notes.append(f"{lost}: what was written to it after that was dropped")
     if not codes and f.requests == 0 and f.planned_s > 0 and not f.stop_signal:
         notes.append("no HTTP request was made")
     code = min(codes, key=_PRECEDENCE.index) if codes else exitcodes.OK
@@ -172,6 +194,7 @@ _PRECEDENCE = [
     exitcodes.THRESHOLDS_FAILED,
     exitcodes.LOST_LOAD,
     exitcodes.GENERATOR_SATURATED,
+    exitcodes.BASELINE_REGRESSION,
     exitcodes.OUTPUT_LOST,
     exitcodes.SCRIPT_ERROR,
     exitcodes.TEARDOWN_TIMEOUT,

@@ -69,6 +69,15 @@ OUTPUTS: tuple[OutputKind, ...] = (
         target="URL",
     ),
     OutputKind(
+        "web-dashboard",
+        "--out web-dashboard=",
+        "the live web dashboard (k6's K6_WEB_DASHBOARD*; --web-dashboard): the merged run "
+        "each period over server-sent events, and a stop control",
+        INTERVAL,
+        "veza_ray.outputs.dashboard:DashboardOutput",
+        target="host=H&port=P&period=D",
+    ),
+    OutputKind(
         "html",
         "--html",
         "a self-contained HTML report",

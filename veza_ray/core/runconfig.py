@@ -16,10 +16,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from veza_ray.core.dashboard_config import (
+    DashboardConfig,
+    DashboardConfigError,
+    from_env,
+    parse_target,
+)
+from veza_ray.core.history import HistoryOptions, parse_tags
 from veza_ray.core.output_kinds import BY_KIND, OUTPUTS, out_usage, param_name
 
 SPREADS = ("spread", "strict")
 MERGE_TREES = ("auto", "on", "off")
+DASHBOARD = "web-dashboard"  # the output_kinds kind of the live web dashboard
 
 
 class ConfigError(ValueError):
@@ -58,7 +66,14 @@ class RunConfig:
     demo: bool = False  # the CLI starts the Veza API emulator and points BASE_URL at it
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
     merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
-    run_tags: list[str] = field(default_factory=list)  # --tag NAME=VALUE: on every sample
+    # --history, --baseline, and --tag: the run's label in the history and k6's run tags on
+    # every sample (``run_tags``)
+    history: HistoryOptions = field(default_factory=HistoryOptions)
+
+    @property
+    def run_tags(self) -> dict[str, str]:
+        """``--tag NAME=VALUE``: on every sample, replacing the script's ``tags`` (k6)."""
+        return dict(self.history.tags)
 
     def target(self, kind: str) -> str | None:
         """Where the output ``kind`` goes (a path, a URL, '-'), or None when not asked."""
@@ -93,7 +108,6 @@ SIMPLE: dict[str, tuple[str, str]] = {
     "demo": ("demo", "--demo"),
     "allow_saturated": ("allow_saturated", "--allow-saturated"),
     "allow_output_loss": ("allow_output_loss", "--allow-output-loss"),
-    "tag": ("run_tags", "--tag"),
 }
 # Options ``from_params`` reads itself.
 SPECIAL = (
@@ -102,6 +116,11 @@ SPECIAL = (
     "actors",
     "no_preflight",
     "out",
+    "web_dashboard",
+    "history",
+    "tag",
+    "baseline",
+    "baseline_warn_only",
     *(param_name(o) for o in OUTPUTS if not o.via_out),
 )
 
@@ -114,17 +133,6 @@ def parse_env(pairs: Sequence[str]) -> dict[str, str]:
         if not sep or not name:
             raise ConfigError(f"-e {pair!r}: write it as NAME=VALUE")
         out[name] = value
-    return out
-
-
-def parse_tags(pairs: Sequence[str]) -> dict[str, str]:
-    """``--tag NAME=VALUE`` pairs (k6's run tags); the last one of a name wins."""
-    out: dict[str, str] = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name.strip():
-            raise ConfigError(f"--tag {pair!r}: write it as NAME=VALUE")
-        out[name.strip()] = value
     return out
 
 
@@ -149,6 +157,12 @@ def parse_outputs(params: Mapping[str, Any]) -> dict[str, str]:
             outputs[o.kind] = str(params[param_name(o)])
     for item in params.get("out") or ():
         kind, sep, value = str(item).partition("=")
+        if kind == DASHBOARD:
+            outputs.pop(kind, None)
+            dash = _dashboard_target(value)
+            if dash.serves:
+                outputs[kind] = dash.target()
+            continue
         known = BY_KIND.get(kind)
         if known is None or not known.via_out or not sep or not value:
             raise ConfigError(f"--out {item!r}: use {out_usage()}")
@@ -156,16 +170,65 @@ def parse_outputs(params: Mapping[str, Any]) -> dict[str, str]:
     return outputs
 
 
-def from_params(params: Mapping[str, Any]) -> RunConfig:
-    """The run's configuration from ``run``'s parsed options; ConfigError names a bad one."""
+def _dashboard_target(value: str) -> DashboardConfig:
+    try:
+        return parse_target(value)
+    except DashboardConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def dashboard_outputs(
+    outputs: dict[str, str], enabled: bool, env: Mapping[str, str]
+) -> dict[str, str]:
+    """``--web-dashboard`` and k6's K6_WEB_DASHBOARD* variables folded into the outputs:
+    the dashboard's target (an explicit ``--out web-dashboard=`` wins) and its export,
+    which is the HTML report (``--html``)."""
+    try:
+        dash, export = from_env(env, enabled)
+    except DashboardConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if dash is not None and dash.serves:
+        outputs.setdefault(DASHBOARD, dash.target())
+    if export:
+        html = outputs.get("html")
+        if html is not None and html != export:
+            raise ConfigError(
+                f"K6_WEB_DASHBOARD_EXPORT={export!r} and --html {html!r} name two reports; keep one"
+            )
+        outputs["html"] = export
+    return outputs
+
+
+def parse_history(params: Mapping[str, Any]) -> HistoryOptions:
+    """``--history``, ``--tag``, ``--baseline``, ``--baseline-warn-only`` (docs/history.md)."""
+    try:
+        opts = HistoryOptions(
+            params.get("history") or None,
+            parse_tags(params.get("tag") or ()),
+            params.get("baseline") or None,
+            bool(params.get("baseline_warn_only")),
+        )
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    problem = opts.problem()
+    if problem:
+        raise ConfigError(problem)
+    return opts
+
+
+def from_params(params: Mapping[str, Any], env: Mapping[str, str] | None = None) -> RunConfig:
+    """The run's configuration from ``run``'s parsed options (and, for the dashboard, k6's
+    K6_WEB_DASHBOARD* variables in ``env``); ConfigError names a bad one."""
     actors, auto = parse_actors(params.get("actors"))
+    outputs = dashboard_outputs(parse_outputs(params), bool(params.get("web_dashboard")), env or {})
     cfg = RunConfig(
         script_path=str(params["script"]),
         env_overrides=parse_env(params.get("env") or ()),
         actors=actors,
         actors_auto=auto,
         preflight=not params.get("no_preflight", False),
-        outputs=parse_outputs(params),
+        outputs=outputs,
+        history=parse_history(params),
     )
     simple: dict[str, Any] = {}
     for name, (attr, _flag) in SIMPLE.items():
@@ -177,7 +240,6 @@ def from_params(params: Mapping[str, Any]) -> RunConfig:
         raise ConfigError(f"--spread {cfg.spread!r}: use 'spread' or 'strict'")
     if cfg.merge_tree not in MERGE_TREES:
         raise ConfigError(f"--merge-tree {cfg.merge_tree!r}: use auto, on or off")
-    parse_tags(cfg.run_tags)  # refuses a bad one now, before anything loads
     if cfg.actors_per_node and (cfg.actors or cfg.actors_auto):
         raise ConfigError("use either --actors or --actors-per-node, not both")
     return cfg
@@ -201,6 +263,15 @@ def to_argv(cfg: RunConfig) -> list[str]:
         target = cfg.outputs.get(o.kind)
         if target:
             argv += ["--out", f"{o.kind}={target}"] if o.via_out else [o.flag, target]
+    h = cfg.history
+    if h.path:
+        argv += ["--history", h.path]
+    for name, value in h.tags.items():
+        argv += ["--tag", f"{name}={value}"]
+    if h.baseline:
+        argv += ["--baseline", h.baseline]
+    if h.warn_only:
+        argv.append("--baseline-warn-only")
     for attr, flag in SIMPLE.values():
         value = getattr(cfg, attr)
         if value is None or value == [] or value == _DEFAULTS.get(attr):

@@ -21,6 +21,7 @@ from aiohttp.typedefs import Handler
 
 from .catalogue import ZERO_UUID, Catalogue, Track
 from .config import EmulatorConfig
+from .degrade import Degrader
 from .faults import Fault, FaultInjector
 from .hls import MP2T, MPEGURL, SEGMENT_BYTES, master_playlist, media_playlist
 from .latency import PROFILES, LatencySampler
@@ -47,11 +48,13 @@ class EmulatorState:
     uploads: UploadRegistry = field(default_factory=UploadRegistry)
     latency: LatencySampler = field(init=False)
     faults: FaultInjector = field(init=False)
+    degrade: Degrader = field(init=False)
 
     def __post_init__(self) -> None:
         cfg = self.config
         self.latency = LatencySampler(PROFILES[cfg.profile], cfg.seed)
         self.faults = FaultInjector(cfg.error_rate, cfg.reset_rate, cfg.seed)
+        self.degrade = Degrader(cfg.slow, cfg.flaky, cfg.seed)
 
 
 STATE: web.AppKey[EmulatorState] = web.AppKey("veza_emulator_state", EmulatorState)
@@ -317,7 +320,9 @@ async def emulator_middleware(request: web.Request, handler: Handler) -> web.Str
         _abort_connection(request)
         # The transport is closing: aiohttp's write fails quietly and nothing is sent.
         return web.Response(status=503)
-    delay = state.latency.draw(route)
+    delay = state.latency.draw(route) * state.degrade.factor(route)
+    if fault is Fault.NONE and state.degrade.fails(route):
+        fault = Fault.ERROR
     if delay > 0.0:
         await asyncio.sleep(delay)
 

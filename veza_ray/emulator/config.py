@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
+from .degrade import FLAKY_ENV, SLOW_ENV, Factors, check_factors, parse_factors
 from .latency import PROFILES
 
 
@@ -26,6 +29,8 @@ class EmulatorConfig:
     reset_rate: float = 0.0
     fail_health: bool = False
     seed: int = 1
+    slow: Factors = ()  # (flow or route, latency factor): degrade.py
+    flaky: Factors = ()  # (flow or route, extra share answered 503)
 
     def __post_init__(self) -> None:
         errors: list[str] = []
@@ -40,8 +45,18 @@ class EmulatorConfig:
                 errors.append(f"{name} must be within [0, 1], got {value!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             errors.append(f"seed must be an int, got {self.seed!r}")
+        errors += check_factors(self.slow, self.flaky)
         if errors:
             raise ValueError("invalid EmulatorConfig: " + "; ".join(errors))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **kwargs: Any) -> EmulatorConfig:
+        """The config with ``VEZA_EMULATOR_SLOW`` / ``VEZA_EMULATOR_FLAKY`` applied."""
+        return cls(
+            slow=parse_factors(env.get(SLOW_ENV, ""), SLOW_ENV),
+            flaky=parse_factors(env.get(FLAKY_ENV, ""), FLAKY_ENV),
+            **kwargs,
+        )
 
 
 def is_loopback(host: str) -> bool:

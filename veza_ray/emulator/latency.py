@@ -44,6 +44,12 @@ PROFILES: Mapping[str, LatencyProfile | None] = MappingProxyType(
         "none": None,
         # A healthy service a few ms away: median 3 ms, p99 ~5 ms (x route scale).
         "fast": LatencyProfile(median_ms=3.0, sigma=0.25, cap_ms=50.0, route_scale=_ROUTE_SCALE),
+        # A service whose own latency dominates the load tester's jitter: median 40 ms,
+        # p99 ~57 ms (x route scale). For regression tests and demos of compare: a route
+        # made 30 % slower stands out of a busy machine's noise (docs/history.md).
+        "steady": LatencyProfile(
+            median_ms=40.0, sigma=0.15, cap_ms=400.0, route_scale=_ROUTE_SCALE
+        ),
         # A loaded service: median 15 ms, p99 ~150 ms, capped at 2 s (x route scale).
         "heavy": LatencyProfile(median_ms=15.0, sigma=1.0, cap_ms=2000.0, route_scale=_ROUTE_SCALE),
     }

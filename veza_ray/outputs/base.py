@@ -9,6 +9,7 @@ from its target) and one entry in ``core/output_kinds.py``; the loop does not ch
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ class Interval:
     verdicts: Sequence[Verdict]
     where: str  # "N node(s), M actor(s)"
     run: MergedRun  # the cumulative merged state, read only
+    tree: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # node -> aggregator
 
 
 @dataclass
@@ -61,6 +63,7 @@ class OutputContext:
     env: Mapping[str, str]
     allowed_hosts: frozenset[str]
     log: Callable[[str], None]
+    stop: Callable[[str], None] | None = None  # stop the run as Ctrl-C does (105), saying who
 
 
 def load_impl(spec: str) -> Any:
@@ -79,3 +82,13 @@ class Output(Protocol):
     def interval(self, iv: Interval) -> None: ...
 
     def end(self) -> OutputEnd: ...
+
+
+def finish_all(outputs: Sequence[object], summary: Mapping[str, Any] | None) -> None:
+    """After the outcome: ``finish(summary)`` of the outputs that have one (the dashboard
+    shows the final verdict, then closes); never raises."""
+    for output in outputs:
+        finish = getattr(output, "finish", None)
+        if finish is not None:
+            with contextlib.suppress(Exception):  # the run's result is already written
+                finish(summary)

@@ -173,6 +173,7 @@ def line_chart(
     label: str = "",
     y_floor: float = 0.0,
     integer: bool = False,
+    hover: bool = True,
 ) -> str:
     """A time-series chart with optional threshold rules; log_y for latency, where the
     data (milliseconds) and the bounds (hundreds of ms) sit decades apart."""
@@ -240,7 +241,7 @@ def line_chart(
                     f'<circle class="dot" cx="{_n(dx)}" cy="{_n(dy)}" r="2.5" '
                     f'fill="{_e(ln.color)}"/>'
                 )
-        if len(ln.points) <= _MAX_HOVER_POINTS:
+        if hover and len(ln.points) <= _MAX_HOVER_POINTS:
             for px, py in ln.points:
                 if py is None or not math.isfinite(py):
                     continue

@@ -123,7 +123,11 @@ def render_junit(summary: Mapping[str, Any]) -> str:
         run, "testcase", {"classname": "run", "name": "planned load delivered", "time": "0"}
     )
     # Thresholds have their own cases; anything else that failed the run fails this one.
-    lost = [x for x in r.verdict.reasons if not x.startswith("threshold crossed")]
+    lost = [
+        x
+        for x in r.verdict.reasons
+        if not x.startswith(("threshold crossed", "worse than the baseline"))
+    ]
     if lost:
         kind = {103: "LostLoad", 105: "Stopped", 112: "GeneratorSaturated", 113: "OutputLost"}.get(
             r.verdict.exit_code, "RunFailed"
@@ -135,8 +139,11 @@ def render_junit(summary: Mapping[str, Any]) -> str:
     if notes:
         ET.SubElement(run, "system-out").text = _x("\n".join(notes))
 
+    from veza_ray.reports.history import comparison_junit
+
+    baseline = comparison_junit(root, summary)  # one case per compared row, if compared
     tests = failures = 0
-    for suite in (thr, checks, run):
+    for suite in (thr, checks, run, *([baseline] if baseline is not None else [])):
         n, f = _count(suite)
         tests, failures = tests + n, failures + f
     root.set("tests", str(tests))

@@ -126,6 +126,11 @@ def render_markdown(summary: Mapping[str, Any]) -> str:
             )
         )
         lines.append("")
+    from veza_ray.reports.history import comparison_markdown, history_markdown
+
+    for extra in (comparison_markdown(summary, md_text), history_markdown(summary, md_text)):
+        if extra:
+            lines += [extra.replace("### ", "#### ", 1), ""]
     return "\n".join(lines)
 
 

@@ -121,6 +121,7 @@ class Point:
     p99: float | None
     error_rate: float | None
     vus: float
+    p50: float | None = None
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class ScenarioStats:
     p99: float | None
     failed_rate: float | None
     vus_max: float | None
+    p50: float | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,12 @@ class Report:
     trend_stats: list[str]
     version: str
     extra: Mapping[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)  # the summary's, as k6 lays out
+
+    @property
+    def live(self) -> Mapping[str, Any]:
+        """``veza_ray.live`` of a run still going (the web dashboard); empty at the end."""
+        return _map(self.extra.get("live"))
 
     def scenario_thresholds(self, scenario: str, metric: str) -> list[Threshold]:
         return [t for t in self.thresholds if t.metric == metric and t.applies_to(scenario)]
@@ -257,6 +265,7 @@ def build(summary: Mapping[str, Any]) -> Report:
         trend_stats=trend_stats,
         version=_str(vr.get("version")) or "",
         extra=vr,
+        metrics=metrics,
     )
 
 
@@ -358,6 +367,7 @@ def _series(intervals: Sequence[Any], name: str) -> list[Point]:
                 p99=_num(sc.get("p99")) if has else None,
                 error_rate=_num(sc.get("error_rate")) if has else None,
                 vus=_num(sc.get("vus")) or 0.0,
+                p50=_num(sc.get("p50")) if has else None,
             )
         )
     return points
@@ -419,7 +429,7 @@ def _stats(
         )
     rps = requests / duration if requests is not None and duration else None
     vus_max = max((p.vus for p in points), default=None)
-    return ScenarioStats(name, requests, rps, p95, p99, failed, vus_max)
+    return ScenarioStats(name, requests, rps, p95, p99, failed, vus_max, quantile(50.0))
 
 
 def _overall(metrics: Mapping[str, Any], series: Mapping[str, list[Point]]) -> ScenarioStats:
@@ -442,6 +452,7 @@ def _overall(metrics: Mapping[str, Any], series: Mapping[str, list[Point]]) -> S
         p99=_num(lat.get("p(99)")),
         failed_rate=_num(failed.get("rate")),
         vus_max=vus_max,
+        p50=_num(lat.get("med")),
     )
 
 

@@ -1,0 +1,1 @@
+"""Run history: the SQLite store, the history/compare commands, the run's hook."""
