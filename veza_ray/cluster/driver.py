@@ -602,8 +602,9 @@ def _drive(
         script_aborted=script_abort(state),
         streams_lost=lost_streams(),
     )
+    script_tags = prep.options.raw.get("tags") or {}  # the script's own, before --tag
     extras["identity"] = identity(
-        prep.script.path, extras["options"], dict(prep.options.tags), cfg.history.tags
+        prep.script.path, extras["options"], dict(script_tags), cfg.history.tags
     )
     summary = build_summary(
         state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
