@@ -105,3 +105,17 @@ def test_vu_offsets_are_the_actors_before(vus: int, actors: int, offsets: list[i
     assert [vu_offset(sc, seg) for seg in segs] == offsets  # type: ignore[arg-type]
     ends = [vu_offset(sc, seg) + seg.max_vus for seg in segs]  # type: ignore[arg-type, attr-defined]
     assert ends[-1] == vus and ends[:-1] == offsets[1:]
+
+
+@pytest.mark.parametrize("actors", [1, 2, 3, 5])
+def test_arrival_rate_numbers_are_the_schedules_indices(actors: int) -> None:
+    """An actor that starts every planned arrival numbers them 0..total-1 with the others."""
+    raw = {"executor": "constant-arrival-rate", "rate": 50, "duration": "1s",
+           "preAllocatedVUs": 20}  # fmt: skip
+    sc, segs = _scenario(raw, actors)
+    numbers: list[int] = []
+    for seg in segs:
+        planned = sc.planned_iterations(seg)  # type: ignore[attr-defined]
+        stripe = iteration_stripe(sc, seg)  # type: ignore[arg-type]
+        numbers += [iteration_in_test(stripe, k) for k in range(planned)]
+    assert sorted(numbers) == list(range(50))
