@@ -335,3 +335,24 @@ def test_a_sort_key_is_shown_an_api_key_is_not() -> None:
 
     assert redact_url("http://h/list?key=products&page=2") == "http://h/list?key=products&page=2"
     assert redact_url("http://h/maps?key=AIzaSyD4xk29qLm&z=3") == "http://h/maps?key=***&z=3"
+
+
+@pytest.mark.parametrize("many", [False, True], ids=["regex", "index"])
+def test_a_short_secret_is_redacted_only_where_it_stands_alone(many: bool) -> None:
+    """A 4-letter password learned from ``http://u:pass@host`` hides it there, but the
+    summary's own ``passes`` key stays whole (it once became ``***es`` and crashed the
+    text summary); a long value is still redacted inside other text."""
+    book = SecretBook()
+    book.add("pass")
+    book.add("Zq9longsecretvalue")
+    if many:  # past the regex's size: the index path
+        book.add_all(f"filler-secret-{i:04d}" for i in range(80))
+    assert book.redact("http://u:pass@127.0.0.1/x") == "http://***@127.0.0.1/x"
+    assert book.redact("user pass here") == "user *** here"
+    assert book.redact("pass") == "***"
+    assert book.redact('{"passes": 3, "fails": 0}') == '{"passes": 3, "fails": 0}'
+    assert book.redact("bypass compass") == "bypass compass"
+    assert book.redact("x=PASS;") == "x=***;"
+    assert book.redact("aZq9longsecretvalueb") == "a***b"
+    shown = book.redact_obj({"checks": {"passes": 1, "fails": 2, "rate": 0.3}})
+    assert shown == {"checks": {"passes": 1, "fails": 2, "rate": 0.3}}

@@ -432,6 +432,28 @@ def _pair_sub(text: str) -> str:
     return "".join(out)
 
 
+# A value shorter than this is redacted only where it stands alone (no letter or digit
+# right before or after it): a 4-letter password "pass" must hide ``u:pass@host`` but
+# must not turn the summary's own ``passes`` into ``***es`` (data destroyed, a crash in
+# what reads it). Long values are random enough to be redacted wherever they appear.
+SHORT_SECRET_LEN = 8
+_ALNUM = frozenset("0123456789abcdefghijklmnopqrstuvwxyz")
+
+
+def _form_pattern(form: str) -> str:
+    body = re.escape(form)
+    if len(form) < SHORT_SECRET_LEN:
+        return f"(?<![0-9a-z]){body}(?![0-9a-z])"
+    return body
+
+
+def _stands_alone(low: str, i: int, n: int) -> bool:
+    """No letter or digit touches ``low[i:i+n]`` (``low`` is lower case)."""
+    return (i == 0 or low[i - 1] not in _ALNUM) and (
+        i + n >= len(low) or low[i + n] not in _ALNUM
+    )
+
+
 class _Matcher:
     """Every known secret form replaced by ***, case-insensitively, leftmost and longest
     first. A regex alternation for a small book (C speed); for a large one (a run whose
@@ -449,7 +471,7 @@ class _Matcher:
         self._lengths: dict[str, tuple[int, ...]] = {}
         self._forms: set[str] = set()
         if len(ordered) <= self.REGEX_MAX_FORMS:
-            self._re = re.compile("|".join(re.escape(f) for f in ordered), re.IGNORECASE)
+            self._re = re.compile("|".join(map(_form_pattern, ordered)), re.IGNORECASE)
             return
         lengths: dict[str, set[int]] = {}
         odd: list[str] = []
@@ -461,7 +483,7 @@ class _Matcher:
             self._forms.add(low)
             lengths.setdefault(low[:MIN_SECRET_LEN], set()).add(len(low))
         self._lengths = {k: tuple(sorted(v, reverse=True)) for k, v in lengths.items()}
-        self._odd = re.compile("|".join(map(re.escape, odd)) or "(?!)", re.IGNORECASE)
+        self._odd = re.compile("|".join(map(_form_pattern, odd)) or "(?!)", re.IGNORECASE)
 
     def sub(self, text: str) -> str:
         if self._re is not None:
@@ -474,7 +496,15 @@ class _Matcher:
         while i <= end:
             sizes = lengths.get(low[i : i + width])
             if sizes is not None:
-                hit = next((n for n in sizes if low[i : i + n] in forms), 0)
+                hit = next(
+                    (
+                        n
+                        for n in sizes
+                        if low[i : i + n] in forms
+                        and (n >= SHORT_SECRET_LEN or _stands_alone(low, i, n))
+                    ),
+                    0,
+                )
                 if hit:
                     out.append(text[last:i])
                     out.append(REDACTED)
