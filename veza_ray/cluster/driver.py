@@ -387,7 +387,11 @@ def _run(
         fleet.close()
         raise
     signals.flagging()
-    return _drive(ray, prep, cfg, out, err, signals, fleet, state, ids, infos, start_epoch)
+    planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
+    ctx = _RunContext(
+        ray, prep, cfg, out, err, signals, fleet, state, start_epoch, planned, next_id=len(ids)
+    )
+    return _drive(ctx, infos)
 
 
 def _attach_tree(
@@ -478,30 +482,14 @@ class _RunContext:
         self.stop_all(0.0)
 
 
-def _drive(
-    ray: Any,
-    prep: Prepared,
-    cfg: RunConfig,
-    out: Callable[[str], None],
-    err: Callable[[str], None],
-    signals: Interrupts,
-    fleet: Fleet,
-    state: MergedRun,
-    ids: list[int],
-    infos: list[dict[str, Any]],
-    start_epoch: float,
-) -> int:
+def _drive(ctx: _RunContext, infos: list[dict[str, Any]]) -> int:
     """The pipeline while VUs run: pull -> MergedRun.tick -> evaluate -> every output
     (``_loop``); then the end-of-run facts, the summary and the one outcome decision
     (``_conclude``)."""
     nodes = {info["node_id"] for info in infos}
-    err(
-        f"veza-ray: {len(ids)} actor(s) on {len(nodes)} node(s): "
+    ctx.err(
+        f"veza-ray: {len(infos)} actor(s) on {len(nodes)} node(s): "
         + ", ".join(f"{addr} x{n}" for addr, n in _count_by_address(infos).items())
-    )
-    planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
-    ctx = _RunContext(
-        ray, prep, cfg, out, err, signals, fleet, state, start_epoch, planned, next_id=len(ids)
     )
     _start_outputs(ctx)
     return _conclude(ctx, _loop(ctx))
