@@ -16,8 +16,10 @@ from veza_ray.core.version import __version__ as __version__  # the installed ve
 if TYPE_CHECKING:
     from veza_ray.engine.api import (
         Counter,
+        DataFile,
         Gauge,
         Rate,
+        SharedArray,
         Trend,
         check,
         env,
@@ -31,8 +33,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Counter",
+    "DataFile",
     "Gauge",
     "Rate",
+    "SharedArray",
     "Trend",
     "check",
     "env",

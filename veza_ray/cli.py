@@ -232,7 +232,12 @@ def run(
         ),
     ] = None,
     tag: Annotated[
-        list[str], typer.Option("--tag", help="NAME=VALUE label of the run in the history.")
+        list[str],
+        typer.Option(
+            "--tag",
+            help="NAME=VALUE on every sample (k6's --tag: replaces the script's tags "
+            "option) and the run's label in the history; repeatable.",
+        ),
     ] = [],  # noqa: B006
     baseline: Annotated[
         str | None,
@@ -360,7 +365,8 @@ def inspect(
         except (OSError, orjson.JSONDecodeError) as exc:
             _fail(exitcodes.INVALID_CONFIG, f"--from-summary {from_summary!r}: {exc}")
     n = actors or (_cluster_cpus(address) if address else (os.cpu_count() or 1))
-    report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates)
+    specs = [d.spec() for d in prep.script.datafiles]
+    report = build_report(prep.options, make_plan(prep.options.scenarios, n), rates, specs)
     if as_json:  # redacted as the text is: every output of every command
         shown = SECRETS.redact_obj(report)
         typer.echo(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())

@@ -21,10 +21,7 @@ import ipaddress
 import re
 import socket
 import ssl
-import struct
-import threading
 import zlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,148 +33,9 @@ try:
 except ImportError:
     from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
 
-
-# ---- what a server sees ---------------------------------------------------------------
-
-
-@dataclass
-class Seen:
-    conn: int  # 1-based connection number on this case's server
-    nth: int  # 1-based request number on that connection
-    method: str
-    target: str
-    headers: list[tuple[str, str]]
-    body: bytes
-
-
-class Conn:
-    """One accepted connection, as a case's ``serve`` sees it."""
-
-    def __init__(self, n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter):
-        self.n = n
-        self.reader = reader
-        self.writer = writer
-        self.closed = False
-
-    async def send(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
-
-    async def close(self) -> None:
-        """A clean close (FIN) after everything written."""
-        self.closed = True
-        await self.writer.drain()
-        self.writer.close()
-
-    async def reset(self) -> None:
-        """A reset (RST): what was written is given a moment to arrive first."""
-        self.closed = True
-        await self.writer.drain()
-        await asyncio.sleep(0.2)
-        sock = self.writer.get_extra_info("socket")
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.writer.transport.abort()
-
-    async def hang(self) -> None:
-        """Say nothing more until the client goes away."""
-        self.closed = True
-        await self.writer.drain()
-        while await self.reader.read(65536):
-            pass
-        self.writer.close()
-
-
-Serve = Callable[[Conn, Seen], Awaitable[None]]
-
-
-async def _read_request(
-    reader: asyncio.StreamReader,
-) -> tuple[str, str, list[tuple[str, str]], bytes]:
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head[:-4].decode("latin-1").split("\r\n")
-    method, target, _ = lines[0].split(" ", 2)
-    headers = []
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers.append((name, value.strip()))
-    body = b""
-    length = next((int(v) for k, v in headers if k.lower() == "content-length"), 0)
-    if any(k.lower() == "transfer-encoding" for k, _ in headers):
-        while True:
-            size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
-            chunk = await reader.readexactly(size + 2)
-            if not size:
-                break
-            body += chunk[:-2]
-    elif length:
-        body = await reader.readexactly(length)
-    return method, target, headers, body
-
-
-class CaseServer:
-    """One case's server: records what it reads, answers with ``serve``."""
-
-    def __init__(self, serve: Serve, tls: ssl.SSLContext | None) -> None:
-        self.serve = serve
-        self.tls = tls
-        self.seen: list[Seen] = []
-        self.connections = 0
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0, ssl=self.tls)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for t in list(self._tasks):
-            t.cancel()
-
-    def take(self) -> tuple[list[Seen], int]:
-        seen, conns = self.seen, self.connections
-        self.seen, self.connections = [], 0
-        return seen, conns
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        conn = Conn(self.connections, reader, writer)
-        nth = 0
-        try:
-            while not conn.closed:
-                try:
-                    method, target, headers, body = await _read_request(reader)
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    break
-                nth += 1
-                seen = Seen(conn.n, nth, method, target, headers, body)
-                self.seen.append(seen)
-                await self.serve(conn, seen)
-        except (ConnectionError, ssl.SSLError):
-            pass
-        finally:
-            self._tasks.discard(task)
-            if not writer.is_closing():
-                writer.close()
-
+from rawserver import CaseServer, Conn, LoopThread, Seen, Serve, response
 
 # ---- answers ---------------------------------------------------------------------------
-
-
-def response(body: bytes = b"ok", status: str = "200 OK", headers: bytes = b"") -> bytes:
-    return (
-        b"HTTP/1.1 "
-        + status.encode()
-        + b"\r\nContent-Length: %d\r\n" % len(body)
-        + headers
-        + b"\r\n"
-        + body
-    )
 
 
 def answer(data: bytes) -> Serve:
@@ -626,18 +484,17 @@ class Servers:
         self._tls = tls
         self.servers: dict[str, CaseServer] = {}
         self.ports: dict[str, int] = {}
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._loop: LoopThread | None = None
 
     def __enter__(self) -> Servers:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(30)
+        self._loop = LoopThread()
+        self._loop.call(self._start())
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
+        assert self._loop is not None
+        self._loop.call(self._stop())
+        self._loop.stop()
 
     async def _start(self) -> None:
         for case in self.cases:
@@ -662,7 +519,8 @@ class Servers:
             await asyncio.sleep(0.3)  # let the last closes land
             return {name: srv.take() for name, srv in self.servers.items()}
 
-        return asyncio.run_coroutine_threadsafe(grab(), self._loop).result(30)
+        assert self._loop is not None
+        return self._loop.call(grab())
 
     def spec(self) -> list[dict[str, Any]]:
         """The cases as the two scripts read them (JSON): absolute URLs, tags."""

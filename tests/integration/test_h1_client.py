@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import orjson
 import pytest
+import rawserver
 from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
@@ -777,6 +778,70 @@ def test_stale_connection_get_is_retried_once(lean: bool) -> None:
             assert [(s.status, s.code) for s in rec.samples] == [(200, 0), (200, 0)]
             # the server saw the request that hit the stale connection and the retry
             assert [(r.conn, r.nth) for r in srv.requests] == [(1, 1), (1, 2), (2, 1)]
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize("end", ["close", "reset"])
+def test_replayed_get_is_timed_over_both_attempts_and_sent_twice(end: str) -> None:
+    """k6 times a GET that Go sends again after a stale keep-alive connection from the
+    first attempt's connection to the replay's end (tracer.go keeps the first connect
+    stamps, takes the replay's write), and counts the bytes written twice."""
+
+    async def serve(conn: rawserver.Conn, req: rawserver.Seen) -> None:
+        if req.nth == 2:  # the reused connection: 150 ms of silence, then a FIN or RST
+            await asyncio.sleep(0.15)
+            await getattr(conn, end)()
+        else:
+            await conn.send(rawserver.response(b"ok"))
+
+    async def main() -> None:
+        srv = rawserver.CaseServer(serve, None)
+        await srv.start()
+        try:
+            async with open_hub(True) as hub:
+                client, rec = make_client(hub)
+                url = f"http://127.0.0.1:{srv.port}/a"
+                assert (await client.get(url)).status == 200
+                res = await client.get(url)
+                assert (res.status, res.body) == (200, b"ok")
+                first, replayed = rec.samples
+                assert replayed.sent == 2 * first.sent
+                floor = 150.0 if end == "close" else 350.0  # Conn.reset waits 0.2 s first
+                t = replayed.timings
+                assert t.sending >= floor, t  # the stale attempt and the new dial
+                assert t.duration >= floor and t.connecting == 0.0
+                assert [(r.conn, r.nth) for r in srv.seen] == [(1, 1), (1, 2), (2, 1)]
+        finally:
+            await srv.stop()
+
+    asyncio.run(main())
+
+
+def test_timeout_is_one_deadline_for_the_request_and_its_redirects() -> None:
+    """k6's timeout is a context around Go's client.Do: two 300 ms hops under a 500 ms
+    timeout fail on the second hop 200 ms in, not get 500 ms each."""
+
+    async def serve(conn: rawserver.Conn, req: rawserver.Seen) -> None:
+        await asyncio.sleep(0.3)
+        if req.target == "/start":
+            await conn.send(rawserver.response(b"", "302 Found", b"Location: /next\r\n"))
+        else:
+            await conn.send(rawserver.response(b"landed"))
+
+    async def main() -> None:
+        srv = rawserver.CaseServer(serve, None)
+        await srv.start()
+        try:
+            async with open_hub(True) as hub:
+                client, rec = make_client(hub)
+                res = await client.get(f"http://127.0.0.1:{srv.port}/start", timeout=0.5)
+                assert (res.status, res.error_code) == (0, 1050)
+                assert [(s.status, s.code) for s in rec.samples] == [(302, 0), (0, 1050)]
+                second = rec.samples[1].timings.duration
+                assert 150.0 <= second < 290.0, second  # the 200 ms left, not 300 ms
+        finally:
+            await srv.stop()
 
     asyncio.run(main())
 

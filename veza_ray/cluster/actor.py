@@ -62,7 +62,7 @@ class LoadActor:
             sys.stderr = RedactingWriter(sys.stderr)
         try:
             script = load_script(script_path, env, source=source)
-            options = parse_options(script.raw_options)
+            options = parse_options(script.raw_options).with_run_tags(settings.get("run_tags", {}))
             segs = [Segment.from_wire(w) for w in segments]
             self.runner = build_runner(
                 script,

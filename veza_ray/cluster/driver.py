@@ -118,7 +118,7 @@ def prepare(cfg: RunConfig) -> Prepared:
     except ScriptOptionsError as exc:
         raise RunError(exitcodes.INVALID_CONFIG, "; ".join(exc.errors)) from exc
     try:
-        options = parse_options(script.raw_options)
+        options = parse_options(script.raw_options).with_run_tags(cfg.run_tags)
     except OptionsError as exc:
         raise RunError(
             exitcodes.INVALID_CONFIG, "invalid options: " + "; ".join(exc.errors)
@@ -676,8 +676,9 @@ def _assemble_summary(
 ) -> dict[str, Any]:
     """k6's summary layout with ``veza_ray.*`` (no outcome yet: it is decided next)."""
     prep = ctx.prep
+    script_tags = prep.options.raw.get("tags") or {}  # the script's own, before --tag
     extras["identity"] = identity(
-        prep.script.path, extras["options"], dict(prep.options.tags), ctx.cfg.history.tags
+        prep.script.path, extras["options"], dict(script_tags), ctx.cfg.history.tags
     )
     return build_summary(
         ctx.state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
@@ -701,6 +702,8 @@ def _actor_args(prep: Prepared, cfg: RunConfig, i: int, segs: list[Segment]) -> 
     values are secrets) travel beside the scenario's env, not in it."""
     wire = [s.to_wire() for s in segs]
     settings = actor_settings(prep.allowed_hosts, secret_names(prep.env, cfg.secret_names))
+    if cfg.run_tags:
+        settings["run_tags"] = cfg.run_tags
     return (
         i,
         prep.script.path,

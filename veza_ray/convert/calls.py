@@ -54,6 +54,14 @@ EXEC_READS = {  # k6/execution -> veza_ray.execution (engine/execution.py)
     ("scenario", "name"): "name",
     ("scenario", "executor"): "executor",
     ("scenario", "iterationInInstance"): "iteration_in_instance",
+    ("scenario", "iterationInTest"): "iteration_in_test",
+    ("scenario", "progress"): "progress",
+    ("scenario", "startTime"): "start_time",
+    ("instance", "iterationsCompleted"): "iterations_completed",
+    ("instance", "iterationsInterrupted"): "iterations_interrupted",
+    ("instance", "vusActive"): "vus_active",
+    ("instance", "vusInitialized"): "vus_initialized",
+    ("instance", "currentTestRunDuration"): "current_test_run_duration",
 }
 SIMPLE_METHODS = {
     "toLowerCase": "lower",

@@ -8,12 +8,13 @@ or overwrite them. They are the run's settings, so they go in the actor's config
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 
 class ActorSettings(TypedDict):
     allowed_hosts: list[str]  # lower-cased, beyond loopback (--allow-host, VEZA_RAY_ALLOW_HOSTS)
     secret_names: list[str]  # env names whose values are secrets (by name, --secret, env list)
+    run_tags: NotRequired[dict[str, str]]  # --tag NAME=VALUE: replaces the options' tags
 
 
 def actor_settings(allowed_hosts: Iterable[str], secret_names: Iterable[str]) -> ActorSettings:

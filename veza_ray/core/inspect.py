@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from veza_ray.core.datasplit import DataSpec, data_slices
 from veza_ray.core.options import Options, ScenarioConfig
 from veza_ray.core.plan import Segment
 from veza_ray.core.sizing import MB, estimate_memory, memory_bytes, peak_vus
@@ -77,8 +78,10 @@ def build_report(
     options: Options,
     plan: Sequence[Sequence[Segment]],
     rps_per_vu: Mapping[str, float] | None = None,
+    data: Sequence[DataSpec] = (),
 ) -> dict[str, Any]:
-    """The inspect report: options, totals, and per-actor segments with estimates."""
+    """The inspect report: options, totals, per-actor segments with estimates, and each
+    data file's rows per actor (core/datasplit.py)."""
     scenarios = list(options.scenarios)
     configs = {sc.name: sc for sc in scenarios}
     actors = len(plan)
@@ -148,6 +151,7 @@ def build_report(
             "per_actor": rows,
             "actor_rps_capacity": ACTOR_RPS_CAPACITY,
         },
+        "data": data_slices(data, options, plan),
         "warnings": warnings,
     }
 
@@ -227,6 +231,14 @@ def render(report: Mapping[str, Any]) -> str:
             f"(unknown for {', '.join(row['unknown_rate_scenarios'])})"
         )
         lines.append(f"  actor {row['actor']}: {segs}; ~{row['memory_mb']:,.0f} MB; {shown}")
+    for f in report.get("data", ()):
+        lines.append(
+            f"data {f['name']}: {f['rows']} rows, {f['split']}, on_exhausted={f['on_exhausted']}"
+        )
+        for sl in f["slices"]:
+            lines.append(
+                f"  actor {sl['actor']} ({sl['scenario']}): rows {sl['rows']} ({sl['count']})"
+            )
     for w in report["warnings"]:
         lines.append(f"warning: {w}")
     return "\n".join(lines)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from veza_ray.core import cardinality
+from veza_ray.core.datasplit import DataUse, merge_usage
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
 from veza_ray.core.metric_types import MetricDef
 from veza_ray.core.metrics import MetricStore, TrendSink
@@ -95,6 +96,7 @@ class MergedRun:
         self.undelivered_iters: dict[int, int] = {}
         self.interval_s: dict[int, list[float]] = {}
         self._last_wall: dict[int, float] = {}
+        self.data_use: dict[int, dict[str, DataUse]] = {}  # each actor's data files, latest
 
     def add_actor(self, actor: int, info: Mapping[str, Any], segments: list[Segment]) -> None:
         self.infos[actor] = dict(info)
@@ -125,6 +127,8 @@ class MergedRun:
         end = delta.get("end")
         if end:
             self.ends[actor] = end
+        if "data" in delta:  # cumulative per actor: the latest replaces the previous
+            self.data_use[actor] = dict(delta["data"])
 
     def tick(
         self, deltas: Mapping[int, ActorDelta], lost: Mapping[int, str], elapsed: float, dt: float
@@ -394,6 +398,7 @@ class MergedRun:
             node["actors"].append({"id": i, "vus": segs})
         return {
             "version": __version__,
+            **({"data": merge_usage(self.data_use)} if self.data_use else {}),
             "actors": actors,
             "nodes": list(nodes.values()),
             "digest": {

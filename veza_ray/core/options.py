@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from veza_ray.core import trend_stats
@@ -78,6 +78,11 @@ class Options:
     tags: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # what k6 would log as a warning, e.g. an ignored `vus`
+
+    def with_run_tags(self, tags: Mapping[str, str]) -> Options:
+        """``--tag`` given: it replaces the script's ``tags`` option, as k6's command line
+        replaces its run tags (Options.Apply); none given: the script's stay."""
+        return replace(self, tags=tuple(sorted(tags.items()))) if tags else self
 
 
 def _scenario(name: str, raw: object, c: Reader) -> ScenarioConfig | None:

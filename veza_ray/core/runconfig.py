@@ -66,7 +66,14 @@ class RunConfig:
     demo: bool = False  # the CLI starts the Veza API emulator and points BASE_URL at it
     pause_s: float = 3.0  # a gap this long between two driver rounds is reported
     merge_tree: str = "auto"  # aggregator.MODES: one aggregator per node merges its actors
-    history: HistoryOptions = field(default_factory=HistoryOptions)  # --history, --baseline
+    # --history, --baseline, and --tag: the run's label in the history and k6's run tags on
+    # every sample (``run_tags``)
+    history: HistoryOptions = field(default_factory=HistoryOptions)
+
+    @property
+    def run_tags(self) -> dict[str, str]:
+        """``--tag NAME=VALUE``: on every sample, replacing the script's ``tags`` (k6)."""
+        return dict(self.history.tags)
 
     def target(self, kind: str) -> str | None:
         """Where the output ``kind`` goes (a path, a URL, '-'), or None when not asked."""

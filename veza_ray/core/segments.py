@@ -137,6 +137,14 @@ class Stripe:
         cycles, rest = divmod(n, self.period)
         return cycles * len(self.residues) + sum(1 for r in self.residues if r < rest)
 
+    def nth(self, k: int) -> int:
+        """The ``k``-th owned index (from 0): k6's SegmentedIndex ``unscaled`` for the
+        local count ``k``, which is how k6 numbers iterationInTest across instances."""
+        if not self.residues:
+            raise ValueError("this stripe owns no index")
+        cycles, rest = divmod(k, len(self.residues))
+        return cycles * self.period + self.residues[rest]
+
     def indices(self, first: int = 0) -> Iterator[int]:
         """Owned indices >= ``first``, increasing, without end (empty if none are owned)."""
         if not self.residues:

@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from veza_ray.core.datasplit import usage_line
 from veza_ray.core.metric_types import MetricDef, MetricType, Tags, ValueType
 from veza_ray.core.metrics import MetricStore, Sink
 from veza_ray.core.thresholds import Verdict
@@ -238,6 +239,10 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
             f"   series: {series['count']} unique time series (warning above "
             f"{series['warn_at']}, at most {series['limit_per_metric']} tag sets per metric)"
         )
+    data = summary.get("veza_ray", {}).get("data")
+    if isinstance(data, list) and data:  # DataFile use: rows used, ran out or not
+        lines.append("")
+        lines.extend(f"   {usage_line(f)}" for f in data if isinstance(f, Mapping))
     outcome = summary.get("veza_ray", {}).get("outcome")
     if isinstance(outcome, Mapping):  # the run's one decision, as the process exits with it
         lines.append("")

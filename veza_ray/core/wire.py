@@ -53,6 +53,8 @@ class ActorDelta(TypedDict):
     # Secret values the actor learned since its last pull (headers, cookies, URLs,
     # env(..., secret=True) in a flow): the driver's outputs must hide them too.
     secrets: NotRequired[list[str]]
+    # Its data files' use so far (core/datasplit.py DataUse, by file name), cumulative.
+    data: NotRequired[dict[str, Any]]
 
 
 _FIELDS: dict[str, type | tuple[type, ...]] = {
@@ -95,6 +97,8 @@ def check_delta(obj: Any) -> ActorDelta:
                 f"an actor's pull has {name!r} as {type(obj[name]).__name__}: "
                 "it runs another veza-ray"
             )
+    if not isinstance(obj.get("data", {}), dict):
+        raise ValueError("an actor's pull has 'data' that is not a dict: it runs another veza-ray")
     if not isinstance(obj.get("secrets", []), list):
         raise ValueError(
             "an actor's pull has 'secrets' that is not a list: it runs another veza-ray"

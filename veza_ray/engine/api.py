@@ -19,13 +19,14 @@ from veza_ray.core.metric_types import (
     make_tags,
 )
 from veza_ray.engine.context import load_context, vu_context
+from veza_ray.engine.data import DataFile, SharedArray
 from veza_ray.engine.execution import execution
 from veza_ray.engine.groups import group
 from veza_ray.engine.h1 import FileData
 
 __all__ = [
-    "Counter", "Gauge", "Rate", "Trend", "check", "env", "execution", "fail", "file", "group",
-    "sleep",
+    "Counter", "DataFile", "Gauge", "Rate", "SharedArray", "Trend", "check", "env",
+    "execution", "fail", "file", "group", "sleep",
 ]  # fmt: skip
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from veza_ray.core.metric_types import MetricDef
 
@@ -29,6 +29,7 @@ class LoadContext:
     errors: list[str] = field(default_factory=list)
     folder: str = "."  # the scenario file's directory: open()'s relative paths start here
     opened: list[str] = field(default_factory=list)  # files open() read: inputs of the run
+    datafiles: list[Any] = field(default_factory=list)  # DataFiles built (engine/data.py)
 
 
 class Recorder(Protocol):

@@ -219,6 +219,7 @@ class Timed:
         "secured",
         "sent",
         "started",
+        "tries",
         "wrote",
     )
 
@@ -237,6 +238,7 @@ class Timed:
         self.wrote = False
         self.first = 0.0
         self.done = 0.0
+        self.tries = 1  # 2 when Go's replay after a stale keep-alive close was taken
 
     def failed(self, exc: BaseException, first: float = 0.0) -> BaseException:
         """Stamp the end of a failed exchange on ``exc`` (``exc.timed``), so the sample
@@ -278,8 +280,10 @@ class H1Pool:
         request is on its way raises ``Failed`` with what arrived."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
+        had = 0.0  # when the first attempt had its connection
         for attempt in (0, 1):
             t = Timed()
+            t.tries = attempt + 1
             conn = self._take(key)
             if conn is None:
                 try:
@@ -287,6 +291,13 @@ class H1Pool:
                 except Exception as exc:
                     raise t.failed(exc) from None
             t.got_conn = True
+            if attempt:
+                # A replay is one request to k6, timed from the first attempt's connection:
+                # Go's tracer keeps the first connect stamps and takes the replay's write
+                # (httpext/tracer.go), so ``sending`` spans the stale attempt and the new
+                # dial. Timing only the replay would hide the time the first one lost.
+                t.connected, t.connecting, t.secured = had, 0.0, 0.0
+            had = t.connected
             fut = conn.begin(method, keep, limit)
             timer = loop.call_at(deadline, conn.expire)
             try:

@@ -42,6 +42,7 @@ from veza_ray.engine.h1 import (
 from veza_ray.engine.h1client import (
     REPLAYABLE,
     ConnectFailed,
+    Exchange,
     Failed,
     H1Pool,
     Key,
@@ -403,33 +404,50 @@ class HttpClient:
         return await self._send(call, expected_statuses, keep, limit)
 
     async def _send(self, c: _Call, expected: Expected, keep: bool, limit: int) -> Response:
-        """One request and its redirects as k6 (Go's client) follows them; one sample a hop."""
+        """One request and its redirects as Go's client (so k6) follows them, one sample
+        per hop."""
         pool = self._hub.pool
         method, url, hdrs, payload, params = c.method, c.url, c.hdrs, c.payload, c.params
         if c.ctype and not (hdrs and any(k.lower() == "content-type" for k in hdrs)):
             # Part of the headers, as k6 sets it: a redirect turned GET keeps it (Go does).
             hdrs = {**(hdrs or {}), "Content-Type": c.ctype}
         hops = 0
+        # One deadline for the request and its redirects, as k6's timeout (a context on
+        # Go's client.Do): a slow chain times out instead of getting a timeout per hop.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + c.seconds
         # A Referer the caller set is kept on every hop; else each names the hop before.
         referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
         while True:
-            hop = self._hop(method, url, params, hdrs, payload, c.tags)
-            if isinstance(hop, Response):  # a bad URL or header: never sent
-                return hop
-            target, head = hop
-            status, kept, received = 0, None, 0
+            try:
+                target = _target(url, params)
+            except ValueError as exc:
+                return self._failed(method, url, c.tags, 1020, f"invalid URL: {exc}")
+            try:
+                head = self._head(method, target, hdrs, payload)
+            except ValueError as exc:  # a line break in a header: never sent
+                return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
+            status, kept, received, tries, err, code, loc = 0, None, 0, 1, "", 0, ""
             resp_headers: Iterable[tuple[str, str]] = ()
-            err, code, loc = "", 0, ""
             replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
             try:
+                left = max(0.0, deadline - loop.time())
                 ex, t = await pool.exchange(
-                    target.key, method, head, payload, keep, c.seconds, replayable, limit
+                    target.key, method, head, payload, keep, left, replayable, limit
                 )
             except Exception as exc:
-                code, err, timings, received, kept = _failure(exc, keep)
+                code, err = classify_error(exc)
+                timed = getattr(exc, "timed", None)
+                timings = failure_timings(timed)
+                tries = timed.tries if timed is not None else 1
+                if isinstance(exc, Failed):
+                    received = exc.received
+                    if keep and code != BODY_TOO_LARGE_CODE:
+                        kept = exc.body
             else:
                 rh = ex.head
                 status = rh.status
+                tries = t.tries
                 received = ex.received
                 resp_headers = rh
                 if status >= 400:
@@ -446,17 +464,10 @@ class HttpClient:
                     self._store_cookies(cookies, target.url)
                 if status in REDIRECT_STATUSES and hops < MAX_REDIRECTS:
                     loc = next(iter(rh.values("location")), "")
-                timings = Timings(
-                    blocked=max(0.0, t.started - t.asked) * 1000.0,
-                    connecting=t.connecting * 1000.0,
-                    tls_handshaking=t.secured * 1000.0,
-                    sending=max(0.0, t.sent - t.connected) * 1000.0,
-                    waiting=max(0.0, ex.t_first - t.sent) * 1000.0,
-                    receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
-                )
+                timings = exchange_timings(t, ex)
             ok = is_expected(status, expected) and not err
             name, extra = _name_and_extra(url, c.tags)
-            sent = len(head) + len(payload or b"")
+            sent = (len(head) + len(payload or b"")) * tries  # a replay is sent twice (k6)
             self._record(method, name, status, ok, code, extra, timings, sent, received)
             if not loc:
                 return Response(method, url, status, resp_headers, kept, timings, err, code)
@@ -465,33 +476,12 @@ class HttpClient:
             nxt = next_url(target.base, loc)
             hops += 1
             method, payload = next_request(status, method, payload)
-            hdrs = dict(hdrs) if hdrs else {}
-            hdrs = _hop_headers(hdrs, target, nxt, referer)
+            hdrs = _redirect_headers(hdrs, target, nxt, referer)
             url, params = nxt, None
-            refusal = self._guard.refusal(url) if self._guard is not None else None
-            if refusal:
-                return self._refused(method, url, c.tags, refusal)
-
-    def _hop(
-        self,
-        method: str,
-        url: str,
-        params: Mapping[str, str | int | float] | None,
-        hdrs: dict[str, str] | None,
-        payload: bytes | None,
-        tags: Mapping[str, str] | None,
-    ) -> tuple[_Target, bytes] | Response:
-        """One hop's target and request head, or the failed response (recorded) of a URL
-        or a header that cannot be sent."""
-        try:
-            target = _target(url, params)
-        except ValueError as exc:
-            return self._failed(method, url, tags, 1020, f"invalid URL: {exc}")
-        try:
-            head = self._head(method, target, hdrs, payload)
-        except ValueError as exc:  # a line break in a header: never sent
-            return self._failed(method, url, tags, 1000, f"invalid request header: {exc}")
-        return target, head
+            if self._guard is not None:
+                refusal = self._guard.refusal(url)
+                if refusal:
+                    return self._refused(method, url, c.tags, refusal)
 
     def _head(
         self,
@@ -599,17 +589,33 @@ def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None,
     return None, code, err
 
 
-def _failure(exc: Exception, keep: bool) -> tuple[int, str, Timings, int, bytes | None]:
-    """An exchange that raised: (error code, error, timings, bytes received, the partial
-    body kept as k6 keeps it, unless it was the body that was too large)."""
-    code, err = classify_error(exc)
-    timings = failure_timings(getattr(exc, "timed", None))
-    received, kept = 0, None
-    if isinstance(exc, Failed):
-        received = exc.received
-        if keep and code != BODY_TOO_LARGE_CODE:
-            kept = exc.body
-    return code, err, timings, received, kept
+def _redirect_headers(
+    hdrs: dict[str, str] | None, target: _Target, nxt: str, referer: str
+) -> dict[str, str]:
+    """The headers of the next hop, as Go's client carries them."""
+    out = dict(hdrs) if hdrs else {}
+    nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
+    if nxt_target_host != target.key[1]:
+        # Credentials are for the host they were given to (Go's rule, so k6's).
+        out = {k: v for k, v in out.items() if k.lower() not in _CREDENTIALS}
+    else:
+        out = {k: v for k, v in out.items() if k.lower() not in ("cookie", "cookie2")}
+    out = {k: v for k, v in out.items() if k.lower() != "referer"}
+    if not (target.key[0] == "https" and nxt.startswith("http:")):
+        out["Referer"] = referer or target.referer
+    return out
+
+
+def exchange_timings(t: Timed, ex: Exchange) -> Timings:
+    """k6's phases of an exchange that got its whole response."""
+    return Timings(
+        blocked=max(0.0, t.started - t.asked) * 1000.0,
+        connecting=t.connecting * 1000.0,
+        tls_handshaking=t.secured * 1000.0,
+        sending=max(0.0, t.sent - t.connected) * 1000.0,
+        waiting=max(0.0, ex.t_first - t.sent) * 1000.0,
+        receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
+    )
 
 
 def failure_timings(t: Timed | None) -> Timings:
@@ -735,24 +741,6 @@ def _target(url: str, params: Mapping[str, str | int | float] | None) -> _Target
 
 
 _CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie2"})
-
-
-def _hop_headers(hdrs: dict[str, str], target: _Target, nxt: str, referer: str) -> dict[str, str]:
-    """The headers a redirect to ``nxt`` carries on, as Go's client (so k6) does: all but
-    credentials to another host and cookies (the jar adds its own); Referer names the hop
-    before (or the caller's, kept on every hop), never from https to http."""
-    nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
-    if nxt_target_host != target.key[1]:
-        # Credentials are for the host they were given to (Go's rule, so k6's).
-        hdrs = {k: v for k, v in hdrs.items() if k.lower() not in _CREDENTIALS}
-    else:
-        hdrs = {k: v for k, v in hdrs.items() if k.lower() not in ("cookie", "cookie2")}
-    hdrs = {k: v for k, v in hdrs.items() if k.lower() != "referer"}
-    if not (target.key[0] == "https" and nxt.startswith("http:")):
-        hdrs["Referer"] = referer or target.referer
-    return hdrs
-
-
 # Tag memos: identity, never display. Tag values are kept as given (redaction happens
 # where an output writes them), so a secret learned later cannot leave a stale redacted
 # copy here. The book owns them: ``SECRETS.clear()`` resets them with it.

@@ -21,6 +21,7 @@ from veza_ray.core.digest import DELTA_MAX_CENTROIDS
 from veza_ray.core.executors import executor
 from veza_ray.core.executors.base import More
 from veza_ray.core.guards import SECRETS, parse_allowed
+from veza_ray.core.iteration_ids import iteration_in_test, iteration_stripe, vu_offset
 from veza_ray.core.metric_types import MetricDef, MetricType, Tags, make_tags
 from veza_ray.core.metrics import CounterSink, MetricStore, RateSink, Sink, TrendSink
 from veza_ray.core.options import Options, ScenarioConfig
@@ -34,6 +35,7 @@ from veza_ray.core.wire import (
 )
 from veza_ray.engine.clock import Clock, MonotonicClock
 from veza_ray.engine.context import vu_context
+from veza_ray.engine.data import DataExhausted, DataFile
 from veza_ray.engine.execution import ABORT_PREFIX, TestAborted
 from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.engine.scenario import LoadedScript, describe_exception
@@ -185,9 +187,13 @@ class VU:
         "http",
         "id",
         "id_in_instance",
+        "index_in_scenario",
         "iteration",
+        "iteration_in_test",
+        "retired",
         "run",
         "scenario",
+        "scenario_iteration",
         "slot",
         "tags",
     )
@@ -204,7 +210,11 @@ class VU:
     ) -> None:
         self.id = vu_id
         self.slot = slot
-        self.iteration = 0
+        self.iteration = 0  # iterations this VU started (k6's vu.iterationInScenario)
+        self.iteration_in_test = 0  # k6's scenario.iterationInTest of the current one
+        self.scenario_iteration = 0  # the scenario's iterations on this actor before it
+        self.retired = False  # a per-vu DataFile had no row for it: it iterates no more
+        self.index_in_scenario = slot  # its place among the scenario's VUs, cluster-wide
         self.scenario = scenario
         self.http = http
         self.env = env
@@ -259,6 +269,10 @@ class _Scenario:
         self.runner = runner
         self.run = executor(cfg.executor).run  # a table lookup: an unknown name is refused
         self.with_data = takes_data(flow)
+        self.stripe = iteration_stripe(cfg, seg)  # its iterationInTest numbers
+        self.vu_offset = vu_offset(cfg, seg)  # the scenario's VUs on actors before this one
+        self.started = 0  # iterations started on this actor (k6's iterationInInstance)
+        self.exhausted = False  # a per-iteration DataFile ran out under "stop"
         self.t0 = 0.0
         self.active = 0
         self.allocated = 0
@@ -321,8 +335,12 @@ class Runner:
         log: Callable[[str], None] = print,
         allowed_hosts: Iterable[str] = (),
         setup_data: str | None = None,
+        datafiles: Sequence[DataFile] = (),
     ) -> None:
         self.options = options
+        self.datafiles = list(datafiles)
+        self.completed = 0  # k6's exec.instance.iterationsCompleted
+        self.interrupted = 0  # ... and iterationsInterrupted (an error, abort, a stop)
         self.setup_data = setup_data  # JSON text, decoded once per VU (each gets a copy)
         self._vu_seq = 0
         self.clock: Clock = clock or MonotonicClock()
@@ -424,7 +442,7 @@ class Runner:
                 "dropped": s.dropped,
                 "undelivered": s.undelivered,
             }
-        return {
+        delta: ActorDelta = {
             "series": self.store.drain(),
             "scenarios": stats,
             "errors": errors,
@@ -436,6 +454,9 @@ class Runner:
             "end": self.end,
             "secrets": self._learned_secrets(),
         }
+        if self.datafiles:
+            delta["data"] = {d.name: d.usage() for d in self.datafiles}
+        return delta
 
     def _learned_secrets(self) -> list[str]:
         """What this process's book learned since the last snapshot, for the driver."""
@@ -474,15 +495,37 @@ class Runner:
             vu.data = json.loads(self.setup_data)
         self._vu_seq += 1
         vu.id_in_instance, vu.run = self._vu_seq, s
+        vu.index_in_scenario = s.vu_offset + slot
         return vu
 
+    def _number(self, s: _Scenario, vu: VU) -> None:
+        """k6's iteration counters, taken as the iteration starts: the scenario's local
+        count and its cluster-wide number (core/iteration_ids.py)."""
+        k = s.started
+        s.started += 1
+        vu.scenario_iteration = k
+        vu.iteration_in_test = iteration_in_test(s.stripe, k) if s.stripe.residues else k
+
     async def _iteration(self, s: _Scenario, vu: VU) -> None:
+        if s.exhausted or vu.retired:
+            return  # its data ran out: the VU (or the scenario here) does no more work
+        self._number(s, vu)
         token = vu_context.set(vu)
         t0 = time.perf_counter()
+        ok = False
         try:
             await (s.flow(vu, vu.data) if s.with_data else s.flow(vu))
+            ok = True
         except asyncio.CancelledError:
+            self.interrupted += 1
             raise
+        except DataExhausted as exc:  # the user's on_exhausted="stop": not an error
+            self.interrupted += 1
+            if exc.split == "per-vu":
+                vu.retired = True
+            else:
+                s.exhausted = True
+            return
         except TestAborted as exc:  # k6/execution's test.abort(): this actor, then all
             self.log(f"test.abort() called: {exc.reason or '(no reason)'}")
             self.stop(0.0, reason=f"{ABORT_PREFIX}: {SECRETS.redact(exc.reason)}")
@@ -491,6 +534,10 @@ class Runner:
             self._error(describe_exception(exc, self.script_path))
         finally:
             vu_context.reset(token)
+        if ok:
+            self.completed += 1
+        else:
+            self.interrupted += 1
         s.rec.iteration_duration.buffer.append((time.perf_counter() - t0) * 1000.0)
         s.rec.iterations.total += 1.0
         s.iterations += 1
@@ -525,7 +572,14 @@ class Runner:
         s.active += 1
         try:
             n = 0
-            while not s.stopping and self.clock.now() < end and active(vu) and more(vu, n):
+            while (
+                not s.stopping
+                and not s.exhausted
+                and not vu.retired
+                and self.clock.now() < end
+                and active(vu)
+                and more(vu, n)
+            ):
                 await self._iteration(s, vu)
                 n += 1
         finally:
@@ -607,4 +661,5 @@ def build_runner(
         log=log,
         allowed_hosts=allowed_hosts,
         setup_data=setup_data,
+        datafiles=script.datafiles,
     )

@@ -44,6 +44,7 @@ class LoadedScript:
     # Files the load read besides the scenario: open()'s, and modules imported from its
     # directory, as (what, path); no output of the run may overwrite one (core/overlap).
     inputs: list[tuple[str, str]] = field(default_factory=list)
+    datafiles: list[Any] = field(default_factory=list)  # engine/data.py DataFiles it built
 
     @property
     def all_metrics(self) -> dict[str, MetricDef]:
@@ -110,9 +111,16 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
     if ctx.errors:
         raise ScriptOptionsError(ctx.errors)
     inputs = [("a file the scenario reads with open()", p) for p in ctx.opened]
+    inputs += [("a data file the scenario reads (DataFile)", d.path) for d in ctx.datafiles]
     inputs += [("a module the scenario imports", p) for p in _local_modules(before, folder)]
     return LoadedScript(
-        path, text, module, getattr(module, "options", {}), dict(ctx.metrics), inputs
+        path,
+        text,
+        module,
+        getattr(module, "options", {}),
+        dict(ctx.metrics),
+        inputs,
+        list(ctx.datafiles),
     )
 
 
