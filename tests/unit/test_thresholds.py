@@ -652,3 +652,36 @@ def test_selector_round_trip(name: str, tags: dict[str, str], ws: str) -> None:
     sel = parse_selector(key)
     assert sel == Selector(name, tuple(sorted(tags.items())), key)
     assert sel.matches(tuple(sorted({**tags, "extra_tag": "x"}.items())))
+
+
+# --------------------------------------------------------------------------- one wording
+
+
+def test_a_verdict_has_one_wire_form_and_one_wording() -> None:
+    """The summary's ``veza_ray.verdicts`` entry, the outcome's reason, the summary's and
+    the live view's labels all come from the verdict itself (one place to change)."""
+    from veza_ray.core.thresholds import crossed_text
+
+    spec = {"http_req_duration{scenario:browse}": [{"threshold": "p(95)<500", "abortOnFail": True}]}
+    (th,) = parse_thresholds(spec, METRICS)
+    failed, empty = Verdict(th, 512.3456789, False), Verdict(th, None, True)
+    assert failed.to_wire() == {
+        "metric_key": "http_req_duration{scenario:browse}",
+        "expression": "p(95)<500",
+        "aggregation": "p(95)",
+        "operator": "<",
+        "bound": 500.0,
+        "observed": 512.3456789,
+        "ok": False,
+        "abort_on_fail": True,
+    }
+    assert empty.to_wire()["observed"] is None and empty.to_wire()["ok"] is True
+    assert failed.crossed == (
+        "http_req_duration{scenario:browse} p(95)<500 (measured p(95) = 512.346)"
+    )
+    assert empty.crossed.endswith("(measured p(95) = no data)")
+    assert failed.crossed == crossed_text(th.text, "p(95)", "512.346")
+    assert th.text == "http_req_duration{scenario:browse} p(95)<500"
+    assert th.labelled() == "http_req_duration{scenario:browse}: 'p(95)<500'"
+    assert th.labelled(quote="") == "http_req_duration{scenario:browse}: p(95)<500"
+    assert (failed.mark, empty.mark) == ("✗", "✓")

@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -387,7 +387,11 @@ def _run(
         fleet.close()
         raise
     signals.flagging()
-    return _drive(ray, prep, cfg, out, err, signals, fleet, state, ids, infos, start_epoch)
+    planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
+    ctx = _RunContext(
+        ray, prep, cfg, out, err, signals, fleet, state, start_epoch, planned, next_id=len(ids)
+    )
+    return _drive(ctx, infos)
 
 
 def _attach_tree(
@@ -443,172 +447,168 @@ def _outputs(
     return outputs
 
 
-def _drive(
-    ray: Any,
-    prep: Prepared,
-    cfg: RunConfig,
-    out: Callable[[str], None],
-    err: Callable[[str], None],
-    signals: Interrupts,
-    fleet: Fleet,
-    state: MergedRun,
-    ids: list[int],
-    infos: list[dict[str, Any]],
-    start_epoch: float,
-) -> int:
-    """The pipeline while VUs run: pull -> MergedRun.tick -> evaluate -> every output;
-    then the one outcome decision and the end-of-test outputs."""
+@dataclass
+class _RunContext:
+    """One run from the VUs' start to its exit code: what every step of the driver's loop
+    and of its end reads, and what the loop learns on the way (whether it is stopping the
+    actors, its pauses, a failure of its own, the next actor id a replacement takes)."""
+
+    ray: Any
+    prep: Prepared
+    cfg: RunConfig
+    out: Callable[[str], None]
+    err: Callable[[str], None]
+    signals: Interrupts
+    fleet: Fleet
+    state: MergedRun
+    start_epoch: float
+    planned: float
+    next_id: int
+    outputs: list[Output] = field(default_factory=list)
+    abort: AbortCheck = field(init=False)
+    stopping: bool = False
+    broken: str = ""
+    pauses: list[tuple[float, float]] = field(default_factory=list)
+
+    def stop_all(self, grace: float) -> None:
+        """Stop every actor (after ``grace`` seconds for its VUs); the loop stops once."""
+        self.fleet.stop(grace)
+        self.stopping = True
+
+    def abort_run(self, crossing: list[Verdict]) -> None:
+        """abortOnFail (the AbortCheck output): say which thresholds, stop at once."""
+        crossed = ", ".join(v.threshold.labelled() for v in crossing)
+        self.err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
+        self.stop_all(0.0)
+
+
+def _drive(ctx: _RunContext, infos: list[dict[str, Any]]) -> int:
+    """The pipeline while VUs run: pull -> MergedRun.tick -> evaluate -> every output
+    (``_loop``); then the end-of-run facts, the summary and the one outcome decision
+    (``_conclude``)."""
     nodes = {info["node_id"] for info in infos}
-    err(
-        f"veza-ray: {len(ids)} actor(s) on {len(nodes)} node(s): "
+    ctx.err(
+        f"veza-ray: {len(infos)} actor(s) on {len(nodes)} node(s): "
         + ", ".join(f"{addr} x{n}" for addr, n in _count_by_address(infos).items())
     )
-    planned = max((sc.start_time + sc.run_duration for sc in prep.options.scenarios), default=0.0)
-    stopping = [False]
+    _start_outputs(ctx)
+    return _conclude(ctx, _loop(ctx))
 
-    def abort_run(crossing: list[Verdict]) -> None:
-        crossed = ", ".join(
-            f"{v.threshold.selector.source}: '{v.threshold.condition.source}'" for v in crossing
-        )
-        err(f"thresholds crossed with abortOnFail ({crossed}): stopping all actors")
-        fleet.stop(0.0)
-        stopping[0] = True
 
-    abort = AbortCheck(cfg.abort_eval_s, abort_run, blocked=lambda: stopping[0])
+def _start_outputs(ctx: _RunContext) -> None:
+    """The abort check and every output of the run, told that the run starts."""
+    prep = ctx.prep
+    ctx.abort = AbortCheck(ctx.cfg.abort_eval_s, ctx.abort_run, blocked=lambda: ctx.stopping)
     # A stop from an output (the web dashboard) is read by the loop as a signal is.
-    outputs = _outputs(prep, cfg, err, abort, signals.received.append)
+    ctx.outputs = _outputs(prep, ctx.cfg, ctx.err, ctx.abort, ctx.signals.received.append)
     run_start = RunStart(
         prep.script.path,
-        start_epoch,
-        planned,
+        ctx.start_epoch,
+        ctx.planned,
         tuple(sc.name for sc in prep.options.scenarios),
         tuple(prep.options.tags),
     )
-    for output in outputs:
+    for output in ctx.outputs:
         output.start(run_start)
-    next_id = len(ids)
+
+
+def _loop(ctx: _RunContext) -> list[OutputEnd]:
+    """One round about every pull interval while an actor runs. A failure of the driver's
+    own stops the actors and keeps what was measured. Returns each output's end."""
+    cfg, err, fleet = ctx.cfg, ctx.err, ctx.fleet
     t_prev = time.time()
-    broken = ""
-    pauses: list[tuple[float, float]] = []
     try:
         while fleet.live:
             time.sleep(max(0.0, cfg.pull_interval - (time.time() - t_prev)))
             now = time.time()
             dt, t_prev = now - t_prev, now
-            elapsed = max(0.0, now - start_epoch)
+            elapsed = max(0.0, now - ctx.start_epoch)
             if dt > cfg.pull_interval + cfg.pause_s:
                 # The driver itself did not run (SIGSTOP, a suspended laptop, swap): the
                 # actors kept their VUs only while their lease held.
-                pauses.append((round(elapsed - dt, 1), round(dt, 1)))
+                ctx.pauses.append((round(elapsed - dt, 1), round(dt, 1)))
                 err(f"the driver was paused or unreachable for {dt:.1f} s")
-            deltas, lost = fleet.pull(cfg.pull_wait)
-            for delta in deltas.values():  # before any output writes this round's text
-                SECRETS.add_all(delta.get("secrets", ()))
-            state.tick(deltas, lost, elapsed, dt)
-            if script_abort(state) and not stopping[0]:  # k6/execution test.abort()
-                err(f"veza-ray: {script_abort(state)}: stopping all actors")
-                fleet.stop(0.0)
-                stopping[0] = True
-            for notice in fleet.notices:
-                err(notice)
-            fleet.notices.clear()
-            for notice in state.notices:  # e.g. too many series (core/cardinality.py)
-                err(f"warning: {notice}")
-            state.notices.clear()
-            for i, why in lost.items():
-                where = state.infos[i]["address"]
-                err(
-                    f"lost actor {i} on {where} ({why}): keeping what it reported, "
-                    "carrying on with the others"
-                )
-                if cfg.replace_lost and not stopping[0]:
-                    next_id = _replace(
-                        ray,
-                        fleet,
-                        state,
-                        i,
-                        next_id,
-                        fleet.make_actor,
-                        lambda n, segs: _actor_args(prep, cfg, n, segs),
-                        start_epoch,
-                        elapsed,
-                        err,
-                    )
-            iv = Interval(
-                now,
-                elapsed,
-                dt,
-                state.series[-1],
-                state.stats_by_scenario(),
-                evaluate(state.total, prep.thresholds, elapsed),
-                f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
-                f"{len(fleet.live)} actor(s)",
-                state,
-                fleet.tree,
-            )
-            for output in outputs:
-                output.interval(iv)
-            if signals.received and not stopping[0]:
-                err(f"{signals.first}: stopping all VUs gracefully")
-                fleet.stop(cfg.sigint_grace)
-                stopping[0] = True
+            _round(ctx, now, elapsed, dt)
     except Exception as exc:
-        broken = f"{type(exc).__name__}: {exc}"
-        err(f"the driver failed mid-run ({broken}); stopping actors, reporting what was measured")
+        ctx.broken = f"{type(exc).__name__}: {exc}"
+        err(
+            f"the driver failed mid-run ({ctx.broken}); stopping actors, "
+            "reporting what was measured"
+        )
         with contextlib.suppress(Exception):
             fleet.stop(0.0)
     finally:
         fleet.close()
-        ends = [_end(output, err) for output in outputs]
-    teardown = run_teardown(prep, state, err)  # after an abort or a signal too, as in k6
+        ends = [_end(output, err) for output in ctx.outputs]
+    return ends
+
+
+def _round(ctx: _RunContext, now: float, elapsed: float, dt: float) -> None:
+    """One round: pull, merge (MergedRun.tick), say the notices and the actors lost (and
+    replace them if asked), feed the interval to every output, act on a stop signal."""
+    prep, cfg, err, fleet, state = ctx.prep, ctx.cfg, ctx.err, ctx.fleet, ctx.state
+    deltas, lost = fleet.pull(cfg.pull_wait)
+    for delta in deltas.values():  # before any output writes this round's text
+        SECRETS.add_all(delta.get("secrets", ()))
+    state.tick(deltas, lost, elapsed, dt)
+    if script_abort(state) and not ctx.stopping:  # k6/execution test.abort()
+        err(f"veza-ray: {script_abort(state)}: stopping all actors")
+        ctx.stop_all(0.0)
+    for notice in fleet.notices:
+        err(notice)
+    fleet.notices.clear()
+    for notice in state.notices:  # e.g. too many series (core/cardinality.py)
+        err(f"warning: {notice}")
+    state.notices.clear()
+    for i, why in lost.items():
+        where = state.infos[i]["address"]
+        err(
+            f"lost actor {i} on {where} ({why}): keeping what it reported, "
+            "carrying on with the others"
+        )
+        if cfg.replace_lost and not ctx.stopping:
+            ctx.next_id = _replace(
+                ctx.ray,
+                fleet,
+                state,
+                i,
+                ctx.next_id,
+                fleet.make_actor,
+                lambda n, segs: _actor_args(prep, cfg, n, segs),
+                ctx.start_epoch,
+                elapsed,
+                err,
+            )
+    iv = Interval(
+        now,
+        elapsed,
+        dt,
+        state.series[-1],
+        state.stats_by_scenario(),
+        evaluate(state.total, prep.thresholds, elapsed),
+        f"{len({state.infos[i]['node_id'] for i in fleet.live})} node(s), "
+        f"{len(fleet.live)} actor(s)",
+        state,
+        fleet.tree,
+    )
+    for output in ctx.outputs:
+        output.interval(iv)
+    if ctx.signals.received and not ctx.stopping:
+        err(f"{ctx.signals.first}: stopping all VUs gracefully")
+        ctx.stop_all(cfg.sigint_grace)
+
+
+def _conclude(ctx: _RunContext, ends: list[OutputEnd]) -> int:
+    """After the loop: teardown, the end-of-run facts, the summary, the one decision (or
+    the history gate's), then the end outputs; returns the exit code."""
+    prep, cfg, err = ctx.prep, ctx.cfg, ctx.err
+    teardown = run_teardown(prep, ctx.state, err)  # after an abort or a signal too, as in k6
     end = time.time()
-    duration = max(1e-9, end - start_epoch)
-    verdicts = evaluate(state.total, prep.thresholds, duration)
-    extras = state.extras(start_epoch, end)
-    for node in extras["nodes"]:
-        node["aggregator"] = fleet.tree.get(node["node_id"], {"status": "none: pulled directly"})
-    extras["options"] = _jsonable(dict(prep.options.raw))
-    extras["verdicts"] = [
-        {
-            "metric_key": v.threshold.selector.source,
-            "expression": v.threshold.condition.source,
-            "aggregation": v.threshold.condition.aggregation,
-            "operator": v.threshold.condition.operator,
-            "bound": v.threshold.condition.bound,
-            "observed": v.observed,
-            "ok": v.ok,
-            "abort_on_fail": v.threshold.abort_on_fail,
-        }
-        for v in verdicts
-    ]
-    extras["distributions"] = state.distributions()
-    extras["scenarios"] = [sc.name for sc in prep.options.scenarios]
-    pushed = {e.name: e.summary for e in ends if e.summary is not None}
-    if pushed:
-        extras["outputs"] = pushed
-    output_failures = [f for e in ends for f in e.failures]
-    facts = _facts(state, verdicts, extras, planned, start_epoch, duration)
-    facts = replace(
-        facts,
-        aborted_on_fail=abort.aborted,
-        stop_signal=signals.first,
-        driver_failure=broken,
-        driver_pauses=tuple(pauses),
-        allow_saturated=cfg.allow_saturated,
-        output_failures=tuple(output_failures),
-        outputs_lost=tuple(lost for e in ends for lost in e.lost),
-        allow_output_loss=cfg.allow_output_loss,
-        teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
-        script_aborted=script_abort(state),
-        streams_lost=lost_streams(),
-    )
-    script_tags = prep.options.raw.get("tags") or {}  # the script's own, before --tag
-    extras["identity"] = identity(
-        prep.script.path, extras["options"], dict(script_tags), cfg.history.tags
-    )
-    summary = build_summary(
-        state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
-    )
+    duration = max(1e-9, end - ctx.start_epoch)
+    verdicts = evaluate(ctx.state.total, prep.thresholds, duration)
+    extras = _extras(ctx, verdicts, ends, end)
+    facts = _end_facts(ctx, verdicts, extras, duration, ends, teardown)
+    summary = _assemble_summary(ctx, verdicts, duration, extras)
     if cfg.history.active:  # compare with the baseline, decide, record (history/runhook.py)
         from veza_ray.history.runhook import finish
 
@@ -616,12 +616,73 @@ def _drive(
     else:
         outcome = decide(facts)
         summary["veza_ray"]["outcome"] = outcome.to_wire()
-    signals.decided()  # a signal from now on finds the verdict decided: it stands
+    ctx.signals.decided()  # a signal from now on finds the verdict decided: it stands
     summary = SECRETS.redact_obj(summary)
-    outcome = _emit(prep, cfg, summary, facts, verdicts, out, err)
-    finish_all(outputs, summary)
+    outcome = _emit(prep, cfg, summary, facts, verdicts, ctx.out, err)
+    finish_all(ctx.outputs, summary)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
     return outcome.code
+
+
+def _extras(
+    ctx: _RunContext, verdicts: list[Verdict], ends: list[OutputEnd], end: float
+) -> dict[str, Any]:
+    """What the summary carries beside k6's layout (``veza_ray.*``): the merged run's
+    books, each node's aggregator, the options, the verdicts, what outputs pushed."""
+    extras = ctx.state.extras(ctx.start_epoch, end)
+    for node in extras["nodes"]:
+        node["aggregator"] = ctx.fleet.tree.get(
+            node["node_id"], {"status": "none: pulled directly"}
+        )
+    extras["options"] = _jsonable(dict(ctx.prep.options.raw))
+    extras["verdicts"] = [v.to_wire() for v in verdicts]
+    extras["distributions"] = ctx.state.distributions()
+    extras["scenarios"] = [sc.name for sc in ctx.prep.options.scenarios]
+    pushed = {e.name: e.summary for e in ends if e.summary is not None}
+    if pushed:
+        extras["outputs"] = pushed
+    return extras
+
+
+def _end_facts(
+    ctx: _RunContext,
+    verdicts: list[Verdict],
+    extras: dict[str, Any],
+    duration: float,
+    ends: list[OutputEnd],
+    teardown: PartResult,
+) -> RunFacts:
+    """The facts the outcome is decided on: what the merged data says (``_facts``) and
+    what only the driver saw (an abort, a signal, its pauses, outputs, teardown)."""
+    facts = _facts(ctx.state, verdicts, extras, ctx.planned, ctx.start_epoch, duration)
+    return replace(
+        facts,
+        aborted_on_fail=ctx.abort.aborted,
+        stop_signal=ctx.signals.first,
+        driver_failure=ctx.broken,
+        driver_pauses=tuple(ctx.pauses),
+        allow_saturated=ctx.cfg.allow_saturated,
+        output_failures=tuple(f for e in ends for f in e.failures),
+        outputs_lost=tuple(lost for e in ends for lost in e.lost),
+        allow_output_loss=ctx.cfg.allow_output_loss,
+        teardown_failure=(teardown.code, teardown.error) if teardown.code else None,
+        script_aborted=script_abort(ctx.state),
+        streams_lost=lost_streams(),
+    )
+
+
+def _assemble_summary(
+    ctx: _RunContext, verdicts: list[Verdict], duration: float, extras: dict[str, Any]
+) -> dict[str, Any]:
+    """k6's summary layout with ``veza_ray.*`` (no outcome yet: it is decided next)."""
+    prep = ctx.prep
+    script_tags = prep.options.raw.get("tags") or {}  # the script's own, before --tag
+    extras["identity"] = identity(
+        prep.script.path, extras["options"], dict(script_tags), ctx.cfg.history.tags
+    )
+    return build_summary(
+        ctx.state.total, verdicts, prep.trend_stats, duration, sys.stdout.isatty(), extras
+    )
 
 
 def _end(output: Output, err: Callable[[str], None]) -> OutputEnd:
@@ -680,14 +741,7 @@ def _facts(
         f"late for {a['saturated_s']:.1f} s ({a['saturated_share']:.0%} of its run)"
         for a in health["actors"]
     )
-    crossed = tuple(
-        f"{v.threshold.selector.source} {v.threshold.condition.source} "
-        f"(measured {v.threshold.condition.aggregation} = "
-        + ("no data" if v.observed is None else f"{v.observed:.6g}")
-        + ")"
-        for v in verdicts
-        if not v.ok
-    )
+    crossed = tuple(v.crossed for v in verdicts if not v.ok)
     reqs = state.total.aggregate("http_reqs", ())
     requests = int(reqs.values(1.0)["count"]) if reqs is not None else 0
     return RunFacts(

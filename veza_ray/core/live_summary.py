@@ -17,23 +17,6 @@ from veza_ray.core.summary import build_summary
 from veza_ray.core.thresholds import Verdict
 
 
-def verdicts_wire(verdicts: Sequence[Verdict]) -> list[dict[str, Any]]:
-    """The verdicts as ``veza_ray.verdicts`` carries them at the end of a run."""
-    return [
-        {
-            "metric_key": v.threshold.selector.source,
-            "expression": v.threshold.condition.source,
-            "aggregation": v.threshold.condition.aggregation,
-            "operator": v.threshold.condition.operator,
-            "bound": v.threshold.condition.bound,
-            "observed": v.observed,
-            "ok": v.ok,
-            "abort_on_fail": v.threshold.abort_on_fail,
-        }
-        for v in verdicts
-    ]
-
-
 def _live_actors(run: MergedRun, actors: list[dict[str, Any]]) -> int:
     """Each actor's latest loop lag and CPU, and its share of the planned VUs; the total."""
     total = sum(sum(a["vus"].values()) for a in actors if not a["lost"]) or 1
@@ -68,7 +51,7 @@ def live_summary(
         "undelivered_iterations": run.undelivered_iterations(cut),
         "cut_short": cut,
     }
-    extras["verdicts"] = verdicts_wire(verdicts)
+    extras["verdicts"] = [v.to_wire() for v in verdicts]
     extras["distributions"] = run.distributions()
     extras["scenarios"] = [sc.name for sc in run.options.scenarios]
     extras["options"] = dict(run.options.raw)

@@ -210,7 +210,6 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
     if verdicts:
         lines.append("   THRESHOLDS")
         for v in verdicts:
-            mark = "✓" if v.ok else "✗"
             d = summary["metrics"].get(v.threshold.selector.source, {})
             shown = (
                 "no data"
@@ -219,10 +218,8 @@ def render_text(summary: Mapping[str, Any], verdicts: Sequence[Verdict]) -> str:
             )
             if v.threshold.condition.aggregation == "rate" and v.observed is not None:
                 shown = f"{v.observed * 100:.2f}%"
-            lines.append(
-                f"   {mark} {v.threshold.selector.source}: "
-                f"'{v.threshold.condition.source}' {v.threshold.condition.aggregation}={shown}"
-            )
+            agg = v.threshold.condition.aggregation
+            lines.append(f"   {v.mark} {v.threshold.labelled()} {agg}={shown}")
         lines.append("")
     failed = {v.threshold.selector.source for v in verdicts if not v.ok}
     passed = {v.threshold.selector.source for v in verdicts if v.ok} - failed

@@ -54,6 +54,7 @@ __all__ = [
     "Threshold",
     "ThresholdError",
     "Verdict",
+    "crossed_text",
     "judge",
     "parse_condition",
     "parse_selector",
@@ -328,6 +329,15 @@ class Threshold:
     delay_abort_eval: float
     metric_type: MetricType
 
+    @property
+    def text(self) -> str:
+        """``metric{tags} expression``: how the outcome's reasons and the live line name it."""
+        return f"{self.selector.source} {self.condition.source}"
+
+    def labelled(self, quote: str = "'") -> str:
+        """``metric{tags}: 'expression'``: how k6's end-of-test summary lists it."""
+        return f"{self.selector.source}: {quote}{self.condition.source}{quote}"
+
 
 def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
@@ -447,6 +457,37 @@ class Verdict:
     threshold: Threshold
     observed: float | None
     ok: bool
+
+    @property
+    def mark(self) -> str:
+        return "✓" if self.ok else "✗"
+
+    @property
+    def crossed(self) -> str:
+        """The reason a failed verdict gives in the outcome (``RunFacts.crossed``)."""
+        shown = "no data" if self.observed is None else f"{self.observed:.6g}"
+        return crossed_text(self.threshold.text, self.threshold.condition.aggregation, shown)
+
+    def to_wire(self) -> dict[str, Any]:
+        """The verdict as the summary's ``veza_ray.verdicts`` carries it (reports read it back
+        in reports/model.py, the history in history/store.py)."""
+        th = self.threshold
+        return {
+            "metric_key": th.selector.source,
+            "expression": th.condition.source,
+            "aggregation": th.condition.aggregation,
+            "operator": th.condition.operator,
+            "bound": th.condition.bound,
+            "observed": self.observed,
+            "ok": self.ok,
+            "abort_on_fail": th.abort_on_fail,
+        }
+
+
+def crossed_text(text: str, aggregation: str, shown: str) -> str:
+    """``metric{tags} expression (measured agg = value)``: one wording for a crossed
+    threshold, whether judged now (``Verdict.crossed``) or read from a saved summary."""
+    return f"{text} (measured {aggregation} = {shown})"
 
 
 def judge(threshold: Threshold, observed: float | None) -> Verdict:

@@ -63,10 +63,7 @@ def plain_line(row: Row, elapsed: float, total: float) -> str:
 def verdict_line(verdicts: Sequence[Verdict]) -> str:
     if not verdicts:
         return "thresholds: none"
-    parts = [
-        f"{'✓' if v.ok else '✗'} {v.threshold.selector.source} {v.threshold.condition.source}"
-        for v in verdicts
-    ]
+    parts = [f"{v.mark} {v.threshold.text}" for v in verdicts]
     return "thresholds: " + "  ".join(parts)
 
 
@@ -143,9 +140,7 @@ def _table(
     marks = Text()
     for v in verdicts:
         style = "green" if v.ok else "red"
-        marks.append(f"{'✓' if v.ok else '✗'} ", style=style)
+        marks.append(f"{v.mark} ", style=style)
         # Straight to the terminal, not through the driver's writer: redacted here.
-        marks.append(
-            SECRETS.redact(f"{v.threshold.selector.source}: {v.threshold.condition.source}\n")
-        )
+        marks.append(SECRETS.redact(v.threshold.labelled(quote="") + "\n"))
     return Group(table, marks)

@@ -208,7 +208,17 @@ def line_chart(
     while xt <= x_hi + 1e-9:
         parts.append(_x_grid(sx(xt), ph, x_fmt(xt)))
         xt += xstep
-    # Threshold rules, labels kept apart vertically.
+    parts += _rules(rules, sy, pw)
+    for ln in lines:
+        parts += _series(ln, sx, sy, x_fmt, y_fmt, hover)
+    parts += _legend([(ln.label, ln.color, ln.dash) for ln in lines], width)
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _rules(rules: Sequence[Rule], sy: Callable[[float], float], pw: int) -> list[str]:
+    """Threshold rules across the plot, their labels kept apart vertically."""
+    parts: list[str] = []
     placed: list[float] = []
     for r in sorted(rules, key=lambda r: -r.value):
         y = sy(r.value)
@@ -222,36 +232,46 @@ def line_chart(
             f'<text class="bound-label" x="{_LEFT + pw - 3}" y="{_n(ly)}" '
             f'text-anchor="end" fill="{_e(r.color)}">{_e(r.label)}</text>'
         )
-    for ln in lines:
-        segs = _segments(ln.points, sx, sy)
-        d = " ".join(
-            "M" + " L".join(f"{_n(x)} {_n(y)}" for x, y in seg) for seg in segs if len(seg) > 1
+    return parts
+
+
+def _series(
+    ln: Line,
+    sx: Callable[[float], float],
+    sy: Callable[[float], float],
+    x_fmt: Fmt,
+    y_fmt: Fmt,
+    hover: bool,
+) -> list[str]:
+    """One line: its path (gaps where values are missing), a dot for a lone point, and
+    hover targets with the values when the line is short enough."""
+    parts: list[str] = []
+    segs = _segments(ln.points, sx, sy)
+    d = " ".join(
+        "M" + " L".join(f"{_n(x)} {_n(y)}" for x, y in seg) for seg in segs if len(seg) > 1
+    )
+    dash = f' stroke-dasharray="{_e(ln.dash)}"' if ln.dash else ""
+    if d:
+        parts.append(
+            f'<path class="series" d="{d}" fill="none" stroke="{_e(ln.color)}" '
+            f'stroke-width="1.8" stroke-linejoin="round"{dash}>'
+            f"<title>{_e(ln.label)}</title></path>"
         )
-        dash = f' stroke-dasharray="{_e(ln.dash)}"' if ln.dash else ""
-        if d:
+    for seg in segs:
+        if len(seg) == 1:
+            dx, dy = seg[0]
             parts.append(
-                f'<path class="series" d="{d}" fill="none" stroke="{_e(ln.color)}" '
-                f'stroke-width="1.8" stroke-linejoin="round"{dash}>'
-                f"<title>{_e(ln.label)}</title></path>"
+                f'<circle class="dot" cx="{_n(dx)}" cy="{_n(dy)}" r="2.5" fill="{_e(ln.color)}"/>'
             )
-        for seg in segs:
-            if len(seg) == 1:
-                dx, dy = seg[0]
-                parts.append(
-                    f'<circle class="dot" cx="{_n(dx)}" cy="{_n(dy)}" r="2.5" '
-                    f'fill="{_e(ln.color)}"/>'
-                )
-        if hover and len(ln.points) <= _MAX_HOVER_POINTS:
-            for px, py in ln.points:
-                if py is None or not math.isfinite(py):
-                    continue
-                parts.append(
-                    f'<circle class="hover" cx="{_n(sx(px))}" cy="{_n(sy(py))}" r="4">'
-                    f"<title>{_e(ln.label)} at {_e(x_fmt(px))}: {_e(y_fmt(py))}</title></circle>"
-                )
-    parts += _legend([(ln.label, ln.color, ln.dash) for ln in lines], width)
-    parts.append("</svg>")
-    return "".join(parts)
+    if hover and len(ln.points) <= _MAX_HOVER_POINTS:
+        for px, py in ln.points:
+            if py is None or not math.isfinite(py):
+                continue
+            parts.append(
+                f'<circle class="hover" cx="{_n(sx(px))}" cy="{_n(sy(py))}" r="4">'
+                f"<title>{_e(ln.label)} at {_e(x_fmt(px))}: {_e(y_fmt(py))}</title></circle>"
+            )
+    return parts
 
 
 def _frame(width: int, height: int, label: str, pw: int, ph: int) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from veza_ray.core import thresholds
 from veza_ray.core.outcome import ActorCutShort, Outcome, RunFacts, decide
+from veza_ray.core.thresholds import crossed_text
 from veza_ray.reports import fmt
 
 LATENCY_METRIC = "http_req_duration"
@@ -468,8 +469,11 @@ def _verdict(
     summaries predate exit 112: saturation there is a note, as it was then. A summary with
     ``veza_ray.outcome`` is shown as the run decided."""
     crossed = tuple(
-        f"{t.metric_key} {t.expression} (measured {t.aggregation} = "
-        f"{fmt.metric_value(t.observed, t.contains, t.aggregation)})"
+        crossed_text(
+            f"{t.metric_key} {t.expression}",
+            t.aggregation,
+            fmt.metric_value(t.observed, t.contains, t.aggregation),
+        )
         for t in thresholds
         if not t.ok
     )
