@@ -25,6 +25,7 @@ from yarl import URL
 
 from veza_ray.core.durations import DEFAULT_MAX_BODY
 from veza_ray.core.guards import SECRETS, host_refusal
+from veza_ray.core.http_params import redirect_limit, request_timeout
 from veza_ray.core.metric_types import Tags
 from veza_ray.core.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, next_request, next_url
 from veza_ray.engine.h1 import (
@@ -34,6 +35,7 @@ from veza_ray.engine.h1 import (
     DecodeError,
     FileData,
     H1Error,
+    Truncated,
     UnexpectedEOF,
     build_head,
     decode_body,
@@ -111,6 +113,7 @@ class Response:
         "error_code",
         "method",
         "status",
+        "status_text",
         "timings",
         "url",
     )
@@ -136,6 +139,7 @@ class Response:
         self.timings = timings
         self.error = error
         self.error_code = error_code
+        self.status_text = ""  # k6's res.status_text: Go's Status, e.g. "200 OK"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -282,12 +286,15 @@ class ClientHub:
         user_agent: str | None = None,
         guard: HostGuard | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        max_redirects: int = MAX_REDIRECTS,
     ) -> None:
         allowed = guard.allowed if guard is not None else frozenset()
         self.pool = H1Pool(no_reuse, insecure, allowed)  # checks every resolved address
         self._guard = guard
-        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        # k6's userAgent option: unset is our default, "" sends no User-Agent at all.
+        self.user_agent = DEFAULT_USER_AGENT if user_agent is None else user_agent
         self.max_body = max_body
+        self.max_redirects = max_redirects
 
     async def close(self) -> None:
         await self.pool.close()
@@ -367,15 +374,20 @@ class HttpClient:
         data: bytes | bytearray | memoryview | str | Mapping[str, Any] | None = None,
         params: Mapping[str, str | int | float] | None = None,
         tags: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | str | None = None,
         expected_statuses: Collection[int] | Callable[[int], bool] | None = None,
         response_body: bool | None = None,
         max_response_body_size: int | None = None,
+        redirects: int | None = None,
     ) -> Response:
         """Send one request; never raises for network trouble (status 0 and ``error``
         instead). ``data`` as a dict is sent as a form (urlencoded, or multipart when a
-        value is ``http.file(...)``), as k6 does with an object body."""
+        value is ``http.file(...)``), as k6 does with an object body. ``timeout`` is
+        seconds or a k6 duration string; a bad one raises ``BadParam`` (a script error).
+        ``redirects`` caps the redirects followed (k6's param; 0 returns the 3xx)."""
         method = method.upper()
+        seconds = self._timeout if timeout is None else request_timeout(timeout)
+        hops = self._hub.max_redirects if redirects is None else redirect_limit(redirects)
         if self._guard is not None:
             refusal = self._guard.refusal(url)
             if refusal:
@@ -399,7 +411,7 @@ class HttpClient:
             raise TypeError(f"unknown request body type {type(data).__name__}")
         keep = (not self._discard) if response_body is None else response_body
         limit = self._hub.max_body if max_response_body_size is None else max_response_body_size
-        call = _Call(method, url, hdrs, payload, ctype, params, tags, timeout or self._timeout)
+        call = _Call(method, url, hdrs, payload, ctype, params, tags, seconds, hops)
         return await self._send(call, expected_statuses, keep, limit)
 
     async def _send(self, c: _Call, expected: Expected, keep: bool, limit: int) -> Response:
@@ -411,6 +423,8 @@ class HttpClient:
             # Part of the headers, as k6 sets it: a redirect turned GET keeps it (Go does).
             hdrs = {**(hdrs or {}), "Content-Type": c.ctype}
         hops = 0
+        # An empty body: k6 (Go) frames it chunked on POST/PUT/PATCH, not at all elsewhere.
+        empty_chunked = payload == b"" and method in ("POST", "PUT", "PATCH")
         # A Referer the caller set is kept on every hop; else each names the hop before.
         referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
         while True:
@@ -427,9 +441,11 @@ class HttpClient:
             err, code = "", 0
             loc = ""
             replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
+            wire = _LAST_CHUNK if empty_chunked and payload == b"" else payload
+            status_text = proto = ""
             try:
                 ex, t = await pool.exchange(
-                    target.key, method, head, payload, keep, c.seconds, replayable, limit
+                    target.key, method, head, wire, keep, c.seconds, replayable, limit
                 )
             except Exception as exc:
                 code, err = classify_error(exc)
@@ -441,6 +457,8 @@ class HttpClient:
             else:
                 rh = ex.head
                 status = rh.status
+                status_text = rh.status_text
+                proto = rh.proto
                 received = ex.received
                 resp_headers = rh
                 if status >= 400:
@@ -449,14 +467,14 @@ class HttpClient:
                     kept = ex.body  # k6 has no body (null) for 1xx, 204 and 304
                     if kept:
                         kept, dcode, derr = _decoded(rh.values("content-encoding"), kept, limit)
-                        if dcode:
-                            status, code, err = 0, dcode, derr
+                        if dcode:  # k6 then has no response: no status, no proto
+                            status, code, err, proto = 0, dcode, derr, ""
                 cookies = rh.values("set-cookie")
                 if cookies:
                     SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
                     self._store_cookies(cookies, target.url)
-                if status in REDIRECT_STATUSES and hops < MAX_REDIRECTS:
-                    loc = next(iter(rh.values("location")), "")
+                if status in REDIRECT_STATUSES and hops < c.redirects:
+                    loc = _location(rh.values("location"))
                 timings = Timings(
                     blocked=max(0.0, t.started - t.asked) * 1000.0,
                     connecting=t.connecting * 1000.0,
@@ -467,15 +485,22 @@ class HttpClient:
                 )
             ok = is_expected(status, expected) and not err
             name, extra = _name_and_extra(url, c.tags)
-            sent = len(head) + len(payload or b"")
+            if proto:
+                extra = _with_proto(extra, proto)
+            sent = len(head) + len(wire or b"")
             self._record(method, name, status, ok, code, extra, timings, sent, received)
             if not loc:
-                return Response(method, url, status, resp_headers, kept, timings, err, code)
+                res = Response(
+                    method, _as_sent(url), status, resp_headers, kept, timings, err, code
+                )
+                res.status_text = status_text if status else ""
+                return res
             # Follow as Go's client does (core/redirects.py), the headers kept but for
             # credentials to another host and cookies; Referer names the last hop.
             nxt = next_url(target.base, loc)
             hops += 1
             method, payload = next_request(status, method, payload)
+            empty_chunked = empty_chunked and payload == b""
             hdrs = dict(hdrs) if hdrs else {}
             nxt_target_host = URL(nxt, encoded=True).host if "://" in nxt else None
             if nxt_target_host != target.key[1]:
@@ -513,10 +538,9 @@ class HttpClient:
         )
         fixed = _HEADS.get(key)
         if fixed is None:
-            merged: dict[str, tuple[str, str]] = {
-                "host": ("Host", target.host),
-                "user-agent": ("User-Agent", ua),
-            }
+            merged: dict[str, tuple[str, str]] = {"host": ("Host", target.host)}
+            if ua:
+                merged["user-agent"] = ("User-Agent", ua)
             if target.auth:
                 merged["authorization"] = ("Authorization", target.auth)
             if hdrs:
@@ -524,11 +548,16 @@ class HttpClient:
                     low = k.lower()
                     if low != "content-length":  # k6 (Go) writes its own
                         merged[low] = (k, v)
+            if not merged.get("user-agent", ("", "x"))[1]:
+                merged.pop("user-agent", None)  # an empty User-Agent: Go sends none
             fixed = build_head(method, target.path, merged.values())[:-2]
             if len(_HEADS) < 10_000:
                 _HEADS[key] = fixed
         extra = b""
-        if payload is not None or method in ("POST", "PUT", "PATCH"):
+        if payload == b"":
+            if method in ("POST", "PUT", "PATCH"):
+                extra = b"Transfer-Encoding: chunked\r\n"
+        elif payload is not None or method in ("POST", "PUT", "PATCH"):
             extra = b"Content-Length: %d\r\n" % len(payload or b"")
         if self._jar is not None and len(self._jar):
             cookies = self._jar.filter_cookies(target.url)
@@ -563,7 +592,17 @@ class HttpClient:
 class _Call:
     """One request as the caller asked for it."""
 
-    __slots__ = ("ctype", "hdrs", "method", "params", "payload", "seconds", "tags", "url")
+    __slots__ = (
+        "ctype",
+        "hdrs",
+        "method",
+        "params",
+        "payload",
+        "redirects",
+        "seconds",
+        "tags",
+        "url",
+    )
 
     def __init__(
         self,
@@ -575,6 +614,7 @@ class _Call:
         params: Mapping[str, str | int | float] | None,
         tags: Mapping[str, str] | None,
         seconds: float,
+        redirects: int,
     ) -> None:
         self.method = method
         self.url = url
@@ -584,6 +624,32 @@ class _Call:
         self.params = params
         self.tags = tags
         self.seconds = seconds
+        self.redirects = redirects
+
+
+_LAST_CHUNK = b"0\r\n\r\n"  # an empty chunked body
+
+
+def _location(values: list[str]) -> str:
+    """The first Location as Go reads it: its bytes (kept in latin-1 by the head) taken as
+    UTF-8, so a raw ``ü`` is one character (``%C3%BC`` in the path once sent), not two."""
+    loc = values[0] if values else ""
+    if loc.isascii():
+        return loc
+    raw = loc.encode("latin-1")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # not UTF-8: each byte %-encoded, as Go writes it
+        return quote(raw, safe=_URL_SAFE)
+
+
+def _as_sent(raw: str) -> str:
+    """A URL as it goes out: outside ASCII (or a space) %-encoded as UTF-8, escapes
+    already there kept. Go does this to the path; its raw query bytes (a space breaks the
+    request line) are the one place we differ (docs/http-client.md)."""
+    if raw.isascii() and raw.isprintable() and " " not in raw:
+        return raw
+    return quote(raw, safe=_URL_SAFE)
 
 
 def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None, int, str]:
@@ -593,6 +659,8 @@ def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None,
         return body, 0, ""
     try:
         return decode_body(body, ",".join(codings), limit), 0, ""
+    except Truncated as exc:  # k6: 1000 "unexpected EOF", the body decoded so far kept
+        return exc.decoded, 1000, "unexpected EOF"
     except (DecodeError, BodyTooLarge) as exc:
         code, err = classify_error(exc)
     return None, code, err
@@ -684,12 +752,7 @@ class _Target:
     __slots__ = ("auth", "base", "host", "key", "path", "referer", "url")
 
     def __init__(self, raw: str, params: Mapping[str, str | int | float] | None) -> None:
-        text = (
-            raw
-            if raw.isascii() and raw.isprintable() and " " not in raw
-            else quote(raw, safe=_URL_SAFE)
-        )
-        url = URL(text, encoded=True)
+        url = URL(_as_sent(raw), encoded=True)
         if params:
             url = url.extend_query(params)
         scheme = url.scheme
@@ -743,6 +806,19 @@ def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags
 
 
 _NAMES: dict[str, str] = SECRETS.owns({})
+_PROTOS: dict[tuple[Tags, str], Tags] = {}
+
+
+def _with_proto(extra: Tags, proto: str) -> Tags:
+    """The request's tags plus k6's ``proto`` (only when a response came: k6 leaves it off
+    a request that got none), memoised per tag set."""
+    key = (extra, proto)
+    hit = _PROTOS.get(key)
+    if hit is None:
+        hit = tuple(sorted([*extra, ("proto", proto)]))
+        if len(_PROTOS) < 10_000:
+            _PROTOS[key] = hit
+    return hit
 
 
 def _url_name(url: str) -> str:
@@ -751,7 +827,7 @@ def _url_name(url: str) -> str:
     name = _NAMES.get(url)
     if name is None:
         SECRETS.learn_url(url)
-        name = _masked(url)
+        name = _masked(_as_sent(url))  # k6 tags the URL as Go writes it: /café as /caf%C3%A9
         if len(_NAMES) < 10_000:
             _NAMES[url] = name
     return name
