@@ -251,6 +251,10 @@ _EMPTY_GZIP = (
 )
 
 
+def _set_cookies(*lines: str) -> bytes:
+    return response(b"set", headers=b"".join(b"Set-Cookie: %s\r\n" % ln.encode() for ln in lines))
+
+
 # ---- the cases -------------------------------------------------------------------------
 
 
@@ -529,6 +533,63 @@ def cases() -> list[Case]:
                     "/after": response(b"landed", headers=b"Set-Cookie: t=2; Path=/\r\n"),
                 }
             ),
+        ),
+        # -- the cookie jar (Go's net/http/cookiejar) --
+        Case(
+            "cookie_reset_in_the_past_is_deleted",
+            [
+                Req(url="/set"),
+                Req(url="/del"),
+                Req(url="/check"),
+                Req(url="/maxage0"),
+                Req(url="/check"),
+            ],
+            routes(
+                {
+                    "/set": _set_cookies("a=1", "b=1"),
+                    "/del": _set_cookies("a=2; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+                    "/maxage0": _set_cookies("b=2; Max-Age=0"),
+                    "/check": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_unknown_attributes_ignored",
+            [Req(url="/set"), Req(url="/check")],
+            routes(
+                {
+                    "/set": _set_cookies(
+                        "a=1; Priority=High", "b=2; Partitioned", "c=3; HttpOnly; SameSite=Lax"
+                    ),
+                    "/check": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_values_as_received",
+            [Req(url="/set"), Req(url="/check")],
+            routes(
+                {
+                    "/set": _set_cookies("s=x y", "c=x,y", "e=b=c", 'q="quoted"'),
+                    "/check": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_same_name_two_paths",
+            [Req(url="/p/set"), Req(url="/p/x"), Req(url="/other")],
+            routes(
+                {
+                    "/p/set": _set_cookies("a=root; Path=/", "a=deep; Path=/p"),
+                    "/p/x": response(),
+                    "/other": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_script_header_merged_with_jar",
+            [Req(url="/set"), Req(url="/check", headers={"Cookie": "mine=1"})],
+            routes({"/set": _set_cookies("jar=2"), "/check": response()}),
         ),
         Case("redirect_more_than_ten", [Req(url="/r/0")], _endless_redirects),
         Case("redirect_without_location", [Req()], answer(response(b"", "302 Found"))),

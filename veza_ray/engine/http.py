@@ -15,14 +15,14 @@ import errno
 import socket
 import ssl
 from collections.abc import Callable, Collection, Iterable, Mapping
-from http.cookies import CookieError, SimpleCookie
+from time import time
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 from yarl import URL
 
+from veza_ray.core.cookiejar import CookieJar
 from veza_ray.core.durations import DEFAULT_MAX_BODY
 from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.http_params import redirect_limit, request_timeout
@@ -328,13 +328,13 @@ class HttpClient:
         self._discard = discard_bodies
         self._timeout = timeout
         self._guard = guard
-        self._jar: aiohttp.CookieJar | None = None
+        self._jar: CookieJar | None = None
 
     @property
-    def cookie_jar(self) -> aiohttp.CookieJar:
-        """The VU's cookies (k6 keeps one jar per VU). IP hosts are allowed, as in k6."""
+    def cookie_jar(self) -> CookieJar:
+        """The VU's cookies (k6 keeps one jar per VU, Go's RFC 6265 jar: core/cookiejar.py)."""
         if self._jar is None:
-            self._jar = aiohttp.CookieJar(unsafe=True)
+            self._jar = CookieJar()
         return self._jar
 
     async def get(self, url: str, **kw: Any) -> Response:
@@ -472,7 +472,7 @@ class HttpClient:
                 cookies = rh.values("set-cookie")
                 if cookies:
                     SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
-                    self._store_cookies(cookies, target.url)
+                    self._store_cookies(cookies, target)
                 if status in REDIRECT_STATUSES and hops < c.redirects:
                     loc = _location(rh.values("location"))
                 timings = Timings(
@@ -538,7 +538,7 @@ class HttpClient:
         )
         fixed = _HEADS.get(key)
         if fixed is None:
-            merged: dict[str, tuple[str, str]] = {"host": ("Host", target.host)}
+            merged = {"host": ("Host", target.host)}
             if ua:
                 merged["user-agent"] = ("User-Agent", ua)
             if target.auth:
@@ -550,6 +550,7 @@ class HttpClient:
                         merged[low] = (k, v)
             if not merged.get("user-agent", ("", "x"))[1]:
                 merged.pop("user-agent", None)  # an empty User-Agent: Go sends none
+            merged.pop("cookie", None)  # written below, merged with the jar's as in k6
             fixed = build_head(method, target.path, merged.values())[:-2]
             if len(_HEADS) < 10_000:
                 _HEADS[key] = fixed
@@ -559,22 +560,22 @@ class HttpClient:
                 extra = b"Transfer-Encoding: chunked\r\n"
         elif payload is not None or method in ("POST", "PUT", "PATCH"):
             extra = b"Content-Length: %d\r\n" % len(payload or b"")
+        line = next((v for k, v in hdrs.items() if k.lower() == "cookie"), "") if hdrs else ""
         if self._jar is not None and len(self._jar):
-            cookies = self._jar.filter_cookies(target.url)
-            if cookies:
-                line = "; ".join(f"{m.key}={m.coded_value}" for m in cookies.values())
-                extra += f"Cookie: {line}\r\n".encode()
+            u = target.url
+            jar = self._jar.header(u.host or "", u.path or "/", target.key[0] == "https", time())
+            line = f"{line}; {jar}" if line and jar else (line or jar)
+        if line:  # one Cookie line: the script's, then the jar's (k6: req.AddCookie)
+            if "\r" in line or "\n" in line:
+                raise ValueError("header 'Cookie' holds a line break")
+            extra += f"Cookie: {line}\r\n".encode()
         return fixed + extra + b"\r\n"
 
-    def _store_cookies(self, values: list[str], url: URL) -> None:
-        jar = self.cookie_jar
+    def _store_cookies(self, values: list[str], target: _Target) -> None:
+        jar, now = self.cookie_jar, time()
+        host, path = target.url.host or "", target.url.path or "/"
         for v in values:
-            c: SimpleCookie = SimpleCookie()
-            try:
-                c.load(v)
-            except CookieError:
-                continue
-            jar.update_cookies(c, url)
+            jar.store(v, host, path, now)
 
     def _failed(
         self, method: str, url: str, tags: Mapping[str, str] | None, code: int, why: str
