@@ -41,7 +41,7 @@ def body(spec):
 
 
 # k6's request params (as the case gives them) and their veza-ray keyword
-PARAMS = {"timeout": "timeout", "redirects": "redirects"}
+PARAMS = {"timeout": "timeout", "redirects": "redirects", "cookies": "cookies"}
 
 
 async def default(vu):

@@ -591,6 +591,17 @@ def cases() -> list[Case]:
             [Req(url="/set"), Req(url="/check", headers={"Cookie": "mine=1"})],
             routes({"/set": _set_cookies("jar=2"), "/check": response()}),
         ),
+        Case(
+            "cookie_param_added_replaced_or_doubled",
+            [
+                Req(url="/set"),
+                Req(url="/check", params={"cookies": {"extra": "x y"}}),
+                Req(url="/check", params={"cookies": {"pj": {"value": "mine", "replace": True}}}),
+                Req(url="/check", params={"cookies": {"pj": "dup"}}),
+                Req(url="/check"),
+            ],
+            routes({"/set": _set_cookies("pj=jar"), "/check": response()}),
+        ),
         Case("redirect_more_than_ten", [Req(url="/r/0")], _endless_redirects),
         Case("redirect_without_location", [Req()], answer(response(b"", "302 Found"))),
         # -- k6's timeout param as a duration string (a JS number is ms; Python's: seconds) --

@@ -87,3 +87,14 @@ def test_parse_keeps_attributes_it_needs() -> None:
     p = parse_set_cookie("a=1; Path=/p; Secure; HttpOnly; SameSite=Lax; Max-Age=3")
     assert p is not None
     assert (p.name, p.value, p.path, p.secure, p.max_age) == ("a", "1", "/p", True, 3)
+
+
+def test_request_cookies_param_and_replace() -> None:
+    from veza_ray.core.cookiejar import request_cookies
+
+    spec = request_cookies({"a": "1", "b": {"value": "2", "replace": True}})
+    assert spec == (("a", "1", False), ("b", "2", True))
+    jar = jar_after("b=jar", "c=3")
+    assert jar.header("example.test", "/", False, NOW, frozenset({"b"})) == "c=3"
+    with pytest.raises(ValueError, match=r"cookies\['a'\]=5"):
+        request_cookies({"a": 5})

@@ -12,6 +12,7 @@ of one name on different paths are both kept and both sent, the longer path firs
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 
 # Go's validCookieValueByte: printable ASCII but '"', ';' and '\\' (space and comma allowed).
@@ -92,7 +93,7 @@ def parse_set_cookie(line: str) -> Parsed | None:
     return c
 
 
-def _sent(value: str) -> str:
+def cookie_value(value: str) -> str:
     """A value as Go writes it in a Cookie line (sanitizeCookieValue): quoted when it holds
     a space or a comma, else as received."""
     return f'"{value}"' if " " in value or "," in value else value
@@ -180,10 +181,15 @@ class CookieJar:
         out.sort(key=lambda c: (-len(c.path), c.seq))
         return out
 
-    def header(self, host: str, path: str, https: bool, now: float) -> str:
-        """The Cookie header value for a request, or "" when nothing applies."""
+    def header(
+        self, host: str, path: str, https: bool, now: float, skip: frozenset[str] = frozenset()
+    ) -> str:
+        """The Cookie header value for a request, or "" when nothing applies; ``skip``:
+        names the request replaces (k6's ``replace: true``)."""
         return "; ".join(
-            f"{c.name}={_sent(c.value)}" for c in self.cookies_for(host, path, https, now)
+            f"{c.name}={cookie_value(c.value)}"
+            for c in self.cookies_for(host, path, https, now)
+            if c.name not in skip
         )
 
     def clear(self, host: str | None = None) -> None:
@@ -197,3 +203,19 @@ class CookieJar:
     def _next(self) -> int:
         self._seq += 1
         return self._seq
+
+
+def request_cookies(raw: Mapping[str, object]) -> tuple[tuple[str, str, bool], ...]:
+    """k6's ``cookies`` request param: ``{"n": "v"}`` or ``{"n": {"value": "v",
+    "replace": true}}``, as (name, value, replace)."""
+    out = []
+    for name, spec in raw.items():
+        if isinstance(spec, str):
+            out.append((name, spec, False))
+        elif isinstance(spec, Mapping) and isinstance(spec.get("value"), str):
+            out.append((name, spec["value"], bool(spec.get("replace", False))))
+        else:
+            raise ValueError(
+                f'cookies[{name!r}]={spec!r}: give a string, or {{"value": "...", "replace": True}}'
+            )
+    return tuple(out)

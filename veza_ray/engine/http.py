@@ -22,7 +22,7 @@ from urllib.parse import quote
 import orjson
 from yarl import URL
 
-from veza_ray.core.cookiejar import CookieJar
+from veza_ray.core.cookiejar import CookieJar, cookie_value, request_cookies
 from veza_ray.core.durations import DEFAULT_MAX_BODY
 from veza_ray.core.guards import SECRETS, host_refusal
 from veza_ray.core.http_params import redirect_limit, request_timeout
@@ -379,12 +379,15 @@ class HttpClient:
         response_body: bool | None = None,
         max_response_body_size: int | None = None,
         redirects: int | None = None,
+        cookies: Mapping[str, str | Mapping[str, Any]] | None = None,
     ) -> Response:
         """Send one request; never raises for network trouble (status 0 and ``error``
         instead). ``data`` as a dict is sent as a form (urlencoded, or multipart when a
         value is ``http.file(...)``), as k6 does with an object body. ``timeout`` is
         seconds or a k6 duration string; a bad one raises ``BadParam`` (a script error).
-        ``redirects`` caps the redirects followed (k6's param; 0 returns the 3xx)."""
+        ``redirects`` caps the redirects followed (k6's param; 0 returns the 3xx).
+        ``cookies`` adds cookies to this request: ``{"n": "v"}``, or
+        ``{"n": {"value": "v", "replace": True}}`` to send it instead of the jar's."""
         method = method.upper()
         seconds = self._timeout if timeout is None else request_timeout(timeout)
         hops = self._hub.max_redirects if redirects is None else redirect_limit(redirects)
@@ -412,6 +415,8 @@ class HttpClient:
         keep = (not self._discard) if response_body is None else response_body
         limit = self._hub.max_body if max_response_body_size is None else max_response_body_size
         call = _Call(method, url, hdrs, payload, ctype, params, tags, seconds, hops)
+        if cookies:
+            call.cookies = request_cookies(cookies)
         return await self._send(call, expected_statuses, keep, limit)
 
     async def _send(self, c: _Call, expected: Expected, keep: bool, limit: int) -> Response:
@@ -433,7 +438,7 @@ class HttpClient:
             except ValueError as exc:
                 return self._failed(method, url, c.tags, 1020, f"invalid URL: {exc}")
             try:
-                head = self._head(method, target, hdrs, payload)
+                head = self._head(method, target, hdrs, payload, c.cookies if not hops else ())
             except ValueError as exc:  # a line break in a header: never sent
                 return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
             status, kept, received = 0, None, 0
@@ -523,6 +528,7 @@ class HttpClient:
         target: _Target,
         hdrs: dict[str, str] | None,
         payload: bytes | None,
+        cookies: tuple[tuple[str, str, bool], ...] = (),
     ) -> bytes:
         """The request head as k6 sends it (Host, User-Agent, the caller's headers; no
         default Content-Type or Accept); the fixed part is built once per (method, URL,
@@ -561,9 +567,14 @@ class HttpClient:
         elif payload is not None or method in ("POST", "PUT", "PATCH"):
             extra = b"Content-Length: %d\r\n" % len(payload or b"")
         line = next((v for k, v in hdrs.items() if k.lower() == "cookie"), "") if hdrs else ""
+        if cookies:  # the request's own, after the header's and before the jar's (k6)
+            own = "; ".join(f"{n}={cookie_value(v)}" for n, v, _ in cookies)
+            line = f"{line}; {own}" if line else own
         if self._jar is not None and len(self._jar):
             u = target.url
-            jar = self._jar.header(u.host or "", u.path or "/", target.key[0] == "https", time())
+            skip = frozenset(n for n, _, replace in cookies if replace)
+            https = target.key[0] == "https"
+            jar = self._jar.header(u.host or "", u.path or "/", https, time(), skip)
             line = f"{line}; {jar}" if line and jar else (line or jar)
         if line:  # one Cookie line: the script's, then the jar's (k6: req.AddCookie)
             if "\r" in line or "\n" in line:
@@ -594,6 +605,7 @@ class _Call:
     """One request as the caller asked for it."""
 
     __slots__ = (
+        "cookies",
         "ctype",
         "hdrs",
         "method",
@@ -626,6 +638,7 @@ class _Call:
         self.tags = tags
         self.seconds = seconds
         self.redirects = redirects
+        self.cookies: tuple[tuple[str, str, bool], ...] = ()  # (name, value, replace)
 
 
 _LAST_CHUNK = b"0\r\n\r\n"  # an empty chunked body
