@@ -9,6 +9,8 @@ const thresholds = {};
 for (const c of CASES) {
   thresholds[`http_reqs{case:${c.name}}`] = ['count>=0'];
   thresholds[`http_req_failed{case:${c.name}}`] = ['rate>=0'];
+  thresholds[`http_reqs{case:${c.name},proto:HTTP/1.1}`] = ['count>=0'];
+  thresholds[`http_reqs{url:${c.reqs[0].url}}`] = ['count>=0'];
 }
 
 export const options = {
@@ -31,11 +33,13 @@ export default function () {
     c.reqs.forEach((r, i) => {
       const params = { headers: r.headers, tags: { case: c.name } };
       if (r.timeout !== null) params.timeout = `${r.timeout * 1000}ms`;
+      Object.assign(params, r.params);
       const res = http.request(r.method, r.url, body(r.body), params);
       const shown = {};
       for (const h of r.show) shown[h] = res.headers[h] === undefined ? null : res.headers[h];
       console.log(JSON.stringify({
-        case: c.name, i, status: res.status, body: res.body, error_code: res.error_code, headers: shown,
+        case: c.name, i, status: res.status, status_text: res.status_text, url: res.url,
+        body: res.body, error_code: res.error_code, headers: shown,
       }));
     });
   }

@@ -52,7 +52,9 @@ def _metric(summary: dict[str, Any], key: str, field: str) -> float | None:
 def _results(lines: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for line in lines:
-        rec = {k: line[k] for k in ("status", "body", "error_code", "headers")}
+        rec = {
+            k: line[k] for k in ("status", "status_text", "url", "body", "error_code", "headers")
+        }
         out.setdefault(line["case"], []).append(rec)
     return out
 
@@ -62,14 +64,21 @@ def _view(
     results: dict[str, list[dict[str, Any]]],
     seen: dict[str, Any],
     summary: dict[str, Any],
+    url: str,
 ) -> dict[str, Any]:
-    """One tool's view of one case: the fields compared."""
+    """One tool's view of one case: the fields compared (``url``: its first request's)."""
     served, conns = seen.get(case.name, ([], 0))
     return {
         "responses": results.get(case.name, []),
         "requests": normalise_seen(served),
         "connections": conns,
         "http_reqs": _metric(summary, f"http_reqs{{case:{case.name}}}", "count") or 0.0,
+        # k6's system tags: proto on answered requests, url (= name) on every request
+        "http_reqs_proto": _metric(
+            summary, f"http_reqs{{case:{case.name},proto:HTTP/1.1}}", "count"
+        )
+        or 0.0,
+        "http_reqs_url": _metric(summary, f"http_reqs{{url:{url}}}", "count") or 0.0,
         "http_req_failed": _metric(summary, f"http_req_failed{{case:{case.name}}}", "value")
         if _metric(summary, f"http_req_failed{{case:{case.name}}}", "value") is not None
         else _metric(summary, f"http_req_failed{{case:{case.name}}}", "rate"),
@@ -142,17 +151,19 @@ def test_veza_ray_matches_k6_case_by_case(tmp_path: Path) -> None:
     env.pop("SSL_CERT_DIR", None)
     with Servers(all_cases, tls) as servers:
         spec = tmp_path / "cases.json"
-        spec.write_text(json.dumps(servers.spec()))
+        specs = servers.spec()
+        spec.write_text(json.dumps(specs))
         k6_lines, k6_summary = _run_k6(spec, tmp_path, env)
         k6_seen = servers.take()
         vr_lines, vr_summary = _run_veza(spec, tmp_path, env)
         vr_seen = servers.take()
 
     k6_res, vr_res = _results(k6_lines), _results(vr_lines)
+    first_url = {c["name"]: c["reqs"][0]["url"] for c in specs}
     report: list[str] = []
     for case in all_cases:
-        k6v = _view(case, k6_res, k6_seen, k6_summary)
-        vrv = _view(case, vr_res, vr_seen, vr_summary)
+        k6v = _view(case, k6_res, k6_seen, k6_summary, first_url[case.name])
+        vrv = _view(case, vr_res, vr_seen, vr_summary, first_url[case.name])
         assert k6v["responses"], f"{case.name}: k6 made no request"
         for v in (k6v, vrv):  # the per-case metrics are there: nothing compares as None
             assert v["http_reqs"] >= 1 and v["http_req_failed"] is not None, (case.name, v)

@@ -12,6 +12,8 @@ thresholds = {}
 for c in CASES:
     thresholds[f"http_reqs{{case:{c['name']}}}"] = ["count>=0"]
     thresholds[f"http_req_failed{{case:{c['name']}}}"] = ["rate>=0"]
+    thresholds[f"http_reqs{{case:{c['name']},proto:HTTP/1.1}}"] = ["count>=0"]
+    thresholds[f"http_reqs{{url:{c['reqs'][0]['url']}}}"] = ["count>=0"]
 
 options = {
     "scenarios": {
@@ -38,17 +40,22 @@ def body(spec):
     return out
 
 
+# k6's request params (as the case gives them) and their veza-ray keyword
+PARAMS = {"timeout": "timeout", "redirects": "redirects", "cookies": "cookies"}
+
+
 async def default(vu):
     with open(env("RESULTS") or "", "w") as out:
         for c in CASES:
             for i, r in enumerate(c["reqs"]):
+                kw = {"timeout": r["timeout"], **{PARAMS[k]: v for k, v in r["params"].items()}}
                 res = await vu.http.request(
                     r["method"],
                     r["url"],
                     headers=r["headers"],
                     data=body(r["body"]),
-                    timeout=r["timeout"],
                     tags={"case": c["name"]},
+                    **kw,
                 )
                 shown = {h: res.headers.get(h) for h in r["show"]}
                 text = None if res.body is None else res.body.decode("utf-8", "replace")
@@ -56,6 +63,8 @@ async def default(vu):
                     "case": c["name"],
                     "i": i,
                     "status": res.status,
+                    "status_text": res.status_text,
+                    "url": res.url,
                     "body": text,
                     "error_code": res.error_code,
                     "headers": shown,

@@ -83,6 +83,36 @@ async def _endless_redirects(conn: Conn, req: Seen) -> None:
     await conn.send(response(b"", "302 Found", b"Location: /r/%d\r\n" % (n + 1)))
 
 
+async def _absolute_utf8_redirect(conn: Conn, req: Seen) -> None:
+    """301 to this server by absolute URL, its path in raw UTF-8 bytes."""
+    if req.target == "/start":
+        host = next(v for k, v in req.headers if k.lower() == "host").encode()
+        loc = b"http://" + host + "/café/ü".encode()
+        await conn.send(response(b"", "301 Moved", b"Location: " + loc + b"\r\n"))
+    else:
+        await conn.send(response(b"landed " + req.target.encode()))
+
+
+_RAW_QUERY = (
+    "non-ASCII in a query is %-encoded as UTF-8; k6 v1.1 writes the raw bytes into the "
+    "request line (a space there breaks it)"
+)
+
+
+_TWO_CODING_LINES = (
+    "two Content-Encoding lines are one list (RFC 9110), both undone; k6 v1.1 reads only "
+    "the first and fails the request (1701)"
+)
+_EMPTY_GZIP = (
+    "a HEAD or empty answer with Content-Encoding: gzip has nothing to decode and succeeds; "
+    "k6 v1.1 fails it (1701)"
+)
+
+
+def _set_cookies(*lines: str) -> bytes:
+    return response(b"set", headers=b"".join(b"Set-Cookie: %s\r\n" % ln.encode() for ln in lines))
+
+
 # ---- the cases -------------------------------------------------------------------------
 
 
@@ -97,6 +127,7 @@ class Req:
     headers: dict[str, str] = field(default_factory=dict)
     timeout: float | None = None  # seconds
     show: list[str] = field(default_factory=list)  # response headers to report
+    params: dict[str, Any] = field(default_factory=dict)  # more k6 params, as k6 names them
 
 
 @dataclass
@@ -114,6 +145,8 @@ CHUNKED = (
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
     b"4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nTrailer: x\r\n\r\n"
 )
+# Text that compresses poorly, so a cut compressed stream is cut mid-content.
+NOISE = b" ".join(b"%d" % (i * 7919 % 100003) for i in range(4000))
 REDIRECT_HEADERS = {"Content-Type": "text/x-original", "X-Trace": "t1"}
 
 
@@ -271,12 +304,12 @@ def cases() -> list[Case]:
         ),
         Case(
             "url_credentials_not_carried_by_redirect",
-            [Req(url="http://user:pass@{host}/start")],
+            [Req(url="http://user:s3cr3t-pw@{host}/start")],
             _redirect(302),
         ),
         Case(
             "explicit_authorization_wins_over_url",
-            [Req(url="http://user:pass@{host}/", headers={"Authorization": "Bearer t"})],
+            [Req(url="http://user:s3cr3t-pw@{host}/", headers={"Authorization": "Bearer t"})],
             answer(response()),
         ),
         Case(
@@ -359,8 +392,161 @@ def cases() -> list[Case]:
                 }
             ),
         ),
+        # -- the cookie jar (Go's net/http/cookiejar) --
+        Case(
+            "cookie_reset_in_the_past_is_deleted",
+            [
+                Req(url="/set"),
+                Req(url="/del"),
+                Req(url="/check"),
+                Req(url="/maxage0"),
+                Req(url="/check"),
+            ],
+            routes(
+                {
+                    "/set": _set_cookies("a=1", "b=1"),
+                    "/del": _set_cookies("a=2; Expires=Thu, 01 Jan 1970 00:00:00 GMT"),
+                    "/maxage0": _set_cookies("b=2; Max-Age=0"),
+                    "/check": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_unknown_attributes_ignored",
+            [Req(url="/set"), Req(url="/check")],
+            routes(
+                {
+                    "/set": _set_cookies(
+                        "a=1; Priority=High", "b=2; Partitioned", "c=3; HttpOnly; SameSite=Lax"
+                    ),
+                    "/check": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_values_as_received",
+            [Req(url="/set"), Req(url="/check")],
+            routes(
+                {
+                    "/set": _set_cookies("s=x y", "c=x,y", "e=b=c", 'q="quoted"'),
+                    "/check": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_same_name_two_paths",
+            [Req(url="/p/set"), Req(url="/p/x"), Req(url="/other")],
+            routes(
+                {
+                    "/p/set": _set_cookies("a=root; Path=/", "a=deep; Path=/p"),
+                    "/p/x": response(),
+                    "/other": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_script_header_merged_with_jar",
+            [Req(url="/set"), Req(url="/check", headers={"Cookie": "mine=1"})],
+            routes({"/set": _set_cookies("jar=2"), "/check": response()}),
+        ),
+        Case(
+            "cookie_param_added_replaced_or_doubled",
+            [
+                Req(url="/set"),
+                Req(url="/check", params={"cookies": {"extra": "x y"}}),
+                Req(url="/check", params={"cookies": {"pj": {"value": "mine", "replace": True}}}),
+                Req(url="/check", params={"cookies": {"pj": "dup"}}),
+                Req(url="/check"),
+            ],
+            routes({"/set": _set_cookies("pj=jar"), "/check": response()}),
+        ),
         Case("redirect_more_than_ten", [Req(url="/r/0")], _endless_redirects),
         Case("redirect_without_location", [Req()], answer(response(b"", "302 Found"))),
+        # -- k6's timeout param as a duration string (a JS number is ms; Python's: seconds) --
+        Case(
+            "timeout_string_500ms",
+            [Req(params={"timeout": "500ms"})],
+            answer_then(b"", "hang"),
+        ),
+        Case(
+            "timeout_string_fraction_of_seconds",
+            [Req(params={"timeout": "1.5s"})],
+            answer_then(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart", "hang"),
+        ),
+        Case(
+            "timeout_string_minutes_answered",
+            [Req(params={"timeout": "1m"}), Req(params={"timeout": "2s"})],
+            answer(response(b"in time")),
+        ),
+        # -- empty bodies and empty headers --
+        Case(
+            "empty_body_chunked_on_post_put_patch",
+            [Req("POST", body=""), Req("PUT", body=""), Req("PATCH", body="")],
+            answer(response()),
+        ),
+        Case(
+            "empty_body_unframed_on_get_delete_options",
+            [Req("GET", body=""), Req("DELETE", body=""), Req("OPTIONS", body="")],
+            answer(response()),
+        ),
+        Case(
+            "empty_body_redirect_307_keeps_framing",
+            [Req("POST", "/start", body="")],
+            _redirect(307),
+        ),
+        Case("empty_user_agent_sends_none", [Req(headers={"User-Agent": ""})], answer(response())),
+        Case("script_user_agent_wins", [Req(headers={"user-agent": "mine/2"})], answer(response())),
+        # -- redirects param --
+        Case(
+            "redirects_0_returns_the_3xx",
+            [Req(url="/start", params={"redirects": 0})],
+            _redirect(302),
+        ),
+        Case(
+            "redirects_2_stops_after_two",
+            [Req(url="/r/0", params={"redirects": 2})],
+            _endless_redirects,
+        ),
+        Case(
+            "redirects_1_enough",
+            [Req("PUT", "/start", body="x", params={"redirects": 1})],
+            _redirect(307),
+        ),
+        # -- a Location with raw UTF-8 bytes (Go %-encodes each byte once) --
+        Case(
+            "redirect_location_raw_utf8",
+            [Req(url="/start")],
+            routes(
+                {
+                    "/start": response(b"", "302 Found", "Location: /ü?q=1\r\n".encode()),
+                    "/%C3%BC": response(b"landed"),
+                }
+            ),
+        ),
+        Case(
+            "redirect_location_raw_utf8_absolute",
+            [Req(url="/start")],
+            _absolute_utf8_redirect,
+        ),
+        Case("url_non_ascii_path", [Req(url="/caf\u00e9/\u00fc?r=%2F")], answer(response())),
+        Case(
+            "url_non_ascii_query",
+            [Req(url="/caf\u00e9?q=\u00fc")],
+            answer(response()),
+            differs={"requests": _RAW_QUERY, "responses": _RAW_QUERY},
+        ),
+        # -- the reason phrase (status_text) --
+        Case(
+            "status_text_odd_reasons",
+            [Req(url="/a"), Req(url="/b"), Req(url="/c")],
+            routes(
+                {
+                    "/a": response(b"", "418 I'm a teapot"),
+                    "/b": response(b"", "299  two  spaces"),
+                    "/c": response(b"", "503 Slow Down Please"),
+                }
+            ),
+        ),
         # -- bodies k6 decodes --
         Case(
             "gzip_body_decoded",
@@ -396,6 +582,72 @@ def cases() -> list[Case]:
             "unknown_encoding_left_as_is",
             [Req()],
             answer(response(b"raw", headers=b"Content-Encoding: x-custom\r\n")),
+        ),
+        Case(
+            "gzip_truncated_keeps_what_decoded",
+            [Req()],
+            answer(response(gzip.compress(NOISE)[:3000], headers=b"Content-Encoding: gzip\r\n")),
+        ),
+        Case(
+            "deflate_truncated_keeps_what_decoded",
+            [Req()],
+            answer(
+                response(zlib.compress(TEXT * 50)[:600], headers=b"Content-Encoding: deflate\r\n")
+            ),
+        ),
+        Case(
+            "gzip_garbage_fails_1701",
+            [Req()],
+            answer(response(b"not gzip at all", headers=b"Content-Encoding: gzip\r\n")),
+        ),
+        Case(
+            "x_gzip_and_upper_case_left_as_is",
+            [Req(url="/x"), Req(url="/upper")],
+            routes(
+                {
+                    "/x": response(gzip.compress(b"x"), headers=b"Content-Encoding: x-gzip\r\n"),
+                    "/upper": response(gzip.compress(b"u"), headers=b"Content-Encoding: GZIP\r\n"),
+                }
+            ),
+        ),
+        Case(
+            "gzip_then_br_in_one_line",
+            [Req()],
+            answer(
+                response(
+                    brotli.compress(gzip.compress(TEXT)), headers=b"Content-Encoding: gzip, br\r\n"
+                )
+            ),
+        ),
+        Case(
+            "gzip_then_br_on_two_lines",
+            [Req()],
+            answer(
+                response(
+                    brotli.compress(gzip.compress(TEXT)),
+                    headers=b"Content-Encoding: gzip\r\nContent-Encoding: br\r\n",
+                )
+            ),
+            differs={
+                "responses": _TWO_CODING_LINES,
+                "http_req_failed": _TWO_CODING_LINES,
+                "http_reqs_proto": _TWO_CODING_LINES,
+            },
+        ),
+        Case(
+            "head_and_empty_with_gzip_encoding",
+            [Req("HEAD"), Req("GET", url="/empty")],
+            routes(
+                {
+                    "/": b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 50\r\n\r\n",
+                    "/empty": response(b"", headers=b"Content-Encoding: gzip\r\n"),
+                }
+            ),
+            differs={
+                "responses": _EMPTY_GZIP,
+                "http_req_failed": _EMPTY_GZIP,
+                "http_reqs_proto": _EMPTY_GZIP,
+            },
         ),
         Case(
             "script_asks_for_gzip",
@@ -542,6 +794,7 @@ class Servers:
                         "headers": r.headers,
                         "timeout": r.timeout,
                         "show": r.show,
+                        "params": r.params,
                     }
                 )
             out.append({"name": case.name, "reqs": reqs})

@@ -17,6 +17,7 @@ from veza_ray.engine.h1 import (
     FileData,
     H1Error,
     ResponseReader,
+    Truncated,
     build_head,
     decode_body,
     encode_form,
@@ -236,8 +237,16 @@ def test_decode_zstd() -> None:
 def test_decode_errors_and_bombs() -> None:
     with pytest.raises(DecodeError):
         decode_body(b"not gzip", "gzip", 100)
-    with pytest.raises(DecodeError):
+    # cut short: k6's "unexpected EOF" (1000), with what decoded so far
+    with pytest.raises(Truncated) as cut:
         decode_body(gzip.compress(TEXT)[:-12], "gzip", 1 << 20)
+    assert cut.value.decoded and TEXT.startswith(cut.value.decoded)
+    with pytest.raises(Truncated):
+        decode_body(zlib.compress(TEXT)[:-3], "deflate", 1 << 20)
+    # k6 names codings exactly: x-gzip and GZIP are left as they are
+    assert decode_body(gzip.compress(TEXT), "x-gzip", 1 << 20) == gzip.compress(TEXT)
+    assert decode_body(gzip.compress(TEXT), "GZIP", 1 << 20) == gzip.compress(TEXT)
+    assert decode_body(gzip.compress(TEXT), " gzip ", 1 << 20) == TEXT
     with pytest.raises(BodyTooLarge):
         decode_body(gzip.compress(b"\0" * 1_000_000), "gzip", 1000)
     with pytest.raises(BodyTooLarge):

@@ -29,7 +29,7 @@ K6_WARN_SERIES = 100_000  # k6's timeSeriesFirstLimit, for the docs and the mess
 OVERFLOW_TAG = "veza_ray_overflow"
 # Tags whose values a run cannot multiply without end: kept on an overflow series so a
 # threshold on them (status, expected_response, ...) still counts the folded samples.
-KEPT_TAGS = frozenset({"scenario", "method", "status", "expected_response", "error_code"})
+KEPT_TAGS = frozenset({"scenario", "method", "status", "expected_response", "error_code", "proto"})
 
 
 def fold(tags: Tags) -> Tags:

@@ -16,7 +16,9 @@ from veza_ray.core import trend_stats
 from veza_ray.core.durations import DEFAULT_MAX_BODY, parse_k6_duration, parse_size
 from veza_ray.core.executors import EXECUTORS as EXECUTOR_TABLE
 from veza_ray.core.executors.base import Reader, ScenarioConfig, parse_duration, unset_none
+from veza_ray.core.http_params import BadParam, redirect_limit
 from veza_ray.core.metrics import DEFAULT_TREND_STATS
+from veza_ray.core.redirects import MAX_REDIRECTS
 
 __all__ = [
     "DEFAULT_TREND_STATS",
@@ -51,6 +53,7 @@ _TOP_KEYS = {
     "teardownTimeout",
     "batch",  # http.batch() limits (engine/batch.py): in flight, and per host
     "batchPerHost",
+    "maxRedirects",  # redirects a request follows (engine/http.py), 10 by default
 }
 _NAME_RE = re.compile(r"^[0-9A-Za-z_-]{1,100}$")
 
@@ -75,6 +78,7 @@ class Options:
     no_connection_reuse: bool = False
     insecure_skip_tls_verify: bool = False
     max_response_body_size: int = DEFAULT_MAX_BODY  # kept bodies past it fail (code 1702)
+    max_redirects: int = MAX_REDIRECTS  # k6's maxRedirects: 0 returns the 3xx itself
     tags: tuple[tuple[str, str], ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # what k6 would log as a warning, e.g. an ignored `vus`
@@ -165,16 +169,7 @@ def parse_options(raw: object) -> Options:
     warnings: list[str] = []
     for key in sorted(set(raw) - _TOP_KEYS):
         c.fail(f"options.{key}", "is not an option veza-ray knows")
-    for key in ("batch", "batchPerHost"):
-        value = raw.get(key, 0)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            c.fail(f"options.{key}", "must be a whole number of requests, 0 or more")
-    for key in ("setupTimeout", "teardownTimeout"):
-        if key in raw:
-            try:
-                parse_k6_duration(raw[key])
-            except ValueError as exc:
-                c.fail(f"options.{key}", str(exc))
+    _check_lifecycle_and_batch(raw, c)
     scen_raw = raw.get("scenarios")
     if scen_raw is None:
         scen_raw = {"default": _shortcut_scenario(raw, c, warnings)}
@@ -215,6 +210,12 @@ def parse_options(raw: object) -> Options:
     if ua is not None and not isinstance(ua, str):
         c.fail("options.userAgent", f"{ua!r} must be a string")
         ua = None
+    max_redirects = MAX_REDIRECTS
+    if raw.get("maxRedirects") is not None:
+        try:
+            max_redirects = redirect_limit(raw["maxRedirects"], "maxRedirects")
+        except BadParam as exc:
+            c.fail("options.maxRedirects", str(exc))
     if c.errors:
         raise OptionsError(c.errors)
     return Options(
@@ -226,10 +227,26 @@ def parse_options(raw: object) -> Options:
         no_connection_reuse=bool(flags["noConnectionReuse"]),
         insecure_skip_tls_verify=bool(flags["insecureSkipTLSVerify"]),
         max_response_body_size=max_body,
+        max_redirects=max_redirects,
         tags=top_tags,
         raw=dict(given),
         warnings=tuple(warnings),
     )
+
+
+def _check_lifecycle_and_batch(raw: Mapping[str, Any], c: Reader) -> None:
+    """``batch``/``batchPerHost`` (http.batch) and ``setupTimeout``/``teardownTimeout``:
+    checked here, read where they are used (engine/batch.py, engine/lifecycle.py)."""
+    for key in ("batch", "batchPerHost"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            c.fail(f"options.{key}", "must be a whole number of requests, 0 or more")
+    for key in ("setupTimeout", "teardownTimeout"):
+        if key in raw:
+            try:
+                parse_k6_duration(raw[key])
+            except ValueError as exc:
+                c.fail(f"options.{key}", str(exc))
 
 
 def parse_trend_stats(value: object, c: Reader | None = None) -> tuple[str, ...]:

@@ -52,6 +52,15 @@ class DecodeError(Exception):
     """A Content-Encoding the body does not decode with (k6 code 1701)."""
 
 
+class Truncated(Exception):
+    """A compressed body that ends before its stream does: Go's io.ErrUnexpectedEOF, which
+    k6 reports as 1000 with what was decoded so far as the body."""
+
+    def __init__(self, decoded: bytes) -> None:
+        super().__init__("unexpected EOF")
+        self.decoded = decoded
+
+
 class ResponseHead:
     """Status, keep-alive verdict and the head as received (bytes, status line first);
     split into header lines only when asked for: most responses are only asked whether
@@ -65,6 +74,18 @@ class ResponseHead:
         self.keep_alive = keep_alive
         self._low: bytes | None = None
         self._raw: list[tuple[bytes, bytes]] | None = None
+
+    @property
+    def status_text(self) -> str:
+        """The status line after the version, as Go's ``Response.Status`` (so k6's
+        ``status_text``): "200 OK", or "200" when the server gave no reason."""
+        line = self.block.split(b"\n", 1)[0].rstrip(b"\r")
+        return line.partition(b" ")[2].lstrip(b" ").decode("latin-1")
+
+    @property
+    def proto(self) -> str:
+        """Go's ``Response.Proto`` (k6's ``proto`` tag): "HTTP/1.1", "HTTP/1.0"."""
+        return self.block[:8].decode("latin-1")
 
     @property
     def version(self) -> str:
@@ -309,11 +330,13 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
 
 def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
     """Undo Content-Encoding as k6 does (last applied first; gzip, deflate as zlib, br,
-    zstd; unknown codings left as they are), never producing more than ``limit`` bytes."""
+    zstd, named exactly so: k6 leaves ``x-gzip`` and ``GZIP`` as they are, as it does
+    unknown codings), never producing more than ``limit`` bytes. A gzip or deflate
+    stream cut short raises ``Truncated`` with what it decoded (k6: 1000, body kept)."""
     for coding in reversed(content_encoding.split(",")):
-        c = coding.strip().lower()
+        c = coding.strip(" \t")
         try:
-            if c in ("gzip", "x-gzip"):
+            if c == "gzip":
                 body = _zlib(body, 16 + zlib.MAX_WBITS, limit)
             elif c == "deflate":
                 body = _zlib(body, zlib.MAX_WBITS, limit)
@@ -344,7 +367,7 @@ def _zlib(body: bytes, wbits: int, limit: int) -> bytes:
     if len(out) > limit:
         raise BodyTooLarge(limit)
     if not d.eof:
-        raise DecodeError("unexpected EOF")
+        raise Truncated(out)
     return out
 
 
@@ -423,5 +446,3 @@ def _multipart(data: Mapping[str, Any]) -> tuple[bytes, str]:
         out += b"\r\n"
     out += f"--{boundary}--\r\n".encode()
     return bytes(out), f"multipart/form-data; boundary={boundary}"
-
-

@@ -15,16 +15,17 @@ import errno
 import socket
 import ssl
 from collections.abc import Callable, Collection, Iterable, Mapping
-from http.cookies import CookieError, SimpleCookie
+from time import time
 from typing import Any
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 from yarl import URL
 
+from veza_ray.core.cookiejar import CookieJar, cookie_value, request_cookies
 from veza_ray.core.durations import DEFAULT_MAX_BODY
 from veza_ray.core.guards import SECRETS, host_refusal
+from veza_ray.core.http_params import redirect_limit, request_timeout
 from veza_ray.core.metric_types import Tags
 from veza_ray.core.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, next_request, next_url
 from veza_ray.engine.h1 import (
@@ -34,6 +35,7 @@ from veza_ray.engine.h1 import (
     DecodeError,
     FileData,
     H1Error,
+    Truncated,
     UnexpectedEOF,
     build_head,
     decode_body,
@@ -112,6 +114,7 @@ class Response:
         "error_code",
         "method",
         "status",
+        "status_text",
         "timings",
         "url",
     )
@@ -137,6 +140,7 @@ class Response:
         self.timings = timings
         self.error = error
         self.error_code = error_code
+        self.status_text = ""  # k6's res.status_text: Go's Status, e.g. "200 OK"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -283,12 +287,15 @@ class ClientHub:
         user_agent: str | None = None,
         guard: HostGuard | None = None,
         max_body: int = DEFAULT_MAX_BODY,
+        max_redirects: int = MAX_REDIRECTS,
     ) -> None:
         allowed = guard.allowed if guard is not None else frozenset()
         self.pool = H1Pool(no_reuse, insecure, allowed)  # checks every resolved address
         self._guard = guard
-        self.user_agent = user_agent or DEFAULT_USER_AGENT
+        # k6's userAgent option: unset is our default, "" sends no User-Agent at all.
+        self.user_agent = DEFAULT_USER_AGENT if user_agent is None else user_agent
         self.max_body = max_body
+        self.max_redirects = max_redirects
 
     async def close(self) -> None:
         await self.pool.close()
@@ -322,13 +329,13 @@ class HttpClient:
         self._discard = discard_bodies
         self._timeout = timeout
         self._guard = guard
-        self._jar: aiohttp.CookieJar | None = None
+        self._jar: CookieJar | None = None
 
     @property
-    def cookie_jar(self) -> aiohttp.CookieJar:
-        """The VU's cookies (k6 keeps one jar per VU). IP hosts are allowed, as in k6."""
+    def cookie_jar(self) -> CookieJar:
+        """The VU's cookies (k6 keeps one jar per VU, Go's RFC 6265 jar: core/cookiejar.py)."""
         if self._jar is None:
-            self._jar = aiohttp.CookieJar(unsafe=True)
+            self._jar = CookieJar()
         return self._jar
 
     async def get(self, url: str, **kw: Any) -> Response:
@@ -368,15 +375,23 @@ class HttpClient:
         data: bytes | bytearray | memoryview | str | Mapping[str, Any] | None = None,
         params: Mapping[str, str | int | float] | None = None,
         tags: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | str | None = None,
         expected_statuses: Collection[int] | Callable[[int], bool] | None = None,
         response_body: bool | None = None,
         max_response_body_size: int | None = None,
+        redirects: int | None = None,
+        cookies: Mapping[str, str | Mapping[str, Any]] | None = None,
     ) -> Response:
         """Send one request; never raises for network trouble (status 0 and ``error``
         instead). ``data`` as a dict is sent as a form (urlencoded, or multipart when a
-        value is ``http.file(...)``), as k6 does with an object body."""
+        value is ``http.file(...)``), as k6 does with an object body. ``timeout`` is
+        seconds or a k6 duration string; a bad one raises ``BadParam`` (a script error).
+        ``redirects`` caps the redirects followed (k6's param; 0 returns the 3xx).
+        ``cookies`` adds cookies to this request: ``{"n": "v"}``, or
+        ``{"n": {"value": "v", "replace": True}}`` to send it instead of the jar's."""
         method = method.upper()
+        seconds = self._timeout if timeout is None else request_timeout(timeout)
+        hops = self._hub.max_redirects if redirects is None else redirect_limit(redirects)
         if self._guard is not None:
             refusal = self._guard.refusal(url)
             if refusal:
@@ -400,7 +415,9 @@ class HttpClient:
             raise TypeError(f"unknown request body type {type(data).__name__}")
         keep = (not self._discard) if response_body is None else response_body
         limit = self._hub.max_body if max_response_body_size is None else max_response_body_size
-        call = _Call(method, url, hdrs, payload, ctype, params, tags, timeout or self._timeout)
+        call = _Call(method, url, hdrs, payload, ctype, params, tags, seconds, hops)
+        if cookies:
+            call.cookies = request_cookies(cookies)
         return await self._send(call, expected_statuses, keep, limit)
 
     async def _send(self, c: _Call, expected: Expected, keep: bool, limit: int) -> Response:
@@ -416,6 +433,8 @@ class HttpClient:
         # Go's client.Do): a slow chain times out instead of getting a timeout per hop.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + c.seconds
+        # An empty body: k6 (Go) frames it chunked on POST/PUT/PATCH, not at all elsewhere.
+        empty_chunked = payload == b"" and method in ("POST", "PUT", "PATCH")
         # A Referer the caller set is kept on every hop; else each names the hop before.
         referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
         while True:
@@ -424,58 +443,46 @@ class HttpClient:
             except ValueError as exc:
                 return self._failed(method, url, c.tags, 1020, f"invalid URL: {exc}")
             try:
-                head = self._head(method, target, hdrs, payload)
+                head = self._head(method, target, hdrs, payload, c.cookies if not hops else ())
             except ValueError as exc:  # a line break in a header: never sent
                 return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
-            status, kept, received, tries, err, code, loc = 0, None, 0, 1, "", 0, ""
-            resp_headers: Iterable[tuple[str, str]] = ()
             replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
+            wire = _LAST_CHUNK if empty_chunked and payload == b"" else payload
             try:
                 left = max(0.0, deadline - loop.time())
                 ex, t = await pool.exchange(
-                    target.key, method, head, payload, keep, left, replayable, limit
+                    target.key, method, head, wire, keep, left, replayable, limit
                 )
             except Exception as exc:
-                code, err = classify_error(exc)
-                timed = getattr(exc, "timed", None)
-                timings = failure_timings(timed)
-                tries = timed.tries if timed is not None else 1
-                if isinstance(exc, Failed):
-                    received = exc.received
-                    if keep and code != BODY_TOO_LARGE_CODE:
-                        kept = exc.body
+                hop = _Hop.failed(exc, keep)
             else:
-                rh = ex.head
-                status = rh.status
-                tries = t.tries
-                received = ex.received
-                resp_headers = rh
-                if status >= 400:
-                    code = 1000 + status  # k6's error_code for an HTTP error status
-                if keep and (status >= 200 or status == 101) and status not in (204, 304):
-                    kept = ex.body  # k6 has no body (null) for 1xx, 204 and 304
-                    if kept:
-                        kept, dcode, derr = _decoded(rh.values("content-encoding"), kept, limit)
-                        if dcode:
-                            status, code, err = 0, dcode, derr
-                cookies = rh.values("set-cookie")
-                if cookies:
-                    SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
-                    self._store_cookies(cookies, target.url)
-                if status in REDIRECT_STATUSES and hops < MAX_REDIRECTS:
-                    loc = next(iter(rh.values("location")), "")
-                timings = exchange_timings(t, ex)
-            ok = is_expected(status, expected) and not err
+                hop = self._answered(ex, t, target, keep, limit, hops < c.redirects)
+            ok = is_expected(hop.status, expected) and not hop.err
             name, extra = _name_and_extra(url, c.tags)
-            sent = (len(head) + len(payload or b"")) * tries  # a replay is sent twice (k6)
-            self._record(method, name, status, ok, code, extra, timings, sent, received)
+            if hop.proto:
+                extra = _with_proto(extra, hop.proto)
+            sent = (len(head) + len(wire or b"")) * hop.tries  # a replay is sent twice (k6)
+            status, loc = hop.status, hop.loc
+            self._record(method, name, status, ok, hop.code, extra, hop.timings, sent, hop.received)
             if not loc:
-                return Response(method, url, status, resp_headers, kept, timings, err, code)
+                res = Response(
+                    method,
+                    _as_sent(url),
+                    status,
+                    hop.headers,
+                    hop.kept,
+                    hop.timings,
+                    hop.err,
+                    hop.code,
+                )
+                res.status_text = hop.status_text if status else ""
+                return res
             # Follow as Go's client does (core/redirects.py), the headers kept but for
             # credentials to another host and cookies; Referer names the last hop.
             nxt = next_url(target.base, loc)
             hops += 1
             method, payload = next_request(status, method, payload)
+            empty_chunked = empty_chunked and payload == b""
             hdrs = _redirect_headers(hdrs, target, nxt, referer)
             url, params = nxt, None
             if self._guard is not None:
@@ -483,12 +490,38 @@ class HttpClient:
                 if refusal:
                     return self._refused(method, url, c.tags, refusal)
 
+    def _answered(
+        self, ex: Exchange, t: Timed, target: _Target, keep: bool, limit: int, follow: bool
+    ) -> _Hop:
+        """What one answered exchange gives k6's sample and response: status, kept and
+        decoded body, error code, cookies stored, the Location to follow."""
+        rh = ex.head
+        hop = _Hop(rh.status, exchange_timings(t, ex), t.tries, ex.received)
+        hop.status_text, hop.proto, hop.headers = rh.status_text, rh.proto, rh
+        if hop.status >= 400:
+            hop.code = 1000 + hop.status  # k6's error_code for an HTTP error status
+        status = hop.status
+        if keep and (status >= 200 or status == 101) and status not in (204, 304):
+            hop.kept = ex.body  # k6 has no body (null) for 1xx, 204 and 304
+            if hop.kept:
+                hop.kept, dcode, derr = _decoded(rh.values("content-encoding"), hop.kept, limit)
+                if dcode:  # k6 then has no response: no status, no proto
+                    hop.status, hop.code, hop.err, hop.proto = 0, dcode, derr, ""
+        cookies = rh.values("set-cookie")
+        if cookies:
+            SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
+            self._store_cookies(cookies, target)
+        if hop.status in REDIRECT_STATUSES and follow:
+            hop.loc = _location(rh.values("location"))
+        return hop
+
     def _head(
         self,
         method: str,
         target: _Target,
         hdrs: dict[str, str] | None,
         payload: bytes | None,
+        cookies: tuple[tuple[str, str, bool], ...] = (),
     ) -> bytes:
         """The request head as k6 sends it (Host, User-Agent, the caller's headers; no
         default Content-Type or Accept); the fixed part is built once per (method, URL,
@@ -504,10 +537,9 @@ class HttpClient:
         )
         fixed = _HEADS.get(key)
         if fixed is None:
-            merged: dict[str, tuple[str, str]] = {
-                "host": ("Host", target.host),
-                "user-agent": ("User-Agent", ua),
-            }
+            merged = {"host": ("Host", target.host)}
+            if ua:
+                merged["user-agent"] = ("User-Agent", ua)
             if target.auth:
                 merged["authorization"] = ("Authorization", target.auth)
             if hdrs:
@@ -515,28 +547,39 @@ class HttpClient:
                     low = k.lower()
                     if low != "content-length":  # k6 (Go) writes its own
                         merged[low] = (k, v)
+            if not merged.get("user-agent", ("", "x"))[1]:
+                merged.pop("user-agent", None)  # an empty User-Agent: Go sends none
+            merged.pop("cookie", None)  # written below, merged with the jar's as in k6
             fixed = build_head(method, target.path, merged.values())[:-2]
             if len(_HEADS) < 10_000:
                 _HEADS[key] = fixed
         extra = b""
-        if payload is not None or method in ("POST", "PUT", "PATCH"):
+        if payload == b"":
+            if method in ("POST", "PUT", "PATCH"):
+                extra = b"Transfer-Encoding: chunked\r\n"
+        elif payload is not None or method in ("POST", "PUT", "PATCH"):
             extra = b"Content-Length: %d\r\n" % len(payload or b"")
+        line = next((v for k, v in hdrs.items() if k.lower() == "cookie"), "") if hdrs else ""
+        if cookies:  # the request's own, after the header's and before the jar's (k6)
+            own = "; ".join(f"{n}={cookie_value(v)}" for n, v, _ in cookies)
+            line = f"{line}; {own}" if line else own
         if self._jar is not None and len(self._jar):
-            cookies = self._jar.filter_cookies(target.url)
-            if cookies:
-                line = "; ".join(f"{m.key}={m.coded_value}" for m in cookies.values())
-                extra += f"Cookie: {line}\r\n".encode()
+            u = target.url
+            skip = frozenset(n for n, _, replace in cookies if replace)
+            https = target.key[0] == "https"
+            jar = self._jar.header(u.host or "", u.path or "/", https, time(), skip)
+            line = f"{line}; {jar}" if line and jar else (line or jar)
+        if line:  # one Cookie line: the script's, then the jar's (k6: req.AddCookie)
+            if "\r" in line or "\n" in line:
+                raise ValueError("header 'Cookie' holds a line break")
+            extra += f"Cookie: {line}\r\n".encode()
         return fixed + extra + b"\r\n"
 
-    def _store_cookies(self, values: list[str], url: URL) -> None:
-        jar = self.cookie_jar
+    def _store_cookies(self, values: list[str], target: _Target) -> None:
+        jar, now = self.cookie_jar, time()
+        host, path = target.url.host or "", target.url.path or "/"
         for v in values:
-            c: SimpleCookie = SimpleCookie()
-            try:
-                c.load(v)
-            except CookieError:
-                continue
-            jar.update_cookies(c, url)
+            jar.store(v, host, path, now)
 
     def _failed(
         self, method: str, url: str, tags: Mapping[str, str] | None, code: int, why: str
@@ -551,10 +594,61 @@ class HttpClient:
         return self._failed(method, url, tags, 1111, why.replace("BASE_URL", "URL"))
 
 
+class _Hop:
+    """One exchange of a request's redirect chain, as its sample and response need it."""
+
+    __slots__ = (
+        "code",
+        "err",
+        "headers",
+        "kept",
+        "loc",
+        "proto",
+        "received",
+        "status",
+        "status_text",
+        "timings",
+        "tries",
+    )
+
+    def __init__(self, status: int, timings: Timings, tries: int, received: int) -> None:
+        self.status = status
+        self.timings = timings
+        self.tries = tries
+        self.received = received
+        self.status_text = self.proto = self.err = self.loc = ""
+        self.code = 0
+        self.kept: bytes | None = None
+        self.headers: Iterable[tuple[str, str]] = ()
+
+    @classmethod
+    def failed(cls, exc: BaseException, keep: bool) -> _Hop:
+        """An exchange that broke: k6's error code, the time it took, what arrived."""
+        timed = getattr(exc, "timed", None)
+        hop = cls(0, failure_timings(timed), timed.tries if timed is not None else 1, 0)
+        hop.code, hop.err = classify_error(exc)
+        if isinstance(exc, Failed):
+            hop.received = exc.received
+            if keep and hop.code != BODY_TOO_LARGE_CODE:
+                hop.kept = exc.body
+        return hop
+
+
 class _Call:
     """One request as the caller asked for it."""
 
-    __slots__ = ("ctype", "hdrs", "method", "params", "payload", "seconds", "tags", "url")
+    __slots__ = (
+        "cookies",
+        "ctype",
+        "hdrs",
+        "method",
+        "params",
+        "payload",
+        "redirects",
+        "seconds",
+        "tags",
+        "url",
+    )
 
     def __init__(
         self,
@@ -566,6 +660,7 @@ class _Call:
         params: Mapping[str, str | int | float] | None,
         tags: Mapping[str, str] | None,
         seconds: float,
+        redirects: int,
     ) -> None:
         self.method = method
         self.url = url
@@ -575,6 +670,33 @@ class _Call:
         self.params = params
         self.tags = tags
         self.seconds = seconds
+        self.redirects = redirects
+        self.cookies: tuple[tuple[str, str, bool], ...] = ()  # (name, value, replace)
+
+
+_LAST_CHUNK = b"0\r\n\r\n"  # an empty chunked body
+
+
+def _location(values: list[str]) -> str:
+    """The first Location as Go reads it: its bytes (kept in latin-1 by the head) taken as
+    UTF-8, so a raw ``ü`` is one character (``%C3%BC`` in the path once sent), not two."""
+    loc = values[0] if values else ""
+    if loc.isascii():
+        return loc
+    raw = loc.encode("latin-1")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # not UTF-8: each byte %-encoded, as Go writes it
+        return quote(raw, safe=_URL_SAFE)
+
+
+def _as_sent(raw: str) -> str:
+    """A URL as it goes out: outside ASCII (or a space) %-encoded as UTF-8, escapes
+    already there kept. Go does this to the path; its raw query bytes (a space breaks the
+    request line) are the one place we differ (docs/http-client.md)."""
+    if raw.isascii() and raw.isprintable() and " " not in raw:
+        return raw
+    return quote(raw, safe=_URL_SAFE)
 
 
 def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None, int, str]:
@@ -584,6 +706,8 @@ def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None,
         return body, 0, ""
     try:
         return decode_body(body, ",".join(codings), limit), 0, ""
+    except Truncated as exc:  # k6: 1000 "unexpected EOF", the body decoded so far kept
+        return exc.decoded, 1000, "unexpected EOF"
     except (DecodeError, BodyTooLarge) as exc:
         code, err = classify_error(exc)
     return None, code, err
@@ -704,12 +828,7 @@ class _Target:
     __slots__ = ("auth", "base", "host", "key", "path", "referer", "url")
 
     def __init__(self, raw: str, params: Mapping[str, str | int | float] | None) -> None:
-        text = (
-            raw
-            if raw.isascii() and raw.isprintable() and " " not in raw
-            else quote(raw, safe=_URL_SAFE)
-        )
-        url = URL(text, encoded=True)
+        url = URL(_as_sent(raw), encoded=True)
         if params:
             url = url.extend_query(params)
         scheme = url.scheme
@@ -763,6 +882,19 @@ def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags
 
 
 _NAMES: dict[str, str] = SECRETS.owns({})
+_PROTOS: dict[tuple[Tags, str], Tags] = {}
+
+
+def _with_proto(extra: Tags, proto: str) -> Tags:
+    """The request's tags plus k6's ``proto`` (only when a response came: k6 leaves it off
+    a request that got none), memoised per tag set."""
+    key = (extra, proto)
+    hit = _PROTOS.get(key)
+    if hit is None:
+        hit = tuple(sorted([*extra, ("proto", proto)]))
+        if len(_PROTOS) < 10_000:
+            _PROTOS[key] = hit
+    return hit
 
 
 def _url_name(url: str) -> str:
@@ -771,7 +903,7 @@ def _url_name(url: str) -> str:
     name = _NAMES.get(url)
     if name is None:
         SECRETS.learn_url(url)
-        name = _masked(url)
+        name = _masked(_as_sent(url))  # k6 tags the URL as Go writes it: /café as /caf%C3%A9
         if len(_NAMES) < 10_000:
             _NAMES[url] = name
     return name

@@ -82,6 +82,7 @@ async def _run(
         options.user_agent,
         guard=guard,
         max_body=options.max_response_body_size,
+        max_redirects=options.max_redirects,
     )
     vu = VU(0, 0, name, ScenarioRecorder(store, dict(options.tags)), None, env, MonotonicClock())  # type: ignore[arg-type]
     vu.http = HttpClient(hub, vu.record_http, options.discard_response_bodies, guard=guard)

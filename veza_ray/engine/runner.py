@@ -115,6 +115,7 @@ class ScenarioRecorder:
             tags = dict(self.base)
             tags.update(
                 name=name,
+                url=name,  # k6's url tag is the name too (a URL, or the name given)
                 method=method,
                 status=str(status),
                 expected_response="true" if ok else "false",
@@ -481,6 +482,7 @@ class Runner:
             self.options.user_agent,
             guard=self._guard,
             max_body=self.options.max_response_body_size,
+            max_redirects=self.options.max_redirects,
         )
 
     def _new_vu(self, s: _Scenario, slot: int) -> VU:
