@@ -74,17 +74,20 @@ def write_end_outputs(
     """Render and write every end-of-run output in ``targets`` (kind -> path, or '-' for
     standard output where the table allows it); kind -> what was lost, for each failure."""
     lost: dict[str, str] = {}
+    # Redacted as it is written, like every output: the book may know more now than when
+    # the summary was made (and ``report`` reads any file). The data is redacted, then
+    # rendered: redacting rendered JSON or HTML could cut through an escape sequence and
+    # leave a file no parser reads.
+    shown = SECRETS.redact_obj(summary)
     for o in OUTPUTS:
         target = targets.get(o.kind)
         if o.phase != END or not target:
             continue
-        # Redacted as it is written, like every output: the book may know more now than
-        # when the summary was made (and ``report`` reads any file).
         if o.stdout_ok and target == "-":
             if not skip_stdout:
-                out(SECRETS.redact(load_impl(o.impl)(summary)))
+                out(load_impl(o.impl)(shown))
             continue
-        text: str = SECRETS.redact(load_impl(o.impl)(summary))
+        text: str = load_impl(o.impl)(shown)
         failure = write_file(o.label(target), target, text.encode())
         if failure:
             lost[o.kind] = failure
