@@ -53,10 +53,11 @@ def test_url_tags_and_learned_headers(known_server: KnownServer, lean: bool) -> 
     host = host_of(known_server)
     assert names[0] == f"http://****:****@{host}/fast?api_key=k-in-query-{lean}&page=2"
     assert names[1] == known_server.url + "/fast"
-    assert extras[1] == (("team", f"hdr-key-{lean}"),)  # identity: the real value
+    # identity: the real value (and k6's proto tag, set once a response came)
+    assert extras[1] == (("proto", "HTTP/1.1"), ("team", f"hdr-key-{lean}"))
     # Display: what any output writes.
     assert SECRETS.redact(names[0]) == f"http://***@{host}/fast?api_key=***&page=2"
-    assert SECRETS.redact_obj(extras[1]) == [["team", "***"]]
+    assert SECRETS.redact_obj(extras[1]) == [["proto", "HTTP/1.1"], ["team", "***"]]
     text = f"pw-in-url-{lean} k-in-query-{lean} hdr-key-{lean} ck-{lean}-value dg-{lean}-resp"
     assert SECRETS.redact(text) == "*** *** *** *** ***"
     assert known_server.counts["fast"] == 2
