@@ -123,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exitcodes.INVALID_CONFIG
     folder = tempfile.mkdtemp(prefix="veza-ray-job-")
     try:
+        _own_working_dir(folder)
         extra, paths = output_args(collect, folder)
         code = _run_cli([*run_argv, *extra, *secret_args])
         files: dict[str, bytes] = {}
@@ -136,6 +137,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def _own_working_dir(folder: str) -> None:
+    """Run in a copy of the job's working dir that lives as long as this process. Ray
+    deletes the unpacked working_dir once no worker holds it, which can be when the run's
+    actors exit, before the summary is written: handle_summary's relative files then had
+    no directory to land in (a lost output)."""
+    here = os.getcwd()
+    work = os.path.join(folder, "work")
+    shutil.copytree(here, work, symlinks=True)
+    os.chdir(work)
 
 
 if __name__ == "__main__":

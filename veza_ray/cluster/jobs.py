@@ -277,10 +277,15 @@ def submit(
         return exitcodes.EXTERNAL_ABORT
     except Exception as exc:
         where = plan.address or os.environ.get("RAY_API_SERVER_ADDRESS") or "RAY_ADDRESS"
+        first = redact(str(exc), _ray_token()).strip().splitlines()[0]
+        if " 401 " in f" {first} " or " 403 " in f" {first} ":
+            # Ray's token auth answers 401/403: say what to check, not only the status.
+            first = (
+                f"{first} (authentication failed: set RAY_AUTH_MODE=token and the "
+                "cluster's RAY_AUTH_TOKEN)"
+            )
         raise SubmitError(
-            exitcodes.CLUSTER_ERROR,
-            f"cannot reach the Ray Jobs API at {where}: "
-            f"{redact(str(exc), _ray_token()).strip().splitlines()[0]}",
+            exitcodes.CLUSTER_ERROR, f"cannot reach the Ray Jobs API at {where}: {first}"
         ) from None
     job = Submitter(plan, client, out, err)
     try:

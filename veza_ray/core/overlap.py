@@ -14,7 +14,10 @@ from collections.abc import Sequence
 
 def file_key(path: str) -> tuple[object, ...] | None:
     """What identifies the file ``path`` names; None for a device, pipe or socket."""
-    real = os.path.realpath(path)
+    try:
+        real = os.path.realpath(path)
+    except OSError:  # a relative path and a working directory that is gone
+        return ("path", os.path.normpath(path))
     try:
         st = os.stat(real)
     except OSError:
