@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"veza-ray job: {exc}", file=sys.stderr)
         return exitcodes.INVALID_CONFIG
     folder = tempfile.mkdtemp(prefix="veza-ray-job-")
+    here = os.getcwd()
     try:
         _own_working_dir(folder)
         extra, paths = output_args(collect, folder)
@@ -136,6 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("\n" + "\n".join(encode_frame(JobResult(code, files))), flush=True)
         return code
     finally:
+        os.chdir(here)  # never left in a folder about to be removed
         shutil.rmtree(folder, ignore_errors=True)
 
 
