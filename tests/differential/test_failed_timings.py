@@ -135,5 +135,10 @@ def test_a_clean_close_is_timed_to_the_close(tmp_path: Path, kind: str) -> None:
     k6, vr = _both(plan, tmp_path, key)
     a, b = _p95(k6, key), _p95(vr, key)
     print(f"{kind}: k6 p95 {a:.1f} ms exit {k6.rc}; veza-ray p95 {b:.1f} exit {vr.rc}")
-    assert a >= 150.0 and _close(a, b), (a, b)
+    assert a >= 150.0 and b >= 150.0, (a, b)
+    if kind == "cut_body":
+        assert _close(a, b), (a, b)
+    # A FIN before any byte is replayed only on a reused connection; k6 keeps its idle
+    # connections per VU, veza-ray per actor (docs/http-client.md), so which requests are
+    # replayed, and so the p95 of these few, differs: the floor and the verdict must not.
     assert (k6.rc, vr.rc) == (99, 99), vr.output
