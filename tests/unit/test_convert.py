@@ -227,3 +227,40 @@ def test_k6_encoding_helpers(text: str, kind: str, encoded: str) -> None:
     assert jsrt.b64encode(text, kind) == encoded
     assert jsrt.b64decode(encoded, kind, "s") == text
     assert jsrt.b64decode(encoded, None if kind == "std" else kind, "s") == text
+
+
+def test_shared_array_and_open_become_veza_rays_own(tmp_path: Path) -> None:
+    """k6's SharedArray is veza-ray's (frozen, once per actor), and every open()ed file is
+    an input of the run (an output may not overwrite it), as in a hand-written scenario."""
+    (tmp_path / "users.json").write_text('{"users": [{"name": "a", "pw": "x"}, {"name": "b"}]}')
+    (tmp_path / "blob.bin").write_bytes(b"\x00\x01")
+    conv = convert_source(
+        """
+        import { SharedArray } from 'k6/data';
+        const users = new SharedArray('users', function () {
+          return JSON.parse(open('./users.json')).users;
+        });
+        export const raw = open('./blob.bin', 'b');
+        export const first = JSON.stringify(users[0]);
+        export const all = JSON.stringify(users);
+        export const names = users.map((u) => u.name).join(',');
+        export const pw = users[1].pw;
+        export default function () {}
+        """,
+        "t.js",
+    )
+    assert not conv.todos, conv.python
+    assert "js.shared_array" not in conv.python and "open_file" not in conv.python
+    (tmp_path / "t.py").write_text(conv.python)
+    script = load_script(str(tmp_path / "t.py"), {})
+    mod = script.module
+    assert type(mod.users).__name__ == "SharedArray" and len(mod.users) == 2
+    with pytest.raises(TypeError):
+        mod.users[0]["name"] = "changed"  # read-only, as k6's
+    assert mod.raw == b"\x00\x01"
+    assert mod.first == '{"name":"a","pw":"x"}'
+    assert mod.all == '[{"name":"a","pw":"x"},{"name":"b"}]'
+    assert mod.names == "a,b"
+    assert mod.pw is None
+    opened = sorted(Path(p).name for _, p in script.inputs)
+    assert opened == ["blob.bin", "users.json"]

@@ -136,7 +136,9 @@ class Calls(Base):
         if name in GLOBALS and name not in self.module_names:
             return f"{GLOBALS[name]}({a})"
         if name == "open" and name not in self.module_names:
-            return f"js.open_file({a}, script=__file__)"
+            # veza-ray's open(): read at load, relative to the scenario, a run input (104)
+            self.imports.add("open")
+            return f"open({a})"
         if name in self.entries:
             return self.awaited(f"{self.name(name)}({self.vu_expr()})")
         if name in self.async_names:
@@ -415,7 +417,9 @@ class Calls(Base):
             self.imports.add(canon)
             return f"{canon}({a})" if canon != "Rate" else f"Rate({self.arglist(args[:1])})"
         if canon == "SharedArray":
-            return f"js.shared_array({a})"
+            # veza-ray's SharedArray: loaded once per actor, items frozen (read-only)
+            self.imports.add("SharedArray")
+            return f"SharedArray({a})"
         if name in ("Error", "TypeError", "RangeError") and name not in self.module_names:
             return f"js.Error({a})"
         if name == "ArrayBuffer" and name not in self.module_names:

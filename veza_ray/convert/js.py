@@ -11,14 +11,13 @@ from __future__ import annotations
 import base64
 import json
 import math
-import os
 import random
 import re
 import string as string_
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -34,7 +33,6 @@ __all__ = [
     "http",
     "index",
     "now_ms",
-    "open_file",
     "params",
     "parse_float",
     "parse_int",
@@ -155,8 +153,10 @@ def stringify(value: Any, _replacer: Any = None, indent: int | str | None = None
 def _plain(value: Any) -> Any:
     if hasattr(value, "as_dict"):
         return value.as_dict()
-    if isinstance(value, (set, frozenset, tuple)):
-        return list(value)
+    if isinstance(value, Mapping):  # a SharedArray item: a read-only mappingproxy
+        return dict(value)
+    if isinstance(value, (set, frozenset, tuple, Sequence)) and not isinstance(value, str):
+        return list(value)  # a SharedArray (or a frozen list inside one)
     return str(value)
 
 
@@ -273,20 +273,6 @@ def batch_item(item: Any) -> Any:
 
 
 http = _Http()
-
-
-def open_file(path: str, mode: str = "", *, script: str = "") -> str | bytes:
-    """k6's init-context ``open()``: relative to the script, ``'b'`` for bytes."""
-    base = os.path.dirname(os.path.abspath(script)) if script else os.getcwd()
-    full = path if os.path.isabs(path) else os.path.join(base, path)
-    with open(full, "rb") as fh:
-        data = fh.read()
-    return data if "b" in mode else data.decode("utf-8")
-
-
-def shared_array(_name: str, build: Callable[[], Iterable[Any]]) -> list[Any]:
-    """k6's ``new SharedArray(name, fn)``: built once when the script loads, read-only use."""
-    return list(build())
 
 
 def text_summary(data: Mapping[str, Any], _opts: Any = None) -> str:
