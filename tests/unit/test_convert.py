@@ -264,3 +264,35 @@ def test_shared_array_and_open_become_veza_rays_own(tmp_path: Path) -> None:
     assert mod.pw is None
     opened = sorted(Path(p).name for _, p in script.inputs)
     assert opened == ["blob.bin", "users.json"]
+
+
+def test_increment_read_as_a_value(tmp_path: Path) -> None:
+    """``i++`` inside an expression (``users[i++]``, `${i++}`), as node gives it."""
+    mod = load(
+        tmp_path,
+        """
+        let i = 1;
+        let n = 10;
+        export const order = [];
+        export function tick() {
+          const a = i++;
+          const b = ++i;
+          const c = n--;
+          order.push(`${a}-${b}-${c}-${i}-${--n}`);
+          const arr = ['x', 'y', 'z'];
+          let k = 0;
+          order.push(arr[k++] + arr[k++]);
+          order.push(k);
+        }
+        export default function () {}
+        """,
+    )
+    mod.tick()
+    assert mod.order == ["1-3-10-3-8", "xy", 2]  # node 20: [ '1-3-10-3-8', 'xy', 2 ]
+    mod.tick()
+    assert mod.order[3:] == ["3-5-8-5-6", "xy", 2]  # node: the module's i and n carried over
+
+
+def test_increment_of_a_property_read_as_a_value_stays_a_todo() -> None:
+    conv = convert_source("export default function () { const o = {n: 1}; const x = o.n++; }", "t.js")
+    assert [t.why for t in conv.todos] == ["update expression of a property, read as a value"]

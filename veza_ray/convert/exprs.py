@@ -286,6 +286,17 @@ class Exprs(Base):
     def as_string(self, node: Node) -> str:
         return self.sub(node) if self.stringy(node) else f"js.string({self.expr(node)})"
 
+    def x_update_expression(self, node: Node) -> str:
+        """``i++`` / ``++i`` read as a value (``users[i++]``): Python's ``:=`` on a plain
+        name; the scope pass already declares ``global``/``nonlocal`` for it."""
+        arg = node.child_by_field_name("argument")
+        if arg is None or arg.type != "identifier":
+            raise Unsupported("update expression of a property, read as a value")
+        name, step = self.name(text(arg)), ("+" if "++" in text(node) else "-")
+        bump = f"({name} := {name} {step} 1)"
+        prefix = node.children[0].type in ("++", "--")
+        return bump if prefix else f"({bump} {'-' if step == '+' else '+'} 1)"
+
     def x_unary_expression(self, node: Node) -> str:
         op = self.op(node)
         arg = node.child_by_field_name("argument")
