@@ -296,3 +296,28 @@ def test_increment_read_as_a_value(tmp_path: Path) -> None:
 def test_increment_of_a_property_read_as_a_value_stays_a_todo() -> None:
     conv = convert_source("export default function () { const o = {n: 1}; const x = o.n++; }", "t.js")
     assert [t.why for t in conv.todos] == ["update expression of a property, read as a value"]
+
+
+def test_string_match_as_javascript(tmp_path: Path) -> None:
+    """``.match()`` with a string source, a regex, ``g`` and ``i``; null when nothing matches
+    (the values node 20 gives for the same lines)."""
+    mod = load(
+        tmp_path,
+        """
+        const body = '<input name="form_id" value="f-1"/><input name="form_token" value="t9"/>';
+        export const a = body.match('name="form_id" value="(.*?)"')[1];
+        export const b = body.match(/value="([a-z])-?(\\d)?/);
+        export const c = body.match(/value="[^"]*"/g);
+        export const d = body.match(/NAME="FORM_TOKEN"/i)[0];
+        export const e = body.match(/nothing/);
+        export const f = 'abc'.match(/x/g);
+        export default function () {}
+        """,
+    )
+    assert mod.a == "f-1"
+    assert mod.b == ['value="f-1', "f", "1"]
+    assert mod.c == ['value="f-1"', 'value="t9"']
+    assert mod.d == 'name="form_token"'
+    assert mod.e is None and mod.f is None
+    assert jsrt.match(b'id="x7"', 'id="(.*)"') == ['id="x7"', "x7"]  # a body is bytes here
+    assert jsrt.match("ab", "a(x)?b") == ["ab", None]

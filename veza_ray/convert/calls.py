@@ -339,6 +339,14 @@ class Calls(Base):
             return f"re.sub({self.regex(n[0])}, {repl!r}, {o}{count})"
         return f"{o}.replace({a[0]}, {a[1]}, 1)"
 
+    def m_match(self, o: str, a: list[str], n: list[Node]) -> str:
+        """``s.match(re)``: the match and its groups, or every match under ``g``; null if none.
+        A string argument is a regex source, as JavaScript reads it."""
+        if len(n) != 1 or n[0].type not in ("regex", "string", "template_string", "identifier"):
+            raise Unsupported(".match() without one regex or string")
+        every = n[0].type == "regex" and "g" in text(n[0].child_by_field_name("flags"))
+        return f"js.{'match_all' if every else 'match'}({o}, {a[0]})"
+
     def m_replaceAll(self, o: str, a: list[str], n: list[Node]) -> str:
         if len(n) != 2 or n[0].type == "regex":
             raise Unsupported(".replaceAll() with a regex")

@@ -160,6 +160,28 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _text(value: Any) -> str:
+    """A string method's receiver: a response body is bytes here (k6: a string)."""
+    if value is None:
+        raise Error("cannot read a string method of undefined")
+    if isinstance(value, (bytes, bytearray)):
+        return bytes(value).decode("utf-8", "replace")
+    return str(value)
+
+
+def match(value: Any, pattern: str | re.Pattern[str]) -> list[str | None] | None:
+    """``s.match(re)`` without ``g``: [whole match, group 1, ...] (undefined groups None),
+    or None (JavaScript's null) when nothing matches."""
+    found = re.search(pattern, _text(value))
+    return None if found is None else [found.group(0), *found.groups()]
+
+
+def match_all(value: Any, pattern: str | re.Pattern[str]) -> list[str] | None:
+    """``s.match(/re/g)``: every whole match, or None (null) when there is none."""
+    found = [m.group(0) for m in re.finditer(pattern, _text(value))]
+    return found or None
+
+
 def json_parse(text: Any) -> Any:
     """``JSON.parse``: objects read as ``Obj`` so ``o.key`` works; k6 throws on bad JSON."""
     if isinstance(text, (bytes, bytearray)):
