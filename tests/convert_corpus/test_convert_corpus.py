@@ -69,5 +69,6 @@ def test_corpus_converts(tmp_path: Path) -> None:
     for name, kind, todos, note in rows:
         print(f"{name:<{width}}  {kind:<8} {todos:>3} TODO  {note}")
     counts = {k: sum(1 for r in rows if r[1] == k) for k in ("clean", "partial", "refused")}
-    print(f"{len(rows)} scripts: {counts}")
+    todo_total = sum(r[2] for r in rows)
+    print(f"{len(rows)} scripts: {counts}, {todo_total} TODOs in all")
     assert not bad, "\n".join(bad)
