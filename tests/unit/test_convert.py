@@ -321,3 +321,25 @@ def test_string_match_as_javascript(tmp_path: Path) -> None:
     assert mod.e is None and mod.f is None
     assert jsrt.match(b'id="x7"', 'id="(.*)"') == ['id="x7"', "x7"]  # a body is bytes here
     assert jsrt.match("ab", "a(x)?b") == ["ab", None]
+
+
+def test_chained_assignment_statement(tmp_path: Path) -> None:
+    """``a.x = b.x = v;`` (k6's pantheon example) assigns both, as in JavaScript."""
+    mod = load(
+        tmp_path,
+        """
+        export const a = {};
+        export const b = {};
+        let n = 0;
+        export function f() {
+          a["Referer"] = b["Referer"] = 'http://x/' + 1;
+          n = a.k = 3;
+          return n;
+        }
+        export default function () {}
+        """,
+    )
+    assert mod.f() == 3
+    assert mod.a == {"Referer": "http://x/1", "k": 3} and mod.b == {"Referer": "http://x/1"}
+    conv = convert_source("export default function () { let a; const x = (a = 2) + 1; }", "t.js")
+    assert [t.why for t in conv.todos] == ["assignment expression"]  # inside an expression

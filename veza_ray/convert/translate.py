@@ -161,6 +161,8 @@ class Translator(Exprs, Calls, Imports):
             raise Unsupported(f"operator {op}")
         if op == "+=" and self.stringy(right):
             return f"{self.target(left)} = {self.as_string(left)} + {self.sub(right)}"
+        if op == "=" and right.type == "assignment_expression":  # a = b = value
+            return f"{self.target(left)} = {self.assignment(right)}"
         return f"{self.target(left)} {op} {self.expr(right)}"
 
     def update(self, node: Node) -> str:
