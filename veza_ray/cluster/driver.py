@@ -617,7 +617,7 @@ def _conclude(ctx: _RunContext, ends: list[OutputEnd]) -> int:
         outcome = decide(facts)
         summary["veza_ray"]["outcome"] = outcome.to_wire()
     ctx.signals.decided()  # a signal from now on finds the verdict decided: it stands
-    summary = SECRETS.redact_obj(summary)
+    summary = SECRETS.redact_obj(summary)  # the one redaction every end output shows
     outcome = _emit(prep, cfg, summary, facts, verdicts, ctx.out, err)
     finish_all(ctx.outputs, summary)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
