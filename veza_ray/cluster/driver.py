@@ -872,10 +872,12 @@ def _emit(
 
 def _step_summary(cfg: RunConfig, summary: dict[str, Any], err: Callable[[str], None]) -> None:
     """The CI step summary when $GITHUB_STEP_SUMMARY is set (not an output asked by flag:
-    a failure is said, never counted as lost)."""
+    a failure is said, never counted as lost). With ``--markdown -`` too: standard output
+    is the job's log, not its summary page. Not with ``--markdown FILE``: the user chose
+    where the Markdown goes, and that file may be $GITHUB_STEP_SUMMARY itself."""
     from veza_ray.reports import append_step_summary, render_markdown
 
-    if not os.environ.get("GITHUB_STEP_SUMMARY") or cfg.target("markdown") is not None:
+    if not os.environ.get("GITHUB_STEP_SUMMARY") or cfg.target("markdown") not in (None, "-"):
         return
     try:
         append_step_summary(render_markdown(summary))
