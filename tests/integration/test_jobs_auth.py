@@ -76,9 +76,7 @@ def test_the_client_raises_a_typed_auth_error_with_the_status(status: int) -> No
 def test_submit_says_what_to_set_when_the_head_refuses(status: int) -> None:
     token = "cnry-raytok-7d2e"
     with refusing_head(status) as (url, asked):
-        res = run_cli(
-            "submit", SMOKE, "--address", url, env={"RAY_AUTH_TOKEN": token}, timeout=300
-        )
+        res = run_cli("submit", SMOKE, "--address", url, env={"RAY_AUTH_TOKEN": token}, timeout=300)
     assert res.returncode == 111, res.stderr
     assert f"the Ray Jobs API at {url} refused the request" in res.stderr
     assert f"answered {status} (authentication failed)" in res.stderr

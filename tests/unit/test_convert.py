@@ -193,7 +193,9 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert (tmp_path / "clean.py").is_file()
     res = _cli("convert", str(partial), "-o", str(tmp_path / "p.py"), cwd=tmp_path)
     assert res.returncode == 116, res.stderr
-    assert "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.cookieJar()" in res.stderr
+    assert (
+        "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.cookieJar()" in res.stderr
+    )
     assert "TODO(convert)" in (tmp_path / "p.py").read_text()  # written, to finish by hand
     res = _cli(
         "convert", str(partial), "-o", str(tmp_path / "p.py"), "--allow-partial", cwd=tmp_path

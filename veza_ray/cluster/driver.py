@@ -320,9 +320,7 @@ def execute(
         return code
     except (StopRequested, KeyboardInterrupt) as exc:
         name = exc.signal_name if isinstance(exc, StopRequested) else "SIGINT"
-        return stopped_before_start(
-            prep, cfg, name, phase, lambda o: _say_outcome(o, err), err
-        )
+        return stopped_before_start(prep, cfg, name, phase, lambda o: _say_outcome(o, err), err)
     finally:
         if own_interrupts:
             signals.restore()

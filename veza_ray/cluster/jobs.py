@@ -285,6 +285,7 @@ def _client(plan: JobPlan) -> Any:
     except Exception as exc:
         raise failed(exc) from None
 
+
 def submit(
     cfg: RunConfig,
     interrupts: Interrupts | None,

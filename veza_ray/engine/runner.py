@@ -43,7 +43,6 @@ from veza_ray.engine.scenario import LoadedScript, describe_exception
 Flow = Callable[..., Awaitable[Any]]  # (vu) or (vu, data): setup()'s data
 
 
-
 class _HttpSinks:
     """Direct references to the sinks one (name, method, status, ...) combination feeds."""
 
