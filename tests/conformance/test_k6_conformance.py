@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli import CLI
+from k6run import k6_argv, run_tool, veza_argv
 
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -89,26 +88,9 @@ def _run_k6(
     spec: Path, tmp: Path, env: dict[str, str]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     console, summary = tmp / "k6-console.log", tmp / "k6-summary.json"
-    proc = subprocess.run(
-        [
-            _k6(),
-            "run",
-            "-q",
-            "--no-usage-report",
-            "--log-format",
-            "json",
-            "--console-output",
-            str(console),
-            "--summary-export",
-            str(summary),
-            "-e",
-            f"CASES={spec}",
-            str(HERE / "k6_cases.js"),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    flags = ("--log-format", "json", "--console-output", str(console), "-e", f"CASES={spec}")
+    cmd = k6_argv(_k6(), HERE / "k6_cases.js", *flags, summary=summary)
+    proc = run_tool(cmd, env=env, timeout=None)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     lines = [json.loads(json.loads(raw)["msg"]) for raw in console.read_text().splitlines()]
     return lines, json.loads(summary.read_text())
@@ -118,27 +100,9 @@ def _run_veza(
     spec: Path, tmp: Path, env: dict[str, str]
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     results, summary = tmp / "vr-results.jsonl", tmp / "vr-summary.json"
-    proc = subprocess.run(
-        [
-            *CLI,
-            "run",
-            str(HERE / "vr_cases.py"),
-            "--actors",
-            "1",
-            "-q",
-            "--no-preflight",
-            "--summary-export",
-            str(summary),
-            "-e",
-            f"CASES={spec}",
-            "-e",
-            f"RESULTS={results}",
-        ],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-    )
+    flags = ("-q", "--no-preflight", "-e", f"CASES={spec}", "-e", f"RESULTS={results}")
+    cmd = veza_argv(HERE / "vr_cases.py", 1, *flags, summary=summary)
+    proc = run_tool(cmd, env=env, cwd=ROOT, timeout=None)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     lines = [json.loads(raw) for raw in results.read_text().splitlines()]
     return lines, json.loads(summary.read_text())

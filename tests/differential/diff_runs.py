@@ -5,16 +5,15 @@ the exit code. Used by test_differential.py and by ``python3 -m bench.differenti
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from diff_plan import EXPECTED, TREND_STATS, Plan, percentile, scripts, tolerance_ms
 from diff_target import Target
+from k6run import k6_argv, run_tool, veza_argv
 
 from veza_ray.core.exitcodes import CLUSTER_ERROR
 
@@ -62,20 +61,8 @@ def run_k6(plan: Plan, target: Target, tmp: Path) -> Result:
     js = tmp / f"seed{plan.seed}.js"
     js.write_text(scripts(plan)[0])
     summary = tmp / f"seed{plan.seed}-k6.json"
-    proc = subprocess.run(
-        [
-            k6_binary(),
-            "run",
-            "-q",
-            "--no-usage-report",
-            "--no-color",
-            *_env(target, summary),
-            str(js),
-        ],
-        capture_output=True,
-        text=True,
-    )
-    return _result("k6", proc, summary, target)
+    cmd = k6_argv(k6_binary(), js, "--no-color", *_env(target, summary))
+    return _result("k6", run_tool(cmd, timeout=None), summary, target)
 
 
 def run_veza(plan: Plan, target: Target, tmp: Path, actors: int) -> Result:
@@ -92,26 +79,8 @@ def _run_veza(plan: Plan, target: Target, tmp: Path, actors: int) -> Result:
     py = tmp / f"seed{plan.seed}.py"
     py.write_text(scripts(plan)[1])
     summary = tmp / f"seed{plan.seed}-vr{actors}.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
-            "run",
-            str(py),
-            "--actors",
-            str(actors),
-            "-q",
-            "--no-preflight",
-            "--summary-export",
-            str(summary),
-            *_env(target, None),
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    cmd = veza_argv(py, actors, "-q", "--no-preflight", *_env(target, None), summary=summary)
+    proc = run_tool(cmd, cwd=ROOT, env={"PYTHONPATH": str(ROOT)}, timeout=None)
     return _result(f"veza-ray x{actors}", proc, summary, target)
 
 

@@ -9,16 +9,13 @@ have more than ``batchPerHost`` (or ``batch``) requests in flight.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
-from servers import veza
-from test_k6_seed import find_k6
+from k6run import both, convert, run_tool
 
 pytestmark = pytest.mark.ray
 
@@ -101,25 +98,11 @@ class InFlight:
 
 @pytest.mark.parametrize(("batch", "per_host", "peak"), [(20, 2, 2), (3, 0, 3)])
 def test_batch_order_and_limits_as_k6(tmp_path: Path, batch: int, per_host: int, peak: int) -> None:
-    js = tmp_path / "batch.js"
-    js.write_text(SCRIPT.replace("PER_HOST", str(per_host)).replace("BATCH", str(batch)))
-    py = tmp_path / "batch.py"
-    conv = veza("convert", str(js), "-o", str(py))
-    assert conv.returncode == 0, conv.stderr
-    tools = {"veza-ray": [sys.executable, "-m", "veza_ray.cli", "run", str(py), "--actors", "1"]}
-    k6 = find_k6()
-    if k6 is not None:
-        tools["k6"] = [k6, "run", "--no-usage-report", "--quiet", str(js)]
-    for tool, cmd in tools.items():
+    source = SCRIPT.replace("PER_HOST", str(per_host)).replace("BATCH", str(batch))
+    js, py = convert(tmp_path, "batch", source)
+    for tool, cmd in both(js, py, 1).items():
         with InFlight() as server:
-            proc = subprocess.run(
-                [*cmd, "-e", f"URL=http://127.0.0.1:{server.port}"],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-                cwd=tmp_path,
-            )
+            proc = run_tool(cmd, "-e", f"URL=http://127.0.0.1:{server.port}", cwd=tmp_path)
             seen = (server.peak, server.total)
         assert proc.returncode == 0, (tool, proc.stdout[-2000:] + proc.stderr[-2000:])
         assert seen == (peak, 10), (tool, seen)

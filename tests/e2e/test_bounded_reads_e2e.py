@@ -38,9 +38,20 @@ async def default(vu):
 def _run(tmp: Path, target: str, push_url: str) -> tuple[int, dict[str, Any], int]:
     script = write_script(tmp, PLAN)
     code, lines, peak = run_watched(
-        ["run", script, "--actors", "1", "-e", f"URL={target}", "--out",
-         f"prometheus={push_url}", "--summary-export", str(tmp / "s.json"), "--quiet",
-         "--no-preflight"]
+        [
+            "run",
+            script,
+            "--actors",
+            "1",
+            "-e",
+            f"URL={target}",
+            "--out",
+            f"prometheus={push_url}",
+            "--summary-export",
+            str(tmp / "s.json"),
+            "--quiet",
+            "--no-preflight",
+        ]
     )
     assert (tmp / "s.json").exists(), "\n".join(line for _, line in lines)
     return code, json.loads((tmp / "s.json").read_text()), peak

@@ -64,11 +64,23 @@ async def default(vu):
 }
 
 
-def _plan(tmp: Path, url: str, variant: str, actors: int) -> tuple[int, list[tuple[float, str]], int]:
+def _plan(
+    tmp: Path, url: str, variant: str, actors: int
+) -> tuple[int, list[tuple[float, str]], int]:
     script = write_script(tmp, HEAD + FLOWS[variant])
     return run_watched(
-        ["run", script, "--actors", str(actors), "-e", f"URL={url}",
-         "--summary-export", str(tmp / "summary.json"), "--quiet", "--no-preflight"]
+        [
+            "run",
+            script,
+            "--actors",
+            str(actors),
+            "-e",
+            f"URL={url}",
+            "--summary-export",
+            str(tmp / "summary.json"),
+            "--quiet",
+            "--no-preflight",
+        ]
     )
 
 

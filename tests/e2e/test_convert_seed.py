@@ -14,15 +14,15 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from k6run import convert, env_args, k6_argv, run_tool, veza_argv
 from test_k6_seed import SEED as _SEED
-from test_k6_seed import find_k6, localize_seed, stats_of
+from test_k6_seed import SEED_ENV, find_k6, localize_seed, stats_of
 
-from veza_ray.emulator import STREAM_TRACK_ID, EmulatorConfig, EmulatorThread
+from veza_ray.emulator import EmulatorConfig, EmulatorThread
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # ../shared beside the repo; VEZA_RAY_SEED names it for a checkout that lives elsewhere.
@@ -42,15 +42,7 @@ KINDS = {
     "checkout_list": ("GET", "checkout", 200, "product_list"),
     "checkout_create": ("POST", "checkout", 400, "order_create"),  # seed defect 2
 }
-ENV = {
-    "STREAM_TRACK_ID": STREAM_TRACK_ID,
-    "USER_TOKEN": "test-token",
-    "UPLOAD_VUS": "1",
-    "STREAM_VUS": "2",
-    "BROWSE_VUS": "3",
-    "CHECKOUT_VUS": "1",
-    "DURATION": "5s",
-}
+ENV = SEED_ENV
 
 
 def selector(name: str) -> str:
@@ -71,18 +63,8 @@ def run_with_emulator(
     cmd: list[str], cwd: Path
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     with EmulatorThread(EmulatorConfig(profile="fast")) as emu:
-        env_args = [
-            a for k, v in {**ENV, "BASE_URL": emu.base_url}.items() for a in ("-e", f"{k}={v}")
-        ]
-        proc = subprocess.run(
-            cmd + env_args,
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            env=dict(os.environ),
-            check=False,
-        )
+        args = env_args({**ENV, "BASE_URL": emu.base_url})
+        proc = run_tool(cmd, *args, cwd=cwd, timeout=TIMEOUT_S)
         return proc, stats_of(emu.base_url)
 
 
@@ -121,47 +103,15 @@ def test_converted_seed_sends_what_k6_sends(tmp_path: Path) -> None:
     k6 = find_k6()
     if k6 is None:
         pytest.skip("k6 binary not found")
-    js = tmp_path / "seed_probed.js"
-    js.write_text(probed_seed())
-    gate = tmp_path / "gate.py"
-    conv = subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", "convert", str(js), "-o", str(gate)],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert conv.returncode == 0, conv.stderr
+    js, gate = convert(tmp_path, "seed_probed", probed_seed())
     assert "TODO(convert)" not in gate.read_text()
 
     k6_export, vr_export = tmp_path / "k6.json", tmp_path / "vr.json"
     k6_proc, k6_stats = run_with_emulator(
-        [
-            k6,
-            "run",
-            "--no-usage-report",
-            "--no-color",
-            "--quiet",
-            "--summary-export",
-            str(k6_export),
-            str(js),
-        ],
-        tmp_path,
+        k6_argv(k6, js, "--no-color", summary=k6_export), tmp_path
     )
     vr_proc, vr_stats = run_with_emulator(
-        [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
-            "run",
-            str(gate),
-            "--actors",
-            "2",
-            "--quiet",
-            "--summary-export",
-            str(vr_export),
-        ],
-        tmp_path,
+        veza_argv(gate, 2, "--quiet", summary=vr_export), tmp_path
     )
     assert k6_proc.returncode == 99, k6_proc.stderr[-3000:]
     assert vr_proc.returncode == 99, vr_proc.stderr[-3000:] + vr_proc.stdout[-3000:]

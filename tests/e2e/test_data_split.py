@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from k6run import k6_argv
 from requires import find_k6, requires
 from servers import KnownServer, veza, write_script
 
@@ -122,7 +123,7 @@ def test_iteration_in_test_is_k6s(tmp_path: Path) -> None:
     js.write_text(K6_SCRIPT)
     with KnownServer() as server:
         subprocess.run(
-            [k6, "run", "--no-usage-report", "--quiet", "-e", f"URL={server.url}", str(js)],
+            k6_argv(k6, js, "-e", f"URL={server.url}"),
             capture_output=True, check=True, cwd=tmp_path,
         )  # fmt: skip
         counts = dict(server.counts)

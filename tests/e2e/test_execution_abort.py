@@ -7,13 +7,11 @@ at its third iteration; every tool must exit 108 (k6's ScriptAborted) long befor
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from servers import KnownServer, veza
-from test_k6_seed import find_k6
+from k6run import both, convert, run_tool
+from servers import KnownServer
 
 from veza_ray.engine.api import Failure, fail
 
@@ -39,25 +37,10 @@ export default function () {
 
 
 def test_abort_stops_the_whole_cluster(tmp_path: Path) -> None:
-    js = tmp_path / "abort.js"
-    js.write_text(SCRIPT)
-    py = tmp_path / "abort.py"
-    conv = veza("convert", str(js), "-o", str(py))
-    assert conv.returncode == 0, conv.stderr
-    tools = {"veza-ray": [sys.executable, "-m", "veza_ray.cli", "run", str(py), "--actors", "3"]}
-    k6 = find_k6()
-    if k6 is not None:
-        tools["k6"] = [k6, "run", "--no-usage-report", "--quiet", str(js)]
-    for tool, cmd in tools.items():
+    js, py = convert(tmp_path, "abort", SCRIPT)
+    for tool, cmd in both(js, py, 3).items():
         with KnownServer() as server:
-            proc = subprocess.run(
-                [*cmd, "-e", f"URL={server.url}"],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-                cwd=tmp_path,
-            )
+            proc = run_tool(cmd, "-e", f"URL={server.url}", cwd=tmp_path)
             counts = dict(server.counts)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 108, (tool, out[-3000:])

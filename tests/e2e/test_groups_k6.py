@@ -9,13 +9,12 @@ and both summaries' ``root_group`` trees (groups, checks, passes, fails) must be
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from k6run import convert, k6_argv, run_tool, veza_argv
 from test_k6_seed import find_k6, stats_of
 
 from veza_ray.emulator import EmulatorConfig, EmulatorThread
@@ -59,15 +58,7 @@ export default function () {
 
 def run(cmd: list[str], cwd: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     with EmulatorThread(EmulatorConfig(profile="none")) as emu:
-        proc = subprocess.run(
-            [*cmd, "-e", f"BASE_URL={emu.base_url}"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            env=dict(os.environ),
-            check=False,
-        )
+        proc = run_tool(cmd, "-e", f"BASE_URL={emu.base_url}", cwd=cwd)
         return proc, stats_of(emu.base_url)
 
 
@@ -106,38 +97,12 @@ def test_groups_as_k6_reports_them(tmp_path: Path) -> None:
     k6 = find_k6()
     if k6 is None:
         pytest.skip("k6 binary not found")
-    js = tmp_path / "groups.js"
-    js.write_text(SCRIPT)
-    py = tmp_path / "groups.py"
-    conv = subprocess.run(
-        [sys.executable, "-m", "veza_ray.cli", "convert", str(js), "-o", str(py)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert conv.returncode == 0, conv.stderr
+    js, py = convert(tmp_path, "groups", SCRIPT)
     assert "async with group('a'):" in py.read_text()
 
     k6_out, vr_out = tmp_path / "k6.json", tmp_path / "vr.json"
-    k6_proc, k6_stats = run(
-        [k6, "run", "--no-usage-report", "--quiet", "--summary-export", str(k6_out), str(js)],
-        tmp_path,
-    )
-    vr_proc, vr_stats = run(
-        [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
-            "run",
-            str(py),
-            "--actors",
-            "1",
-            "--quiet",
-            "--summary-export",
-            str(vr_out),
-        ],
-        tmp_path,
-    )
+    k6_proc, k6_stats = run(k6_argv(k6, js, summary=k6_out), tmp_path)
+    vr_proc, vr_stats = run(veza_argv(py, 1, "--quiet", summary=vr_out), tmp_path)
     # 99 in both: group_duration{group:::a::b} min<0 cannot hold
     assert k6_proc.returncode == 99, k6_proc.stderr[-2000:]
     assert vr_proc.returncode == 99, vr_proc.stderr[-2000:] + vr_proc.stdout[-2000:]

@@ -164,7 +164,9 @@ def _seen(log: Path) -> list[str]:
     """The connections the capture host accepted, up to now (the run has ended)."""
     probe = _sync(log)
     lines = log.read_text().splitlines()
-    return [ln for ln in lines[: lines.index(probe)] if ln.startswith("accept ") and ln not in _PROBES]
+    return [
+        ln for ln in lines[: lines.index(probe)] if ln.startswith("accept ") and ln not in _PROBES
+    ]
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
+from k6run import env_args, k6_argv, run_tool
 from requires import find_k6, requires
 
 from veza_ray.emulator import STREAM_TRACK_ID, EmulatorConfig, EmulatorThread
@@ -30,6 +30,16 @@ from veza_ray.emulator import STREAM_TRACK_ID, EmulatorConfig, EmulatorThread
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED = REPO_ROOT.parent / "shared" / "seed" / "k6_mixed_scenarios.js"
 K6_TIMEOUT_S = 240  # 5 s of load + up to 30 s graceful stop, with a wide margin
+# The seed's -e values beside BASE_URL: a short, small run (tests/e2e/test_convert_seed.py too).
+SEED_ENV = {
+    "STREAM_TRACK_ID": STREAM_TRACK_ID,
+    "USER_TOKEN": "test-token",
+    "UPLOAD_VUS": "1",
+    "STREAM_VUS": "2",
+    "BROWSE_VUS": "3",
+    "CHECKOUT_VUS": "1",
+    "DURATION": "5s",
+}
 SEGMENT_BYTES = 191_948  # 1021 TS packets: 256 kbit/s x 6 s, rounded down to whole packets
 
 _REMOTE_IMPORT = re.compile(
@@ -82,24 +92,9 @@ def test_seed_script_against_emulator(tmp_path: Path) -> None:
     export = tmp_path / "summary-export.json"
 
     with EmulatorThread(EmulatorConfig(profile="fast")) as emu:
-        env_args = {
-            "BASE_URL": emu.base_url,
-            "STREAM_TRACK_ID": STREAM_TRACK_ID,
-            "USER_TOKEN": "test-token",
-            "UPLOAD_VUS": "1",
-            "STREAM_VUS": "2",
-            "BROWSE_VUS": "3",
-            "CHECKOUT_VUS": "1",
-            "DURATION": "5s",
-        }
-        cmd = [k6, "run", "--no-usage-report", "--no-color", "--quiet"]
-        cmd += ["--summary-export", str(export)]
-        for key, value in env_args.items():
-            cmd += ["-e", f"{key}={value}"]
-        cmd.append(str(script))
-        proc = subprocess.run(
-            cmd, cwd=tmp_path, capture_output=True, text=True, timeout=K6_TIMEOUT_S, check=False
-        )
+        values = {"BASE_URL": emu.base_url, **SEED_ENV}
+        cmd = k6_argv(k6, script, "--no-color", *env_args(values), summary=export)
+        proc = run_tool(cmd, cwd=tmp_path, timeout=K6_TIMEOUT_S)
         stats = stats_of(emu.base_url)
 
     output = f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}"

@@ -5,10 +5,10 @@ veza-ray's HTTP client does not make) and the same counts. k6 is the oracle."""
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
+from k6run import k6_argv, run_tool
 from prom import Prometheus
 from requires import find_k6, requires
 from servers import KnownServer, veza, write_script
@@ -58,8 +58,7 @@ async def fast(vu):
 """
 
 STATS = "p(95),p(99.9),count"
-K6_RUN = (find_k6() or "k6", "run", "--no-usage-report", "--quiet")
-K6_RUN += ("-o", "experimental-prometheus-rw")
+K6_OUT = ("-o", "experimental-prometheus-rw")
 # Tags k6's HTTP client adds and veza-ray's does not: `url` (k6 sets it to the name when
 # a name is given), `proto`, and `error_code` on an HTTP error status (k6: 1503 for 503).
 K6_ONLY_LABELS = {"url", "proto", "error_code"}
@@ -84,11 +83,10 @@ def test_same_series_as_k6(tmp_path: Path, known_server: KnownServer) -> None:
             "K6_PROMETHEUS_RW_SERVER_URL": prom.write_url,
             "K6_PROMETHEUS_RW_TREND_STATS": STATS,
         }
-        k6 = subprocess.run(
-            [*K6_RUN, "--tag", "testid=k6-parity", str(k6_script)],
+        k6 = run_tool(
+            k6_argv(find_k6() or "k6", k6_script, *K6_OUT, "--tag", "testid=k6-parity"),
             env=env,
-            capture_output=True,
-            text=True,
+            timeout=None,
         )
         assert k6.returncode == 0, k6.stderr
         res = veza(

@@ -11,14 +11,12 @@ teardown carry ``group=::setup`` / ``::teardown`` and no scenario tag, in both t
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from k6run import both, convert, run_tool
 from servers import KnownServer, veza, write_script
-from test_k6_seed import find_k6
 
 pytestmark = pytest.mark.ray
 
@@ -56,37 +54,14 @@ def count(metrics: dict[str, Any], key: str) -> int:
 
 
 def test_setup_once_per_test_across_actors_as_k6(tmp_path: Path) -> None:
-    k6 = find_k6()
-    js = tmp_path / "st.js"
-    js.write_text(SCRIPT)
-    py = tmp_path / "st.py"
-    conv = veza("convert", str(js), "-o", str(py))
-    assert conv.returncode == 0, conv.stderr
+    js, py = convert(tmp_path, "st", SCRIPT)
     runs: dict[str, tuple[dict[str, int], dict[str, Any]]] = {}
-    tools = {
-        "veza-ray": [
-            sys.executable,
-            "-m",
-            "veza_ray.cli",
-            "run",
-            str(py),
-            "--actors",
-            "3",
-            "--quiet",
-        ]
-    }
-    if k6 is not None:
-        tools["k6"] = [k6, "run", "--no-usage-report", "--quiet", str(js)]
+    tools = both(js, py, 3, "--quiet")
     for tool, cmd in tools.items():
         out = tmp_path / f"{tool}.json"
         with KnownServer() as server:
-            proc = subprocess.run(
-                [*cmd, "--summary-export", str(out), "-e", f"URL={server.url}"],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-                cwd=tmp_path,
+            proc = run_tool(
+                cmd, "--summary-export", str(out), "-e", f"URL={server.url}", cwd=tmp_path
             )
             counts = dict(server.counts)
         assert proc.returncode == 0, (tool, proc.stderr[-3000:])

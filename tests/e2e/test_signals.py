@@ -131,7 +131,11 @@ def test_a_signal_while_the_script_loads_writes_a_105_summary(
         _release(fifo)
         rest = proc.stderr.read()
         _checked_end(
-            proc, target, marker, summary, exitcodes.EXTERNAL_ABORT,
+            proc,
+            target,
+            marker,
+            summary,
+            exitcodes.EXTERNAL_ABORT,
             f"stopped by {sig.name} while the script loaded",
         )
         assert target.hits == 0 and not target.health_seen.is_set()
@@ -143,9 +147,20 @@ def _start_with_fifo(
     script: str, target: CountingTarget, marker: str, summary: Path, fifo: str, *extra: str
 ) -> subprocess.Popen[str]:
     return start_cli(
-        "run", script, "-e", f"URL={target.url}", "-e", f"BASE_URL={target.url}",
-        "--actors", "1", "--summary-export", str(summary), "--quiet", *extra,
-        marker=marker, env_extra={"VZR_TEST_FIFO": fifo},
+        "run",
+        script,
+        "-e",
+        f"URL={target.url}",
+        "-e",
+        f"BASE_URL={target.url}",
+        "--actors",
+        "1",
+        "--summary-export",
+        str(summary),
+        "--quiet",
+        *extra,
+        marker=marker,
+        env_extra={"VZR_TEST_FIFO": fifo},
     )
 
 
@@ -157,8 +172,16 @@ def test_a_signal_during_the_preflight_is_105_with_no_load(
     summary = tmp_path / "summary.json"
     with CountingTarget(health_hold_s=30.0) as target, ray_marker() as marker:
         proc = start_cli(
-            "run", script, "-e", f"URL={target.url}", "-e", f"BASE_URL={target.url}",
-            "--summary-export", str(summary), "--quiet", marker=marker,
+            "run",
+            script,
+            "-e",
+            f"URL={target.url}",
+            "-e",
+            f"BASE_URL={target.url}",
+            "--summary-export",
+            str(summary),
+            "--quiet",
+            marker=marker,
         )
         while not target.health_seen.wait(0.1):  # the pre-flight's GET reached the target
             assert proc.poll() is None, proc.communicate()
@@ -166,7 +189,11 @@ def test_a_signal_during_the_preflight_is_105_with_no_load(
         _, stderr = proc.communicate()
         assert "Traceback" not in stderr
         _checked_end(
-            proc, target, marker, summary, exitcodes.EXTERNAL_ABORT,
+            proc,
+            target,
+            marker,
+            summary,
+            exitcodes.EXTERNAL_ABORT,
             f"stopped by {sig.name} during the pre-flight health check",
         )
         assert target.hits == 0
@@ -174,16 +201,23 @@ def test_a_signal_during_the_preflight_is_105_with_no_load(
 
 @pytest.mark.ray
 @pytest.mark.parametrize("sig", SIGNALS)
-def test_a_signal_while_vus_run_is_a_graceful_105(
-    tmp_path: Path, sig: signal.Signals
-) -> None:
+def test_a_signal_while_vus_run_is_a_graceful_105(tmp_path: Path, sig: signal.Signals) -> None:
     """SIGINT, SIGTERM and SIGHUP alike: VUs stopped gracefully, summary of what ran."""
     script = _script(tmp_path)
     summary = tmp_path / "summary.json"
     with CountingTarget() as target, ray_marker() as marker:
         proc = start_cli(
-            "run", script, "-e", f"URL={target.url}", "--actors", "1", "--no-preflight",
-            "--summary-export", str(summary), "--quiet", marker=marker,
+            "run",
+            script,
+            "-e",
+            f"URL={target.url}",
+            "--actors",
+            "1",
+            "--no-preflight",
+            "--summary-export",
+            str(summary),
+            "--quiet",
+            marker=marker,
         )
         wait_first_hit(target, proc)
         proc.send_signal(sig)
@@ -204,8 +238,17 @@ def test_sighup_to_the_whole_process_group_stops_the_run_not_ray(tmp_path: Path)
     summary = tmp_path / "summary.json"
     with CountingTarget() as target, ray_marker() as marker:
         proc = start_cli(
-            "run", script, "-e", f"URL={target.url}", "--actors", "1", "--no-preflight",
-            "--summary-export", str(summary), "--quiet", marker=marker,
+            "run",
+            script,
+            "-e",
+            f"URL={target.url}",
+            "--actors",
+            "1",
+            "--no-preflight",
+            "--summary-export",
+            str(summary),
+            "--quiet",
+            marker=marker,
             start_new_session=True,
         )
         wait_first_hit(target, proc)
@@ -232,10 +275,21 @@ def test_a_closed_terminal_is_a_105_with_the_summary_written(tmp_path: Path) -> 
     master, slave = pty.openpty()
     with CountingTarget() as target, ray_marker() as marker:
         proc = start_cli(
-            "run", script, "-e", f"URL={target.url}", "--actors", "1", "--no-preflight",
-            "--summary-export", str(summary), marker=marker,
-            stdin=slave, stdout=slave, stderr=slave,
-            start_new_session=True, preexec_fn=_own_terminal,
+            "run",
+            script,
+            "-e",
+            f"URL={target.url}",
+            "--actors",
+            "1",
+            "--no-preflight",
+            "--summary-export",
+            str(summary),
+            marker=marker,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+            start_new_session=True,
+            preexec_fn=_own_terminal,
         )
         os.close(slave)
         wait_first_hit(target, proc)
@@ -285,8 +339,18 @@ def test_a_closed_stdout_keeps_the_exit_code_and_the_outcome_line(
     printing = ["-e", "PRINT=1"] if when != "end" else []
     with CountingTarget() as target, ray_marker() as marker:
         proc = start_cli(
-            "run", script, "-e", f"URL={target.url}", "--actors", "1", "--no-preflight",
-            "--summary-export", str(summary), "--quiet", *printing, marker=marker,
+            "run",
+            script,
+            "-e",
+            f"URL={target.url}",
+            "--actors",
+            "1",
+            "--no-preflight",
+            "--summary-export",
+            str(summary),
+            "--quiet",
+            *printing,
+            marker=marker,
         )
         assert proc.stdout is not None and proc.stderr is not None
         seen: list[str] = []
@@ -315,16 +379,25 @@ def _close_stdout_and_stderr() -> None:
 
 @pytest.mark.ray
 @pytest.mark.parametrize("how", ["pipes", "descriptors"])
-def test_stdout_and_stderr_both_closed_still_give_the_runs_code(
-    tmp_path: Path, how: str
-) -> None:
+def test_stdout_and_stderr_both_closed_still_give_the_runs_code(tmp_path: Path, how: str) -> None:
     """Both readers gone (pipes), or both descriptors closed before the start (`>&- 2>&-`):
     only the exit code and the summary file remain, and they agree."""
     script = _script(tmp_path, "3s", ', "http_reqs": ["count<1"]')
     summary = tmp_path / "summary.json"
     with CountingTarget() as target, ray_marker() as marker:
-        args = ["run", script, "-e", f"URL={target.url}", "--actors", "1", "--no-preflight",
-                "--summary-export", str(summary), "-e", "PRINT=1"]
+        args = [
+            "run",
+            script,
+            "-e",
+            f"URL={target.url}",
+            "--actors",
+            "1",
+            "--no-preflight",
+            "--summary-export",
+            str(summary),
+            "-e",
+            "PRINT=1",
+        ]
         if how == "pipes":
             proc = start_cli(*args, marker=marker)
             assert proc.stdout is not None and proc.stderr is not None
@@ -332,7 +405,10 @@ def test_stdout_and_stderr_both_closed_still_give_the_runs_code(
             proc.stderr.close()
         else:
             proc = start_cli(
-                *args, marker=marker, stdout=None, stderr=None,
+                *args,
+                marker=marker,
+                stdout=None,
+                stderr=None,
                 preexec_fn=_close_stdout_and_stderr,
             )
         data = _checked_end(
@@ -384,9 +460,7 @@ def _free_ports(n: int) -> list[int]:
 
 @pytest.mark.ray
 @pytest.mark.parametrize("stdout_closed", [False, True])
-def test_sighup_on_the_submitting_side_stops_the_job(
-    tmp_path: Path, stdout_closed: bool
-) -> None:
+def test_sighup_on_the_submitting_side_stops_the_job(tmp_path: Path, stdout_closed: bool) -> None:
     """`veza-ray submit` to a local head (with its Jobs API) whose terminal closes: the
     job is stopped, the summary of what ran comes back, 105; the same when the reader of
     submit's stdout (where the job's log is shown) left at the start."""
@@ -404,20 +478,42 @@ def test_sighup_on_the_submitting_side_stops_the_job(
         env = {**os.environ, **auth, "RAY_TMPDIR": marker}
         env.pop("RAY_ADDRESS", None)
         head = subprocess.run(
-            ["ray", "start", "--head", f"--port={gcs}", "--num-cpus=2",
-             "--include-dashboard=true", "--dashboard-host=127.0.0.1",
-             f"--dashboard-port={dash}", f"--ray-client-server-port={client}",
-             f"--dashboard-agent-listen-port={agent}", "--disable-usage-stats"],
-            capture_output=True, text=True, env=env,
+            [
+                "ray",
+                "start",
+                "--head",
+                f"--port={gcs}",
+                "--num-cpus=2",
+                "--include-dashboard=true",
+                "--dashboard-host=127.0.0.1",
+                f"--dashboard-port={dash}",
+                f"--ray-client-server-port={client}",
+                f"--dashboard-agent-listen-port={agent}",
+                "--disable-usage-stats",
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
         )
         try:
             assert head.returncode == 0, head.stderr[-3000:]
             # With stdout closed, the job's progress lines (every 0.5 s) hit the closed pipe.
             shown = ["--log-interval", "0.5"] if stdout_closed else ["--quiet"]
             proc = start_cli(
-                "submit", script, "--address", f"http://127.0.0.1:{dash}",
-                "-e", f"URL={target.url}", "--actors", "1", "--no-preflight", *shown,
-                "--summary-export", str(summary), marker=marker, env_extra=auth,
+                "submit",
+                script,
+                "--address",
+                f"http://127.0.0.1:{dash}",
+                "-e",
+                f"URL={target.url}",
+                "--actors",
+                "1",
+                "--no-preflight",
+                *shown,
+                "--summary-export",
+                str(summary),
+                marker=marker,
+                env_extra=auth,
             )
             seen: list[str] = []
             if stdout_closed:

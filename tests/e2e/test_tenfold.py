@@ -72,8 +72,9 @@ async def steady(vu):
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[NetnsCluster]:
-    with NetnsCluster(workers=WORKERS) as c, counting_target(
-        c, PORT, [sys.executable, "-c", COUNTER, c.target_ip, str(PORT)]
+    with (
+        NetnsCluster(workers=WORKERS) as c,
+        counting_target(c, PORT, [sys.executable, "-c", COUNTER, c.target_ip, str(PORT)]),
     ):
         yield c
 

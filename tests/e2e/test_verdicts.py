@@ -66,8 +66,15 @@ def test_paused_driver_is_undelivered_load_103(tmp_path: Path, known_server: Kno
     script = write_script(tmp_path, CONSTANT % {"duration": "14s"})
     out = tmp_path / "summary.json"
     proc = _popen(
-        "run", script, "--actors", "2", "-e", f"URL={known_server.url}",
-        "--summary-export", str(out), "--quiet",
+        "run",
+        script,
+        "--actors",
+        "2",
+        "-e",
+        f"URL={known_server.url}",
+        "--summary-export",
+        str(out),
+        "--quiet",
     )
     seen: list[str] = []
     _wait_for_line(proc, "actor(s) on", seen)
@@ -118,7 +125,13 @@ def test_blocked_generator_is_not_a_pass(tmp_path: Path, known_server: KnownServ
     args = ["run", script, "--actors", "1", "-e", f"URL={known_server.url}", "--quiet"]
     strict = {"VEZA_RAY_ALLOW_SATURATED": "0"}  # the suite allows it elsewhere (conftest)
     res = veza(
-        *args, "--summary-export", str(out), "--junit", str(junit), "--markdown", str(md),
+        *args,
+        "--summary-export",
+        str(out),
+        "--junit",
+        str(junit),
+        "--markdown",
+        str(md),
         env=strict,
     )
     assert res.returncode == exitcodes.GENERATOR_SATURATED, res.stderr
@@ -175,8 +188,14 @@ def test_stop_while_ray_starts_is_105_and_leaves_no_ray(
     summary = tmp_path / "summary.json"
     with ray_marker() as marker:
         proc = start_cli(
-            "run", script, "-e", f"URL={known_server.url}", "--quiet",
-            "--summary-export", str(summary), marker=marker,
+            "run",
+            script,
+            "-e",
+            f"URL={known_server.url}",
+            "--quiet",
+            "--summary-export",
+            str(summary),
+            marker=marker,
         )
         assert proc.stderr is not None
         seen: list[str] = []
@@ -197,8 +216,12 @@ def test_unwritable_outputs_are_refused_before_load(
     tmp_path: Path, known_server: KnownServer
 ) -> None:
     script = write_script(tmp_path, CONSTANT % {"duration": "3s"})
-    for flag in (["--summary-export", "/nodir/x.json"], ["--out", "json=/nodir/x"],
-                 ["--html", str(tmp_path)], ["--junit", "/nodir/j.xml"]):
+    for flag in (
+        ["--summary-export", "/nodir/x.json"],
+        ["--out", "json=/nodir/x"],
+        ["--html", str(tmp_path)],
+        ["--junit", "/nodir/j.xml"],
+    ):
         res = veza("run", script, "-e", f"URL={known_server.url}", *flag)
         assert res.returncode == exitcodes.INVALID_CONFIG, (flag, res.stderr)
         assert flag[0] in res.stderr, res.stderr
@@ -235,8 +258,15 @@ def test_distinct_errors_are_bounded_and_exit_is_an_iteration_error(
     script = write_script(tmp_path, ERRORS)
     out = tmp_path / "summary.json"
     res = veza(
-        "run", script, "--actors", "1", "-e", f"URL={known_server.url}",
-        "--summary-export", str(out), "--quiet",
+        "run",
+        script,
+        "--actors",
+        "1",
+        "-e",
+        f"URL={known_server.url}",
+        "--summary-export",
+        str(out),
+        "--quiet",
     )
     assert res.returncode == exitcodes.OK, res.stderr
     vr = json.loads(out.read_text())["veza_ray"]
@@ -276,17 +306,34 @@ def test_an_existing_local_cluster_is_used(tmp_path: Path, known_server: KnownSe
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     started = subprocess.run(
-        ["ray", "start", "--head", f"--port={port}", "--num-cpus=2",
-         "--include-dashboard=false", "--disable-usage-stats"],
-        capture_output=True, text=True, env=env,
+        [
+            "ray",
+            "start",
+            "--head",
+            f"--port={port}",
+            "--num-cpus=2",
+            "--include-dashboard=false",
+            "--disable-usage-stats",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     try:
         assert started.returncode == 0, started.stderr
         script = write_script(tmp_path, CONSTANT % {"duration": "2s"})
         out = tmp_path / "summary.json"
         res = veza(
-            "run", script, "--actors", "1", "-e", f"URL={known_server.url}",
-            "--summary-export", str(out), "--quiet", env={"RAY_TMPDIR": str(ray_tmp)},
+            "run",
+            script,
+            "--actors",
+            "1",
+            "-e",
+            f"URL={known_server.url}",
+            "--summary-export",
+            str(out),
+            "--quiet",
+            env={"RAY_TMPDIR": str(ray_tmp)},
         )
         assert res.returncode == exitcodes.OK, res.stderr
         assert "using the Ray cluster already running on this machine" in res.stderr
@@ -318,14 +365,19 @@ async def default(vu):
 
 
 @pytest.mark.ray
-def test_actors_auto_places_what_the_rate_needs(
-    tmp_path: Path, known_server: KnownServer
-) -> None:
+def test_actors_auto_places_what_the_rate_needs(tmp_path: Path, known_server: KnownServer) -> None:
     script = write_script(tmp_path, RATE)
     out = tmp_path / "summary.json"
     res = veza(
-        "run", script, "--actors", "auto", "-e", f"URL={known_server.url}",
-        "--summary-export", str(out), "--quiet",
+        "run",
+        script,
+        "--actors",
+        "auto",
+        "-e",
+        f"URL={known_server.url}",
+        "--summary-export",
+        str(out),
+        "--quiet",
     )
     assert res.returncode == exitcodes.OK, res.stderr
     assert "--actors auto: 1 actor(s) per node on 1 node(s)" in res.stderr

@@ -133,9 +133,19 @@ def test_read_capped_stops_at_the_deadline_between_receives() -> None:
 
 # ---- the bounded Jobs client still does its job against a well-behaved Jobs API ---------
 
-JOB = {"type": "SUBMISSION", "job_id": None, "submission_id": "veza-ray-x",
-       "status": "SUCCEEDED", "entrypoint": "true", "message": "done", "error_type": None,
-       "start_time": 0, "end_time": 1, "metadata": {}, "runtime_env": {}}
+JOB = {
+    "type": "SUBMISSION",
+    "job_id": None,
+    "submission_id": "veza-ray-x",
+    "status": "SUCCEEDED",
+    "entrypoint": "true",
+    "message": "done",
+    "error_type": None,
+    "start_time": 0,
+    "end_time": 1,
+    "metadata": {},
+    "runtime_env": {},
+}
 
 
 @contextmanager

@@ -18,8 +18,14 @@ LIMIT = 50
 
 def _http_tags(i: int, status: int = 200) -> tuple[tuple[str, str], ...]:
     return make_tags(
-        {"scenario": "s", "name": f"http://h/items/{i}", "method": "GET", "status": str(status),
-         "expected_response": "true", "url": f"http://h/items/{i}"}
+        {
+            "scenario": "s",
+            "name": f"http://h/items/{i}",
+            "method": "GET",
+            "status": str(status),
+            "expected_response": "true",
+            "url": f"http://h/items/{i}",
+        }
     )
 
 
@@ -37,20 +43,36 @@ def test_past_the_limit_new_tag_sets_fold_into_one_overflow_series_with_bounded_
     assert store.aggregate("http_reqs").values(1.0)["count"] == LIMIT * 4  # type: ignore[union-attr]
     assert store.folded_samples() == {"http_reqs": LIMIT * 3}
     # A tag set seen before the limit keeps its own series.
-    assert store.sink("http_reqs", _http_tags(0, 404)) is store.series[("http_reqs", _http_tags(0, 404))]
+    assert (
+        store.sink("http_reqs", _http_tags(0, 404))
+        is store.series[("http_reqs", _http_tags(0, 404))]
+    )
 
 
 def _delta(series: Any) -> Any:
-    return {"series": series, "scenarios": {}, "errors": {}, "lag_ms": [], "cpu": 0.0,
-            "wall": 0.0, "done": False, "started": True, "end": None}
+    return {
+        "series": series,
+        "scenarios": {},
+        "errors": {},
+        "lag_ms": [],
+        "cpu": 0.0,
+        "wall": 0.0,
+        "done": False,
+        "started": True,
+        "end": None,
+    }
 
 
 @pytest.mark.parametrize("actors", [1, 2])
 def test_the_driver_folds_too_and_totals_stay_exact(actors: int) -> None:
     """Each actor keeps LIMIT tag sets of its own; their union passes the driver's limit."""
     defs = {**BUILTIN_METRICS, "hits": MetricDef("hits", MetricType.COUNTER)}
-    run = MergedRun(parse_options({"vus": 1, "duration": "1s"}), defs, [[]] * actors,
-                    max_series_per_metric=LIMIT)
+    run = MergedRun(
+        parse_options({"vus": 1, "duration": "1s"}),
+        defs,
+        [[]] * actors,
+        max_series_per_metric=LIMIT,
+    )
     stores = [MetricStore(defs, max_series_per_metric=LIMIT) for _ in range(actors)]
     sent = 0
     warnings = []

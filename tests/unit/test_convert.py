@@ -193,7 +193,9 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert (tmp_path / "clean.py").is_file()
     res = _cli("convert", str(partial), "-o", str(tmp_path / "p.py"), cwd=tmp_path)
     assert res.returncode == 116, res.stderr
-    assert "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.cookieJar()" in res.stderr
+    assert (
+        "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.cookieJar()" in res.stderr
+    )
     assert "TODO(convert)" in (tmp_path / "p.py").read_text()  # written, to finish by hand
     res = _cli(
         "convert", str(partial), "-o", str(tmp_path / "p.py"), "--allow-partial", cwd=tmp_path
@@ -294,7 +296,9 @@ def test_increment_read_as_a_value(tmp_path: Path) -> None:
 
 
 def test_increment_of_a_property_read_as_a_value_stays_a_todo() -> None:
-    conv = convert_source("export default function () { const o = {n: 1}; const x = o.n++; }", "t.js")
+    conv = convert_source(
+        "export default function () { const o = {n: 1}; const x = o.n++; }", "t.js"
+    )
     assert [t.why for t in conv.todos] == ["update expression of a property, read as a value"]
 
 

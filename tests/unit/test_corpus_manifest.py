@@ -43,7 +43,7 @@ def test_only_fenced_k6_scripts_count_as_blocks() -> None:
     text = (
         "```js\nimport http from 'k6/http';\nhttp.get(u);\n```\n"  # no export: a fragment
         "```bash\nk6 run x.js\n```\n"
-        "```javascript\nimport { sleep } from \"k6\";\nexport default function () { sleep(1); }\n```\n"
+        '```javascript\nimport { sleep } from "k6";\nexport default function () { sleep(1); }\n```\n'
         "```ts\nimport x from './y';\nexport default function () {}\n```\n"  # not k6
         "```\nimport { Rate } from 'k6/metrics';\nexport const options = {};\n```\n"
     )

@@ -97,7 +97,11 @@ def test_executor_modules_import_nothing_of_the_engine(path: Path) -> None:
     """Both halves live in one module, so the module itself must stay pure: the runner
     half is an ``async def`` over the SegmentRun protocol, not over asyncio."""
     bad = {m for m in _imports(path) if m.split(".")[0] in ("asyncio", "aiohttp", "ray")}
-    bad |= {m for m in _imports(path) if m in ("veza_ray.engine.runner", "veza_ray.engine.http", "socket")}
+    bad |= {
+        m
+        for m in _imports(path)
+        if m in ("veza_ray.engine.runner", "veza_ray.engine.http", "socket")
+    }
     assert not bad, f"{path.name} imports {sorted(bad)}"
 
 

@@ -93,9 +93,7 @@ def test_secret_names(name: str, secret: bool) -> None:
 
 def test_a_setting_value_is_not_redacted_in_messages() -> None:
     """RAY_AUTH_MODE=token once turned every "token" of the connect hint into ***."""
-    assert secret_values({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "abcd" * 8}) == [
-        "abcd" * 8
-    ]
+    assert secret_values({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": "abcd" * 8}) == ["abcd" * 8]
 
 
 def test_secret_names_from_flag_and_env_list() -> None:

@@ -20,8 +20,17 @@ def _report(spec: dict[str, object], actors: int, rates: dict[str, float] | None
 
 
 def test_arrival_rate_is_split_and_over_capacity_warns() -> None:
-    rep = _report({"a": {"executor": "constant-arrival-rate", "rate": 50_000, "duration": "10s",
-                         "preAllocatedVUs": 100}}, 2)
+    rep = _report(
+        {
+            "a": {
+                "executor": "constant-arrival-rate",
+                "rate": 50_000,
+                "duration": "10s",
+                "preAllocatedVUs": 100,
+            }
+        },
+        2,
+    )
     per = [r["requests_per_s"] for r in rep["plan"]["per_actor"]]
     assert sum(per) == pytest.approx(50_000)
     assert all(p > ACTOR_RPS_CAPACITY for p in per)
@@ -40,11 +49,15 @@ def test_closed_model_needs_a_measured_rate() -> None:
 
 
 def test_calibration_reads_requests_per_vu_second() -> None:
-    summary = {"veza_ray": {"intervals": [
-        {"t": 1.0, "scenarios": {"c": {"reqs": 30, "vus": 10}}},
-        {"t": 2.0, "scenarios": {"c": {"reqs": 50, "vus": 10}}},
-        {"t": 4.0, "scenarios": {"c": {"reqs": 40, "vus": 5}}},
-    ]}}
+    summary = {
+        "veza_ray": {
+            "intervals": [
+                {"t": 1.0, "scenarios": {"c": {"reqs": 30, "vus": 10}}},
+                {"t": 2.0, "scenarios": {"c": {"reqs": 50, "vus": 10}}},
+                {"t": 4.0, "scenarios": {"c": {"reqs": 40, "vus": 5}}},
+            ]
+        }
+    }
     assert calibration(summary) == {"c": pytest.approx(120 / 30)}  # 30 VU-seconds
     assert calibration({}) == {}
 
@@ -73,14 +86,26 @@ def test_auto_actors_follows_the_rate_and_the_cpus() -> None:
     def opts(spec: dict[str, object]):  # type: ignore[no-untyped-def]
         return parse_options({"scenarios": spec})
 
-    rate = {"a": {"executor": "constant-arrival-rate", "rate": 90_000, "duration": "10s",
-                  "preAllocatedVUs": 100}}
+    rate = {
+        "a": {
+            "executor": "constant-arrival-rate",
+            "rate": 90_000,
+            "duration": "10s",
+            "preAllocatedVUs": 100,
+        }
+    }
     # 90k/s needs 5 actors at 20k each: 3 per node on 2 nodes of 8 CPUs, capped by CPUs.
     assert auto_actors(opts(rate), [8, 8])[0] == 3
     per_node, why = auto_actors(opts(rate), [2])
     assert per_node == 2 and "cap it" in why
-    small = {"a": {"executor": "constant-arrival-rate", "rate": 10, "duration": "10s",
-                   "preAllocatedVUs": 2}}
+    small = {
+        "a": {
+            "executor": "constant-arrival-rate",
+            "rate": 10,
+            "duration": "10s",
+            "preAllocatedVUs": 2,
+        }
+    }
     assert auto_actors(opts(small), [16, 16, 16])[0] == 1
     closed = {"c": {"executor": "constant-vus", "vus": 50, "duration": "10s"}}
     per_node, why = auto_actors(opts(closed), [4, 6])

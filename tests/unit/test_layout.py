@@ -185,7 +185,9 @@ def test_the_pure_core_reads_no_clock() -> None:
     ``elapsed``, a delta's ``wall``), it never reads a clock itself."""
     import re
 
-    clock = re.compile(r"^import time\b|^from time import|\btime\.(time|monotonic|perf_counter)\(", re.M)
+    clock = re.compile(
+        r"^import time\b|^from time import|\btime\.(time|monotonic|perf_counter)\(", re.M
+    )
     readers = [
         str(p.relative_to(ROOT))
         for p in (ROOT / "veza_ray" / "core").rglob("*.py")

@@ -173,7 +173,11 @@ def test_lease_expiry_is_undelivered_load() -> None:
     ended = _delta(1.0, 0.1, start + 4.0)
     ended["end"] = {"reason": "lease", "at": start + 4.0}
     ended["scenarios"]["s"] = {
-        "active": 0, "allocated": 1, "iterations": 20, "dropped": 0, "undelivered": 30
+        "active": 0,
+        "allocated": 1,
+        "iterations": 20,
+        "dropped": 0,
+        "undelivered": 30,
     }
     run.merge(0, ended)
     fine = _delta(1.0, 0.1, start + 10.0)

@@ -15,7 +15,12 @@ CASES = [
     ("crossed", RunFacts(crossed=("http_req_duration p(95)<1",)), 99, ["threshold crossed"]),
     ("signal", RunFacts(stop_signal="SIGINT", ran_s=3, planned_s=10), 105, ["SIGINT"]),
     # k6 keeps the abort error over crossed thresholds (cmd/run.go): 105, both reasons listed.
-    ("signal beats crossed", RunFacts(crossed=("x",), stop_signal="SIGTERM"), 105, ["x", "SIGTERM"]),
+    (
+        "signal beats crossed",
+        RunFacts(crossed=("x",), stop_signal="SIGTERM"),
+        105,
+        ["x", "SIGTERM"],
+    ),
     ("cut short", RunFacts(cut_short=(CUT,), undelivered_vu_seconds=12.0), 103, ["lease"]),
     ("undelivered iterations", RunFacts(undelivered_iterations=4), 103, ["4 iterations"]),
     ("driver broke", RunFacts(driver_failure="OSError: x"), 103, ["driver failed"]),
@@ -91,7 +96,9 @@ def test_memory_refusal_names_the_estimate() -> None:
     why = memory_refusal(est, 16 * 1024**3)
     assert why is not None
     assert "10000000 VUs on 2 actor(s)" in why and "16,384 MB" in why
-    small = estimate_memory(_scenarios({"a": {"executor": "constant-vus", "vus": 1650, "duration": "1s"}}), 2)  # type: ignore[arg-type]
+    small = estimate_memory(
+        _scenarios({"a": {"executor": "constant-vus", "vus": 1650, "duration": "1s"}}), 2
+    )  # type: ignore[arg-type]
     assert memory_refusal(small, 16 * 1024**3) is None
 
 

@@ -3,13 +3,19 @@ missing directory, a file removed under a streaming output."""
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from veza_ray.core.guards import SECRETS
 from veza_ray.outputs.base import Interval, RunStart
 from veza_ray.outputs.files import write_end_outputs, write_file
 from veza_ray.outputs.streams import NdjsonOutput
+from veza_ray.reports.command import write_reports
 
 START = RunStart("s.py", 0.0, 3.0, ("a",))
 
@@ -41,6 +47,39 @@ def test_end_outputs_render_from_the_table(tmp_path: Path) -> None:
     assert list(lost) == ["junit"] and "No space left on device" in lost["junit"]
     assert (tmp_path / "s.json").read_text().startswith("{")
     assert len(shown) == 1  # the Markdown went to the out callback
+
+
+@pytest.fixture
+def book() -> Iterator[None]:
+    SECRETS.clear()
+    yield
+    SECRETS.clear()
+
+
+def test_end_outputs_write_the_summary_they_are_handed(tmp_path: Path, book: None) -> None:
+    """The run redacts its summary once where it makes it; the writer does not redact
+    again (a second pass was repeated work on every output)."""
+    SECRETS.add("cnry-learned-late")  # known now, but not when this summary was made
+    summary: dict[str, Any] = {"metrics": {}, "veza_ray": {"note": "cnry-learned-late"}}
+    write_end_outputs(summary, {"summary": str(tmp_path / "s.json")}, print)
+    assert json.loads((tmp_path / "s.json").read_text()) == summary
+
+
+def test_write_reports_redacts_a_summary_from_outside_once(tmp_path: Path, book: None) -> None:
+    """``report`` and the library call hand in a summary nobody redacted: it is redacted
+    there, before any report is rendered from it."""
+    canary = "cnry-rpt-4f9a"
+    SECRETS.add(canary)
+    summary: dict[str, Any] = {
+        "metrics": {f"http_reqs{{name:{canary}}}": {"count": 1, "rate": 1.0}},
+        "veza_ray": {"options": {"note": canary}},
+    }
+    shown: list[str] = []
+    html, junit = str(tmp_path / "r.html"), str(tmp_path / "j.xml")
+    assert write_reports(summary, html=html, junit=junit, markdown="-", out=shown.append)
+    texts = [Path(html).read_text(), Path(junit).read_text(), *shown]
+    assert len(texts) == 3 and all(canary not in t for t in texts)
+    assert canary in json.dumps(summary)  # the caller's summary itself is left as given
 
 
 def test_ndjson_counts_what_a_full_device_lost() -> None:

@@ -19,7 +19,9 @@ URL = "http://127.0.0.1:9090/api/v1/write"
 def test_sum_is_a_prometheus_stat_and_not_a_summary_one_as_in_k6() -> None:
     cfg = parse_config(URL, {"K6_PROMETHEUS_RW_TREND_STATS": "sum,p(99.9),med"}, frozenset())
     assert cfg.trend_stats == ("sum", "p(99.9)", "med")
-    with pytest.raises(OptionsError, match=r'"sum" is not one of avg, min, med, max, count, p\(N\)'):
+    with pytest.raises(
+        OptionsError, match=r'"sum" is not one of avg, min, med, max, count, p\(N\)'
+    ):
         parse_trend_stats("avg,sum")
     with pytest.raises(PrometheusConfigError, match="count, sum, min, max, avg, med, p"):
         parse_config(URL, {"K6_PROMETHEUS_RW_TREND_STATS": "p(101)"}, frozenset())

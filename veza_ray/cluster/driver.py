@@ -320,9 +320,7 @@ def execute(
         return code
     except (StopRequested, KeyboardInterrupt) as exc:
         name = exc.signal_name if isinstance(exc, StopRequested) else "SIGINT"
-        return stopped_before_start(
-            prep, cfg, name, phase, lambda o: _say_outcome(o, err), err
-        )
+        return stopped_before_start(prep, cfg, name, phase, lambda o: _say_outcome(o, err), err)
     finally:
         if own_interrupts:
             signals.restore()
@@ -617,7 +615,7 @@ def _conclude(ctx: _RunContext, ends: list[OutputEnd]) -> int:
         outcome = decide(facts)
         summary["veza_ray"]["outcome"] = outcome.to_wire()
     ctx.signals.decided()  # a signal from now on finds the verdict decided: it stands
-    summary = SECRETS.redact_obj(summary)
+    summary = SECRETS.redact_obj(summary)  # the one redaction every end output shows
     outcome = _emit(prep, cfg, summary, facts, verdicts, ctx.out, err)
     finish_all(ctx.outputs, summary)
     _say_outcome(outcome, err)  # stderr too: handle_summary may replace the default text
@@ -872,10 +870,12 @@ def _emit(
 
 def _step_summary(cfg: RunConfig, summary: dict[str, Any], err: Callable[[str], None]) -> None:
     """The CI step summary when $GITHUB_STEP_SUMMARY is set (not an output asked by flag:
-    a failure is said, never counted as lost)."""
+    a failure is said, never counted as lost). With ``--markdown -`` too: standard output
+    is the job's log, not its summary page. Not with ``--markdown FILE``: the user chose
+    where the Markdown goes, and that file may be $GITHUB_STEP_SUMMARY itself."""
     from veza_ray.reports import append_step_summary, render_markdown
 
-    if not os.environ.get("GITHUB_STEP_SUMMARY") or cfg.target("markdown") is not None:
+    if not os.environ.get("GITHUB_STEP_SUMMARY") or cfg.target("markdown") not in (None, "-"):
         return
     try:
         append_step_summary(render_markdown(summary))

@@ -249,6 +249,43 @@ def _ray_token() -> list[str]:
     return [token] if len(token) >= 4 else []
 
 
+def _client(plan: JobPlan) -> Any:
+    """The Jobs API client of ``plan.address`` (None when stopped while it connected); a
+    head that cannot be reached, or refuses our credentials, is a SubmitError (111)."""
+    where = plan.address or os.environ.get("RAY_API_SERVER_ADDRESS") or "RAY_ADDRESS"
+
+    def failed(exc: Exception) -> SubmitError:
+        first = redact(str(exc), _ray_token()).strip().splitlines()[0]
+        return SubmitError(
+            exitcodes.CLUSTER_ERROR, f"cannot reach the Ray Jobs API at {where}: {first}"
+        )
+
+    try:
+        import logging
+
+        from veza_ray.cluster.jobsapi import BoundedJobClient, JobsAuthError
+
+        # The SDK logs "WebSocket closed" at INFO when a job's log ends; it is not news.
+        logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)
+    except (StopRequested, KeyboardInterrupt):
+        return None
+    except Exception as exc:  # Ray's job SDK itself could not be loaded
+        raise failed(exc) from None
+    try:
+        return BoundedJobClient(plan.address)  # every answer under a cap and a deadline
+    except (StopRequested, KeyboardInterrupt):
+        return None
+    except JobsAuthError as exc:  # Ray's token auth answers 401/403: say what to check
+        raise SubmitError(
+            exitcodes.CLUSTER_ERROR,
+            # "MODE=token" would print as "MODE=***": the redactor hides NAME=value pairs
+            f"the Ray Jobs API at {where} refused the request ({exc}): set RAY_AUTH_MODE "
+            "to token and RAY_AUTH_TOKEN to the cluster's token",
+        ) from None
+    except Exception as exc:
+        raise failed(exc) from None
+
+
 def submit(
     cfg: RunConfig,
     interrupts: Interrupts | None,
@@ -265,28 +302,9 @@ def submit(
         )
     _validate(cfg)
     plan = plan_job(cfg, os.environ)
-    try:
-        import logging
-
-        from veza_ray.cluster.jobsapi import BoundedJobClient
-
-        # The SDK logs "WebSocket closed" at INFO when a job's log ends; it is not news.
-        logging.getLogger("ray.dashboard.modules.job.sdk").setLevel(logging.WARNING)
-        client = BoundedJobClient(plan.address)  # every answer under a cap and a deadline
-    except (StopRequested, KeyboardInterrupt):
+    client = _client(plan)
+    if client is None:
         return exitcodes.EXTERNAL_ABORT
-    except Exception as exc:
-        where = plan.address or os.environ.get("RAY_API_SERVER_ADDRESS") or "RAY_ADDRESS"
-        first = redact(str(exc), _ray_token()).strip().splitlines()[0]
-        if " 401 " in f" {first} " or " 403 " in f" {first} ":
-            # Ray's token auth answers 401/403: say what to check, not only the status.
-            first = (
-                f"{first} (authentication failed: set RAY_AUTH_MODE=token and the "
-                "cluster's RAY_AUTH_TOKEN)"
-            )
-        raise SubmitError(
-            exitcodes.CLUSTER_ERROR, f"cannot reach the Ray Jobs API at {where}: {first}"
-        ) from None
     job = Submitter(plan, client, out, err)
     try:
         try:

@@ -80,6 +80,19 @@ def bounded_request(
     return call_within(exchange, seconds + 1.0, what)
 
 
+AUTH_STATUSES = (401, 403)
+
+
+class JobsAuthError(RuntimeError):
+    """The Jobs API refused a request as unauthenticated or forbidden (``status`` 401 or
+    403, as Ray's token auth answers): a type of its own, so `submit` can say what to set
+    without reading the text of an exception."""
+
+    def __init__(self, status: int, method: str, path: str) -> None:
+        self.status = status
+        super().__init__(f"{method} {path} answered {status} (authentication failed)")
+
+
 class BoundedJobClient(JobSubmissionClient):  # type: ignore[misc]
     """The SDK's client with bounded reads (``_do_request`` is the one place it reads)."""
 
@@ -95,7 +108,7 @@ class BoundedJobClient(JobSubmissionClient):  # type: ignore[misc]
         cap, seconds, what = limits(method, endpoint)
         kwargs.pop("timeout", None)
         kwargs.pop("stream", None)
-        return bounded_request(
+        resp = bounded_request(
             method,
             self._address + endpoint,
             cap,
@@ -108,18 +121,27 @@ class BoundedJobClient(JobSubmissionClient):  # type: ignore[misc]
             verify=self._verify,
             **kwargs,
         )
+        if resp.status_code in AUTH_STATUSES:  # the SDK's own check is in the method replaced
+            raise JobsAuthError(resp.status_code, method, endpoint.split("?", 1)[0])
+        return resp
 
     async def tail_job_logs(self, job_id: str) -> AsyncIterator[str]:
         """The job's log as it grows: each message at most API_ANSWER_CAP bytes; a silent
         socket is left once the job has ended."""
+        path = f"/api/jobs/{job_id}/logs/tail"
         async with aiohttp.ClientSession(cookies=self._cookies, headers=self._headers) as s:
-            ws = await s.ws_connect(
-                f"{self._address}/api/jobs/{job_id}/logs/tail",
-                headers=self._headers,
-                ssl=True if self._ssl_context is None else self._ssl_context,
-                max_msg_size=API_ANSWER_CAP,
-                timeout=aiohttp.ClientWSTimeout(ws_close=API_DEADLINE_S),
-            )
+            try:
+                ws = await s.ws_connect(
+                    self._address + path,
+                    headers=self._headers,
+                    ssl=True if self._ssl_context is None else self._ssl_context,
+                    max_msg_size=API_ANSWER_CAP,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=API_DEADLINE_S),
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in AUTH_STATUSES:
+                    raise JobsAuthError(exc.status, "GET", path) from None
+                raise
             async with ws:
                 while True:
                     try:

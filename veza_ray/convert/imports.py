@@ -124,9 +124,14 @@ class Imports(Base):
                 entries.add("default")
             decl = node.child_by_field_name("declaration")
             name = text(decl.child_by_field_name("name")) if decl is not None else ""
-            if decl is not None and decl.type == "function_declaration" and name in (
-                "setup",
-                "teardown",
+            if (
+                decl is not None
+                and decl.type == "function_declaration"
+                and name
+                in (
+                    "setup",
+                    "teardown",
+                )
             ):
                 entries.add(name)  # VU functions too: they get a VU of their own
             is_default = any(c.type == "default" for c in node.children)

@@ -62,7 +62,7 @@ def pick_row(
 
 
 def ranges(indices: Iterable[int]) -> str:
-    """"0-6, 9, 12-13": sorted indices as ranges (how inspect prints a slice)."""
+    """ "0-6, 9, 12-13": sorted indices as ranges (how inspect prints a slice)."""
     out: list[str] = []
     run: list[int] = []
     for i in sorted(set(indices)):

@@ -449,9 +449,7 @@ def _form_pattern(form: str) -> str:
 
 def _stands_alone(low: str, i: int, n: int) -> bool:
     """No letter or digit touches ``low[i:i+n]`` (``low`` is lower case)."""
-    return (i == 0 or low[i - 1] not in _ALNUM) and (
-        i + n >= len(low) or low[i + n] not in _ALNUM
-    )
+    return (i == 0 or low[i - 1] not in _ALNUM) and (i + n >= len(low) or low[i + n] not in _ALNUM)
 
 
 class _Matcher:

@@ -205,9 +205,7 @@ def render(report: Mapping[str, Any]) -> str:
             f"(+{sc['graceful_stop_s']:g} s gracefulStop){extra}"
         )
     total = report["total"]
-    lines.append(
-        f"total: peak {total['peak_vus']} VUs, max duration {total['max_duration_s']:g} s"
-    )
+    lines.append(f"total: peak {total['peak_vus']} VUs, max duration {total['max_duration_s']:g} s")
     if report["thresholds"]:
         lines.append("thresholds:")
         for key, exprs in report["thresholds"].items():

@@ -262,8 +262,13 @@ class MergedRun:
             if actor in self.lost:
                 info = self.lost[actor]
                 out.append(
-                    {"actor": actor, "address": address, "at_s": info["at_s"],
-                     "why": f"lost ({info['why']})", "until_s": info.get("replaced_at_s")}
+                    {
+                        "actor": actor,
+                        "address": address,
+                        "at_s": info["at_s"],
+                        "why": f"lost ({info['why']})",
+                        "until_s": info.get("replaced_at_s"),
+                    }
                 )
                 continue
             end = self.ends.get(actor)
@@ -281,8 +286,13 @@ class MergedRun:
                 else end["reason"]
             )
             out.append(
-                {"actor": actor, "address": address, "at_s": round(at, 3), "why": why,
-                 "until_s": None}
+                {
+                    "actor": actor,
+                    "address": address,
+                    "at_s": round(at, 3),
+                    "why": why,
+                    "until_s": None,
+                }
             )
         return out
 

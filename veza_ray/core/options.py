@@ -121,9 +121,7 @@ def _scenario(name: str, raw: object, c: Reader) -> ScenarioConfig | None:
     return pair.config.parse(common, raw, where, c)
 
 
-def _shortcut_scenario(
-    raw: Mapping[str, Any], c: Reader, warnings: list[str]
-) -> dict[str, Any]:
+def _shortcut_scenario(raw: Mapping[str, Any], c: Reader, warnings: list[str]) -> dict[str, Any]:
     """k6 v1.1's DeriveScenariosFromShortcuts: top-level vus/duration/iterations/stages
     become one 'default' scenario; ``vus`` alone is ignored with a warning, as in k6."""
     stages = raw.get("stages")

@@ -43,7 +43,6 @@ from veza_ray.engine.scenario import LoadedScript, describe_exception
 Flow = Callable[..., Awaitable[Any]]  # (vu) or (vu, data): setup()'s data
 
 
-
 class _HttpSinks:
     """Direct references to the sinks one (name, method, status, ...) combination feeds."""
 
@@ -379,15 +378,20 @@ class Runner:
 
     # ---- public control -------------------------------------------------------------
 
-    async def run(self, start_at: float) -> None:
-        """Run every segment from ``start_at`` (this clock's time) until all are finished."""
-        self._hub = self._new_hub()
-        monitor = asyncio.create_task(self._monitor())
+    async def run(self, start_at: float, late: bool | None = None) -> None:
+        """Run every segment from ``start_at`` (this clock's time) until all are finished.
+
+        ``late``: whether this runner joins a timeline already under way (a replacement);
+        None judges it from the clock (more than 0.5 s past ``start_at``), which a caller
+        that knows (a test, a run that must not skip arrivals) can say instead.
+        """
         # A replacement starts on the original timeline, already under way: arrival
         # executors then skip the iterations whose time has passed instead of bursting.
-        # Judged before the collection below, whose pause on a busy machine must not make
-        # an on-time runner look late (and skip its first arrivals).
-        self._late = self.clock.now() - start_at > 0.5
+        # Judged first, before the hub and the collection below, whose pauses on a busy
+        # machine must not make an on-time runner look late (and skip its first arrivals).
+        self._late = self.clock.now() - start_at > 0.5 if late is None else late
+        self._hub = self._new_hub()
+        monitor = asyncio.create_task(self._monitor())
         # With thousands of VUs the cyclic GC ran most of the time (bench: 4.7 of 8.3
         # CPU-s at 10k VUs on the old aiohttp path). Move what exists now out of its reach
         # and collect young objects less often.

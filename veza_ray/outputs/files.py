@@ -17,7 +17,6 @@ import stat
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from veza_ray.core.guards import SECRETS
 from veza_ray.core.output_kinds import END, OUTPUTS
 from veza_ray.outputs.base import load_impl
 
@@ -72,22 +71,25 @@ def write_end_outputs(
     skip_stdout: bool = False,
 ) -> dict[str, str]:
     """Render and write every end-of-run output in ``targets`` (kind -> path, or '-' for
-    standard output where the table allows it); kind -> what was lost, for each failure."""
+    standard output where the table allows it); kind -> what was lost, for each failure.
+
+    ``summary`` must already be redacted: secrets are redacted once, where the summary is
+    made (the driver's ``_conclude``, after teardown, when the book knows every secret
+    of the run; ``reports.command.write_reports`` for a summary read from a file or
+    handed in by a caller). Redacting again here would only repeat that work on every
+    output. The data is redacted, never the rendered text: redacting rendered JSON or
+    HTML could cut through an escape sequence and leave a file no parser reads.
+    """
     lost: dict[str, str] = {}
-    # Redacted as it is written, like every output: the book may know more now than when
-    # the summary was made (and ``report`` reads any file). The data is redacted, then
-    # rendered: redacting rendered JSON or HTML could cut through an escape sequence and
-    # leave a file no parser reads.
-    shown = SECRETS.redact_obj(summary)
     for o in OUTPUTS:
         target = targets.get(o.kind)
         if o.phase != END or not target:
             continue
         if o.stdout_ok and target == "-":
             if not skip_stdout:
-                out(load_impl(o.impl)(shown))
+                out(load_impl(o.impl)(summary))
             continue
-        text: str = load_impl(o.impl)(shown)
+        text: str = load_impl(o.impl)(summary)
         failure = write_file(o.label(target), target, text.encode())
         if failure:
             lost[o.kind] = failure

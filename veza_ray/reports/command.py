@@ -28,6 +28,10 @@ def write_reports(
     """Write each requested report (``outputs.files``, from the output table);
     ``markdown="-"`` goes to ``out`` (stdout by default).
 
+    ``summary`` comes from outside the run (a saved file, a caller of this API), so it is
+    redacted here, once, with every secret this process knows (``report`` adds its own
+    environment's first), before anything is rendered from it.
+
     Returns the paths written. Raises OSError naming what was lost when one cannot be.
     """
     targets = {k: v for k, v in (("html", html), ("junit", junit), ("markdown", markdown)) if v}
@@ -35,7 +39,7 @@ def write_reports(
         parent = os.path.dirname(path)
         if path != STDOUT and parent:
             os.makedirs(parent, exist_ok=True)
-    lost = write_end_outputs(summary, targets, out or _print)
+    lost = write_end_outputs(SECRETS.redact_obj(summary), targets, out or _print)
     if lost:
         raise OSError("; ".join(lost.values()))
     return [p for p in targets.values() if p != STDOUT]
