@@ -255,15 +255,16 @@ def _init(
 def connect_hint(auth_mode: str) -> str:
     """What to check when a cluster address does not answer. Ray reports a refused token
     only in its own log lines ("InvalidAuthToken") and then fails with a generic error,
-    after ~20 s of retries, so the message has to point at it."""
+    after ~20 s of retries, so the message has to point at it. It names settings in words:
+    "NAME=value" would reach the user as "NAME=***" through the redactor."""
     if auth_mode == "token":
         return (
-            "; token authentication is on here (RAY_AUTH_MODE=token): if Ray's log above "
+            "; token authentication is on here (RAY_AUTH_MODE is token): if Ray's log above "
             "says InvalidAuthToken, RAY_AUTH_TOKEN is not the cluster's token"
         )
     return (
         "; if Ray's log above says the authentication token is missing, the cluster uses "
-        "token authentication: set RAY_AUTH_MODE=token and RAY_AUTH_TOKEN to its token"
+        "token authentication: set RAY_AUTH_MODE to token and RAY_AUTH_TOKEN to its token"
     )
 
 
