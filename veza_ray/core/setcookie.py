@@ -48,19 +48,15 @@ def go_date(text: str, dashes: bool = True) -> float | None:
     m = _DATE.fullmatch(text)
     if m is None or (m.group(3) == "-" and not dashes):
         return None
-    wday, day, _, mon, year, hh, mm, ss, zone = m.groups()
+    wday, day, _, mon, year, hh, mm, ss, _zone = m.groups()
     if wday.lower() not in _DAYS or mon.lower() not in _MONTHS:
         return None
     month = _MONTHS.index(mon.lower()) + 1
     y, d, h, mi, s = int(year), int(day), int(hh), int(mm), int(ss)
     if h > 23 or mi > 59 or s > 59 or y < 1 or not 1 <= d <= _days_in(month, y):
         return None
-    offset = 0
-    if zone.startswith("GMT") and len(zone) > 3:
-        offset = int(zone[3:]) * 3600
-        if not -23 * 3600 <= offset <= 23 * 3600:
-            return None
-    return float(calendar.timegm((y, month, d, h, mi, s, 0, 0, 0)) - offset)
+    # Any zone reads as UTC: k6 v1.1.0 gives "GMT+2" and "CET" the same instant as GMT.
+    return float(calendar.timegm((y, month, d, h, mi, s, 0, 0, 0)))
 
 
 def _days_in(month: int, year: int) -> int:
