@@ -118,7 +118,7 @@ def test_the_seed_shape_converts_to_async_flows(tmp_path: Path) -> None:
     assert "async def fetchIt(url):" in py  # it waits (http), so it is async and awaited
     assert 'await fetchIt(f"http://127.0.0.1:1/a/{vu.id}/{vu.iteration}")' in py
     assert "timeout=js.timeout_s('5s')" in py and "response_body=True" in py
-    assert "expected_statuses=js.expected_statuses(200, {'min': 400, 'max': 404})" in py
+    assert "response_callback=js.expected_statuses(200, {'min': 400, 'max': 404})" in py
     assert "await sleep(0.1)" in py
     path = tmp_path / "t.py"
     path.write_text(py)
@@ -126,6 +126,30 @@ def test_the_seed_shape_converts_to_async_flows(tmp_path: Path) -> None:
     assert script.raw_options["scenarios"]["s"]["exec"] == "flow"
     assert set(script.metrics) == {"errs", "lat_ms"}
     assert jsrt.expected_statuses(200, {"min": 400, "max": 404}) == {200, 400, 401, 402, 403, 404}
+
+
+def test_convert_null_response_callback(tmp_path: Path) -> None:
+    """k6's ``responseCallback: null`` (per request, in a params object, and through
+    ``http.setResponseCallback(null)`` in init code) stays "no callback", never the
+    default 200-399."""
+    source = """
+    import http from 'k6/http';
+    http.setResponseCallback(null);
+    const p = { responseCallback: null };
+    export default function () {
+      http.get('http://127.0.0.1:1/', { responseCallback: null });
+      http.get('http://127.0.0.1:1/', p);
+    }
+    """
+    conv = convert_source(source)
+    assert not conv.todos, conv.python
+    assert "set_response_callback(None)" in conv.python
+    assert "response_callback=None" in conv.python
+    assert jsrt.params({"responseCallback": None}) == {"response_callback": None}
+    path = tmp_path / "t.py"
+    path.write_text(conv.python)
+    script = load_script(str(path), {})
+    assert repr(script.response_callback) == "NO_CALLBACK"
 
 
 def test_what_cannot_be_converted_is_a_todo_at_its_place() -> None:

@@ -167,3 +167,28 @@ def test_request_cookies_param_and_replace() -> None:
     assert jar.header("example.test", "/", False, NOW, frozenset({"b"})) == "c=3"
     with pytest.raises(ValueError, match=r"cookies\['a'\]=5"):
         request_cookies({"a": 5})
+
+
+def test_script_jar_reads_urls_as_k6() -> None:
+    """engine/cookies.py: the jar object scripts get (k6's CookieJar)."""
+    from veza_ray.engine.context import LoadContext, load_context
+    from veza_ray.engine.cookies import CookieJar as ScriptJar
+
+    jar = ScriptJar()
+    assert jar.set("http://Example.TEST./a/b", "s", "1") is True  # host canonical, as Go
+    assert jar.cookies_for_url("http://example.test/a/x") == {"s": ["1"]}
+    assert jar.cookies_for_url("http://example.test/") == {}  # default path /a
+    assert jar.cookies_for_url("ftp://example.test/a/x") == {}  # Go: not http(s)
+    jar.set("ftp://example.test/", "f", "1")  # ignored, as Go's jar
+    with pytest.raises(ValueError, match="not an absolute URL"):
+        jar.cookies_for_url("/a/x")
+    with pytest.raises(ValueError, match="cookie: is null"):
+        jar.delete("http://example.test/a/b", "")
+    jar.delete("http://example.test/a/b", "s")
+    assert jar.cookies_for_url("http://example.test/a/x") == {}
+    token = load_context.set(LoadContext(env={}))
+    try:
+        with pytest.raises(RuntimeError, match="while the scenario file loads"):
+            ScriptJar()
+    finally:
+        load_context.reset(token)

@@ -190,6 +190,9 @@ class Calls(Base):
         if prop == "file":
             self.imports.add("file")
             return f"file({self.arglist(args)})"
+        if prop == "setResponseCallback":  # null: no expected-status tagging at all
+            self.imports.add("set_response_callback")
+            return f"set_response_callback({self.arglist(args)})"
         self.needs_http = True
         if prop in ("get", "head"):
             return self.awaited(self.request_call(prop, args[:1], args[1:2], []))
@@ -251,8 +254,8 @@ class Calls(Base):
             if vnode is not None and vnode.type == "string":
                 return f"response_body={js_string(vnode) != 'none'}"
             return f"response_body=({value} != 'none')"
-        if key == "responseCallback":
-            return f"expected_statuses={value}"
+        if key == "responseCallback":  # null stays None: k6's "no callback"
+            return f"response_callback={value}"
         raise Unsupported(f"request param {key!r}")
 
     def call_method(self, obj: Node, prop: str, args: list[Node]) -> str:

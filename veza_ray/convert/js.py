@@ -202,7 +202,7 @@ _PARAMS: dict[str, Callable[[Any], tuple[str, Any]]] = {
     "tags": lambda v: ("tags", {str(k): string(x) for k, x in (v or {}).items()}),
     "timeout": lambda v: ("timeout", timeout_s(v)),
     "responseType": lambda v: ("response_body", v != "none"),
-    "responseCallback": lambda v: ("expected_statuses", v),
+    "responseCallback": lambda v: ("response_callback", v),
 }
 
 
