@@ -139,13 +139,19 @@ def test_convert_null_response_callback(tmp_path: Path) -> None:
     export default function () {
       http.get('http://127.0.0.1:1/', { responseCallback: null });
       http.get('http://127.0.0.1:1/', p);
+      http.get('http://127.0.0.1:1/', { cookies: { a: { value: 'v', replace: true } }, redirects: 0 });
     }
     """
     conv = convert_source(source)
     assert not conv.todos, conv.python
     assert "set_response_callback(None)" in conv.python
     assert "response_callback=None" in conv.python
+    assert "cookies={'a': {'value': 'v', 'replace': True}}" in conv.python
+    assert "redirects=0" in conv.python
     assert jsrt.params({"responseCallback": None}) == {"response_callback": None}
+    assert jsrt.params({"cookies": {"a": "1"}, "redirects": 0}) == {
+        "cookies": {"a": "1"}, "redirects": 0,
+    }  # fmt: skip
     path = tmp_path / "t.py"
     path.write_text(conv.python)
     script = load_script(str(path), {})

@@ -256,6 +256,8 @@ class Calls(Base):
             return f"response_body=({value} != 'none')"
         if key == "responseCallback":  # null stays None: k6's "no callback"
             return f"response_callback={value}"
+        if key in ("cookies", "redirects", "jar"):  # the same forms as k6's
+            return f"{key}={value}"
         raise Unsupported(f"request param {key!r}")
 
     def call_method(self, obj: Node, prop: str, args: list[Node]) -> str:

@@ -203,6 +203,9 @@ _PARAMS: dict[str, Callable[[Any], tuple[str, Any]]] = {
     "timeout": lambda v: ("timeout", timeout_s(v)),
     "responseType": lambda v: ("response_body", v != "none"),
     "responseCallback": lambda v: ("response_callback", v),
+    "cookies": lambda v: ("cookies", v),
+    "redirects": lambda v: ("redirects", v),
+    "jar": lambda v: ("jar", v),
 }
 
 

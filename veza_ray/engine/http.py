@@ -577,8 +577,9 @@ class HttpClient:
         cookies = rh.values("set-cookie")
         if cookies:
             SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
-            hop.set_cookies = cookies
-            self._store_cookies(cookies, target, jar or self._vu_jar())
+            if hop.status:  # k6 keeps no cookie of a response that failed (its body)
+                hop.set_cookies = cookies
+                self._store_cookies(cookies, target, jar or self._vu_jar())
         if hop.status in REDIRECT_STATUSES and follow:
             hop.loc = _location(rh.values("location"))
         return hop
