@@ -81,7 +81,7 @@ Expected = Collection[int] | Callable[[int], bool] | NoCallback | None  # None: 
 def response_callback(raw: object, where: str = "response_callback") -> Expected:
     """What a script gave as k6's responseCallback: None turns expected-status tagging off
     (k6's null), a collection of statuses or a predicate says which are expected."""
-    if raw is None or raw is NO_CALLBACK:
+    if raw is None or isinstance(raw, NoCallback):
         return NO_CALLBACK
     if isinstance(raw, (str, bytes, Mapping)) or not (callable(raw) or isinstance(raw, Collection)):
         raise BadParam(
