@@ -114,7 +114,8 @@ class Calls(Base):
             return (
                 obj is not None
                 and self.bindings.get(text(obj)) == "http"
-                and text(prop) not in ("expectedStatuses", "file", "setResponseCallback")
+                and text(prop)
+                not in ("expectedStatuses", "file", "setResponseCallback", "cookieJar")
             )
         return False
 
@@ -194,6 +195,8 @@ class Calls(Base):
             self.imports.add("set_response_callback")
             return f"set_response_callback({self.arglist(args)})"
         self.needs_http = True
+        if prop == "cookieJar" and not args:
+            return "http.cookie_jar()"
         if prop in ("get", "head"):
             return self.awaited(self.request_call(prop, args[:1], args[1:2], []))
         if prop in HTTP_BODY:
@@ -286,6 +289,25 @@ class Calls(Base):
         return compiled
 
     # ---- methods of strings, arrays, metrics and responses -------------------------
+
+    # k6's cookie jar (the converter has no JavaScript Map, so these names are the jar's)
+    def m_cookiesForURL(self, o: str, a: list[str], _n: list[Node]) -> str:
+        return f"{o}.cookies_for_url({', '.join(a)})"
+
+    def m_set(self, o: str, a: list[str], _n: list[Node]) -> str:
+        if len(a) not in (3, 4):
+            raise Unsupported(".set() (a cookie jar's takes url, name, value[, options])")
+        return f"{o}.set({', '.join(a)})"
+
+    def m_clear(self, o: str, a: list[str], _n: list[Node]) -> str:
+        if len(a) != 1:
+            raise Unsupported(".clear() (a cookie jar's takes a URL)")
+        return f"{o}.clear({a[0]})"
+
+    def m_delete(self, o: str, a: list[str], _n: list[Node]) -> str:
+        if len(a) != 2:
+            raise Unsupported(".delete() (a cookie jar's takes url, name)")
+        return f"{o}.delete({', '.join(a)})"
 
     def m_add(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"{o}.add({', '.join(a)})"
@@ -421,6 +443,12 @@ class Calls(Base):
             return f"{canon}({a})" if canon != "Rate" else f"Rate({self.arglist(args[:1])})"
         if canon == "SharedArray":
             return f"js.shared_array({a})"
+        if ctor is not None and ctor.type == "member_expression" and not args:
+            owner, prop = ctor.child_by_field_name("object"), ctor.child_by_field_name("property")
+            http_owner = owner is not None and self.bindings.get(text(owner)) == "http"
+            if http_owner and prop is not None and text(prop) == "CookieJar":
+                self.imports.add("CookieJar")
+                return "CookieJar()"
         if name in ("Error", "TypeError", "RangeError") and name not in self.module_names:
             return f"js.Error({a})"
         if name == "ArrayBuffer" and name not in self.module_names:

@@ -251,6 +251,10 @@ class _Http:
     async def options(self, url: str, body: Any = None, **kw: Any) -> Any:
         return await self.request("OPTIONS", url, body, **kw)
 
+    def cookie_jar(self) -> Any:
+        """k6's ``http.cookieJar()``: the running VU's jar."""
+        return vu().http.cookie_jar()
+
     async def batch(self, requests: Any) -> Any:
         """k6's ``http.batch``: its array, object and URL forms, as the client's."""
         if isinstance(requests, Mapping):
