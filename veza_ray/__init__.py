@@ -15,6 +15,7 @@ from veza_ray.core.version import __version__ as __version__  # the installed ve
 
 if TYPE_CHECKING:
     from veza_ray.engine.api import (
+        CookieJar,
         Counter,
         DataFile,
         Gauge,
@@ -28,10 +29,12 @@ if TYPE_CHECKING:
         file,
         group,
         open,
+        set_response_callback,
         sleep,
     )
 
 __all__ = [
+    "CookieJar",
     "Counter",
     "DataFile",
     "Gauge",
@@ -45,6 +48,7 @@ __all__ = [
     "file",
     "group",
     "open",
+    "set_response_callback",
     "sleep",
 ]
 

@@ -460,6 +460,37 @@ def cases() -> list[Case]:
             ],
             routes({"/set": _set_cookies("pj=jar"), "/check": response()}),
         ),
+        Case(
+            "cookie_of_a_body_that_fails_is_not_kept",
+            [Req(url="/set"), Req(url="/check")],
+            routes(
+                {
+                    "/set": response(
+                        b"not gzip at all",
+                        headers=b"Content-Encoding: gzip\r\nSet-Cookie: z=1\r\n",
+                    ),
+                    "/check": response(),
+                }
+            ),
+        ),
+        Case(
+            "cookie_attributes_as_go_reads_them",
+            [Req(url="/p/set"), Req(url="/p/check")],
+            routes(
+                {
+                    "/p/set": _set_cookies(
+                        "dot=1; Domain=.127.0.0.1",  # an IP host: a dotted Domain refused
+                        "ip=1; Domain=127.0.0.1",
+                        "sp= 1",  # the value keeps its space
+                        "z=1; Max-Age=05",  # a leading zero: Max-Age ignored
+                        'q=1; Path="/x"',  # a quote in an attribute: ignored
+                        "old=1; Expires=Thursday, 01-Jan-70 00:00:00 GMT",  # unread: kept
+                        "gone=1; Expires=Thu, 01-Jan-1970 00:00:00 GMT",  # Go's 2nd form
+                    ),
+                    "/p/check": response(),
+                }
+            ),
+        ),
         Case("redirect_more_than_ten", [Req(url="/r/0")], _endless_redirects),
         Case("redirect_without_location", [Req()], answer(response(b"", "302 Found"))),
         # -- k6's timeout param as a duration string (a JS number is ms; Python's: seconds) --

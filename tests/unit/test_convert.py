@@ -118,7 +118,7 @@ def test_the_seed_shape_converts_to_async_flows(tmp_path: Path) -> None:
     assert "async def fetchIt(url):" in py  # it waits (http), so it is async and awaited
     assert 'await fetchIt(f"http://127.0.0.1:1/a/{vu.id}/{vu.iteration}")' in py
     assert "timeout=js.timeout_s('5s')" in py and "response_body=True" in py
-    assert "expected_statuses=js.expected_statuses(200, {'min': 400, 'max': 404})" in py
+    assert "response_callback=js.expected_statuses(200, {'min': 400, 'max': 404})" in py
     assert "await sleep(0.1)" in py
     path = tmp_path / "t.py"
     path.write_text(py)
@@ -128,24 +128,56 @@ def test_the_seed_shape_converts_to_async_flows(tmp_path: Path) -> None:
     assert jsrt.expected_statuses(200, {"min": 400, "max": 404}) == {200, 400, 401, 402, 403, 404}
 
 
+def test_convert_null_response_callback(tmp_path: Path) -> None:
+    """k6's ``responseCallback: null`` (per request, in a params object, and through
+    ``http.setResponseCallback(null)`` in init code) stays "no callback", never the
+    default 200-399."""
+    source = """
+    import http from 'k6/http';
+    http.setResponseCallback(null);
+    const p = { responseCallback: null };
+    export default function () {
+      http.get('http://127.0.0.1:1/', { responseCallback: null });
+      http.get('http://127.0.0.1:1/', p);
+      http.get('http://127.0.0.1:1/', { cookies: { a: { value: 'v', replace: true } }, redirects: 0 });
+    }
+    """
+    conv = convert_source(source)
+    assert not conv.todos, conv.python
+    assert "set_response_callback(None)" in conv.python
+    assert "response_callback=None" in conv.python
+    assert "cookies={'a': {'value': 'v', 'replace': True}}" in conv.python
+    assert "redirects=0" in conv.python
+    assert jsrt.params({"responseCallback": None}) == {"response_callback": None}
+    assert jsrt.params({"cookies": {"a": "1"}, "redirects": 0}) == {
+        "cookies": {"a": "1"}, "redirects": 0,
+    }  # fmt: skip
+    path = tmp_path / "t.py"
+    path.write_text(conv.python)
+    script = load_script(str(path), {})
+    assert repr(script.response_callback) == "NO_CALLBACK"
+
+
 def test_what_cannot_be_converted_is_a_todo_at_its_place() -> None:
     source = """
     import http from 'k6/http';
     import ws from 'k6/ws';
     export default function () {
       const a = 1;
-      http.cookieJar();
+      http.asyncRequest();
       const b = 2;
     }
     """
     conv = convert_source(source)
     assert [t.js_line for t in conv.todos] == [3, 6]
-    assert [t.why for t in conv.todos] == ["import from 'k6/ws'", "http.cookieJar()"]
+    assert [t.why for t in conv.todos] == ["import from 'k6/ws'", "http.asyncRequest()"]
     lines = conv.python.splitlines()
     for t in conv.todos:
         assert lines[t.py_line - 1].lstrip().startswith("# TODO(convert): ")
     body = conv.python[conv.python.index("async def default") :]
-    assert body.index("a = 1") < body.index("TODO(convert): http.cookieJar") < body.index("b = 2")
+    assert (
+        body.index("a = 1") < body.index("TODO(convert): http.asyncRequest") < body.index("b = 2")
+    )
     assert "# ---- veza-ray convert: 2 TODO(s) left ----" in conv.python
 
 
@@ -183,7 +215,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     clean.write_text("import { sleep } from 'k6';\nexport default function () { sleep(1); }\n")
     partial = tmp_path / "partial.js"
     partial.write_text(
-        "import http from 'k6/http';\nexport default function () { http.cookieJar(); }\n"
+        "import http from 'k6/http';\nexport default function () { http.asyncRequest(); }\n"
     )
     broken = tmp_path / "broken.js"
     broken.write_text("export default function ( {\n")
@@ -194,7 +226,9 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     res = _cli("convert", str(partial), "-o", str(tmp_path / "p.py"), cwd=tmp_path)
     assert res.returncode == 116, res.stderr
     assert (
-        "p.py:" in res.stderr and "(k6 line 2)" in res.stderr and "http.cookieJar()" in res.stderr
+        "p.py:" in res.stderr
+        and "(k6 line 2)" in res.stderr
+        and "http.asyncRequest()" in res.stderr
     )
     assert "TODO(convert)" in (tmp_path / "p.py").read_text()  # written, to finish by hand
     res = _cli(
@@ -347,3 +381,45 @@ def test_chained_assignment_statement(tmp_path: Path) -> None:
     assert mod.a == {"Referer": "http://x/1", "k": 3} and mod.b == {"Referer": "http://x/1"}
     conv = convert_source("export default function () { let a; const x = (a = 2) + 1; }", "t.js")
     assert [t.why for t in conv.todos] == ["assignment expression"]  # inside an expression
+
+
+def test_convert_cookie_jar_api(tmp_path: Path) -> None:
+    """k6's cookie API becomes veza-ray's (docs/porting.md, "Cookies and response
+    callbacks"); a ``.set``/``.clear``/``.delete`` that cannot be a jar's stays a TODO."""
+    source = """
+    import http from 'k6/http';
+    export default function () {
+      const jar = http.cookieJar();
+      jar.set('http://127.0.0.1:1/', 'a', 'b', { path: '/' });
+      const v = jar.cookiesForURL('http://127.0.0.1:1/');
+      jar.clear('http://127.0.0.1:1/');
+      jar.delete('http://127.0.0.1:1/', 'a');
+      const own = new http.CookieJar();
+      const res = http.get('http://127.0.0.1:1/', { jar: own });
+      const sid = res.cookies.sid[0].value;
+    }
+    """
+    conv = convert_source(source)
+    assert not conv.todos, conv.python
+    py = conv.python
+    for line in (
+        "jar = http.cookie_jar()",
+        "jar.set('http://127.0.0.1:1/', 'a', 'b', {'path': '/'})",
+        "v = jar.cookies_for_url('http://127.0.0.1:1/')",
+        "jar.clear('http://127.0.0.1:1/')",
+        "jar.delete('http://127.0.0.1:1/', 'a')",
+        "own = CookieJar()",
+        "jar=own",
+    ):
+        assert line in py, line
+    path = tmp_path / "t.py"
+    path.write_text(py)
+    load_script(str(path), {})
+    odd = convert_source(
+        "import http from 'k6/http';\n"
+        "export default function () { const m = {}; m.set(1); m.clear(); }"
+    )
+    assert [t.why for t in odd.todos] == [
+        ".set() (a cookie jar's takes url, name, value[, options])",
+        ".clear() (a cookie jar's takes a URL)",
+    ]

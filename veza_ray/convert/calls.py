@@ -114,7 +114,8 @@ class Calls(Base):
             return (
                 obj is not None
                 and self.bindings.get(text(obj)) == "http"
-                and text(prop) not in ("expectedStatuses", "file", "setResponseCallback")
+                and text(prop)
+                not in ("expectedStatuses", "file", "setResponseCallback", "cookieJar")
             )
         return False
 
@@ -192,7 +193,12 @@ class Calls(Base):
         if prop == "file":
             self.imports.add("file")
             return f"file({self.arglist(args)})"
+        if prop == "setResponseCallback":  # null: no expected-status tagging at all
+            self.imports.add("set_response_callback")
+            return f"set_response_callback({self.arglist(args)})"
         self.needs_http = True
+        if prop == "cookieJar" and not args:
+            return "http.cookie_jar()"
         if prop in ("get", "head"):
             return self.awaited(self.request_call(prop, args[:1], args[1:2], []))
         if prop in HTTP_BODY:
@@ -253,8 +259,10 @@ class Calls(Base):
             if vnode is not None and vnode.type == "string":
                 return f"response_body={js_string(vnode) != 'none'}"
             return f"response_body=({value} != 'none')"
-        if key == "responseCallback":
-            return f"expected_statuses={value}"
+        if key == "responseCallback":  # null stays None: k6's "no callback"
+            return f"response_callback={value}"
+        if key in ("cookies", "redirects", "jar"):  # the same forms as k6's
+            return f"{key}={value}"
         raise Unsupported(f"request param {key!r}")
 
     def call_method(self, obj: Node, prop: str, args: list[Node]) -> str:
@@ -283,6 +291,25 @@ class Calls(Base):
         return compiled
 
     # ---- methods of strings, arrays, metrics and responses -------------------------
+
+    # k6's cookie jar (the converter has no JavaScript Map, so these names are the jar's)
+    def m_cookiesForURL(self, o: str, a: list[str], _n: list[Node]) -> str:
+        return f"{o}.cookies_for_url({', '.join(a)})"
+
+    def m_set(self, o: str, a: list[str], _n: list[Node]) -> str:
+        if len(a) not in (3, 4):
+            raise Unsupported(".set() (a cookie jar's takes url, name, value[, options])")
+        return f"{o}.set({', '.join(a)})"
+
+    def m_clear(self, o: str, a: list[str], _n: list[Node]) -> str:
+        if len(a) != 1:
+            raise Unsupported(".clear() (a cookie jar's takes a URL)")
+        return f"{o}.clear({a[0]})"
+
+    def m_delete(self, o: str, a: list[str], _n: list[Node]) -> str:
+        if len(a) != 2:
+            raise Unsupported(".delete() (a cookie jar's takes url, name)")
+        return f"{o}.delete({', '.join(a)})"
 
     def m_add(self, o: str, a: list[str], _n: list[Node]) -> str:
         return f"{o}.add({', '.join(a)})"
@@ -428,6 +455,12 @@ class Calls(Base):
             # veza-ray's SharedArray: loaded once per actor, items frozen (read-only)
             self.imports.add("SharedArray")
             return f"SharedArray({a})"
+        if ctor is not None and ctor.type == "member_expression" and not args:
+            owner, prop = ctor.child_by_field_name("object"), ctor.child_by_field_name("property")
+            http_owner = owner is not None and self.bindings.get(text(owner)) == "http"
+            if http_owner and prop is not None and text(prop) == "CookieJar":
+                self.imports.add("CookieJar")
+                return "CookieJar()"
         if name in ("Error", "TypeError", "RangeError") and name not in self.module_names:
             return f"js.Error({a})"
         if name == "ArrayBuffer" and name not in self.module_names:

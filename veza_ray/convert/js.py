@@ -224,7 +224,10 @@ _PARAMS: dict[str, Callable[[Any], tuple[str, Any]]] = {
     "tags": lambda v: ("tags", {str(k): string(x) for k, x in (v or {}).items()}),
     "timeout": lambda v: ("timeout", timeout_s(v)),
     "responseType": lambda v: ("response_body", v != "none"),
-    "responseCallback": lambda v: ("expected_statuses", v),
+    "responseCallback": lambda v: ("response_callback", v),
+    "cookies": lambda v: ("cookies", v),
+    "redirects": lambda v: ("redirects", v),
+    "jar": lambda v: ("jar", v),
 }
 
 
@@ -269,6 +272,10 @@ class _Http:
 
     async def options(self, url: str, body: Any = None, **kw: Any) -> Any:
         return await self.request("OPTIONS", url, body, **kw)
+
+    def cookie_jar(self) -> Any:
+        """k6's ``http.cookieJar()``: the running VU's jar."""
+        return vu().http.cookie_jar()
 
     async def batch(self, requests: Any) -> Any:
         """k6's ``http.batch``: its array, object and URL forms, as the client's."""

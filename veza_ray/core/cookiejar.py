@@ -11,13 +11,11 @@ of one name on different paths are both kept and both sent, the longer path firs
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
-# Go's validCookieValueByte: printable ASCII but '"', ';' and '\\' (space and comma allowed).
-_BAD_VALUE = frozenset('";\\')
-_TOKEN_BAD = frozenset(' \t"(),/:;<=>?@[]\\{}')
+from veza_ray.core.setcookie import Parsed, go_date, parse_set_cookie, valid_value_byte
+
+__all__ = ["CookieJar", "Parsed", "cookie_value", "default_path", "parse_set_cookie"]
 
 
 class Cookie:
@@ -46,56 +44,11 @@ class Cookie:
         self.seq = seq  # creation order, the tie-break after path length
 
 
-class Parsed:
-    """A Set-Cookie line as Go's readSetCookies reads it."""
-
-    __slots__ = ("domain", "expires", "max_age", "name", "path", "secure", "value")
-
-    def __init__(self, name: str, value: str) -> None:
-        self.name = name
-        self.value = value
-        self.domain = ""
-        self.path = ""
-        self.secure = False
-        self.max_age: int | None = None
-        self.expires: float | None = None
-
-
-def parse_set_cookie(line: str) -> Parsed | None:
-    """One Set-Cookie value; None when Go would drop it (bad name or value)."""
-    parts = [p.strip(" \t") for p in line.split(";")]
-    name, eq, value = parts[0].partition("=")
-    name = name.strip(" \t")
-    if not eq or not name or any(ch in _TOKEN_BAD or ord(ch) < 0x21 for ch in name):
-        return None
-    value = value.strip(" \t")
-    if len(value) > 1 and value[0] == value[-1] == '"':
-        value = value[1:-1]
-    if any(ch in _BAD_VALUE or not 0x20 <= ord(ch) < 0x7F for ch in value):
-        return None
-    c = Parsed(name, value)
-    for part in parts[1:]:
-        key, _, val = part.partition("=")
-        key, val = key.strip(" \t").lower(), val.strip(" \t")
-        if key == "domain" and val:
-            c.domain = val.lstrip(".").lower()
-        elif key == "path":
-            c.path = val
-        elif key == "secure":
-            c.secure = True
-        elif key == "max-age":
-            with contextlib.suppress(ValueError):
-                c.max_age = int(val)
-        elif key == "expires":
-            with contextlib.suppress(TypeError, ValueError, IndexError, OverflowError):
-                c.expires = parsedate_to_datetime(val).timestamp()
-        # anything else (HttpOnly, SameSite, Priority, Partitioned, ...) changes nothing here
-    return c
-
-
 def cookie_value(value: str) -> str:
-    """A value as Go writes it in a Cookie line (sanitizeCookieValue): quoted when it holds
-    a space or a comma, else as received."""
+    """A value as Go writes it in a Cookie line (sanitizeCookieValue): the bytes Go refuses
+    dropped, then quoted when it holds a space or a comma, else as received."""
+    if not all(valid_value_byte(ch) for ch in value):
+        value = "".join(ch for ch in value if valid_value_byte(ch))
     return f'"{value}"' if " " in value or "," in value else value
 
 
@@ -106,12 +59,28 @@ def default_path(path: str) -> str:
     return path[: path.rfind("/")]
 
 
-def _domain_match(host: str, domain: str) -> bool:
-    return host == domain or (host.endswith("." + domain) and not _is_ip(host))
-
-
 def _is_ip(host: str) -> bool:
-    return host.replace(".", "").isdigit() or ":" in host
+    """Go's isIP: an IPv4 or IPv6 literal (a ':' or '%' counts as IPv6)."""
+    if ":" in host or "%" in host:
+        return True
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and len(p) <= 3 and int(p) < 256 for p in parts)
+
+
+def domain_and_type(host: str, domain: str) -> tuple[str, bool] | None:
+    """Go's jar ``domainAndType`` (no public-suffix list, as k6's jar): the cookie's
+    domain and whether it is host-only; None when the jar refuses the Domain."""
+    if not domain:
+        return host, True
+    if _is_ip(host):
+        return (host, True) if host == domain else None  # ".127.0.0.1" is refused
+    domain = domain[1:] if domain.startswith(".") else domain
+    if not domain or domain[0] == "." or not domain.isascii() or domain[-1] == ".":
+        return None
+    domain = domain.lower()
+    if host != domain and not host.endswith("." + domain):
+        return None
+    return domain, False
 
 
 def _path_match(path: str, cookie_path: str) -> bool:
@@ -123,7 +92,8 @@ def _path_match(path: str, cookie_path: str) -> bool:
 
 
 class CookieJar:
-    """Cookies by (domain, path, name), as Go's jar keys them."""
+    """Cookies by (domain, path, name), as Go's jar keys them. ``host`` arguments are the
+    URL's host, lower case; ``path`` the URL's path (the jar takes its default path)."""
 
     __slots__ = ("_cookies", "_seq")
 
@@ -137,30 +107,30 @@ class CookieJar:
     def store(self, line: str, host: str, path: str, now: float) -> None:
         """Keep (or delete) what one Set-Cookie line from ``host``/``path`` says."""
         p = parse_set_cookie(line)
-        if p is None:
+        if p is not None:
+            self.put(p, host, path, now)
+
+    def put(self, c: Parsed, host: str, path: str, now: float) -> None:
+        """Go's ``SetCookies`` for one cookie received from (or set for) host/path:
+        Max-Age first (<0 deletes), then Expires (past deletes, none: a session cookie)."""
+        where = domain_and_type(host.lower(), c.domain)
+        if where is None:
             return
-        host = host.lower()
-        if p.domain and p.domain != host and not _domain_match(host, p.domain):
-            return  # a cookie for a domain this host is not in: refused
-        domain = p.domain or host
-        cpath = p.path if p.path.startswith("/") else default_path(path)
-        key = (domain, cpath, p.name)
-        expires = p.expires
-        if p.max_age is not None:
-            expires = now + p.max_age if p.max_age > 0 else now - 1
+        domain, host_only = where
+        cpath = c.path if c.path.startswith("/") else default_path(path)
+        key = (domain, cpath, c.name)
+        expires = c.expires
+        if c.max_age < 0:
+            expires = now - 1
+        elif c.max_age > 0:
+            expires = now + c.max_age
         if expires is not None and expires <= now:
             self._cookies.pop(key, None)
             return
         old = self._cookies.get(key)
         seq = old.seq if old is not None else self._next()
         self._cookies[key] = Cookie(
-            p.name, p.value, domain, cpath, not p.domain, p.secure, expires, seq
-        )
-
-    def set(self, name: str, value: str, host: str, path: str = "/", now: float = 0.0) -> None:
-        """``jar.set(url, name, value)``: a host-only cookie for the URL's host."""
-        self._cookies[(host.lower(), path, name)] = Cookie(
-            name, value, host.lower(), path, True, False, None, self._next()
+            c.name, c.value, domain, cpath, host_only, c.secure, expires, seq
         )
 
     def cookies_for(self, host: str, path: str, https: bool, now: float) -> list[Cookie]:
@@ -171,11 +141,9 @@ class CookieJar:
             if c.expires is not None and c.expires <= now:
                 del self._cookies[key]
                 continue
-            if c.host_only and host != c.domain:
+            if host != c.domain and (c.host_only or not host.endswith("." + c.domain)):
                 continue
-            if not c.host_only and not _domain_match(host, c.domain):
-                continue
-            if (c.secure and not https) or not _path_match(path, c.path):
+            if (c.secure and not https) or not _path_match(path or "/", c.path):
                 continue
             out.append(c)
         out.sort(key=lambda c: (-len(c.path), c.seq))
@@ -192,17 +160,59 @@ class CookieJar:
             if c.name not in skip
         )
 
-    def clear(self, host: str | None = None) -> None:
-        """Forget every cookie, or those set for one host (``jar.clear(url)``)."""
-        if host is None:
-            self._cookies.clear()
-            return
-        for key in [k for k in self._cookies if k[0] == host.lower()]:
-            del self._cookies[key]
+    def values_for(self, host: str, path: str, https: bool, now: float) -> dict[str, list[str]]:
+        """k6's ``jar.cookiesForURL(url)``: name -> values, in the order they are sent."""
+        out: dict[str, list[str]] = {}
+        for c in self.cookies_for(host, path, https, now):
+            out.setdefault(c.name, []).append(c.value)
+        return out
+
+    def delete(self, host: str, path: str, name: str) -> None:
+        """k6's ``jar.delete(url, name)``: Go's SetCookies with Max-Age -1, so only the
+        host cookie of that name stored under the URL's default path goes."""
+        self._cookies.pop((host.lower(), default_path(path), name), None)
+
+    def clear_for(self, host: str, path: str, https: bool, now: float) -> None:
+        """k6's ``jar.clear(url)``: it asks the jar for the URL's cookies and sets each
+        again with Max-Age -1 for that URL, which deletes only those stored as host
+        cookies under the URL's default path (k6's behaviour, kept: docs/porting.md)."""
+        for c in self.cookies_for(host, path, https, now):
+            self.delete(host, path, c.name)
+
+    def clear(self) -> None:
+        """Forget every cookie."""
+        self._cookies.clear()
 
     def _next(self) -> int:
         self._seq += 1
         return self._seq
+
+
+def set_options(opts: Mapping[str, object] | None) -> Parsed:
+    """``jar.set``'s options as k6 reads them (keys case-insensitive): path, domain,
+    expires (time.RFC1123 only), max_age, secure, http_only. A bad ``expires`` raises."""
+    c = Parsed("", "")
+    for key, val in (opts or {}).items():
+        k = key.lower()
+        if k == "path":
+            c.path = str(val)
+        elif k == "domain":
+            c.domain = str(val)
+        elif k == "expires" and val:
+            when = go_date(str(val), dashes=False)
+            if when is None:
+                raise ValueError(
+                    f'unable to parse "expires" date string "{val}": use RFC 1123 '
+                    '("Mon, 02 Jan 2006 15:04:05 GMT")'
+                )
+            c.expires = when
+        elif k == "max_age":
+            c.max_age = int(val)  # type: ignore[call-overload]
+        elif k == "secure":
+            c.secure = bool(val)
+        elif k == "http_only":
+            c.http_only = bool(val)
+    return c
 
 
 def request_cookies(raw: Mapping[str, object]) -> tuple[tuple[str, str, bool], ...]:

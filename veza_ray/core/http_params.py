@@ -1,5 +1,6 @@
-"""k6's per-request parameters that need reading before a request goes out: ``timeout``
-and ``redirects``. Pure, so the rules are one table of tests (tests/unit/test_http_params.py).
+"""k6's per-request parameters that need reading before a request goes out: ``timeout``,
+``redirects`` and ``responseCallback``. Pure, so the rules are one table of tests
+(tests/unit/test_http_params.py).
 
 k6 reads ``params.timeout`` with types.GetDurationValue: a JS number is milliseconds, a
 string a k6 duration ("500ms", "2s", "1m30s", "1d"; a bare "500" is 500 ms). In Python a
@@ -11,6 +12,7 @@ k6 reads as milliseconds: that one is refused rather than guessed.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Collection, Mapping
 
 from veza_ray.core.durations import parse_go_float, parse_k6_duration
 
@@ -60,3 +62,30 @@ def redirect_limit(raw: object, where: str = "redirects") -> int:
     if raw < 0:
         raise BadParam(f"{where}={raw!r} must not be negative")
     return int(raw)
+
+
+class NoCallback:
+    """k6's ``responseCallback: null``: no ``expected_response`` tag and no
+    ``http_req_failed`` sample for the request (k6: httpext/transport.go)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NO_CALLBACK"
+
+
+NO_CALLBACK = NoCallback()
+Expected = Collection[int] | Callable[[int], bool] | NoCallback | None  # None: 200-399
+
+
+def response_callback(raw: object, where: str = "response_callback") -> Expected:
+    """What a script gave as k6's responseCallback: None turns expected-status tagging off
+    (k6's null), a collection of statuses or a predicate says which are expected."""
+    if raw is None or isinstance(raw, NoCallback):
+        return NO_CALLBACK
+    if isinstance(raw, (str, bytes, Mapping)) or not (callable(raw) or isinstance(raw, Collection)):
+        raise BadParam(
+            f"{where}={raw!r}: give None (k6's null), expected statuses "
+            "(http.expected_statuses(200, (400, 404)) or a set) or a function of the status"
+        )
+    return raw  # type: ignore[return-value]

@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 from veza_ray.core.guards import SECRETS
+from veza_ray.core.http_params import response_callback as read_callback
 from veza_ray.core.metric_types import (
     BUILTIN_METRICS,
     METRIC_NAME_RE,
@@ -19,14 +20,15 @@ from veza_ray.core.metric_types import (
     make_tags,
 )
 from veza_ray.engine.context import load_context, vu_context
+from veza_ray.engine.cookies import CookieJar
 from veza_ray.engine.data import DataFile, SharedArray
 from veza_ray.engine.execution import execution
 from veza_ray.engine.groups import group
 from veza_ray.engine.h1 import FileData
 
 __all__ = [
-    "Counter", "DataFile", "Gauge", "Rate", "SharedArray", "Trend", "check", "env",
-    "execution", "fail", "file", "group", "sleep",
+    "CookieJar", "Counter", "DataFile", "Gauge", "Rate", "SharedArray", "Trend", "check",
+    "env", "execution", "fail", "file", "group", "set_response_callback", "sleep",
 ]  # fmt: skip
 
 
@@ -39,6 +41,26 @@ def fail(message: str = "") -> NoReturn:
     raise Failure(message)
 
 T = TypeVar("T")
+
+
+def set_response_callback(callback: Any) -> None:
+    """k6's ``http.setResponseCallback()``. At module level (k6's init code) it is every
+    VU's default; inside a VU function it changes that VU's later requests. None is k6's
+    ``null``: no ``expected_response`` tag and no ``http_req_failed`` sample; else
+    expected statuses (``expected_statuses(200, (400, 404))``, a set) or a predicate."""
+    value = read_callback(callback, "set_response_callback")
+    vu = vu_context.get()
+    if vu is not None:
+        http = getattr(vu, "http", None)
+        if http is not None:
+            http.set_response_callback(callback)
+        return
+    ctx = load_context.get()
+    if ctx is None:
+        raise RuntimeError(
+            "set_response_callback() works at module level or while a VU runs a flow"
+        )
+    ctx.response_callback = value
 
 
 def env(name: str, default: str | None = None, *, secret: bool = False) -> str | None:

@@ -30,6 +30,9 @@ class LoadContext:
     folder: str = "."  # the scenario file's directory: open()'s relative paths start here
     opened: list[str] = field(default_factory=list)  # files open() read: inputs of the run
     datafiles: list[Any] = field(default_factory=list)  # DataFiles built (engine/data.py)
+    # set_response_callback() at module level (k6's http.setResponseCallback in init):
+    # every VU's client starts with it; None: k6's default (200-399 expected).
+    response_callback: Any = None
 
 
 class Recorder(Protocol):

@@ -25,9 +25,16 @@ from yarl import URL
 from veza_ray.core.cookiejar import CookieJar, cookie_value, request_cookies
 from veza_ray.core.durations import DEFAULT_MAX_BODY
 from veza_ray.core.guards import SECRETS, host_refusal
-from veza_ray.core.http_params import redirect_limit, request_timeout
+from veza_ray.core.http_params import (
+    Expected,
+    NoCallback,
+    redirect_limit,
+    request_timeout,
+)
+from veza_ray.core.http_params import response_callback as read_callback
 from veza_ray.core.metric_types import Tags
 from veza_ray.core.redirects import MAX_REDIRECTS, REDIRECT_STATUSES, next_request, next_url
+from veza_ray.core.setcookie import ResponseCookie, response_cookies
 from veza_ray.engine.h1 import (
     BODY_TOO_LARGE_CODE,
     DECOMPRESSION_CODE,
@@ -107,8 +114,10 @@ class Response:
     response; ``body`` then holds what arrived of it when bodies are kept, as in k6."""
 
     __slots__ = (
+        "_cookies",
         "_headers",
         "_raw_headers",
+        "_set_cookies",
         "body",
         "error",
         "error_code",
@@ -141,6 +150,16 @@ class Response:
         self.error = error
         self.error_code = error_code
         self.status_text = ""  # k6's res.status_text: Go's Status, e.g. "200 OK"
+        self._set_cookies: list[str] = []  # the Set-Cookie lines of this (last) response
+        self._cookies: dict[str, list[ResponseCookie]] | None = None
+
+    @property
+    def cookies(self) -> dict[str, list[ResponseCookie]]:
+        """k6's ``res.cookies``: this response's Set-Cookie lines as Go reads them, name ->
+        cookies with k6's fields (``res.cookies["sid"][0].value``); {} with no response."""
+        if self._cookies is None:
+            self._cookies = response_cookies(self._set_cookies)
+        return self._cookies
 
     @property
     def headers(self) -> dict[str, str]:
@@ -288,6 +307,7 @@ class ClientHub:
         guard: HostGuard | None = None,
         max_body: int = DEFAULT_MAX_BODY,
         max_redirects: int = MAX_REDIRECTS,
+        expected: Expected = None,
     ) -> None:
         allowed = guard.allowed if guard is not None else frozenset()
         self.pool = H1Pool(no_reuse, insecure, allowed)  # checks every resolved address
@@ -296,13 +316,18 @@ class ClientHub:
         self.user_agent = DEFAULT_USER_AGENT if user_agent is None else user_agent
         self.max_body = max_body
         self.max_redirects = max_redirects
+        # What every VU's client starts with: 200-399 (None), or the script's
+        # module-level set_response_callback() (k6's http.setResponseCallback in init).
+        self.expected = expected
 
     async def close(self) -> None:
         await self.pool.close()
 
 
-Expected = Collection[int] | Callable[[int], bool] | None
-RecordFn = Callable[[str, str, int, bool, int, Tags, Timings, int, int], None]
+# ok: None when the request has no response callback (k6's null): no expected_response
+# tag and no http_req_failed sample.
+RecordFn = Callable[[str, str, int, bool | None, int, Tags, Timings, int, int], None]
+_UNSET: Any = object()
 
 
 class HttpClient:
@@ -311,7 +336,7 @@ class HttpClient:
     One per VU: its own cookie jar (k6's per-VU jar), the runner's shared connections.
     """
 
-    __slots__ = ("_discard", "_guard", "_hub", "_jar", "_record", "_timeout")
+    __slots__ = ("_discard", "_expected", "_guard", "_hub", "_jar", "_record", "_timeout")
 
     # k6's ``http.file(data, filename, contentType)`` for multipart bodies.
     file = staticmethod(FileData)
@@ -330,13 +355,25 @@ class HttpClient:
         self._timeout = timeout
         self._guard = guard
         self._jar: CookieJar | None = None
+        self._expected: Expected = hub.expected
 
-    @property
-    def cookie_jar(self) -> CookieJar:
+    def _vu_jar(self) -> CookieJar:
         """The VU's cookies (k6 keeps one jar per VU, Go's RFC 6265 jar: core/cookiejar.py)."""
         if self._jar is None:
             self._jar = CookieJar()
         return self._jar
+
+    def cookie_jar(self) -> Any:
+        """k6's ``http.cookieJar()``: this VU's jar, to read and change (engine/cookies.py)."""
+        from veza_ray.engine.cookies import CookieJar as ScriptJar
+
+        return ScriptJar(self._vu_jar())
+
+    def set_response_callback(self, callback: Any) -> None:
+        """k6's ``http.setResponseCallback()`` for this VU's later requests: None (k6's
+        null) tags no ``expected_response`` and emits no ``http_req_failed``; expected
+        statuses or a predicate say which statuses are expected."""
+        self._expected = read_callback(callback, "set_response_callback")
 
     async def get(self, url: str, **kw: Any) -> Response:
         return await self.request("GET", url, **kw)
@@ -381,6 +418,8 @@ class HttpClient:
         max_response_body_size: int | None = None,
         redirects: int | None = None,
         cookies: Mapping[str, str | Mapping[str, Any]] | None = None,
+        response_callback: Any = _UNSET,
+        jar: Any = None,
     ) -> Response:
         """Send one request; never raises for network trouble (status 0 and ``error``
         instead). ``data`` as a dict is sent as a form (urlencoded, or multipart when a
@@ -388,14 +427,18 @@ class HttpClient:
         seconds or a k6 duration string; a bad one raises ``BadParam`` (a script error).
         ``redirects`` caps the redirects followed (k6's param; 0 returns the 3xx).
         ``cookies`` adds cookies to this request: ``{"n": "v"}``, or
-        ``{"n": {"value": "v", "replace": True}}`` to send it instead of the jar's."""
+        ``{"n": {"value": "v", "replace": True}}`` to send it instead of the jar's.
+        ``response_callback=None`` is k6's ``responseCallback: null`` (no expected-status
+        tagging; statuses or a predicate as ``expected_statuses``); ``jar`` a
+        ``CookieJar()`` to use instead of the VU's."""
         method = method.upper()
+        expected = self._expected_for(expected_statuses, response_callback)
         seconds = self._timeout if timeout is None else request_timeout(timeout)
         hops = self._hub.max_redirects if redirects is None else redirect_limit(redirects)
         if self._guard is not None:
             refusal = self._guard.refusal(url)
             if refusal:
-                return self._refused(method, url, tags, refusal)
+                return self._refused(method, url, tags, refusal, _failed_flag(expected))
         hdrs: dict[str, str] | None = dict(headers) if headers else None
         if hdrs:
             SECRETS.learn_headers(hdrs.items())  # so this actor's messages never show them
@@ -418,7 +461,17 @@ class HttpClient:
         call = _Call(method, url, hdrs, payload, ctype, params, tags, seconds, hops)
         if cookies:
             call.cookies = request_cookies(cookies)
-        return await self._send(call, expected_statuses, keep, limit)
+        if jar is not None:
+            call.jar = _core_jar(jar)
+        return await self._send(call, expected, keep, limit)
+
+    def _expected_for(self, statuses: Expected, callback: Any) -> Expected:
+        """The request's expected statuses: its own, else the VU's (set_response_callback)."""
+        if callback is _UNSET:
+            return self._expected if statuses is None else statuses
+        if statuses is not None:
+            raise ValueError("give response_callback= or expected_statuses=, not both")
+        return read_callback(callback)
 
     async def _send(self, c: _Call, expected: Expected, keep: bool, limit: int) -> Response:
         """One request and its redirects as Go's client (so k6) follows them, one sample
@@ -441,11 +494,15 @@ class HttpClient:
             try:
                 target = _target(url, params)
             except ValueError as exc:
-                return self._failed(method, url, c.tags, 1020, f"invalid URL: {exc}")
+                why = f"invalid URL: {exc}"
+                return self._failed(method, url, c.tags, 1020, why, _failed_flag(expected))
             try:
-                head = self._head(method, target, hdrs, payload, c.cookies if not hops else ())
+                head = self._head(
+                    method, target, hdrs, payload, c.jar, c.cookies if not hops else ()
+                )
             except ValueError as exc:  # a line break in a header: never sent
-                return self._failed(method, url, c.tags, 1000, f"invalid request header: {exc}")
+                why = f"invalid request header: {exc}"
+                return self._failed(method, url, c.tags, 1000, why, _failed_flag(expected))
             replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
             wire = _LAST_CHUNK if empty_chunked and payload == b"" else payload
             try:
@@ -456,8 +513,10 @@ class HttpClient:
             except Exception as exc:
                 hop = _Hop.failed(exc, keep)
             else:
-                hop = self._answered(ex, t, target, keep, limit, hops < c.redirects)
-            ok = is_expected(hop.status, expected) and not hop.err
+                hop = self._answered(ex, t, target, keep, limit, hops < c.redirects, c.jar)
+            ok: bool | None = None
+            if not isinstance(expected, NoCallback):
+                ok = is_expected(hop.status, expected) and not hop.err
             name, extra = _name_and_extra(url, c.tags)
             if hop.proto:
                 extra = _with_proto(extra, hop.proto)
@@ -475,7 +534,8 @@ class HttpClient:
                     hop.err,
                     hop.code,
                 )
-                res.status_text = hop.status_text if status else ""
+                if status:
+                    res.status_text, res._set_cookies = hop.status_text, hop.set_cookies
                 return res
             # Follow as Go's client does (core/redirects.py), the headers kept but for
             # credentials to another host and cookies; Referer names the last hop.
@@ -488,10 +548,17 @@ class HttpClient:
             if self._guard is not None:
                 refusal = self._guard.refusal(url)
                 if refusal:
-                    return self._refused(method, url, c.tags, refusal)
+                    return self._refused(method, url, c.tags, refusal, _failed_flag(expected))
 
     def _answered(
-        self, ex: Exchange, t: Timed, target: _Target, keep: bool, limit: int, follow: bool
+        self,
+        ex: Exchange,
+        t: Timed,
+        target: _Target,
+        keep: bool,
+        limit: int,
+        follow: bool,
+        jar: CookieJar | None,
     ) -> _Hop:
         """What one answered exchange gives k6's sample and response: status, kept and
         decoded body, error code, cookies stored, the Location to follow."""
@@ -510,7 +577,9 @@ class HttpClient:
         cookies = rh.values("set-cookie")
         if cookies:
             SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
-            self._store_cookies(cookies, target)
+            if hop.status:  # k6 keeps no cookie of a response that failed (its body)
+                hop.set_cookies = cookies
+                self._store_cookies(cookies, target, jar or self._vu_jar())
         if hop.status in REDIRECT_STATUSES and follow:
             hop.loc = _location(rh.values("location"))
         return hop
@@ -521,6 +590,7 @@ class HttpClient:
         target: _Target,
         hdrs: dict[str, str] | None,
         payload: bytes | None,
+        jar: CookieJar | None,
         cookies: tuple[tuple[str, str, bool], ...] = (),
     ) -> bytes:
         """The request head as k6 sends it (Host, User-Agent, the caller's headers; no
@@ -563,35 +633,44 @@ class HttpClient:
         if cookies:  # the request's own, after the header's and before the jar's (k6)
             own = "; ".join(f"{n}={cookie_value(v)}" for n, v, _ in cookies)
             line = f"{line}; {own}" if line else own
-        if self._jar is not None and len(self._jar):
+        jar = jar or self._jar
+        if jar is not None and len(jar):
             u = target.url
             skip = frozenset(n for n, _, replace in cookies if replace)
             https = target.key[0] == "https"
-            jar = self._jar.header(u.host or "", u.path or "/", https, time(), skip)
-            line = f"{line}; {jar}" if line and jar else (line or jar)
+            held = jar.header(u.host or "", u.path or "/", https, time(), skip)
+            line = f"{line}; {held}" if line and held else (line or held)
         if line:  # one Cookie line: the script's, then the jar's (k6: req.AddCookie)
             if "\r" in line or "\n" in line:
                 raise ValueError("header 'Cookie' holds a line break")
             extra += f"Cookie: {line}\r\n".encode()
         return fixed + extra + b"\r\n"
 
-    def _store_cookies(self, values: list[str], target: _Target) -> None:
-        jar, now = self.cookie_jar, time()
+    def _store_cookies(self, values: list[str], target: _Target, jar: CookieJar) -> None:
+        now = time()
         host, path = target.url.host or "", target.url.path or "/"
         for v in values:
             jar.store(v, host, path, now)
 
     def _failed(
-        self, method: str, url: str, tags: Mapping[str, str] | None, code: int, why: str
+        self,
+        method: str,
+        url: str,
+        tags: Mapping[str, str] | None,
+        code: int,
+        why: str,
+        ok: bool | None = False,
     ) -> Response:
         timings = Timings()
         name, extra = _name_and_extra(url, tags)
-        self._record(method, name, 0, False, code, extra, timings, 0, 0)
+        self._record(method, name, 0, ok, code, extra, timings, 0, 0)
         return Response(method, url, 0, (), None, timings, why, code)
 
-    def _refused(self, method: str, url: str, tags: Mapping[str, str] | None, why: str) -> Response:
+    def _refused(
+        self, method: str, url: str, tags: Mapping[str, str] | None, why: str, ok: bool | None
+    ) -> Response:
         """A blocked host: nothing is sent; counted as a failed request, k6's code 1111."""
-        return self._failed(method, url, tags, 1111, why.replace("BASE_URL", "URL"))
+        return self._failed(method, url, tags, 1111, why.replace("BASE_URL", "URL"), ok)
 
 
 class _Hop:
@@ -605,6 +684,7 @@ class _Hop:
         "loc",
         "proto",
         "received",
+        "set_cookies",
         "status",
         "status_text",
         "timings",
@@ -620,6 +700,7 @@ class _Hop:
         self.code = 0
         self.kept: bytes | None = None
         self.headers: Iterable[tuple[str, str]] = ()
+        self.set_cookies: list[str] = []
 
     @classmethod
     def failed(cls, exc: BaseException, keep: bool) -> _Hop:
@@ -641,6 +722,7 @@ class _Call:
         "cookies",
         "ctype",
         "hdrs",
+        "jar",
         "method",
         "params",
         "payload",
@@ -672,9 +754,23 @@ class _Call:
         self.seconds = seconds
         self.redirects = redirects
         self.cookies: tuple[tuple[str, str, bool], ...] = ()  # (name, value, replace)
+        self.jar: CookieJar | None = None  # k6's ``jar`` param: instead of the VU's
 
 
 _LAST_CHUNK = b"0\r\n\r\n"  # an empty chunked body
+
+
+def _failed_flag(expected: Expected) -> bool | None:
+    """A request that got no response: failed, or untagged with no response callback."""
+    return None if isinstance(expected, NoCallback) else False
+
+
+def _core_jar(jar: Any) -> CookieJar:
+    """The jar behind k6's ``jar`` request param (a ``CookieJar()`` or ``cookie_jar()``)."""
+    inner = getattr(jar, "_jar", None)
+    if not isinstance(inner, CookieJar):
+        raise TypeError(f"jar={jar!r}: give a CookieJar() or vu.http.cookie_jar()")
+    return inner
 
 
 def _location(values: list[str]) -> str:

@@ -83,6 +83,7 @@ async def _run(
         guard=guard,
         max_body=options.max_response_body_size,
         max_redirects=options.max_redirects,
+        expected=script.response_callback,
     )
     vu = VU(0, 0, name, ScenarioRecorder(store, dict(options.tags)), None, env, MonotonicClock())  # type: ignore[arg-type]
     vu.http = HttpClient(hub, vu.record_http, options.discard_response_bodies, guard=guard)

@@ -58,16 +58,21 @@ class _HttpSinks:
         "waiting",
     )
 
-    def __init__(self, store: MetricStore, tags: Tags) -> None:
+    def __init__(self, store: MetricStore, tags: Tags, with_failed: bool = True) -> None:
         def trend(name: str) -> TrendSink:
             s = store.sink(name, tags)
             assert isinstance(s, TrendSink)
             return s
 
         reqs = store.sink("http_reqs", tags)
-        failed = store.sink("http_req_failed", tags)
-        assert isinstance(reqs, CounterSink) and isinstance(failed, RateSink)
-        self.reqs, self.failed = reqs, failed
+        assert isinstance(reqs, CounterSink)
+        self.reqs = reqs
+        # No http_req_failed series for requests without a response callback (k6's null).
+        self.failed: RateSink | None = None
+        if with_failed:
+            failed = store.sink("http_req_failed", tags)
+            assert isinstance(failed, RateSink)
+            self.failed = failed
         self.duration = trend("http_req_duration")
         self.blocked = trend("http_req_blocked")
         self.connecting = trend("http_req_connecting")
@@ -101,13 +106,15 @@ class ScenarioRecorder:
         method: str,
         name: str,
         status: int,
-        ok: bool,
+        ok: bool | None,
         code: int,
         extra: Tags,
         t: Timings,
         sent: int,
         received: int,
     ) -> None:
+        """One request's samples; ``ok`` None: no response callback (k6's null), so no
+        ``expected_response`` tag and no ``http_req_failed`` sample."""
         key = (method, name, status, ok, code, extra)
         b = self._http.get(key)
         if b is None:
@@ -117,18 +124,20 @@ class ScenarioRecorder:
                 url=name,  # k6's url tag is the name too (a URL, or the name given)
                 method=method,
                 status=str(status),
-                expected_response="true" if ok else "false",
             )
+            if ok is not None:
+                tags["expected_response"] = "true" if ok else "false"
             if code:
                 tags["error_code"] = str(code)
             tags.update(extra)
-            b = _HttpSinks(self.store, make_tags(tags))
+            b = _HttpSinks(self.store, make_tags(tags), ok is not None)
             if len(self._http) < self.store.max_series_per_metric:
                 self._http[key] = b  # past the limit the store folds: cache no more keys
         b.reqs.total += 1
-        b.failed.total += 1
-        if not ok:
-            b.failed.passes += 1
+        if b.failed is not None:
+            b.failed.total += 1
+            if not ok:
+                b.failed.passes += 1
         b.duration.buffer.append(t.duration)
         b.blocked.buffer.append(t.blocked)
         b.connecting.buffer.append(t.connecting)
@@ -236,7 +245,7 @@ class VU:
         method: str,
         name: str,
         status: int,
-        ok: bool,
+        ok: bool | None,
         code: int,
         extra: Tags,
         t: Timings,
@@ -336,8 +345,10 @@ class Runner:
         allowed_hosts: Iterable[str] = (),
         setup_data: str | None = None,
         datafiles: Sequence[DataFile] = (),
+        response_callback: Any = None,
     ) -> None:
         self.options = options
+        self.response_callback = response_callback  # the script's module-level one
         self.datafiles = list(datafiles)
         self.completed = 0  # k6's exec.instance.iterationsCompleted
         self.interrupted = 0  # ... and iterationsInterrupted (an error, abort, a stop)
@@ -487,6 +498,7 @@ class Runner:
             guard=self._guard,
             max_body=self.options.max_response_body_size,
             max_redirects=self.options.max_redirects,
+            expected=self.response_callback,
         )
 
     def _new_vu(self, s: _Scenario, slot: int) -> VU:
@@ -668,4 +680,5 @@ def build_runner(
         allowed_hosts=allowed_hosts,
         setup_data=setup_data,
         datafiles=script.datafiles,
+        response_callback=script.response_callback,
     )

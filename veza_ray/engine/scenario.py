@@ -45,6 +45,7 @@ class LoadedScript:
     # directory, as (what, path); no output of the run may overwrite one (core/overlap).
     inputs: list[tuple[str, str]] = field(default_factory=list)
     datafiles: list[Any] = field(default_factory=list)  # engine/data.py DataFiles it built
+    response_callback: Any = None  # its module-level set_response_callback(), if any
 
     @property
     def all_metrics(self) -> dict[str, MetricDef]:
@@ -121,6 +122,7 @@ def load_script(path: str, env: Mapping[str, str], source: str | None = None) ->
         dict(ctx.metrics),
         inputs,
         list(ctx.datafiles),
+        ctx.response_callback,
     )
 
 
