@@ -8,7 +8,9 @@ One ``HttpClient`` (a VU's client, as the actor builds it) sends its requests on
 another in this process's event loop while ``veza_ray.engine.looptrace.LoopTrace`` stamps
 a 5 ms heartbeat and samples the loop thread's stack whenever the heartbeat is late. The
 targets run in a child process (``--serve``), so their work never shows up as this loop's
-lag. Each case prints the heartbeats' lag (max, p99) and the stacks of its worst stalls.
+lag. Each case prints the heartbeats' lag (max, p99), the most CPU the loop thread spent
+between two heartbeats (its own work, whatever else the machine runs), and the stacks
+of its worst stalls.
 The saturation rule's line is 50 ms (``veza_ray.core.merge.LAG_P99_LIMIT_MS``).
 """
 
@@ -230,10 +232,11 @@ def _print(name: str, what: str, r: dict[str, Any]) -> None:
     print(f"== {name}: {what}")
     print(
         f"   lag max {r['lag_max_ms']:.1f} ms, p99 {r['lag_p99_ms']:.1f} ms over {r['beats']}"
-        f" beats, {r['stalls']} stalls; answers {r['answers'][:3]}"
+        f" beats (loop's own CPU between beats: max {r['busy_max_ms']:.1f} ms),"
+        f" {r['stalls']} stalls; answers {r['answers'][:3]}"
     )
     for s in r["worst"][:2]:
-        print(f"   stall {s['lag_ms']:.1f} ms:")
+        print(f"   stall {s['lag_ms']:.1f} ms ({s['busy_ms']:.1f} ms CPU):")
         for st in s["stacks"][:1]:
             for f in st["frames"][-6:]:
                 print(f"      {f}")

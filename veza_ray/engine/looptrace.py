@@ -4,8 +4,13 @@ The actor's lag probe (``Runner._monitor``) says *that* a loop was late; this sa
 A heartbeat timer on the loop stamps when it ran; a watchdog thread checks the stamp and,
 while the heartbeat is overdue by more than ``threshold_ms``, samples the loop thread's
 stack (``sys._current_frames``). Each stall keeps its length and its stacks, innermost
-frame last, so the code that held the loop is named with its file and line. Used by
-``python -m bench.looplag`` and the loop-lag tests; it costs one timer per ``period_s``.
+frame last, so the code that held the loop is named with its file and line.
+
+Two figures per heartbeat: ``lags_ms``, how late it came (wall clock: what the actor's
+probe and the saturation rule see), and ``busy_ms``, the CPU the loop thread spent since
+the one before (``time.thread_time``): the share of the lateness this process's own work
+explains, which time taken by other processes on a shared machine does not inflate.
+Used by ``python -m bench.looplag`` and the loop-lag tests; one timer per ``period_s``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import collections
 import sys
 import threading
 import traceback
-from time import monotonic
+from time import monotonic, thread_time
 from typing import Any
 
 Stack = tuple[str, ...]  # "file:line function", outermost first
@@ -24,10 +29,11 @@ Stack = tuple[str, ...]  # "file:line function", outermost first
 class Stall:
     """One stretch while the heartbeat was overdue: how long, and where the loop was."""
 
-    __slots__ = ("lag_ms", "stacks")
+    __slots__ = ("busy_ms", "lag_ms", "stacks")
 
     def __init__(self) -> None:
         self.lag_ms = 0.0
+        self.busy_ms = 0.0
         self.stacks: collections.Counter[Stack] = collections.Counter()
 
 
@@ -40,8 +46,10 @@ class LoopTrace:
         self.period_s = period_s
         self.depth = depth
         self.lags_ms: list[float] = []
+        self.busy_ms: list[float] = []
         self.stalls: list[Stall] = []
         self._due = 0.0
+        self._cpu = 0.0
         self._current: Stall | None = None
         self._handle: asyncio.TimerHandle | None = None
         self._stop = threading.Event()
@@ -53,6 +61,7 @@ class LoopTrace:
         loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
         self._due = monotonic() + self.period_s
+        self._cpu = thread_time()
         self._handle = loop.call_later(self.period_s, self._beat)
         self._thread = threading.Thread(target=self._watch, name="looptrace", daemon=True)
         self._thread.start()
@@ -68,6 +77,10 @@ class LoopTrace:
     def max_ms(self) -> float:
         return max(self.lags_ms, default=0.0)
 
+    @property
+    def busy_max_ms(self) -> float:
+        return max(self.busy_ms, default=0.0)
+
     def p99_ms(self) -> float:
         """Nearest-rank p99 of the heartbeats' lateness."""
         if not self.lags_ms:
@@ -82,10 +95,12 @@ class LoopTrace:
             "beats": len(self.lags_ms),
             "lag_max_ms": round(self.max_ms, 1),
             "lag_p99_ms": round(self.p99_ms(), 1),
+            "busy_max_ms": round(self.busy_max_ms, 1),
             "stalls": len(self.stalls),
             "worst": [
                 {
                     "lag_ms": round(s.lag_ms, 1),
+                    "busy_ms": round(s.busy_ms, 1),
                     "stacks": [
                         {"samples": n, "frames": list(stack)} for n, stack in _top(s.stacks)
                     ],
@@ -97,15 +112,18 @@ class LoopTrace:
     # ---- the loop side ---------------------------------------------------------------
 
     def _beat(self) -> None:
-        now = monotonic()
+        now, cpu = monotonic(), thread_time()
         lag = max(0.0, (now - self._due) * 1000.0)
+        busy = (cpu - self._cpu) * 1000.0
+        self._cpu = cpu
         self.lags_ms.append(lag)
+        self.busy_ms.append(busy)
         with self._lock:
             stall, self._current = self._current, None
             self._due = now + self.period_s
         if stall is not None or lag > self.threshold_ms:
             stall = stall or Stall()
-            stall.lag_ms = lag
+            stall.lag_ms, stall.busy_ms = lag, busy
             self.stalls.append(stall)
         loop = asyncio.get_running_loop()
         self._handle = loop.call_later(self.period_s, self._beat)
