@@ -77,3 +77,34 @@ def test_thirty_thousand_set_cookie_lines_are_stored_with_the_loop_free(target: 
     r = traced(target + "/cookies?n=29000", requests=1)
     assert r["answers"] == [(200, 0, 2)]
     assert r["busy_max_ms"] < LAG_P99_LIMIT_MS, _why(r)
+
+
+def test_the_trace_names_what_held_the_loop() -> None:
+    """The tool itself: a call that holds the loop is seen as late heartbeats, counted as
+    the loop's own CPU, and named in the sampled stacks."""
+    import hashlib
+
+    from veza_ray.engine.looptrace import LoopTrace
+
+    def hold_the_loop() -> None:
+        data = b"x" * (32 * MIB)
+        for _ in range(8):  # ~0.2 s of hashing, the GIL released in between
+            hashlib.sha256(data).digest()
+
+    async def main() -> LoopTrace:
+        trace = LoopTrace(threshold_ms=20.0)
+        trace.start()
+        try:
+            await asyncio.sleep(0.05)
+            hold_the_loop()
+            await asyncio.sleep(0.05)
+        finally:
+            trace.stop()
+        return trace
+
+    trace = asyncio.run(main())
+    report = trace.report()
+    assert report["busy_max_ms"] > LAG_P99_LIMIT_MS
+    assert report["lag_max_ms"] > LAG_P99_LIMIT_MS
+    frames = [f for s in report["worst"] for st in s["stacks"] for f in st["frames"]]
+    assert any(f.endswith(" hold_the_loop") for f in frames), frames
