@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
+from typing import Any
 
 import brotli
 import pytest
@@ -20,6 +21,7 @@ from veza_ray.engine.h1 import (
     Truncated,
     build_head,
     decode_body,
+    decode_steps,
     encode_form,
 )
 
@@ -251,6 +253,115 @@ def test_decode_errors_and_bombs() -> None:
         decode_body(gzip.compress(b"\0" * 1_000_000), "gzip", 1000)
     with pytest.raises(BodyTooLarge):
         decode_body(brotli.compress(b"\0" * 1_000_000), "br", 1000)
+
+
+def _zstd() -> object:
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        from backports import zstd  # type: ignore[import-not-found,no-redef,unused-ignore]
+    return zstd
+
+
+def _run_steps(body: bytes, coding: str, limit: int, step: int) -> tuple[bytes, int]:
+    """The decoded body and how many times the decoder handed the loop back."""
+    steps = decode_steps(body, coding, limit, step)
+    yields = 0
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value, yields
+        yields += 1
+
+
+BOMB = b"\0" * (8 << 20)
+
+
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [
+        ("gzip", gzip.compress),
+        ("deflate", zlib.compress),
+        ("br", brotli.compress),
+        ("zstd", lambda b: _zstd().compress(b)),  # type: ignore[attr-defined]
+        ("gzip, gzip", lambda b: gzip.compress(gzip.compress(b))),
+    ],
+)
+def test_a_bomb_decodes_in_bounded_steps(coding: str, encode: Any) -> None:
+    """8 MiB from a few KiB: the decoder hands the loop back between steps of bounded
+    output (one call made all 8 MiB before, holding the loop ~25 ms per 8 MiB)."""
+    body, yields = _run_steps(encode(BOMB), coding, 1 << 25, 256 << 10)
+    assert body == BOMB
+    # a step makes at most 256 KiB (brotli: its output buffer may grow to twice that)
+    assert yields >= len(BOMB) // (512 << 10) - 1
+
+
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_a_bomb_past_the_limit_stops_at_the_limit(coding: str) -> None:
+    data = gzip.compress(BOMB) if coding == "gzip" else brotli.compress(BOMB)
+    steps = decode_steps(data, coding, 1 << 20, 64 << 10)
+    made = 0
+    with pytest.raises(BodyTooLarge):
+        for _ in steps:
+            made += 1
+    assert made <= (1 << 20) // (64 << 10) + 1  # no step beyond the limit
+
+
+def test_stepped_decoding_keeps_k6s_cut_gzip_body() -> None:
+    """A gzip stream cut short keeps what was decoded so far (k6: 1000, body kept),
+    however small the steps."""
+    text = bytes(range(256)) * 4000
+    whole = gzip.compress(text)
+    for step in (1, 1000, 1 << 20):
+        steps = decode_steps(whole[: len(whole) // 2], "gzip", 1 << 25, step)
+        with pytest.raises(Truncated) as cut:
+            for _ in steps:
+                pass
+        assert cut.value.decoded and text.startswith(cut.value.decoded)
+        assert _run_steps(whole, "gzip", 1 << 25, step)[0] == text
+    # k6 leaves x-gzip and GZIP undecoded: no step at all
+    assert _run_steps(whole, "x-gzip", 1 << 25, 1) == (whole, 0)
+
+
+def test_a_brotli_body_past_the_limit_is_too_large_not_truncated() -> None:
+    """Incompressible brotli over the limit: 1702 (too large). The one-shot decoder
+    said "truncated input" (1701) when brotli's output buffer stopped short of it."""
+    import os
+
+    with pytest.raises(BodyTooLarge):
+        decode_body(brotli.compress(os.urandom(700_000)), "br", 600_000)
+
+
+def test_a_body_in_tiny_chunks_is_kept_in_one_buffer() -> None:
+    """2 MiB in 1-byte chunks: one growing buffer, not a list of two million bytes
+    objects (whose join and release held the loop 100 ms per 2 MiB)."""
+    n = 1 << 21
+    r = ResponseReader()
+    r.start("GET", True, 1 << 25)
+    r.feed(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+    frame = b"1\r\nx\r\n" * 65536
+    for _ in range(n // 65536):
+        r.feed(frame)
+        assert len(r.parts) == 1
+    assert r.feed(b"0\r\n\r\n")
+    assert r.body() == b"x" * n and type(r.body()) is bytes
+
+
+def test_a_head_in_small_pieces_grows_in_place() -> None:
+    """A 1 MB head sent 1 KiB at a time: kept in one buffer searched from where the last
+    piece ended (re-joining and re-searching it all per piece took 5 s of loop)."""
+    line = b"X-Filler: " + b"a" * 50 + b"\r\n"
+    raw = b"HTTP/1.1 200 OK\r\n" + line * 16000 + b"Content-Length: 2\r\n\r\nok"
+    r = ResponseReader()
+    r.start("GET", True, 1 << 20)
+    buffers = set()
+    for i in range(0, len(raw), 1024):
+        done = r.feed(raw[i : i + 1024])
+        buffers.add(id(r._pending))
+    assert done and r.body() == b"ok" and r.head is not None
+    assert len(r.head.values("x-filler")) == 16000
+    assert len(buffers) <= 2  # the one growing buffer (and b"" once the head is whole)
 
 
 def test_form_as_k6_encodes_it() -> None:

@@ -10,9 +10,10 @@ no sockets, so it is tested as tables; ``h1client`` does the I/O.
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -182,11 +183,11 @@ class ResponseReader:
         self._method = method
         self.keep = keep
         self._limit = limit
-        self._pending = b""
+        self._pending: bytes | bytearray = b""  # a bytearray once a head is split
         self._block = b""
         self._cut_end = 0
         self.head: ResponseHead | None = None
-        self.parts: list[bytes] = []
+        self.parts: list[bytes | io.BytesIO] = []
         self.body_size = 0
         self.complete = False
         self.trailing = False
@@ -198,15 +199,24 @@ class ResponseReader:
             # The head goes to llhttp whole, so that what Go tolerates and llhttp does not
             # (folded lines, space before a colon) can be mended first, wherever the
             # packets split it.
-            if self._pending:
-                data = self._pending + data
-                self._pending = b""
-            cut, end = _head_end(data)
-            if cut < 0:
-                if len(data) <= MAX_HEAD_BYTES:
-                    self._pending = data
+            # A head that comes in pieces grows in one buffer and each piece is searched
+            # from where the last one ended: re-joining and re-searching it all per
+            # piece was quadratic (5 s of loop for a 1 MiB head sent 1 KiB at a time).
+            pending = self._pending
+            if isinstance(pending, bytearray) and pending:
+                seen = max(0, len(pending) - 3)
+                pending += data
+                cut, end = _head_end(pending, seen)
+                if cut < 0 and len(pending) <= MAX_HEAD_BYTES:
                     return False
+                data = bytes(pending)
+                self._pending = b""
             else:
+                cut, end = _head_end(data)
+                if cut < 0 and len(data) <= MAX_HEAD_BYTES:
+                    self._pending = bytearray(data)
+                    return False
+            if cut >= 0:
                 if (
                     data.find(b"\n ", 0, cut) >= 0
                     or data.find(b"\n\t", 0, cut) >= 0
@@ -264,8 +274,16 @@ class ResponseReader:
         return True
 
     def body(self) -> bytes:
+        """What was kept of the body. It grows in one buffer, never as a list of chunks:
+        a body in 1-byte chunks (legal, and what a hostile server sends) made millions of
+        objects whose join and release held the loop for a second per 16 MiB; and a
+        ``BytesIO`` hands its buffer over as ``bytes`` without copying it (a join of 32
+        MiB held the loop 20 ms, 70 ms on a busy machine)."""
         parts = self.parts
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        if not parts:
+            return b""
+        first = parts[0]
+        return first if isinstance(first, bytes) else first.getvalue()
 
     # ---- llhttp callbacks ------------------------------------------------------------
 
@@ -291,10 +309,23 @@ class ResponseReader:
         if self.keep:
             if n > self._limit:
                 raise BodyTooLarge(self._limit)
-            self.parts.append(chunk)
+            parts = self.parts
+            if not parts:
+                parts.append(chunk)  # most bodies: one chunk, kept as it came
+                return
+            buf = parts[0]
+            if isinstance(buf, bytes):
+                parts[0] = buf = _grow(buf)
+            buf.write(chunk)
 
     def on_message_complete(self) -> None:
         self.complete = True
+
+
+def _grow(first: bytes) -> io.BytesIO:
+    buf = io.BytesIO()
+    buf.write(first)
+    return buf
 
 
 def _keep_alive(block: bytes) -> bool:
@@ -303,13 +334,13 @@ def _keep_alive(block: bytes) -> bool:
     return b"close" not in low if block[5:8] == b"1.1" else b"keep-alive" in low
 
 
-def _head_end(data: bytes) -> tuple[int, int]:
+def _head_end(data: bytes | bytearray, start: int = 0) -> tuple[int, int]:
     """Where the first head in ``data`` ends: (its blank line's start, the body's start),
-    or (-1, -1) when it has not all arrived."""
-    cut = data.find(b"\r\n\r\n")
-    if cut >= 0 and data.find(b"\n\n", 0, cut) < 0:
+    or (-1, -1) when it has not all arrived. ``start``: no head ends before it."""
+    cut = data.find(b"\r\n\r\n", start)
+    if cut >= 0 and data.find(b"\n\n", start, cut) < 0:
         return cut, cut + 4
-    end = _HEAD_END.search(data)  # bare LF line ends
+    end = _HEAD_END.search(data, start)  # bare LF line ends
     return (-1, -1) if end is None else (end.start(), end.end())
 
 
@@ -328,47 +359,146 @@ def build_head(method: str, target: str, headers: Iterable[tuple[str, str]]) -> 
 # ---- response bodies: k6 decodes what the server encoded ---------------------------------
 
 
+# Work per step of a decoding: at most this much output, from at most this much input
+# (~1-3 ms here), so a 32 MiB body is decoded in dozens of steps with the event loop free
+# between them instead of in one 100 ms+ call (docs/http-client.md, loop lag).
+DECODE_STEP = 1 << 20
+DECODE_INPUT = 256 << 10
+
+
 def decode_body(body: bytes, content_encoding: str, limit: int) -> bytes:
+    """``decode_steps`` run to its end in one go (for callers with no loop to free)."""
+    steps = decode_steps(body, content_encoding, limit)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+
+def decode_steps(
+    body: bytes, content_encoding: str, limit: int, step: int = DECODE_STEP
+) -> Generator[None, None, bytes]:
     """Undo Content-Encoding as k6 does (last applied first; gzip, deflate as zlib, br,
     zstd, named exactly so: k6 leaves ``x-gzip`` and ``GZIP`` as they are, as it does
     unknown codings), never producing more than ``limit`` bytes. A gzip or deflate
-    stream cut short raises ``Truncated`` with what it decoded (k6: 1000, body kept)."""
-    for coding in reversed(content_encoding.split(",")):
-        c = coding.strip(" \t")
+    stream cut short raises ``Truncated`` with what it decoded (k6: 1000, body kept).
+    A generator that yields between steps of at most ``step`` output bytes and returns
+    the decoded body: the caller frees its event loop at each yield."""
+    codings = [c.strip(" \t") for c in reversed(content_encoding.split(","))]
+    codings = [c for c in codings if c in _LAYERS]
+    if not codings:
+        return body
+    view = memoryview(body)
+    chunks: Sequence[bytes | memoryview] = [
+        view[i : i + DECODE_INPUT] for i in range(0, len(body), DECODE_INPUT)
+    ]
+    out: list[bytes] = []
+    for c in codings:
+        out = []
         try:
-            if c == "gzip":
-                body = _zlib(body, 16 + zlib.MAX_WBITS, limit)
-            elif c == "deflate":
-                body = _zlib(body, zlib.MAX_WBITS, limit)
-            elif c == "br":
-                dec = brotli.Decompressor()
-                out = dec.process(body, output_buffer_limit=limit + 1)
-                if len(out) > limit:
-                    raise BodyTooLarge(limit)
-                if not dec.is_finished():
-                    raise DecodeError("brotli: truncated input")
-                body = out
-            elif c == "zstd":
-                zd = zstd.ZstdDecompressor()
-                out = zd.decompress(body, max_length=limit + 1)
-                if len(out) > limit:
-                    raise BodyTooLarge(limit)
-                if not zd.eof:
-                    raise DecodeError("zstd: truncated input")
-                body = out
+            yield from _LAYERS[c](chunks, limit, step, out)
         except (zlib.error, brotli.error, zstd.ZstdError) as exc:
             raise DecodeError(f"{c}: {exc}") from None
-    return body
+        chunks = out
+    if len(out) <= 1:
+        return out[0] if out else b""
+    # One join of 32 MiB held the loop 20 ms (70 ms on a busy machine): a BytesIO is
+    # filled a step at a time and hands over its buffer as bytes without a copy.
+    buf = io.BytesIO()
+    for i, piece in enumerate(out):
+        buf.write(piece)
+        out[i] = b""
+        if len(piece) >= step:
+            yield
+    return buf.getvalue()
 
 
-def _zlib(body: bytes, wbits: int, limit: int) -> bytes:
-    d = zlib.decompressobj(wbits)
-    out = d.decompress(body, limit + 1)
-    if len(out) > limit:
-        raise BodyTooLarge(limit)
-    if not d.eof:
-        raise Truncated(out)
-    return out
+Layer = Callable[[Sequence[bytes | memoryview], int, int, list[bytes]], Generator[None, None, None]]
+
+
+def _keep(out: list[bytes], piece: bytes, total: int, limit: int) -> int:
+    """Add one step's output; past ``limit`` the body is too large (nothing more made)."""
+    if piece:
+        out.append(piece)
+        total += len(piece)
+        if total > limit:
+            raise BodyTooLarge(limit)
+    return total
+
+
+def _zlib_layer(wbits: int) -> Layer:
+    def layer(
+        chunks: Sequence[bytes | memoryview], limit: int, step: int, out: list[bytes]
+    ) -> Generator[None, None, None]:
+        d = zlib.decompressobj(wbits)
+        total = 0
+        for chunk in chunks:
+            data: bytes | memoryview = chunk
+            while True:
+                most = min(step, limit + 1 - total)  # never 0: that would mean "no limit"
+                piece = d.decompress(data, most)
+                total = _keep(out, piece, total, limit)
+                if d.eof:
+                    return  # bytes after the stream's end are ignored, as before
+                data = d.unconsumed_tail
+                if not data and len(piece) < most:
+                    break  # this input is used up and no output is pending
+                yield
+            yield
+        if not d.eof:
+            raise Truncated(b"".join(out))
+
+    return layer
+
+
+def _brotli_layer(
+    chunks: Sequence[bytes | memoryview], limit: int, step: int, out: list[bytes]
+) -> Generator[None, None, None]:
+    dec = brotli.Decompressor()
+    total = 0
+    for chunk in chunks:
+        piece = dec.process(chunk, output_buffer_limit=min(step, limit + 1 - total))
+        total = _keep(out, piece, total, limit)
+        while not dec.can_accept_more_data():
+            yield
+            more = dec.process(b"", output_buffer_limit=min(step, limit + 1 - total))
+            total = _keep(out, more, total, limit)
+        yield
+    while not dec.is_finished():  # output still held back by the step's limit
+        more = dec.process(b"", output_buffer_limit=min(step, limit + 1 - total))
+        if not more:
+            raise DecodeError("brotli: truncated input")
+        total = _keep(out, more, total, limit)
+        yield
+
+
+def _zstd_layer(
+    chunks: Sequence[bytes | memoryview], limit: int, step: int, out: list[bytes]
+) -> Generator[None, None, None]:
+    zd = zstd.ZstdDecompressor()
+    total = 0
+    for chunk in chunks:
+        data: bytes | memoryview = chunk
+        while True:
+            piece = zd.decompress(data, max_length=min(step, limit + 1 - total))
+            total = _keep(out, piece, total, limit)
+            if zd.eof:
+                return
+            if zd.needs_input:
+                break
+            data = b""
+            yield
+        yield
+    raise DecodeError("zstd: truncated input")
+
+
+_LAYERS: dict[str, Layer] = {
+    "gzip": _zlib_layer(16 + zlib.MAX_WBITS),
+    "deflate": _zlib_layer(zlib.MAX_WBITS),
+    "br": _brotli_layer,
+    "zstd": _zstd_layer,
+}
 
 
 # ---- request bodies: k6's form and multipart encodings ------------------------------------

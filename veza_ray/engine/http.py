@@ -45,7 +45,7 @@ from veza_ray.engine.h1 import (
     Truncated,
     UnexpectedEOF,
     build_head,
-    decode_body,
+    decode_steps,
     encode_form,
 )
 from veza_ray.engine.h1client import (
@@ -62,6 +62,7 @@ from veza_ray.engine.netguard import HostRefused
 
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_USER_AGENT = "veza-ray/0.1 (+k6-compatible)"
+COOKIE_BATCH = 500  # Set-Cookie lines stored between two turns of the loop (~5 ms)
 
 
 def client_choice_problem(value: str | None) -> str | None:
@@ -513,7 +514,7 @@ class HttpClient:
             except Exception as exc:
                 hop = _Hop.failed(exc, keep)
             else:
-                hop = self._answered(ex, t, target, keep, limit, hops < c.redirects, c.jar)
+                hop = await self._answered(ex, t, target, keep, limit, hops < c.redirects, c.jar)
             ok: bool | None = None
             if not isinstance(expected, NoCallback):
                 ok = is_expected(hop.status, expected) and not hop.err
@@ -550,7 +551,7 @@ class HttpClient:
                 if refusal:
                     return self._refused(method, url, c.tags, refusal, _failed_flag(expected))
 
-    def _answered(
+    async def _answered(
         self,
         ex: Exchange,
         t: Timed,
@@ -571,15 +572,17 @@ class HttpClient:
         if keep and (status >= 200 or status == 101) and status not in (204, 304):
             hop.kept = ex.body  # k6 has no body (null) for 1xx, 204 and 304
             if hop.kept:
-                hop.kept, dcode, derr = _decoded(rh.values("content-encoding"), hop.kept, limit)
+                codings = rh.values("content-encoding")
+                hop.kept, dcode, derr = await _decoded(codings, hop.kept, limit)
                 if dcode:  # k6 then has no response: no status, no proto
                     hop.status, hop.code, hop.err, hop.proto = 0, dcode, derr, ""
         cookies = rh.values("set-cookie")
         if cookies:
-            SECRETS.learn_headers(("Set-Cookie", v) for v in cookies)
             if hop.status:  # k6 keeps no cookie of a response that failed (its body)
                 hop.set_cookies = cookies
-                self._store_cookies(cookies, target, jar or self._vu_jar())
+            await self._store_cookies(
+                cookies, target, (jar or self._vu_jar()) if hop.status else None
+            )
         if hop.status in REDIRECT_STATUSES and follow:
             hop.loc = _location(rh.values("location"))
         return hop
@@ -646,11 +649,22 @@ class HttpClient:
             extra += f"Cookie: {line}\r\n".encode()
         return fixed + extra + b"\r\n"
 
-    def _store_cookies(self, values: list[str], target: _Target, jar: CookieJar) -> None:
+    async def _store_cookies(
+        self, values: list[str], target: _Target, jar: CookieJar | None
+    ) -> None:
+        """Learn (as secrets) and store (unless ``jar`` is None: learn only) each
+        Set-Cookie, the loop freed every ``COOKIE_BATCH`` lines: a 1 MiB head holds tens of
+        thousands of them, which took the loop for a quarter second and more in one go."""
         now = time()
         host, path = target.url.host or "", target.url.path or "/"
-        for v in values:
-            jar.store(v, host, path, now)
+        for start in range(0, len(values), COOKIE_BATCH):
+            if start:
+                await asyncio.sleep(0)
+            batch = values[start : start + COOKIE_BATCH]
+            SECRETS.learn_headers(("Set-Cookie", v) for v in batch)
+            if jar is not None:
+                for v in batch:
+                    jar.store(v, host, path, now)
 
     def _failed(
         self,
@@ -795,13 +809,20 @@ def _as_sent(raw: str) -> str:
     return quote(raw, safe=_URL_SAFE)
 
 
-def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None, int, str]:
+async def _decoded(codings: list[str], body: bytes, limit: int) -> tuple[bytes | None, int, str]:
     """The body with its Content-Encoding undone, as k6 gives it; a body that does not
-    decode fails the request (status 0, k6's 1701), one decoding past the limit 1702."""
+    decode fails the request (status 0, k6's 1701), one decoding past the limit 1702.
+    Decoded in steps (``decode_steps``) with the loop freed between them: a 32 MiB body
+    decoded in one call held every VU of the actor for 100 ms and more."""
     if not codings:
         return body, 0, ""
+    steps = decode_steps(body, ",".join(codings), limit)
     try:
-        return decode_body(body, ",".join(codings), limit), 0, ""
+        while True:
+            next(steps)
+            await asyncio.sleep(0)
+    except StopIteration as done:
+        return done.value, 0, ""
     except Truncated as exc:  # k6: 1000 "unexpected EOF", the body decoded so far kept
         return exc.decoded, 1000, "unexpected EOF"
     except (DecodeError, BodyTooLarge) as exc:
