@@ -176,6 +176,18 @@ ROWS = """() => ({
 })"""
 
 
+def _files_with(root: Path, needle: bytes) -> list[str]:
+    """Every regular file under ``root`` that contains ``needle``."""
+    found = []
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+                found.append(str(path))
+        except OSError:
+            continue  # removed meanwhile, or not readable as a file
+    return found
+
+
 def _cell(scenario: str, key: str) -> str:
     return f"tr[data-scenario='{scenario}'] td[data-k='{key}']"
 
@@ -246,7 +258,12 @@ def test_three_node_run_watched_from_the_host(
     assert page.locator("#cluster tr[data-node]").count() == 3  # the final state too
     assert messages == [], messages
     assert outside == [], outside
-    assert run.token not in out.read_text()
+    # The token: printed once, on the driver's stderr; in no report, and in no file any
+    # node's Ray processes wrote (logs of the driver, the actors, the raylets, the GCS).
+    assert len([ln for ln in run.lines if run.token in ln]) == 1
+    for name in ("summary.json", "report.html"):
+        assert run.token not in (tmp_path / name).read_text(), name
+    assert _files_with(cluster.state_dir, run.token.encode()) == []
 
 
 def _host_env(c: NetnsCluster) -> dict[str, str]:
