@@ -9,14 +9,13 @@ the page's final numbers are the summary's. A second run binds 0.0.0.0: without 
 token printed on stderr, control is refused and the page is read-only; the token is
 nowhere but that one line.
 
-``VEZA_RAY_DASHBOARD_SHOTS=DIR`` saves the overview and cluster views there as PNGs
-(docs/dashboard-overview.png, docs/dashboard-cluster.png come from this test).
+The screenshots in docs/ come from the 3-node namespaced run instead
+(tests/e2e/test_dashboard_netns.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -29,24 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from requires import find_chromium, requires
+from dashboard_browser import chromium, ms_text, scenario_p95, watch
+from dashboard_browser import wait as _wait
+from requires import requires
 from servers import write_script
 
 from veza_ray.reports import fmt
 
-CHROMIUM = find_chromium() or "/usr/bin/chromium"
 pytestmark = [pytest.mark.ray, requires("chromium", "playwright")]
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
-WAIT_MS = 120_000  # a safety net for a wedged browser, never the synchronisation itself
 
 SCRIPT = """
 from veza_ray import Counter, check, env, sleep
@@ -149,35 +138,8 @@ def _finish(run: Run) -> tuple[int, str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def _watch(page: Any, origin: str) -> tuple[list[str], list[str]]:
-    """Console messages and page errors; requests outside the dashboard's origin."""
-    messages: list[str] = []
-    outside: list[str] = []
-    page.on("console", lambda m: messages.append(f"{m.type}: {m.text}"))
-    page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
-    page.on("request", lambda r: None if r.url.startswith(origin) else outside.append(r.url))
-    return messages, outside
-
-
-def _wait(page: Any, js: str, arg: Any = None) -> Any:
-    return page.wait_for_function(js, arg=arg, timeout=WAIT_MS, polling=100).json_value()
-
-
-def _shot(page: Any, name: str) -> None:
-    where = os.environ.get("VEZA_RAY_DASHBOARD_SHOTS")
-    if where:
-        Path(where).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(where) / name), full_page=False)
+    with chromium() as b:
+        yield b
 
 
 def _status(url: str) -> dict[str, Any]:
@@ -186,26 +148,12 @@ def _status(url: str) -> dict[str, Any]:
     return doc["data"]["attributes"]
 
 
-def _p95(summary: dict[str, Any], name: str) -> float:
-    sub = summary["metrics"].get(f"http_req_duration{{scenario:{name}}}")
-    if sub is not None:
-        return float(sub["values"]["p(95)"])
-    return float(summary["veza_ray"]["distributions"][name]["quantiles"]["p(95)"])
-
-
-def _ms_text(text: str) -> float:
-    m = re.fullmatch(r"([\d.,]+) (µs|ms|s)", text.strip())
-    assert m, text
-    v = float(m.group(1).replace(",", ""))
-    return {"µs": v / 1000.0, "ms": v, "s": v * 1000.0}[m.group(2)]
-
-
 def test_live_page_threshold_history_stop_and_final_numbers(tmp_path: Path, browser: Any) -> None:
     run = _start(tmp_path, "host=127.0.0.1&port=0&period=1s", limit=60, extra=[])
     origin = run.url.rstrip("/")
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 1500})
-        messages, outside = _watch(page, origin)
+        messages, outside = watch(page, origin)
         page.goto(run.url)
         _wait(page, "document.body.dataset.seq >= 2")
         assert page.locator("#vr-stop").is_visible()  # loopback: control without a token
@@ -221,16 +169,14 @@ def test_live_page_threshold_history_stop_and_final_numbers(tmp_path: Path, brow
         )
         first_t = float(page.evaluate("document.body.dataset.firstT"))
         assert first_t <= 2.5, first_t  # the run's first interval
-        _shot(page, "dashboard-overview.png")
         page.locator("#vr-tabs button[data-tab=cluster]").click()
         assert page.locator("#cluster").is_visible() and not page.locator("#verdict").is_visible()
         assert page.locator("#cluster tr[data-actor]").count() == 2
-        _shot(page, "dashboard-cluster.png")
         page.locator("#vr-tabs button[data-tab=overview]").click()
 
         # A second page load mid-run: the whole series from the start, not from now.
         second = browser.new_page(viewport={"width": 1280, "height": 900})
-        messages2, outside2 = _watch(second, origin)
+        messages2, outside2 = watch(second, origin)
         second.goto(run.url)
         _wait(second, "document.body.dataset.seq >= 1")
         assert int(second.evaluate("document.body.dataset.points")) >= points
@@ -270,8 +216,8 @@ def test_live_page_threshold_history_stop_and_final_numbers(tmp_path: Path, brow
         assert page.locator(cell.format(name, "requests")).inner_text() == fmt.number(reqs)
         shown += reqs
         p95_text = page.locator(cell.format(name, "p95")).inner_text()
-        assert p95_text == fmt.ms(_p95(summary, name))
-        assert _ms_text(p95_text) == pytest.approx(_p95(summary, name), rel=0.01, abs=0.01)
+        assert p95_text == fmt.ms(scenario_p95(summary, name))
+        assert ms_text(p95_text) == pytest.approx(scenario_p95(summary, name), rel=0.01, abs=0.01)
     assert shown == total
     assert messages == [] and messages2 == [], messages + messages2
     assert outside == [] and outside2 == [], outside + outside2
@@ -314,7 +260,7 @@ def test_off_loopback_bind_needs_the_token_which_is_nowhere_else(
         assert _status(local)["stopped"] is False and _status(local)["running"] is True
 
         page = browser.new_page()
-        messages, _ = _watch(page, local.rstrip("/"))
+        messages, _ = watch(page, local.rstrip("/"))
         page.goto(local)
         _wait(page, "document.body.dataset.seq >= 1")
         assert page.evaluate("document.body.dataset.control") == "token"

@@ -693,7 +693,8 @@ def _generators(r: Report) -> str:
 def _nodes_table(r: Report) -> str:
     """Nodes with their actors, VUs and merge-tree aggregator."""
     node_rows = "".join(
-        f'<tr><td>{_e(n.get("address", ""))}</td><td><code title="{_e(n.get("node_id", ""))}'
+        f'<tr data-node="{_e(n.get("address", ""))}"><td>{_e(n.get("address", ""))}</td>'
+        f'<td><code title="{_e(n.get("node_id", ""))}'
         f'">{_e(str(n.get("node_id", ""))[:12])}</code></td>'
         f'<td class="num">{len(n.get("actors", []) or [])}</td>'
         f"<td>{_e(_node_vus(n))}</td><td>{_e(_tree(n))}</td></tr>"
