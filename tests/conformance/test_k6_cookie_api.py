@@ -115,7 +115,10 @@ def _tagging(summary: dict[str, Any]) -> dict[str, Any]:
         "http_reqs": _count(summary, "http_reqs", "count"),
         "http_req_failed": None
         if failed is None
-        else (_count(summary, "http_req_failed", "passes"), _count(summary, "http_req_failed", "fails")),
+        else (
+            _count(summary, "http_req_failed", "passes"),
+            _count(summary, "http_req_failed", "fails"),
+        ),
         "expected submetric": "http_req_duration{expected_response:true}" in summary["metrics"],
     }
 
