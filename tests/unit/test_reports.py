@@ -104,6 +104,20 @@ def test_model_reads_the_real_summary(summary: dict[str, Any]) -> None:
     assert stats["browse"].p95 == summary["metrics"][BROWSE_KEY]["values"]["p(95)"]
 
 
+def test_the_all_row_reads_p99_from_the_whole_runs_digest(summary: dict[str, Any]) -> None:
+    """k6's default trend stats have no p(99): the "all" row and the p99 card read the whole
+    run's merged digest instead of showing n/a; a value k6's stats do carry still wins."""
+    s = copy.deepcopy(summary)
+    lat = s["metrics"]["http_req_duration"]["values"]
+    lat.pop("p(99)", None)
+    assert build(s).overall.p99 is None  # the fixture predates the whole-run digest
+    grid = {"p(50)": 5.0, "p(95)": 70.0, "p(99)": 123.0}
+    s["veza_ray"]["overall_distribution"] = {"count": 10, "quantiles": grid, "centroids": []}
+    o = build(s).overall
+    assert o.p99 == 123.0
+    assert o.p95 == lat["p(95)"] != 70.0 and o.p50 == lat["med"]
+
+
 def test_verdict_without_the_verdicts_key_reads_metrics(summary: dict[str, Any]) -> None:
     s = failing(summary)
     del s["veza_ray"]["verdicts"]

@@ -636,6 +636,7 @@ def _extras(
     extras["options"] = _jsonable(dict(ctx.prep.options.raw))
     extras["verdicts"] = [v.to_wire() for v in verdicts]
     extras["distributions"] = ctx.state.distributions()
+    extras["overall_distribution"] = ctx.state.overall_distribution()
     extras["scenarios"] = [sc.name for sc in ctx.prep.options.scenarios]
     pushed = {e.name: e.summary for e in ends if e.summary is not None}
     if pushed:

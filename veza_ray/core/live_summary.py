@@ -53,6 +53,7 @@ def live_summary(
     }
     extras["verdicts"] = [v.to_wire() for v in verdicts]
     extras["distributions"] = run.distributions()
+    extras["overall_distribution"] = run.overall_distribution()
     extras["scenarios"] = [sc.name for sc in run.options.scenarios]
     extras["options"] = dict(run.options.raw)
     extras["live"] = {

@@ -14,7 +14,7 @@ from typing import Any
 from veza_ray.core import cardinality
 from veza_ray.core.datasplit import DataUse, merge_usage
 from veza_ray.core.digest import DEFAULT_MAX_CENTROIDS, WIRE_VERSION
-from veza_ray.core.metric_types import MetricDef
+from veza_ray.core.metric_types import MetricDef, Tags
 from veza_ray.core.metrics import MetricStore, TrendSink
 from veza_ray.core.options import Options, ScenarioConfig
 from veza_ray.core.plan import Segment, planned_vu_seconds
@@ -328,19 +328,29 @@ class MergedRun:
         """Per-scenario latency distribution from the merged digests, for reports."""
         out: dict[str, dict[str, Any]] = {}
         for sc in self.options.scenarios:
-            sink = self.total.aggregate("http_req_duration", (("scenario", sc.name),))
-            if not isinstance(sink, TrendSink) or sink.empty():
-                continue
-            d = sink.digest
-            grid = sorted({*range(0, 100, 2), 95, 99, 99.9, 100})
-            cents = d.centroids()
-            step = max(1, len(cents) // 200)
-            out[sc.name] = {
-                "count": d.count,
-                "quantiles": {f"p({q:g})": d.quantile(q / 100.0) for q in grid},
-                "centroids": [[m, w] for m, w in cents[::step]],
-            }
+            d = self._distribution((("scenario", sc.name),))
+            if d is not None:
+                out[sc.name] = d
         return out
+
+    def overall_distribution(self) -> dict[str, Any] | None:
+        """The whole run's latency distribution: the report's "all" row and p99 card read
+        it, since k6's default summary trend stats carry no p(99)."""
+        return self._distribution(())
+
+    def _distribution(self, selector: Tags) -> dict[str, Any] | None:
+        sink = self.total.aggregate("http_req_duration", selector)
+        if not isinstance(sink, TrendSink) or sink.empty():
+            return None
+        d = sink.digest
+        grid = sorted({*range(0, 100, 2), 95, 99, 99.9, 100})
+        cents = d.centroids()
+        step = max(1, len(cents) // 200)
+        return {
+            "count": d.count,
+            "quantiles": {f"p({q:g})": d.quantile(q / 100.0) for q in grid},
+            "centroids": [[m, w] for m, w in cents[::step]],
+        }
 
     def series_report(self) -> dict[str, Any]:
         """How many series the driver kept, the limit, and what was folded past it."""

@@ -227,7 +227,8 @@ def build(summary: Mapping[str, Any]) -> Report:
     series = {name: _series(_list(vr.get("intervals")), name) for name in scenarios}
     distributions = _distributions(_map(vr.get("distributions")))
     stats = [_stats(name, series[name], metrics, distributions, duration) for name in scenarios]
-    overall = _overall(metrics, series)
+    whole = _distributions({"all": _map(vr.get("overall_distribution"))}).get("all")
+    overall = _overall(metrics, series, whole)
     health = _map(vr.get("generator_health"))
     lost = [_map(a) for a in _list(vr.get("lost_actors"))]
     lost_vus = _num(vr.get("lost_vu_seconds")) or 0.0
@@ -433,7 +434,11 @@ def _stats(
     return ScenarioStats(name, requests, rps, p95, p99, failed, vus_max, quantile(50.0))
 
 
-def _overall(metrics: Mapping[str, Any], series: Mapping[str, list[Point]]) -> ScenarioStats:
+def _overall(
+    metrics: Mapping[str, Any], series: Mapping[str, list[Point]], whole: Distribution | None
+) -> ScenarioStats:
+    """The "all" row: k6's summary values where its trend stats have them, else the whole
+    run's merged digest (k6's default stats have no p(99))."""
     lat = _map(_map(metrics.get(LATENCY_METRIC)).get("values"))
     failed = _map(_map(metrics.get(FAILED_METRIC)).get("values"))
     reqs = _map(_map(metrics.get("http_reqs")).get("values"))
@@ -449,12 +454,22 @@ def _overall(metrics: Mapping[str, Any], series: Mapping[str, list[Point]]) -> S
         name="all",
         requests=_num(reqs.get("count")),
         rps=_num(reqs.get("rate")),
-        p95=_num(lat.get("p(95)")),
-        p99=_num(lat.get("p(99)")),
+        p95=_quantile(lat, "p(95)", 95.0, whole),
+        p99=_quantile(lat, "p(99)", 99.0, whole),
         failed_rate=_num(failed.get("rate")),
         vus_max=vus_max,
-        p50=_num(lat.get("med")),
+        p50=_quantile(lat, "med", 50.0, whole),
     )
+
+
+def _quantile(
+    values: Mapping[str, Any], key: str, pct: float, whole: Distribution | None
+) -> float | None:
+    given = _num(values.get(key))
+    if given is not None or whole is None:
+        return given
+    exact = whole.exact(pct)
+    return exact if exact is not None else whole.q(pct)
 
 
 def _verdict(
