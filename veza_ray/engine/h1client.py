@@ -91,6 +91,13 @@ class H1Conn(asyncio.Protocol):
         self._t_first = 0.0
         self._drain: asyncio.Future[None] | None = None
         self._paused = False
+        # The deadline of the request in flight, and the one timer that enforces it. The
+        # timer is kept across requests (a 60 s timeout outlives a 1 ms exchange): when it
+        # fires early for a later request it re-arms, so a request pays a float store
+        # instead of a TimerHandle scheduled and cancelled.
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
 
     # ---- asyncio.Protocol ------------------------------------------------------------
 
@@ -128,6 +135,9 @@ class H1Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.resume_writing()  # a writer waiting to drain must not wait for ever
         fut = self._fut
         if fut is None or fut.done():
@@ -152,6 +162,27 @@ class H1Conn(asyncio.Protocol):
         fut: asyncio.Future[Exchange] = asyncio.get_running_loop().create_future()
         self._fut = fut
         return fut
+
+    def arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Expire the request in flight at ``deadline`` (loop time) unless it is done."""
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None or self._timer_at > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        fut = self._fut
+        if fut is None or fut.done():
+            return  # idle, or answered: nothing to expire; the next request re-arms
+        if self._deadline <= self._timer_at:
+            self.expire()
+        else:  # armed for an earlier request: this one's deadline is later
+            self._timer = asyncio.get_running_loop().call_at(self._deadline, self._on_timer)
+            self._timer_at = self._deadline
 
     def partial(self) -> bytes | None:
         """What arrived of the body before a failure (k6 keeps it); None when not even the
@@ -299,7 +330,7 @@ class H1Pool:
                 t.connected, t.connecting, t.secured = had, 0.0, 0.0
             had = t.connected
             fut = conn.begin(method, keep, limit)
-            timer = loop.call_at(deadline, conn.expire)
+            conn.arm(loop, deadline)
             try:
                 transport = conn.transport
                 assert transport is not None
@@ -326,7 +357,6 @@ class H1Pool:
                 self._all.discard(conn)
                 raise
             finally:
-                timer.cancel()
                 # The future holds the exception, whose traceback holds this frame and so
                 # the connection: a cycle that would keep a failed body's buffers (up to
                 # the limit) alive until the cyclic GC, which runs seldom in an actor.
