@@ -337,7 +337,8 @@ class H1Pool:
                 transport.write(head)
                 if body:
                     transport.write(body)
-                await conn.drain()
+                if conn._paused:  # over the write buffer's high-water mark: wait
+                    await conn.drain()
                 t.sent = perf_counter()
                 t.wrote = True
                 ex = await fut
@@ -387,7 +388,11 @@ class H1Pool:
                 conn._close()
             self._all.discard(conn)
             return
-        self._idle.setdefault(conn.key, []).append(conn)
+        idle = self._idle.get(conn.key)
+        if idle is None:
+            self._idle[conn.key] = [conn]
+        else:
+            idle.append(conn)
 
     async def _open(self, key: Key, t: Timed, deadline: float) -> H1Conn:
         scheme, host, port = key
