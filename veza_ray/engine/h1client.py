@@ -98,11 +98,13 @@ class H1Conn(asyncio.Protocol):
         self._deadline = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None  # set once connected
 
     # ---- asyncio.Protocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -159,7 +161,7 @@ class H1Conn(asyncio.Protocol):
         self._reader.start(method, keep, limit)
         self._received = 0
         self._t_first = 0.0
-        fut: asyncio.Future[Exchange] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Exchange] = asyncio.Future(loop=self._loop)
         self._fut = fut
         return fut
 
@@ -293,6 +295,15 @@ class H1Pool:
         self._insecure = insecure
         self._ssl: ssl.SSLContext | None = None
         self._dns: dict[tuple[str, int], tuple[float, list[Any]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop this pool serves, taken at first use (its connections' transports are
+        that loop's; asking asyncio for the running loop costs ~0.35 us a request)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
 
     async def exchange(
         self,
@@ -304,13 +315,16 @@ class H1Pool:
         timeout: float,
         replayable: bool = False,
         limit: int = DEFAULT_MAX_BODY,
+        deadline: float | None = None,
     ) -> tuple[Exchange, Timed]:
-        """Send one request and read its response. A reused connection that the server had
+        """Send one request and read its response within ``timeout`` seconds, or by
+        ``deadline`` (loop time) when given. A reused connection that the server had
         closed is retried once on a new one when ``replayable`` (Go's rule: GET, HEAD,
         OPTIONS, TRACE, or an Idempotency-Key header). Anything that goes wrong once the
         request is on its way raises ``Failed`` with what arrived."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        loop = self.loop
+        if deadline is None:
+            deadline = loop.time() + timeout
         had = 0.0  # when the first attempt had its connection
         for attempt in (0, 1):
             t = Timed()

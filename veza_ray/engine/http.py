@@ -448,8 +448,7 @@ class HttpClient:
         hops = 0
         # One deadline for the request and its redirects, as k6's timeout (a context on
         # Go's client.Do): a slow chain times out instead of getting a timeout per hop.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + c.seconds
+        deadline = pool.loop.time() + c.seconds
         # An empty body: k6 (Go) frames it chunked on POST/PUT/PATCH, not at all elsewhere.
         empty_chunked = payload == b"" and method in ("POST", "PUT", "PATCH")
         # A Referer the caller set is kept on every hop; else each names the hop before.
@@ -466,20 +465,20 @@ class HttpClient:
             replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
             wire = _LAST_CHUNK if empty_chunked and payload == b"" else payload
             try:
-                left = max(0.0, deadline - loop.time())
                 ex, t = await pool.exchange(
-                    target.key, method, head, wire, keep, left, replayable, limit
+                    target.key, method, head, wire, keep, 0.0, replayable, limit, deadline
                 )
             except Exception as exc:
                 hop = _Hop.failed(exc, keep)
             else:
                 hop = self._answered(ex, t, target, keep, limit, hops < c.redirects)
-            ok = is_expected(hop.status, expected) and not hop.err
-            name, extra = _name_and_extra(url, c.tags)
-            if hop.proto:
-                extra = _with_proto(extra, hop.proto)
-            sent = (len(head) + len(wire or b"")) * hop.tries  # a replay is sent twice (k6)
             status, loc = hop.status, hop.loc
+            if expected is None:  # k6's default, inline: 200-399 (status 0 is not)
+                ok = 200 <= status < 400 and not hop.err
+            else:
+                ok = is_expected(status, expected) and not hop.err
+            name, extra = _name_and_extra(url, c.tags, hop.proto)
+            sent = (len(head) + len(wire or b"")) * hop.tries  # a replay is sent twice (k6)
             self._record(method, name, status, ok, hop.code, extra, hop.timings, sent, hop.received)
             if not loc:
                 res = Response(
@@ -899,19 +898,23 @@ _CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie
 # Tag memos: identity, never display. Tag values are kept as given (redaction happens
 # where an output writes them), so a secret learned later cannot leave a stale redacted
 # copy here. The book owns them: ``SECRETS.clear()`` resets them with it.
-_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = SECRETS.owns({})
+_TAGSETS: dict[tuple[tuple[tuple[str, str], ...], str], tuple[str | None, Tags]] = SECRETS.owns(
+    {}
+)
 
 
-def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
+def _name_and_extra(url: str, tags: Mapping[str, str] | None, proto: str = "") -> tuple[str, Tags]:
     """The ``name`` tag (default: the URL, its userinfo masked as k6 masks it) and the
-    other request tags, sorted once per distinct tags dict rather than on every request.
+    other request tags with k6's ``proto`` when a response came (``proto``), sorted once
+    per distinct tags dict and proto rather than on every request.
     Values are the real ones: thresholds and series match on them; outputs redact."""
     if not tags:
-        return _NAMES.get(url) or _url_name(url), ()
-    key = tuple(tags.items())
+        return _NAMES.get(url) or _url_name(url), (_with_proto((), proto) if proto else ())
+    key = (tuple(tags.items()), proto)
     hit = _TAGSETS.get(key)
     if hit is None:
-        hit = (tags.get("name") or None, tuple(sorted(kv for kv in key if kv[0] != "name")))
+        extra = tuple(sorted(kv for kv in key[0] if kv[0] != "name"))
+        hit = (tags.get("name") or None, _with_proto(extra, proto) if proto else extra)
         if len(_TAGSETS) < 10_000:  # bounded: tags built from data must not grow it forever
             _TAGSETS[key] = hit
     return (hit[0] or _url_name(url)), hit[1]
