@@ -271,6 +271,9 @@ class _Scenario:
         self.run = executor(cfg.executor).run  # a table lookup: an unknown name is refused
         self.with_data = takes_data(flow)
         self.stripe = iteration_stripe(cfg, seg)  # its iterationInTest numbers
+        # Every index is this actor's (one actor, or no stripe): the k-th is k itself.
+        st = self.stripe
+        self.numbers_own = not st.residues or len(st.residues) == st.period
         self.vu_offset = vu_offset(cfg, seg)  # the scenario's VUs on actors before this one
         self.started = 0  # iterations started on this actor (k6's iterationInInstance)
         self.exhausted = False  # a per-iteration DataFile ran out under "stop"
@@ -506,7 +509,7 @@ class Runner:
         k = s.started
         s.started += 1
         vu.scenario_iteration = k
-        vu.iteration_in_test = iteration_in_test(s.stripe, k) if s.stripe.residues else k
+        vu.iteration_in_test = k if s.numbers_own else iteration_in_test(s.stripe, k)
 
     async def _iteration(self, s: _Scenario, vu: VU) -> None:
         if s.exhausted or vu.retired:
