@@ -41,6 +41,8 @@ from veza_ray.engine.http import ClientHub, HostGuard, HttpClient, Timings
 from veza_ray.engine.scenario import LoadedScript, describe_exception
 
 Flow = Callable[..., Awaitable[Any]]  # (vu) or (vu, data): setup()'s data
+# An enum member read off its class costs ~80 ns in Python 3.11; this is read per sample.
+_GAUGE = MetricType.GAUGE
 
 
 
@@ -160,7 +162,7 @@ class ScenarioRecorder:
             s = self.store.sink(name, make_tags(tags))
             if len(self._custom) < self.store.max_series_per_metric:
                 self._custom[key] = s  # bounded like the store's tag sets
-        if s.kind is MetricType.GAUGE:
+        if s.kind is _GAUGE:
             s.add(value, time.time())  # type: ignore[call-arg]
         else:
             s.add(value)
