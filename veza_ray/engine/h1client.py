@@ -30,6 +30,8 @@ from veza_ray.engine.netguard import resolve_checked
 # Go resends these (and requests with an Idempotency-Key) after a stale keep-alive close.
 REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 DNS_TTL_S = 300.0
+# A body up to this size goes out in the same write as its head: one syscall, not two.
+COALESCE_BYTES = 64 * 1024
 
 Key = tuple[str, str, int]  # scheme, host, port
 
@@ -348,8 +350,12 @@ class H1Pool:
             try:
                 transport = conn.transport
                 assert transport is not None
-                transport.write(head)
-                if body:
+                if not body:
+                    transport.write(head)
+                elif len(body) <= COALESCE_BYTES:  # one send for both, as Go's bufio does
+                    transport.write(head + body)
+                else:
+                    transport.write(head)
                     transport.write(body)
                 if conn._paused:  # over the write buffer's high-water mark: wait
                     await conn.drain()
