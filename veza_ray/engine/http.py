@@ -552,8 +552,8 @@ class HttpClient:
             ua,
             tuple(hdrs.items()) if hdrs else None,
         )
-        fixed = _HEADS.get(key)
-        if fixed is None:
+        whole = _HEADS.get(key)  # the head with its blank line, as most requests send it
+        if whole is None:
             merged = {"host": ("Host", target.host)}
             if ua:
                 merged["user-agent"] = ("User-Agent", ua)
@@ -567,9 +567,11 @@ class HttpClient:
             if not merged.get("user-agent", ("", "x"))[1]:
                 merged.pop("user-agent", None)  # an empty User-Agent: Go sends none
             merged.pop("cookie", None)  # written below, merged with the jar's as in k6
-            fixed = build_head(method, target.path, merged.values())[:-2]
+            whole = build_head(method, target.path, merged.values())
             if len(_HEADS) < 10_000:
-                _HEADS[key] = fixed
+                _HEADS[key] = whole
+        if not (payload is not None or cookies or hdrs or self._jar) and method not in _BODIED:
+            return whole  # nothing to add: no length, no cookie (a GET without headers)
         extra = b""
         if payload == b"":
             if method in ("POST", "PUT", "PATCH"):
@@ -590,7 +592,7 @@ class HttpClient:
             if "\r" in line or "\n" in line:
                 raise ValueError("header 'Cookie' holds a line break")
             extra += f"Cookie: {line}\r\n".encode()
-        return fixed + extra + b"\r\n"
+        return whole[:-2] + extra + b"\r\n"
 
     def _store_cookies(self, values: list[str], target: _Target) -> None:
         jar, now = self.cookie_jar, time()
@@ -693,6 +695,7 @@ class _Call:
 
 
 _LAST_CHUNK = b"0\r\n\r\n"  # an empty chunked body
+_BODIED = frozenset({"POST", "PUT", "PATCH"})  # framed even without a body (k6, Go)
 
 
 def _location(values: list[str]) -> str:
