@@ -2,7 +2,11 @@
 on a shared box, for comparing candidate changes.
 
     python -m bench.micro [--patch NAME ...] [--iters 20000]
-                          [--repeat 7]
+                          [--repeat 7] [--through pool|transport] [--loop asyncio|uvloop]
+
+``--through transport`` stubs the transport instead of the pool's exchange (every write
+answered on the next turn of the loop), so the pool, the connection's deadline timer and
+future, and the loop's wake-ups are timed too: the whole request path but the kernel.
 
 Builds a real runner for bench/scripts/vr_check_trend.py (a GET with a tag, a check() and
 a Trend.add) and runs ``Runner._iteration`` in a loop with the network replaced by a stub
@@ -41,6 +45,40 @@ _NGINX_RESPONSE = _NGINX_HEAD + b"\r\n\r\nok"
 _READER: Any = None
 
 
+class _EchoTransport:
+    """``--through transport``: a transport whose every write is answered, on the next
+    turn of the loop, with nginx's response, so the pool, the connection's deadline
+    timer, its future and the loop's wake-ups all run; only the kernel is left out."""
+
+    def __init__(self, proto: Any, loop: asyncio.AbstractEventLoop) -> None:
+        self.proto, self.loop = proto, loop
+
+    def write(self, data: bytes) -> None:
+        self.loop.call_soon(self.proto.data_received, _NGINX_RESPONSE)
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def is_closing(self) -> bool:
+        return False
+
+
+def _stub_transport(pool: Any) -> None:
+    from veza_ray.engine.h1client import H1Conn
+
+    async def _open(key: Any, t: Any, deadline: float) -> Any:
+        conn = H1Conn(key)
+        conn.connection_made(_EchoTransport(conn, asyncio.get_running_loop()))  # type: ignore[arg-type]
+        t.started = t.connected = time.perf_counter()
+        pool._all.add(conn)
+        return conn
+
+    pool._open = _open
+
+
 async def _exchange(
     key: Any, method: str, head: bytes, body: Any, keep: bool, t: float, *a: Any
 ) -> Any:
@@ -62,7 +100,7 @@ async def _exchange(
     return Exchange(r.head, body_out, len(_NGINX_RESPONSE), time.perf_counter()), timed
 
 
-async def _measure(iters: int, repeat: int, client: str) -> list[float]:
+async def _measure(iters: int, repeat: int, client: str, through: str = "pool") -> list[float]:
     from veza_ray.core.options import parse_options
     from veza_ray.core.plan import make_plan
     from veza_ray.engine.http import ClientHub
@@ -76,7 +114,10 @@ async def _measure(iters: int, repeat: int, client: str) -> list[float]:
         script, options, make_plan(options.scenarios, 1)[0], env, log=lambda m: None
     )
     runner._hub = hub = ClientHub()
-    hub.pool.exchange = _exchange  # type: ignore[method-assign]
+    if through == "transport":
+        _stub_transport(hub.pool)
+    else:
+        hub.pool.exchange = _exchange  # type: ignore[method-assign,assignment]
     s = runner.scenarios[0]
     vu = runner._new_vu(s, 0)
     best: list[float] = []
@@ -98,16 +139,31 @@ def main() -> None:
     p.add_argument("--patch", action="append", default=[])
     p.add_argument("--iters", type=int, default=20000)
     p.add_argument("--repeat", type=int, default=7)
+    p.add_argument(
+        "--through",
+        choices=("pool", "transport"),
+        default="pool",
+        help="what answers at once: the pool's exchange (default) or the transport",
+    )
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     args = p.parse_args()
     if args.patch:
         from bench import patches
 
         patches.apply(args.patch)
-    runs = asyncio.run(_measure(args.iters, args.repeat, args.client))
+    go = _measure(args.iters, args.repeat, args.client, args.through)
+    if args.loop == "uvloop":  # what a Ray actor runs on
+        import uvloop
+
+        runs = uvloop.run(go)
+    else:
+        runs = asyncio.run(go)
     print(
         json.dumps(
             {
                 "patches": args.patch,
+                "through": args.through,
+                "loop": args.loop,
                 "us_per_iteration": min(runs),
                 "runs_us": [round(x, 3) for x in runs],
             }

@@ -937,6 +937,53 @@ def test_timeout_is_1050(lean: bool) -> None:
     asyncio.run(main())
 
 
+def test_each_request_on_a_connection_keeps_its_own_deadline() -> None:
+    """A connection keeps one deadline timer across its requests: a shorter timeout after
+    a longer one must still fire at its own deadline, and a longer one after a shorter one
+    must not be cut at the earlier deadline. Request 2 hangs (its timeout drops the
+    connection, so 3 and 4 share a second one), request 4 is answered after 0.5 s."""
+    served = 0
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        try:
+            while (await read_request(reader)) is not None:
+                served += 1
+                nth = served
+                if nth == 2:
+                    await reader.read()  # never answered: ends when the client aborts
+                    break
+                if nth == 4:
+                    await asyncio.sleep(0.5)  # the server's behaviour, not a synchronisation
+                writer.write(ok_response(b"ok"))
+                await writer.drain()
+        except ConnectionError:
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        base = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        try:
+            async with open_hub(True) as hub:
+                client, rec = make_client(hub)
+                assert (await client.get(base + "/1", timeout=30)).status == 200
+                res = await client.get(base + "/2", timeout=0.2)  # armed earlier, at +30 s
+                assert res.error_code == 1050
+                assert 200.0 * 0.95 <= rec.samples[-1].timings.duration < 15_000.0
+                assert (await client.get(base + "/3", timeout=0.2)).status == 200
+                res = await client.get(base + "/4", timeout=30)  # outlives the 0.2 s timer
+                assert (res.status, res.error_code) == (200, 0)
+                assert rec.samples[-1].timings.duration >= 500.0 * 0.95
+                assert served == 4
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
+
+
 def test_a_timeout_is_timed_as_the_time_it_took() -> None:
     """k6 (httpext/tracer.go Done) times a request that never got an answer from the
     request written to the failure: a 0.3 s timeout is a ~0.3 s ``http_req_duration``, all

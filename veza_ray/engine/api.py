@@ -132,7 +132,10 @@ def check(
         raise RuntimeError("check() can only be called while a VU runs a flow function")
     ok_all = True
     for name, predicate in checks.items():
-        extra = _check_tags(name, tags)
+        # the memo's common key inline (no tags); a miss builds it
+        extra = None if tags else _CHECK_TAGS.get((name, None))
+        if extra is None:
+            extra = _check_tags(name, tags)
         try:
             ok = bool(predicate(value)) if callable(predicate) else bool(predicate)
         except BaseException:

@@ -86,7 +86,10 @@ class ResponseHead:
     @property
     def proto(self) -> str:
         """Go's ``Response.Proto`` (k6's ``proto`` tag): "HTTP/1.1", "HTTP/1.0"."""
-        return self.block[:8].decode("latin-1")
+        block = self.block
+        if block.startswith(b"HTTP/1.1"):
+            return "HTTP/1.1"
+        return block[:8].decode("latin-1")
 
     @property
     def version(self) -> str:
@@ -116,10 +119,19 @@ class ResponseHead:
         low = self._low
         if low is None:
             low = self._low = self.block.lower()
-        key = name.lower().encode("latin-1")
-        if b"\n" + key + b":" not in low:
+        needle = _NEEDLES.get(name)
+        if needle is None:
+            needle = b"\n" + name.lower().encode("latin-1") + b":"
+            if len(_NEEDLES) < 1000:
+                _NEEDLES[name] = needle
+        if needle not in low:
             return []
+        key = needle[1:-1]
         return [v.decode("latin-1") for n, v in self.raw if n.lower() == key]
+
+
+# "\nname:" per header name asked for, lower case (a handful: set-cookie, location, ...)
+_NEEDLES: dict[str, bytes] = {}
 
 
 class _Stop(Exception):
@@ -212,7 +224,11 @@ class ResponseReader:
                 data = bytes(pending)
                 self._pending = b""
             else:
-                cut, end = _head_end(data)
+                cut = data.find(b"\r\n\r\n")  # _head_end's common case, inline
+                if cut >= 0 and data.find(b"\n\n", 0, cut) < 0:
+                    end = cut + 4
+                else:
+                    cut, end = _head_end(data)
                 if cut < 0 and len(data) <= MAX_HEAD_BYTES:
                     self._pending = bytearray(data)
                     return False

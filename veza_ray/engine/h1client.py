@@ -30,6 +30,8 @@ from veza_ray.engine.netguard import resolve_checked
 # Go resends these (and requests with an Idempotency-Key) after a stale keep-alive close.
 REPLAYABLE = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 DNS_TTL_S = 300.0
+# A body up to this size goes out in the same write as its head: one syscall, not two.
+COALESCE_BYTES = 64 * 1024
 
 Key = tuple[str, str, int]  # scheme, host, port
 
@@ -91,11 +93,20 @@ class H1Conn(asyncio.Protocol):
         self._t_first = 0.0
         self._drain: asyncio.Future[None] | None = None
         self._paused = False
+        # The deadline of the request in flight, and the one timer that enforces it. The
+        # timer is kept across requests (a 60 s timeout outlives a 1 ms exchange): when it
+        # fires early for a later request it re-arms, so a request pays a float store
+        # instead of a TimerHandle scheduled and cancelled.
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None  # set once connected
 
     # ---- asyncio.Protocol ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        self._loop = asyncio.get_running_loop()
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -128,6 +139,9 @@ class H1Conn(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         self.resume_writing()  # a writer waiting to drain must not wait for ever
         fut = self._fut
         if fut is None or fut.done():
@@ -149,9 +163,30 @@ class H1Conn(asyncio.Protocol):
         self._reader.start(method, keep, limit)
         self._received = 0
         self._t_first = 0.0
-        fut: asyncio.Future[Exchange] = asyncio.get_running_loop().create_future()
+        fut: asyncio.Future[Exchange] = asyncio.Future(loop=self._loop)
         self._fut = fut
         return fut
+
+    def arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
+        """Expire the request in flight at ``deadline`` (loop time) unless it is done."""
+        self._deadline = deadline
+        timer = self._timer
+        if timer is None or self._timer_at > deadline:
+            if timer is not None:
+                timer.cancel()
+            self._timer = loop.call_at(deadline, self._on_timer)
+            self._timer_at = deadline
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        fut = self._fut
+        if fut is None or fut.done():
+            return  # idle, or answered: nothing to expire; the next request re-arms
+        if self._deadline <= self._timer_at:
+            self.expire()
+        else:  # armed for an earlier request: this one's deadline is later
+            self._timer = asyncio.get_running_loop().call_at(self._deadline, self._on_timer)
+            self._timer_at = self._deadline
 
     def partial(self) -> bytes | None:
         """What arrived of the body before a failure (k6 keeps it); None when not even the
@@ -262,6 +297,15 @@ class H1Pool:
         self._insecure = insecure
         self._ssl: ssl.SSLContext | None = None
         self._dns: dict[tuple[str, int], tuple[float, list[Any]]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        """The loop this pool serves, taken at first use (its connections' transports are
+        that loop's; asking asyncio for the running loop costs ~0.35 us a request)."""
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
 
     async def exchange(
         self,
@@ -273,13 +317,16 @@ class H1Pool:
         timeout: float,
         replayable: bool = False,
         limit: int = DEFAULT_MAX_BODY,
+        deadline: float | None = None,
     ) -> tuple[Exchange, Timed]:
-        """Send one request and read its response. A reused connection that the server had
+        """Send one request and read its response within ``timeout`` seconds, or by
+        ``deadline`` (loop time) when given. A reused connection that the server had
         closed is retried once on a new one when ``replayable`` (Go's rule: GET, HEAD,
         OPTIONS, TRACE, or an Idempotency-Key header). Anything that goes wrong once the
         request is on its way raises ``Failed`` with what arrived."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        loop = self.loop
+        if deadline is None:
+            deadline = loop.time() + timeout
         had = 0.0  # when the first attempt had its connection
         for attempt in (0, 1):
             t = Timed()
@@ -299,14 +346,19 @@ class H1Pool:
                 t.connected, t.connecting, t.secured = had, 0.0, 0.0
             had = t.connected
             fut = conn.begin(method, keep, limit)
-            timer = loop.call_at(deadline, conn.expire)
+            conn.arm(loop, deadline)
             try:
                 transport = conn.transport
                 assert transport is not None
-                transport.write(head)
-                if body:
+                if not body:
+                    transport.write(head)
+                elif len(body) <= COALESCE_BYTES:  # one send for both, as Go's bufio does
+                    transport.write(head + body)
+                else:
+                    transport.write(head)
                     transport.write(body)
-                await conn.drain()
+                if conn._paused:  # over the write buffer's high-water mark: wait
+                    await conn.drain()
                 t.sent = perf_counter()
                 t.wrote = True
                 ex = await fut
@@ -326,7 +378,6 @@ class H1Pool:
                 self._all.discard(conn)
                 raise
             finally:
-                timer.cancel()
                 # The future holds the exception, whose traceback holds this frame and so
                 # the connection: a cycle that would keep a failed body's buffers (up to
                 # the limit) alive until the cyclic GC, which runs seldom in an actor.
@@ -357,7 +408,11 @@ class H1Pool:
                 conn._close()
             self._all.discard(conn)
             return
-        self._idle.setdefault(conn.key, []).append(conn)
+        idle = self._idle.get(conn.key)
+        if idle is None:
+            self._idle[conn.key] = [conn]
+        else:
+            idle.append(conn)
 
     async def _open(self, key: Key, t: Timed, deadline: float) -> H1Conn:
         scheme, host, port = key

@@ -14,7 +14,7 @@ import base64
 import errno
 import socket
 import ssl
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping
 from time import time
 from typing import Any
 from urllib.parse import quote
@@ -42,6 +42,7 @@ from veza_ray.engine.h1 import (
     DecodeError,
     FileData,
     H1Error,
+    ResponseHead,
     Truncated,
     UnexpectedEOF,
     build_head,
@@ -116,15 +117,16 @@ class Response:
 
     __slots__ = (
         "_cookies",
+        "_head",
         "_headers",
         "_raw_headers",
         "_set_cookies",
+        "_status_text",
         "body",
         "error",
         "error_code",
         "method",
         "status",
-        "status_text",
         "timings",
         "url",
     )
@@ -150,9 +152,22 @@ class Response:
         self.timings = timings
         self.error = error
         self.error_code = error_code
-        self.status_text = ""  # k6's res.status_text: Go's Status, e.g. "200 OK"
         self._set_cookies: list[str] = []  # the Set-Cookie lines of this (last) response
         self._cookies: dict[str, list[ResponseCookie]] | None = None
+        # k6's res.status_text (Go's Status, e.g. "200 OK"), read off the head on demand
+        self._head: ResponseHead | None = None
+        self._status_text: str | None = None
+
+    @property
+    def status_text(self) -> str:
+        """k6's ``res.status_text``: "200 OK", or "" when no response came."""
+        if self._status_text is None:
+            self._status_text = self._head.status_text if self._head is not None else ""
+        return self._status_text
+
+    @status_text.setter
+    def status_text(self, value: str) -> None:
+        self._status_text = value
 
     @property
     def cookies(self) -> dict[str, list[ResponseCookie]]:
@@ -376,26 +391,28 @@ class HttpClient:
         statuses or a predicate say which statuses are expected."""
         self._expected = read_callback(callback, "set_response_callback")
 
-    async def get(self, url: str, **kw: Any) -> Response:
-        return await self.request("GET", url, **kw)
+    # The verbs hand back ``request``'s coroutine rather than await it in one of their
+    # own: one frame less on every resumption of a request (``await vu.http.get`` alike).
+    def get(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("GET", url, **kw)
 
-    async def post(self, url: str, **kw: Any) -> Response:
-        return await self.request("POST", url, **kw)
+    def post(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("POST", url, **kw)
 
-    async def put(self, url: str, **kw: Any) -> Response:
-        return await self.request("PUT", url, **kw)
+    def put(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PUT", url, **kw)
 
-    async def patch(self, url: str, **kw: Any) -> Response:
-        return await self.request("PATCH", url, **kw)
+    def patch(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("PATCH", url, **kw)
 
-    async def delete(self, url: str, **kw: Any) -> Response:
-        return await self.request("DELETE", url, **kw)
+    def delete(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("DELETE", url, **kw)
 
-    async def head(self, url: str, **kw: Any) -> Response:
-        return await self.request("HEAD", url, **kw)
+    def head(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("HEAD", url, **kw)
 
-    async def options(self, url: str, **kw: Any) -> Response:
-        return await self.request("OPTIONS", url, **kw)
+    def options(self, url: str, **kw: Any) -> Coroutine[Any, Any, Response]:
+        return self.request("OPTIONS", url, **kw)
 
     async def batch(self, requests: Any) -> Any:
         """k6's ``http.batch``: in parallel, within ``batch``/``batchPerHost`` (batch.py)."""
@@ -485,12 +502,11 @@ class HttpClient:
         hops = 0
         # One deadline for the request and its redirects, as k6's timeout (a context on
         # Go's client.Do): a slow chain times out instead of getting a timeout per hop.
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + c.seconds
+        deadline = pool.loop.time() + c.seconds
         # An empty body: k6 (Go) frames it chunked on POST/PUT/PATCH, not at all elsewhere.
         empty_chunked = payload == b"" and method in ("POST", "PUT", "PATCH")
         # A Referer the caller set is kept on every hop; else each names the hop before.
-        referer = next((v for k, v in (hdrs or {}).items() if k.lower() == "referer"), "")
+        referer = next((v for k, v in hdrs.items() if k.lower() == "referer"), "") if hdrs else ""
         while True:
             try:
                 target = _target(url, params)
@@ -507,27 +523,28 @@ class HttpClient:
             replayable = method in REPLAYABLE or _has_idempotency_key(hdrs)
             wire = _LAST_CHUNK if empty_chunked and payload == b"" else payload
             try:
-                left = max(0.0, deadline - loop.time())
                 ex, t = await pool.exchange(
-                    target.key, method, head, wire, keep, left, replayable, limit
+                    target.key, method, head, wire, keep, 0.0, replayable, limit, deadline
                 )
             except Exception as exc:
                 hop = _Hop.failed(exc, keep)
             else:
                 hop = await self._answered(ex, t, target, keep, limit, hops < c.redirects, c.jar)
-            ok: bool | None = None
-            if not isinstance(expected, NoCallback):
-                ok = is_expected(hop.status, expected) and not hop.err
-            name, extra = _name_and_extra(url, c.tags)
-            if hop.proto:
-                extra = _with_proto(extra, hop.proto)
-            sent = (len(head) + len(wire or b"")) * hop.tries  # a replay is sent twice (k6)
             status, loc = hop.status, hop.loc
+            ok: bool | None
+            if expected is None:  # k6's default, inline: 200-399 (status 0 is not)
+                ok = 200 <= status < 400 and not hop.err
+            elif isinstance(expected, NoCallback):  # responseCallback: null
+                ok = None
+            else:
+                ok = is_expected(status, expected) and not hop.err
+            name, extra = _name_and_extra(url, c.tags, hop.proto)
+            sent = (len(head) + len(wire or b"")) * hop.tries  # a replay is sent twice (k6)
             self._record(method, name, status, ok, hop.code, extra, hop.timings, sent, hop.received)
             if not loc:
                 res = Response(
                     method,
-                    _as_sent(url),
+                    target.sent,
                     status,
                     hop.headers,
                     hop.kept,
@@ -536,7 +553,7 @@ class HttpClient:
                     hop.code,
                 )
                 if status:
-                    res.status_text, res._set_cookies = hop.status_text, hop.set_cookies
+                    res._head, res._set_cookies = hop.head, hop.set_cookies
                 return res
             # Follow as Go's client does (core/redirects.py), the headers kept but for
             # credentials to another host and cookies; Referer names the last hop.
@@ -565,7 +582,7 @@ class HttpClient:
         decoded body, error code, cookies stored, the Location to follow."""
         rh = ex.head
         hop = _Hop(rh.status, exchange_timings(t, ex), t.tries, ex.received)
-        hop.status_text, hop.proto, hop.headers = rh.status_text, rh.proto, rh
+        hop.head, hop.proto, hop.headers = rh, rh.proto, rh
         if hop.status >= 400:
             hop.code = 1000 + hop.status  # k6's error_code for an HTTP error status
         status = hop.status
@@ -608,8 +625,8 @@ class HttpClient:
             ua,
             tuple(hdrs.items()) if hdrs else None,
         )
-        fixed = _HEADS.get(key)
-        if fixed is None:
+        whole = _HEADS.get(key)  # the head with its blank line, as most requests send it
+        if whole is None:
             merged = {"host": ("Host", target.host)}
             if ua:
                 merged["user-agent"] = ("User-Agent", ua)
@@ -623,9 +640,11 @@ class HttpClient:
             if not merged.get("user-agent", ("", "x"))[1]:
                 merged.pop("user-agent", None)  # an empty User-Agent: Go sends none
             merged.pop("cookie", None)  # written below, merged with the jar's as in k6
-            fixed = build_head(method, target.path, merged.values())[:-2]
+            whole = build_head(method, target.path, merged.values())
             if len(_HEADS) < 10_000:
-                _HEADS[key] = fixed
+                _HEADS[key] = whole
+        if not (payload is not None or cookies or hdrs or self._jar) and method not in _BODIED:
+            return whole  # nothing to add: no length, no cookie (a GET without headers)
         extra = b""
         if payload == b"":
             if method in ("POST", "PUT", "PATCH"):
@@ -647,7 +666,7 @@ class HttpClient:
             if "\r" in line or "\n" in line:
                 raise ValueError("header 'Cookie' holds a line break")
             extra += f"Cookie: {line}\r\n".encode()
-        return fixed + extra + b"\r\n"
+        return whole[:-2] + extra + b"\r\n"
 
     async def _store_cookies(
         self, values: list[str], target: _Target, jar: CookieJar | None
@@ -693,6 +712,7 @@ class _Hop:
     __slots__ = (
         "code",
         "err",
+        "head",
         "headers",
         "kept",
         "loc",
@@ -700,7 +720,6 @@ class _Hop:
         "received",
         "set_cookies",
         "status",
-        "status_text",
         "timings",
         "tries",
     )
@@ -710,7 +729,8 @@ class _Hop:
         self.timings = timings
         self.tries = tries
         self.received = received
-        self.status_text = self.proto = self.err = self.loc = ""
+        self.proto = self.err = self.loc = ""
+        self.head: ResponseHead | None = None
         self.code = 0
         self.kept: bytes | None = None
         self.headers: Iterable[tuple[str, str]] = ()
@@ -772,6 +792,7 @@ class _Call:
 
 
 _LAST_CHUNK = b"0\r\n\r\n"  # an empty chunked body
+_BODIED = frozenset({"POST", "PUT", "PATCH"})  # framed even without a body (k6, Go)
 
 
 def _failed_flag(expected: Expected) -> bool | None:
@@ -848,14 +869,19 @@ def _redirect_headers(
 
 
 def exchange_timings(t: Timed, ex: Exchange) -> Timings:
-    """k6's phases of an exchange that got its whole response."""
+    """k6's phases of an exchange that got its whole response (each clamped at 0; on the
+    hot path, so conditionals rather than calls to max)."""
+    blocked = t.started - t.asked
+    sending = t.sent - t.connected
+    waiting = ex.t_first - t.sent
+    receiving = ex.t_end - ex.t_first
     return Timings(
-        blocked=max(0.0, t.started - t.asked) * 1000.0,
-        connecting=t.connecting * 1000.0,
-        tls_handshaking=t.secured * 1000.0,
-        sending=max(0.0, t.sent - t.connected) * 1000.0,
-        waiting=max(0.0, ex.t_first - t.sent) * 1000.0,
-        receiving=max(0.0, ex.t_end - ex.t_first) * 1000.0,
+        blocked * 1000.0 if blocked > 0.0 else 0.0,
+        t.connecting * 1000.0,
+        t.secured * 1000.0,
+        sending * 1000.0 if sending > 0.0 else 0.0,
+        waiting * 1000.0 if waiting > 0.0 else 0.0,
+        receiving * 1000.0 if receiving > 0.0 else 0.0,
     )
 
 
@@ -911,16 +937,27 @@ def _masked(url: str) -> str:
 class HostGuard:
     """Refuses requests to hosts that are neither loopback nor allowed (k6's blockHostnames).
 
-    Verdicts are cached per scheme://authority prefix so the hot path pays one dict lookup.
+    Verdicts are cached per scheme://authority prefix, and per whole URL (bounded) so the
+    hot path pays one dict lookup.
     """
 
-    __slots__ = ("_cache", "allowed")
+    __slots__ = ("_by_url", "_cache", "allowed")
 
     def __init__(self, allowed: frozenset[str]) -> None:
         self.allowed = allowed
         self._cache: dict[str, str | None] = {}
+        self._by_url: dict[str, str | None] = {}
 
     def refusal(self, url: str) -> str | None:
+        try:
+            return self._by_url[url]
+        except KeyError:
+            verdict = self._refusal(url)
+            if len(self._by_url) < 10_000:
+                self._by_url[url] = verdict
+            return verdict
+
+    def _refusal(self, url: str) -> str | None:
         end = url.find("/", url.find("//") + 2)
         prefix = url if end < 0 else url[:end]
         try:
@@ -942,10 +979,11 @@ class _Target:
     """A URL as a request needs it: pool key, Host header, request target (as written),
     Basic credentials from its userinfo, and what a redirect resolves against."""
 
-    __slots__ = ("auth", "base", "host", "key", "path", "referer", "url")
+    __slots__ = ("auth", "base", "host", "key", "path", "referer", "sent", "url")
 
     def __init__(self, raw: str, params: Mapping[str, str | int | float] | None) -> None:
-        url = URL(_as_sent(raw), encoded=True)
+        self.sent = _as_sent(raw)  # the response's url: the one given, %-encoded as sent
+        url = URL(self.sent, encoded=True)
         if params:
             url = url.extend_query(params)
         scheme = url.scheme
@@ -980,19 +1018,21 @@ _CREDENTIALS = frozenset({"authorization", "www-authenticate", "cookie", "cookie
 # Tag memos: identity, never display. Tag values are kept as given (redaction happens
 # where an output writes them), so a secret learned later cannot leave a stale redacted
 # copy here. The book owns them: ``SECRETS.clear()`` resets them with it.
-_TAGSETS: dict[tuple[tuple[str, str], ...], tuple[str | None, Tags]] = SECRETS.owns({})
+_TAGSETS: dict[tuple[tuple[tuple[str, str], ...], str], tuple[str | None, Tags]] = SECRETS.owns({})
 
 
-def _name_and_extra(url: str, tags: Mapping[str, str] | None) -> tuple[str, Tags]:
+def _name_and_extra(url: str, tags: Mapping[str, str] | None, proto: str = "") -> tuple[str, Tags]:
     """The ``name`` tag (default: the URL, its userinfo masked as k6 masks it) and the
-    other request tags, sorted once per distinct tags dict rather than on every request.
+    other request tags with k6's ``proto`` when a response came (``proto``), sorted once
+    per distinct tags dict and proto rather than on every request.
     Values are the real ones: thresholds and series match on them; outputs redact."""
     if not tags:
-        return _NAMES.get(url) or _url_name(url), ()
-    key = tuple(tags.items())
+        return _NAMES.get(url) or _url_name(url), (_with_proto((), proto) if proto else ())
+    key = (tuple(tags.items()), proto)
     hit = _TAGSETS.get(key)
     if hit is None:
-        hit = (tags.get("name") or None, tuple(sorted(kv for kv in key if kv[0] != "name")))
+        extra = tuple(sorted(kv for kv in key[0] if kv[0] != "name"))
+        hit = (tags.get("name") or None, _with_proto(extra, proto) if proto else extra)
         if len(_TAGSETS) < 10_000:  # bounded: tags built from data must not grow it forever
             _TAGSETS[key] = hit
     return (hit[0] or _url_name(url)), hit[1]
