@@ -40,6 +40,7 @@ def fail(message: str = "") -> NoReturn:
     """k6's ``fail(err)``: abort this iteration (counted in the summary's errors)."""
     raise Failure(message)
 
+
 T = TypeVar("T")
 
 
