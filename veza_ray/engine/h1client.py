@@ -168,13 +168,16 @@ class H1Conn(asyncio.Protocol):
         return fut
 
     def arm(self, loop: asyncio.AbstractEventLoop, deadline: float) -> None:
-        """Expire the request in flight at ``deadline`` (loop time) unless it is done."""
+        """Expire the request in flight at ``deadline`` (``perf_counter`` time) unless it
+        is done. Deadlines are kept on that clock, not the loop's: libuv's loop time has
+        millisecond steps and is read once per turn, so a deadline taken from it, and its
+        timers, come up to ~1 ms early; Go's never do (a 1 s timeout is 1000.x ms in k6)."""
         self._deadline = deadline
         timer = self._timer
         if timer is None or self._timer_at > deadline:
             if timer is not None:
                 timer.cancel()
-            self._timer = loop.call_at(deadline, self._on_timer)
+            self._timer = loop.call_later(deadline - perf_counter(), self._on_timer)
             self._timer_at = deadline
 
     def _on_timer(self) -> None:
@@ -182,11 +185,13 @@ class H1Conn(asyncio.Protocol):
         fut = self._fut
         if fut is None or fut.done():
             return  # idle, or answered: nothing to expire; the next request re-arms
-        if self._deadline <= self._timer_at:
+        left = self._deadline - perf_counter()
+        if left <= 0:
             self.expire()
-        else:  # armed for an earlier request: this one's deadline is later
-            self._timer = asyncio.get_running_loop().call_at(self._deadline, self._on_timer)
-            self._timer_at = self._deadline
+            return
+        # Early: armed for an earlier request, or the loop's coarse clock (see ``arm``).
+        self._timer = asyncio.get_running_loop().call_later(left, self._on_timer)
+        self._timer_at = self._deadline
 
     def partial(self) -> bytes | None:
         """What arrived of the body before a failure (k6 keeps it); None when not even the
@@ -320,13 +325,13 @@ class H1Pool:
         deadline: float | None = None,
     ) -> tuple[Exchange, Timed]:
         """Send one request and read its response within ``timeout`` seconds, or by
-        ``deadline`` (loop time) when given. A reused connection that the server had
+        ``deadline`` (``perf_counter`` time) when given. A reused connection that the server had
         closed is retried once on a new one when ``replayable`` (Go's rule: GET, HEAD,
         OPTIONS, TRACE, or an Idempotency-Key header). Anything that goes wrong once the
         request is on its way raises ``Failed`` with what arrived."""
         loop = self.loop
         if deadline is None:
-            deadline = loop.time() + timeout
+            deadline = perf_counter() + timeout
         had = 0.0  # when the first attempt had its connection
         for attempt in (0, 1):
             t = Timed()
@@ -418,7 +423,7 @@ class H1Pool:
         scheme, host, port = key
         loop = asyncio.get_running_loop()
         try:
-            addrs = await asyncio.wait_for(self._resolve(host, port), deadline - loop.time())
+            addrs = await asyncio.wait_for(self._resolve(host, port), deadline - perf_counter())
             t.started = perf_counter()
             conn = H1Conn(key)
             last: BaseException | None = None
@@ -429,7 +434,7 @@ class H1Pool:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     try:
                         await asyncio.wait_for(
-                            loop.sock_connect(sock, addr), deadline - loop.time()
+                            loop.sock_connect(sock, addr), deadline - perf_counter()
                         )
                     except BaseException:
                         sock.close()
@@ -446,7 +451,7 @@ class H1Pool:
                 try:
                     tls = await asyncio.wait_for(
                         loop.start_tls(transport, conn, self._ssl_context(), server_hostname=host),
-                        deadline - loop.time(),
+                        deadline - perf_counter(),
                     )
                     if tls is None:
                         raise ssl.SSLError("TLS could not be started")

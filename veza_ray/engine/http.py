@@ -15,7 +15,7 @@ import errno
 import socket
 import ssl
 from collections.abc import Callable, Collection, Coroutine, Iterable, Mapping
-from time import time
+from time import perf_counter, time
 from typing import Any
 from urllib.parse import quote
 
@@ -502,7 +502,7 @@ class HttpClient:
         hops = 0
         # One deadline for the request and its redirects, as k6's timeout (a context on
         # Go's client.Do): a slow chain times out instead of getting a timeout per hop.
-        deadline = pool.loop.time() + c.seconds
+        deadline = perf_counter() + c.seconds  # the clock H1Pool keeps deadlines on
         # An empty body: k6 (Go) frames it chunked on POST/PUT/PATCH, not at all elsewhere.
         empty_chunked = payload == b"" and method in ("POST", "PUT", "PATCH")
         # A Referer the caller set is kept on every hop; else each names the hop before.
