@@ -165,10 +165,6 @@ class Response:
             self._status_text = self._head.status_text if self._head is not None else ""
         return self._status_text
 
-    @status_text.setter
-    def status_text(self, value: str) -> None:
-        self._status_text = value
-
     @property
     def cookies(self) -> dict[str, list[ResponseCookie]]:
         """k6's ``res.cookies``: this response's Set-Cookie lines as Go reads them, name ->
